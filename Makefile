@@ -1,0 +1,42 @@
+# pandas-clusters: the README's commands. Everything the project needs is installed here,
+# into .venv, from the package index; nothing is expected on the machine but python3 >= 3.11.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+
+.PHONY: demo test lint pytest bench clean-results help
+
+help:
+	@echo "make demo   - install into .venv and run the workflow on the embedded mock survey"
+	@echo "make test   - install into .venv with test extras, lint, run the test suite"
+	@echo "make bench  - run the benchmarks (results: benchmarks/RESULTS.md)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "pandas-clusters needs Python >= 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests workflow benchmarks
+	$(BIN)/ruff format --check src tests workflow benchmarks
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --cores 1
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_mock.py
+
+clean-results:
+	rm -rf results resources logs .snakemake benchmarks/runs

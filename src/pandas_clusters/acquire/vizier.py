@@ -1,0 +1,346 @@
+"""Literature catalogues from VizieR, through astroquery.
+
+The request is built and sent by :class:`astroquery.vizier.VizierClass` (no
+row limit, all columns plus the positions VizieR computes in ICRS degrees,
+``_RA.icrs`` and ``_DE.icrs``); the VOTable answer is checked for VizieR's
+own error report (an HTTP 200 answer whose ``INFO name="Error"`` elements say
+what went wrong) and parsed with :mod:`astropy.io.votable`, then normalised
+by :func:`pandas_clusters.acquire.local.normalise_catalog`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import requests
+from astropy.table import Table, vstack
+
+from pandas_clusters.acquire.local import (
+    NORMALISED_COLUMNS,
+    CatalogSpec,
+    normalise_catalog,
+    table_to_dataframe,
+    write_catalog,
+)
+
+__all__ = [
+    "DEFAULT_COLUMNS",
+    "MissingTableWarning",
+    "VizierError",
+    "VizierSettings",
+    "fetch_vizier_catalog",
+    "query_vizier",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns asked of VizieR: every column (``**``) plus computed ICRS degrees.
+DEFAULT_COLUMNS = ("**", "_RA.icrs", "_DE.icrs")
+
+#: HTTP statuses worth a retry (the server is busy or restarting).
+_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class VizierError(RuntimeError):
+    """VizieR could not be reached or answered with an error for a catalogue."""
+
+
+class MissingTableWarning(UserWarning):
+    """An optional VizieR table was absent; an empty catalogue was written."""
+
+
+@dataclass(frozen=True)
+class VizierSettings:
+    """How to talk to VizieR.
+
+    Parameters
+    ----------
+    server : str
+        VizieR mirror host name (``host`` or ``host:port``); astroquery
+        prefixes ``https://``.
+    timeout_s : float
+        Timeout of one request, s.
+    retries : int
+        Further attempts after a connection error or a transient HTTP status
+        (408, 429, 5xx).
+    backoff_s : float
+        Wait before the first retry, s; doubled at each further one.
+    backoff_max_s : float
+        Longest wait between two attempts, s.
+    columns : tuple of str
+        The astroquery ``columns`` argument.
+    """
+
+    server: str = "vizier.cds.unistra.fr"
+    timeout_s: float = 300.0
+    retries: int = 3
+    backoff_s: float = 5.0
+    backoff_max_s: float = 60.0
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None) -> VizierSettings:
+        """Build settings from the config's ``vizier`` mapping (missing keys: defaults)."""
+        kwargs = dict(config or {})
+        if "columns" in kwargs:
+            kwargs["columns"] = tuple(kwargs["columns"])
+        return cls(**kwargs)
+
+
+def _votable_errors(content: bytes) -> list[str]:
+    """The error messages of a VizieR VOTable answer (empty when it reports none)."""
+    from astropy.io import votable
+
+    tree = votable.parse(io.BytesIO(content), verify="ignore")
+    infos = list(tree.infos)
+    for resource in tree.resources:
+        infos.extend(resource.infos)
+    messages = [
+        str(info.value).strip()
+        for info in infos
+        if info.name == "Error" and str(info.value or "").strip()
+    ]
+    status_error = any(
+        info.name == "QUERY_STATUS" and str(info.value).upper() == "ERROR" for info in infos
+    )
+    if status_error and not messages:
+        messages = ["QUERY_STATUS=ERROR"]
+    return messages
+
+
+def _parse_tables(content: bytes) -> dict[str, Table]:
+    """Tables of a VizieR VOTable by name, joining the per-target pieces."""
+    from astropy.io import votable
+
+    tree = votable.parse(io.BytesIO(content), verify="ignore")
+    pieces: dict[str, list[Table]] = {}
+    for table in tree.iter_tables():
+        name = tree.get_table_by_id(table.ref).name if table.ref is not None else table.name
+        if name is None:
+            name = table.ID
+        tab = table.to_table(use_names_over_ids=True)
+        pieces.setdefault(name, [])
+        if len(tab) or not pieces[name]:
+            pieces[name].append(tab)
+    out = {}
+    for name, tabs in pieces.items():
+        nonempty = [t for t in tabs if len(t)]
+        out[name] = vstack(nonempty) if len(nonempty) > 1 else (nonempty or tabs)[0]
+    return out
+
+
+def _select_table(tables: Mapping[str, Table], source: str, table: str | None) -> str | None:
+    names = list(tables)
+    if table is None:
+        with_rows = [n for n in names if len(tables[n])]
+        if len(with_rows) == 1:
+            return with_rows[0]
+        if not with_rows:
+            return None
+        msg = f"VizieR {source} returned {len(with_rows)} tables {with_rows}; name one in 'table'"
+        raise VizierError(msg)
+    full = table if "/" in table else f"{source.rstrip('/')}/{table}"
+    for name in names:
+        if name == full or name.split("/")[-1] == table:
+            return name
+    return None
+
+
+def query_vizier(
+    source: str,
+    *,
+    table: str | None = None,
+    settings: VizierSettings | None = None,
+    catalog: str | None = None,
+) -> Table | None:
+    """Fetch one VizieR table in full (no row limit).
+
+    Parameters
+    ----------
+    source : str
+        VizieR catalogue identifier, e.g. ``"J/AJ/141/61"``.
+    table : str, optional
+        Table within it (``"table1"`` or ``"J/AJ/141/61/table1"``); the
+        request then asks for that table only. ``None``: the catalogue must
+        return exactly one table with rows.
+    settings : VizierSettings, optional
+        Server, timeout, retries.
+    catalog : str, optional
+        The pipeline's key for the catalogue, used in messages.
+
+    Returns
+    -------
+    astropy.table.Table or None
+        The table; ``None`` when the answer holds no such table (or no rows).
+
+    Raises
+    ------
+    VizierError
+        If the server is unreachable after the retries, answers with an HTTP
+        error, reports an error in its VOTable, or returns several tables
+        when ``table`` is not given. The message names the catalogue.
+    """
+    from astroquery import cache_conf
+    from astroquery.vizier import Vizier
+
+    settings = settings or VizierSettings()
+    label = f"{catalog} ({source})" if catalog else source
+    if table is None:
+        request_source = source
+    elif "/" in table:
+        request_source = table
+    else:
+        request_source = f"{source.rstrip('/')}/{table}"
+    viz = Vizier(
+        columns=list(settings.columns),
+        row_limit=-1,
+        timeout=settings.timeout_s,
+        vizier_server=settings.server,
+    )
+    response = None
+    problem = ""
+    for attempt in range(settings.retries + 1):
+        if attempt:
+            delay = min(settings.backoff_s * 2 ** (attempt - 1), settings.backoff_max_s)
+            log.warning("VizieR %s: retry %d in %.1f s", label, attempt, delay)
+            time.sleep(delay)
+        try:
+            with cache_conf.set_temp("cache_active", False):
+                response = viz.get_catalogs_async(request_source)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+            response = None
+            continue
+        if response.status_code in _TRANSIENT_STATUS:
+            problem = f"HTTP {response.status_code} {response.reason}"
+            continue
+        break
+    else:
+        msg = (
+            f"VizieR catalogue {label}: server {settings.server} unreachable after "
+            f"{settings.retries + 1} attempt(s); last problem: {problem}"
+        )
+        raise VizierError(msg)
+    if response.status_code >= 400:
+        msg = (
+            f"VizieR catalogue {label}: server {settings.server} answered "
+            f"HTTP {response.status_code} {response.reason}"
+        )
+        raise VizierError(msg)
+    content = response.content
+    if not content.lstrip()[:5] == b"<?xml":
+        msg = (
+            f"VizieR catalogue {label}: server {settings.server} did not answer with a "
+            f"VOTable (starts {content[:60]!r})"
+        )
+        raise VizierError(msg)
+    try:
+        errors = _votable_errors(content)
+        tables = _parse_tables(content) if not errors else {}
+    except Exception as exc:  # the VOTable parser raises many kinds
+        msg = f"VizieR catalogue {label}: cannot parse the VOTable answer: {exc}"
+        raise VizierError(msg) from exc
+    if errors:
+        msg = f"VizieR catalogue {label}: server {settings.server} reported an error: " + "; ".join(
+            errors[:3]
+        )
+        raise VizierError(msg)
+    chosen = _select_table(tables, source, table)
+    if chosen is None:
+        return None
+    result = tables[chosen]
+    result.meta["vizier_table"] = chosen
+    return result
+
+
+def fetch_vizier_catalog(
+    spec: CatalogSpec,
+    output: str | os.PathLike,
+    *,
+    catalog: str,
+    settings: VizierSettings | None = None,
+) -> Path:
+    """Query VizieR for one catalogue, normalise it and write it to Parquet.
+
+    Parameters
+    ----------
+    spec : CatalogSpec
+        With ``vizier`` set (and usually ``table``).
+    output : str or path-like
+        Output path, ``resources/catalogs/{catalog}.parquet``.
+    catalog : str
+        The pipeline's key for the catalogue.
+    settings : VizierSettings, optional
+        Server, timeout, retries.
+
+    Returns
+    -------
+    pathlib.Path
+        ``output``.
+
+    Raises
+    ------
+    VizierError
+        See :func:`query_vizier`; also when a required table is absent.
+
+    Warns
+    -----
+    MissingTableWarning
+        When an optional table (``spec.required`` false) is absent; the
+        output then holds the normalised columns and no rows.
+    """
+    if spec.vizier is None:
+        msg = f"catalogue {catalog}: no 'vizier' identifier in its spec"
+        raise ValueError(msg)
+    settings = settings or VizierSettings()
+    table = query_vizier(spec.vizier, table=spec.table, settings=settings, catalog=catalog)
+    source = {
+        "kind": "vizier",
+        "vizier": spec.vizier,
+        "table": spec.table,
+        "server": settings.server,
+        "columns": list(settings.columns),
+    }
+    if table is None:
+        what = f"table {spec.table!r}" if spec.table else "any table with rows"
+        if spec.required:
+            msg = f"VizieR catalogue {catalog} ({spec.vizier}): the answer holds no {what}"
+            raise VizierError(msg)
+        warnings.warn(
+            f"VizieR catalogue {catalog} ({spec.vizier}) has no {what}; writing an empty catalogue",
+            MissingTableWarning,
+            stacklevel=2,
+        )
+        empty = pd.DataFrame(
+            {
+                "name": pd.Series([], dtype=object),
+                "ra_deg": pd.Series([], dtype="float64"),
+                "dec_deg": pd.Series([], dtype="float64"),
+            }
+        )
+        return write_catalog(
+            empty[list(NORMALISED_COLUMNS)], output, catalog=catalog, source=source
+        )
+    source["vizier_table"] = table.meta.get("vizier_table")
+    df = table_to_dataframe(table, catalog=catalog)
+    out = normalise_catalog(
+        df,
+        name_col=spec.name_col,
+        ra_col=_as_col(spec.ra_col),
+        dec_col=_as_col(spec.dec_col),
+        catalog=catalog,
+    )
+    return write_catalog(out, output, catalog=catalog, source=source)
+
+
+def _as_col(col: str | Sequence[str]) -> str | list[str]:
+    return col if isinstance(col, str) else list(col)

@@ -1,0 +1,99 @@
+"""Atomic file output and Parquet helpers shared by every stage.
+
+Every output of the pipeline is written to a temporary name in the same
+folder and renamed into place once complete, so a crash never leaves a
+half-written file at the output path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = [
+    "atomic_path",
+    "read_parquet_metadata",
+    "write_parquet",
+]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Final output path. Its parent folder is created if needed.
+    suffix : str, optional
+        Suffix of the temporary file (defaults to that of ``path``), so that
+        libraries choosing a format by extension (astropy, matplotlib) work.
+
+    Notes
+    -----
+    On any exception the temporary file is removed and ``path`` is left
+    untouched (absent, or its previous complete version).
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    sfx = final.suffix if suffix is None else suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".tmp{sfx}", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_parquet(
+    table: pa.Table | Any,
+    path: str | os.PathLike,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    row_group_size: int | None = None,
+) -> Path:
+    """Write a table to Parquet atomically, with JSON-encoded file metadata.
+
+    Parameters
+    ----------
+    table : pyarrow.Table or pandas.DataFrame
+        The rows to write. A DataFrame is converted without its index.
+    path : str or path-like
+        Output path.
+    metadata : mapping, optional
+        Key/value pairs stored in the Parquet schema metadata under the key
+        ``pandas_clusters`` as one JSON document (read them back with
+        :func:`read_parquet_metadata`).
+    row_group_size : int, optional
+        Maximum number of rows per row group.
+    """
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    if metadata is not None:
+        meta = dict(table.schema.metadata or {})
+        meta[b"pandas_clusters"] = json.dumps(dict(metadata), sort_keys=True).encode()
+        table = table.replace_schema_metadata(meta)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, row_group_size=row_group_size)
+    return Path(path)
+
+
+def read_parquet_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Return the ``pandas_clusters`` metadata written by :func:`write_parquet`."""
+    schema = pq.read_schema(path)
+    raw = (schema.metadata or {}).get(b"pandas_clusters")
+    if raw is None:
+        return {}
+    return json.loads(raw)

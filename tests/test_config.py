@@ -1,0 +1,92 @@
+"""Configuration validation: the schema names the key at fault."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from pandas_clusters.config import ConfigError, load_config, load_schema, validate_config
+
+
+def _walk(schema, path=""):
+    for key, sub in schema.get("properties", {}).items():
+        yield f"{path}{key}", sub
+        if sub.get("type") == "object":
+            yield from _walk(sub, f"{path}{key}.")
+
+
+def test_every_key_has_description_and_default():
+    schema = load_schema()
+    for key, sub in _walk(schema):
+        assert sub.get("description"), f"{key} has no description"
+        # items of a field sheet are described by their parent; plain keys need defaults
+        if "." not in key or key.count(".") == 1:
+            assert "default" in sub, f"{key} has no default"
+
+
+def test_repository_config_is_valid(repo):
+    cfg = load_config(repo / "config" / "config.yaml")
+    assert cfg["survey"] == "mock"
+    assert cfg["mock"]["psf_beta"] == 3.0  # default filled in
+
+
+def test_defaults_fill_an_empty_config():
+    cfg = validate_config({})
+    assert cfg["fields"] == [207, 208, 209, 210, 211]
+    assert cfg["mock"]["ccd_nx"] == 1024
+
+
+def test_mistyped_key_is_named():
+    with pytest.raises(ConfigError, match=r"mock: .*'ccd_nxx' was unexpected"):
+        validate_config({"mock": {"ccd_nxx": 100}})
+    with pytest.raises(ConfigError, match=r"'survy' was unexpected"):
+        validate_config({"survy": "mock"})
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(ConfigError, match=r"mock\.ccd_nx: 'big' is not of type 'integer'"):
+        validate_config({"mock": {"ccd_nx": "big"}})
+    with pytest.raises(ConfigError, match=r"survey: 'hst' is not one of"):
+        validate_config({"survey": "hst"})
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("survey: [mock\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+@pytest.mark.slow
+def test_snakemake_rejects_a_mistyped_key(repo, tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"mock": {"ccd_nxx": 100}}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(cfg)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "ccd_nxx" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_snakemake_rejects_an_unknown_field(repo, tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"fields": [207, 999]}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(cfg)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "[999] are not in the mock field sheet" in proc.stdout + proc.stderr

@@ -1,0 +1,244 @@
+"""The simulated PAndAS: file structure, image quality, depth, determinism, bad settings."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.stats import sigma_clipped_stats
+from astropy.wcs import WCS
+from scipy.optimize import least_squares
+
+from pandas_clusters.mock import (
+    MockField,
+    MockSettings,
+    field_truth,
+    noise_equivalent_area,
+    write_field_image,
+)
+from pandas_clusters.mock.population import draw_region
+
+DEMO = MockSettings.demo()
+
+
+def small(fields=(207,), nx=700, ny=700, **kw) -> MockSettings:
+    sheet = tuple(f for f in DEMO.fields if f.id in fields)
+    return dataclasses.replace(
+        DEMO, fields=sheet, ccd_nx=nx, ccd_ny=ny, ccd_columns=1, ccd_rows=1, **kw
+    )
+
+
+@pytest.fixture(scope="module")
+def disk_field(tmp_path_factory):
+    """Field 207 (inner disk, crowded) reduced to one 700x700 CCD, both bands."""
+    s = small((207,))
+    d = tmp_path_factory.mktemp("mock207")
+    paths = {b: d / f"{b}.fits" for b in ("g", "i")}
+    for b, p in paths.items():
+        write_field_image(s, 207, b, p)
+    return s, paths, field_truth(s, 207)
+
+
+@pytest.fixture(scope="module")
+def halo_field(tmp_path_factory):
+    """Field 211 (beyond 30 kpc, dark sky), one 700x700 CCD, both bands."""
+    s = small((211,))
+    d = tmp_path_factory.mktemp("mock211")
+    paths = {b: d / f"{b}.fits" for b in ("g", "i")}
+    for b, p in paths.items():
+        write_field_image(s, 211, b, p)
+    return s, paths
+
+
+def test_fits_structure(disk_field):
+    s, paths, _ = disk_field
+    for band, path in paths.items():
+        with fits.open(path) as hdul:
+            assert hdul[0].header["FIELD"] == 207
+            assert hdul[0].header["BAND"] == band
+            images = hdul[1:]
+            assert len(images) == s.ccd_columns * s.ccd_rows
+            for hdu in images:
+                w = WCS(hdu.header)
+                assert w.has_celestial
+                assert w.wcs.ctype[0] == "RA---TAN"
+                scale = np.sqrt(abs(np.linalg.det(w.pixel_scale_matrix))) * 3600
+                assert scale == pytest.approx(0.187, rel=1e-6)
+                for key in ("MAGZPT", "GAIN", "RDNOISE", "SATURATE", "SEEING", "SKYLEVEL"):
+                    assert key in hdu.header
+                assert hdu.data.dtype.kind == "f" and hdu.data.dtype.itemsize == 4
+                assert np.isnan(hdu.data).any(), "bad columns must be NaN"
+
+
+def test_demo_has_many_ccds_per_field():
+    assert DEMO.ccd_columns * DEMO.ccd_rows >= 4
+    assert len(DEMO.fields) >= 4
+
+
+def test_g_and_i_wcs_differ_slightly(disk_field):
+    _, paths, _ = disk_field
+    wg = WCS(fits.getheader(paths["g"], 1))
+    wi = WCS(fits.getheader(paths["i"], 1))
+    x, y = 350.0, 350.0
+    ra, dec = wg.all_pix2world(x, y, 0)
+    xi, yi = wi.all_world2pix(ra, dec, 0)
+    shift = np.hypot(xi - x, yi - y)
+    assert 0.0 < shift < 2.0
+    assert not np.allclose(wg.pixel_scale_matrix, wi.pixel_scale_matrix)
+
+
+def _isolated_stars(truth, band, lo, hi, radius_arcsec=4.0):
+    mag = truth[f"{band}mag"].to_numpy()
+    ra, dec = truth["ra"].to_numpy(), truth["dec"].to_numpy()
+    cand = np.flatnonzero((truth["kind"] == "star").to_numpy() & (mag > lo) & (mag < hi))
+    out = []
+    for k in cand:
+        d = np.hypot((ra - ra[k]) * np.cos(np.deg2rad(dec[k])), dec - dec[k]) * 3600
+        near = (d < radius_arcsec) & (d > 0) & (mag < mag[k] + 4)
+        if not near.any():
+            out.append(k)
+    return truth.iloc[out]
+
+
+def _moffat_fwhm(img, x, y, beta, half=10):
+    ix, iy = int(round(x)), int(round(y))
+    cut = img[iy - half : iy + half + 1, ix - half : ix + half + 1]
+    if cut.shape != (2 * half + 1, 2 * half + 1) or not np.isfinite(cut).all():
+        return np.nan
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
+
+    def resid(p):
+        amp, x0, y0, alpha, bkg = p
+        model = amp * (1 + ((xx - x0) ** 2 + (yy - y0) ** 2) / alpha**2) ** (-beta) + bkg
+        return (model - cut).ravel()
+
+    p0 = [cut.max() - np.median(cut), x - ix, y - iy, 3.0, np.median(cut)]
+    fit = least_squares(resid, p0)
+    return 2 * abs(fit.x[3]) * np.sqrt(2 ** (1 / beta) - 1)
+
+
+@pytest.mark.parametrize("band", ["g", "i"])
+def test_psf_fwhm_matches_header(disk_field, band):
+    s, paths, truth = disk_field
+    stars = _isolated_stars(truth, band, 17.5, 21.0)
+    assert len(stars) >= 5
+    with fits.open(paths[band]) as hdul:
+        hdu = hdul[1]
+        w = WCS(hdu.header)
+        x, y = w.all_world2pix(stars["ra"], stars["dec"], 0)
+        fwhm = [_moffat_fwhm(hdu.data, xi, yi, hdu.header["PSFBETA"]) for xi, yi in zip(x, y)]
+        fwhm_arcsec = np.nanmedian(fwhm) * s.pixel_scale_arcsec
+        assert fwhm_arcsec == pytest.approx(hdu.header["SEEING"], rel=0.10)
+
+
+@pytest.mark.parametrize("band", ["g", "i"])
+def test_depth_measured_on_sky(halo_field, band):
+    """S/N=10 depth of PSF-weighted photometry, from the scatter of forced fluxes on sky."""
+    s, paths = halo_field
+    rng = np.random.default_rng(3)
+    with fits.open(paths[band]) as hdul:
+        hdu = hdul[1]
+        img = hdu.data.astype(np.float64)
+        fwhm_px = hdu.header["SEEING"] / s.pixel_scale_arcsec
+        beta = hdu.header["PSFBETA"]
+        _, bkg, _ = sigma_clipped_stats(img[np.isfinite(img)], sigma=3)
+        half = 12
+        yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
+        alpha = fwhm_px / (2 * np.sqrt(2 ** (1 / beta) - 1))
+        psf = (1 + (xx**2 + yy**2) / alpha**2) ** (-beta)
+        psf /= psf.sum()
+        fluxes = []
+        for _ in range(3000):
+            x, y = rng.integers(half, img.shape[1] - half, 2)
+            cut = img[y - half : y + half + 1, x - half : x + half + 1] - bkg
+            if np.isfinite(cut).all():
+                fluxes.append(np.sum(psf * cut) / np.sum(psf**2))
+        fluxes = np.asarray(fluxes)
+        _, _, sigma_f = sigma_clipped_stats(fluxes, sigma=3)
+        depth = hdu.header["MAGZPT"] - 2.5 * np.log10(10 * sigma_f)
+        assert depth == pytest.approx(s.depth_mag[band], abs=0.5)
+        # and the analytic noise-equivalent area agrees with the header's noise model
+        nea = noise_equivalent_area(fwhm_px, beta)
+        assert nea > 10
+
+
+def test_deterministic(tmp_path):
+    s = small((207,), nx=300, ny=300)
+    write_field_image(s, 207, "g", tmp_path / "a.fits")
+    write_field_image(s, 207, "g", tmp_path / "b.fits")
+    a = fits.getdata(tmp_path / "a.fits", 1)
+    b = fits.getdata(tmp_path / "b.fits", 1)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_adding_a_field_changes_no_other_field(tmp_path):
+    one = small((207,), nx=300, ny=300)
+    two = small((207, 208), nx=300, ny=300)
+    write_field_image(one, 207, "i", tmp_path / "one.fits")
+    write_field_image(two, 207, "i", tmp_path / "two.fits")
+    np.testing.assert_array_equal(fits.getdata(tmp_path / "one.fits", 1), fits.getdata(tmp_path / "two.fits", 1))
+
+
+def test_overlapping_fields_share_objects():
+    s = MockSettings.demo()
+    a = field_truth(s, 207)
+    b = field_truth(s, 208)
+    common = np.intersect1d(a["obj_id"], b["obj_id"])
+    assert len(common) > 50
+    merged = a.set_index("obj_id").loc[common, ["ra", "gmag"]]
+    np.testing.assert_allclose(merged.to_numpy(), b.set_index("obj_id").loc[common, ["ra", "gmag"]].to_numpy())
+
+
+def test_truth_has_every_class_and_phat_flag(disk_field):
+    _, _, truth = disk_field
+    kinds = set(truth["kind"])
+    assert {"star", "young_cluster", "galaxy"} <= kinds
+    assert truth["obj_id"].is_unique
+    assert truth["in_phat"].dtype == bool
+    yc = truth[truth["kind"] == "young_cluster"]
+    assert yc["r_h_pc"].between(1, 6).all()
+    assert (yc["gmag"] - yc["imag"]).median() < 0.5  # blue
+    assert (yc["n_resolved"] > 0).any()
+
+
+def test_cells_do_not_depend_on_the_region():
+    s = MockSettings.demo()
+    big = draw_region(s, xi_range=(0.1, 0.3), eta_range=(0.2, 0.3), kinds=("young_cluster",))
+    part = draw_region(s, xi_range=(0.2, 0.21), eta_range=(0.2, 0.21), kinds=("young_cluster",))
+    assert set(part["obj_id"]) <= set(big["obj_id"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"ccd_nx": -5}, "ccd_nx must be a positive integer"),
+        ({"ccd_ny": 0}, "ccd_ny must be a positive integer"),
+        ({"pixel_scale_arcsec": 0.0}, "pixel_scale_arcsec must be > 0"),
+    ],
+)
+def test_impossible_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(DEMO, **kwargs)
+
+
+def test_field_outside_the_sky():
+    with pytest.raises(ValueError, match="outside the sky"):
+        MockField(id=300, ra_deg=10.0, dec_deg=95.0)
+    with pytest.raises(ValueError, match="outside the sky"):
+        MockSettings.from_config({"fields": [{"id": 1, "ra_deg": 400.0, "dec_deg": 41.0}]})
+
+
+def test_unknown_field_and_band():
+    with pytest.raises(KeyError, match="not a mock field"):
+        DEMO.field(999)
+    with pytest.raises(ValueError, match="unknown band"):
+        from pandas_clusters.mock.render import render_ccd
+
+        render_ccd(small((207,), nx=50, ny=50), 207, "r", 0)
+
+
+def test_unknown_mock_key():
+    with pytest.raises(ValueError, match="unknown mock setting.*ccd_nxx"):
+        MockSettings.from_config({"ccd_nxx": 10})

@@ -1,0 +1,309 @@
+"""Tests of pandas_clusters.sources: detection, photometry, flags, IDs, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+from scipy.spatial import cKDTree
+
+from pandas_clusters._photometry import resolve_zero_point
+from pandas_clusters.io import read_parquet_metadata
+from pandas_clusters.sources import (
+    CASU_COLUMNS,
+    FLAG_EDGE,
+    FLAG_NAN_IN_APERTURE,
+    FLAG_SATURATED,
+    EmptyCCDWarning,
+    SourceSettings,
+    build_sources,
+    make_source_id,
+    sources_schema,
+)
+
+REFERENCE = Path(__file__).parents[2] / "shared" / "reference"
+CFHT_IMAGE = REFERENCE / "astroquery-cadc-testdata" / "query_images.fits"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def mock_field(tmp_path_factory):
+    """One 1x1-CCD mock field of 600x600 px per band, its truth and its sources."""
+    from pandas_clusters.mock import MockField, MockSettings, field_truth, write_field_image
+
+    settings = dataclasses.replace(
+        MockSettings.demo(),
+        ccd_nx=600,
+        ccd_ny=600,
+        ccd_columns=1,
+        ccd_rows=1,
+        fields=(MockField(id=1, ra_deg=11.0, dec_deg=41.6),),
+    )
+    root = tmp_path_factory.mktemp("mock")
+    images = {b: root / f"{b}.fits" for b in ("g", "i")}
+    for band, path in images.items():
+        write_field_image(settings, field_id=1, band=band, path=path)
+    truth = field_truth(settings, field_id=1)
+    out = root / "sources.parquet"
+    frame = build_sources(images, field=1, out=out, settings=SourceSettings())
+    return {"images": images, "truth": truth, "sources": frame, "path": out, "root": root}
+
+
+def _tangent_arcsec(ra, dec, ra0, dec0):
+    ra, dec = np.deg2rad(ra), np.deg2rad(dec)
+    ra0, dec0 = np.deg2rad(ra0), np.deg2rad(dec0)
+    cosc = np.sin(dec0) * np.sin(dec) + np.cos(dec0) * np.cos(dec) * np.cos(ra - ra0)
+    xi = np.cos(dec) * np.sin(ra - ra0) / cosc
+    eta = (np.cos(dec0) * np.sin(dec) - np.sin(dec0) * np.cos(dec) * np.cos(ra - ra0)) / cosc
+    return np.column_stack([np.rad2deg(xi), np.rad2deg(eta)]) * 3600.0
+
+
+def _score(truth: pd.DataFrame, sources: pd.DataFrame):
+    """Isolated truth stars, and their nearest source within 0.5 arcsec."""
+    ra0, dec0 = truth["ra"].mean(), truth["dec"].mean()
+    t = _tangent_arcsec(truth["ra"].to_numpy(), truth["dec"].to_numpy(), ra0, dec0)
+    s = _tangent_arcsec(sources["ra"].to_numpy(), sources["dec"].to_numpy(), ra0, dec0)
+    g = truth["gmag"].to_numpy()
+    kind = truth["kind"].to_numpy()
+    # isolated: no other object within 2" brighter than g + 2 mag, no extended object within 5"
+    tree = cKDTree(t)
+    near = tree.query_ball_point(t, 2.0)
+    brighter_near = np.array(
+        [any(g[j] < g[k] + 2.0 for j in lst if j != k) for k, lst in enumerate(near)]
+    )
+    ext = kind != "star"
+    ext_tree = cKDTree(t[ext]) if ext.any() else None
+    near_ext = (
+        np.array([len(v) for v in ext_tree.query_ball_point(t, 5.0)]) > ext
+        if ext_tree
+        else np.zeros(len(t), bool)
+    )
+    isolated = (kind == "star") & ~brighter_near & ~near_ext
+    dist, idx = cKDTree(s).query(t)
+    matched = dist < 0.5
+    return isolated, matched, idx, dist
+
+
+# --------------------------------------------------------------------------- mock scoring
+
+
+def test_mock_completeness(mock_field):
+    truth, src = mock_field["truth"], mock_field["sources"]
+    isolated, matched, _, _ = _score(truth, src)
+    sel = isolated & (truth["gmag"].to_numpy() < 23.0)
+    assert sel.sum() >= 20
+    assert matched[sel].mean() >= 0.95
+
+
+def test_mock_photometry_and_astrometry(mock_field):
+    truth, src = mock_field["truth"], mock_field["sources"]
+    isolated, matched, idx, dist = _score(truth, src)
+    flags = src["flags"].to_numpy()[idx]
+    clean = (flags & (FLAG_EDGE | FLAG_NAN_IN_APERTURE | FLAG_SATURATED)) == 0
+    sel = isolated & matched & clean & (truth["gmag"].to_numpy() < 22.0)
+    assert sel.sum() >= 10
+    rows = src.iloc[idx[sel]]
+    dg = rows["gmag"].to_numpy() - truth["gmag"].to_numpy()[sel]
+    di = rows["imag"].to_numpy() - truth["imag"].to_numpy()[sel]
+    assert abs(np.median(dg)) < 0.03
+    assert abs(np.median(di)) < 0.03
+    assert np.all(rows["e_gmag"].to_numpy() > 0) and np.all(rows["e_gmag"].to_numpy() < 0.05)
+    assert np.sqrt(np.mean(dist[sel] ** 2)) < 0.05
+
+
+def test_mock_bands_aligned_on_sky(mock_field):
+    """x_i/y_i are the i-band WCS pixel of the same sky position, not the g pixel."""
+    src = mock_field["sources"]
+    with fits.open(mock_field["images"]["i"]) as hdul:
+        wcs_i = WCS(hdul[1].header)
+    xi, yi = wcs_i.world_to_pixel_values(src["ra"].to_numpy(), src["dec"].to_numpy())
+    np.testing.assert_allclose(src["x_i"], xi, atol=1e-6)
+    np.testing.assert_allclose(src["y_i"], yi, atol=1e-6)
+    assert np.max(np.hypot(src["x_i"] - src["x_g"], src["y_i"] - src["y_g"])) > 0.05
+
+
+def test_sources_file_contract(mock_field, tmp_path):
+    path = mock_field["path"]
+    table = pq.read_table(path)
+    assert table.schema.remove_metadata() == sources_schema(("g", "i"))
+    ids = table.column("source_id").to_numpy()
+    assert np.all(np.diff(ids) > 0)
+    assert np.all(ids // 10**15 == 1)
+    meta = read_parquet_metadata(path)
+    assert meta["bands"] == ["g", "i"] and meta["flag_bits"]["EDGE"] == FLAG_EDGE
+    assert {c["band"] for c in meta["ccds"]} == {"g", "i"}
+    assert np.all(np.isfinite(table.column("rproj_kpc").to_numpy()))
+    # stable across reruns
+    again = build_sources(
+        mock_field["images"], field=1, out=tmp_path / "again.parquet", settings=SourceSettings()
+    )
+    np.testing.assert_array_equal(again["source_id"].to_numpy(), ids)
+
+
+def test_make_source_id_ranges():
+    ids = make_source_id(207, [0, 35], [10.0, 2047.9], [5.25, 4611.0])
+    assert ids[0] == 207 * 10**15 + 0 * 10**12 + 21 * 10**6 + 40
+    assert ids[1] // 10**12 % 1000 == 35
+    with pytest.raises(ValueError, match="field"):
+        make_source_id(10_000, [0], [0.0], [0.0])
+
+
+# --------------------------------------------------------------------------- synthetic images
+
+
+def _write_mef(path, *, ccds, seed=1, zp=30.0, stars=(), drop=None, shape=(120, 160)):
+    """MEF with one HDU per (ccd, crpix) entry; Gaussian stars at (ra, dec, mag)."""
+    rng = np.random.default_rng(seed)
+    hdus = [fits.PrimaryHDU()]
+    for ccd, crpix in ccds:
+        w = WCS(naxis=2)
+        w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+        w.wcs.crval = [10.0, 41.0]
+        w.wcs.crpix = crpix
+        s = 0.187 / 3600.0
+        w.wcs.cd = [[-s, 0.0], [0.0, s]]
+        ny, nx = shape
+        img = 100.0 + rng.normal(0.0, 3.0, shape)
+        yy, xx = np.mgrid[:ny, :nx]
+        for ra, dec, mag in stars:
+            x, y = w.world_to_pixel_values(ra, dec)
+            flux = 10 ** (-0.4 * (mag - zp))
+            sig = 1.5
+            img += flux / (2 * np.pi * sig**2) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sig**2))
+        hdr = w.to_header()
+        hdr["EXTNAME"] = f"ccd{ccd:02d}"
+        hdr["CCDNUM"] = ccd
+        hdr["MAGZPT"] = zp
+        hdr["GAIN"] = 2.0
+        hdr["SATURATE"] = 60000.0
+        for key in drop or ():
+            del hdr[key]
+        hdus.append(fits.ImageHDU(img.astype(np.float32), header=hdr))
+    fits.HDUList(hdus).writeto(path)
+    return path
+
+
+def test_missing_wcs_names_file_and_hdu(tmp_path):
+    g = _write_mef(tmp_path / "g.fits", ccds=[(0, [80, 60])], drop=["CTYPE1", "CTYPE2"])
+    with pytest.raises(ValueError, match=r"g\.fits\[1\].*celestial WCS"):
+        build_sources({"g": g}, field=3, out=tmp_path / "s.parquet", settings=SourceSettings(bands=("g",)))
+    assert not (tmp_path / "s.parquet").exists()
+
+
+def test_missing_zero_point_names_file_and_hdu(tmp_path):
+    g = _write_mef(tmp_path / "g.fits", ccds=[(0, [80, 60])], drop=["MAGZPT"])
+    settings = SourceSettings(bands=("g",))
+    with pytest.raises(ValueError, match=r"g\.fits\[1\].*zero point"):
+        build_sources({"g": g}, field=3, out=tmp_path / "s.parquet", settings=settings)
+    # an explicit zero point is accepted
+    explicit = dataclasses.replace(settings, zero_points={"g": 30.0}, aperture_correction="none")
+    build_sources({"g": g}, field=3, out=tmp_path / "s.parquet", settings=explicit)
+    assert (tmp_path / "s.parquet").exists()
+
+
+def test_zero_point_keywords():
+    hdr = fits.Header({"PHOT_C": 26.0, "EXPTIME": 100.0})
+    assert resolve_zero_point(hdr, label="x", keywords=("MAGZPT", "PHOT_C")) == pytest.approx(31.0)
+    assert resolve_zero_point(hdr, label="x", explicit=25.0) == 25.0
+    with pytest.raises(ValueError, match="x: no photometric zero point"):
+        resolve_zero_point(hdr, label="x", keywords=("MAGZPT",))
+
+
+def test_all_nan_ccd_gives_empty_file_and_warning(tmp_path):
+    paths = {}
+    for band in ("g", "i"):
+        p = _write_mef(tmp_path / f"{band}.fits", ccds=[(0, [80, 60])])
+        with fits.open(p, mode="update") as hdul:
+            hdul[1].data[:] = np.nan
+        paths[band] = p
+    out = tmp_path / "empty.parquet"
+    with pytest.warns(EmptyCCDWarning, match=r"g\.fits\[1\].*all NaN"):
+        frame = build_sources(paths, field=5, out=out, settings=SourceSettings())
+    assert len(frame) == 0
+    table = pq.read_table(out)
+    assert table.num_rows == 0
+    assert table.schema.remove_metadata() == sources_schema(("g", "i"))
+
+
+def test_duplicates_in_ccd_overlap_resolved(tmp_path):
+    # CCD 1 is CCD 0 shifted by 100 px in x: a 60 px wide overlap
+    stars = []
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [10.0, 41.0]
+    w.wcs.crpix = [80, 60]
+    w.wcs.cd = [[-0.187 / 3600, 0], [0, 0.187 / 3600]]
+    for x, y in [(30, 30), (60, 80), (125, 40), (140, 90), (230, 60)]:
+        ra, dec = w.pixel_to_world_values(x, y)
+        stars.append((float(ra), float(dec), 20.0))
+    paths = {
+        b: _write_mef(
+            tmp_path / f"{b}.fits", ccds=[(0, [80, 60]), (1, [-20, 60])], stars=stars, seed=k
+        )
+        for k, b in enumerate(("g", "i"))
+    }
+    settings = SourceSettings(aperture_correction="none", detect_thresh=5.0)
+    frame = build_sources(paths, field=2, out=tmp_path / "s.parquet", settings=settings)
+    bright = frame[frame["gmag"] < 21]
+    assert len(bright) == 5
+    assert set(bright["ccd"]) == {0, 1}
+    assert np.all(np.abs(bright["gmag"] - 20.0) < 0.1)
+
+
+# --------------------------------------------------------------------------- CASU catalogue input
+
+
+def test_casu_catalogue_input(tmp_path):
+    rows = [
+        # RA Dec iccd xg yg g dg ig xi yi i di ii ia field
+        (10.1, 41.2, 3, 101.0, 201.0, 21.5, 0.02, -1, 101.5, 200.5, 20.9, 0.03, -1, 0, 7),
+        (10.2, 41.3, 4, 11.0, 21.0, 17.0, 0.01, -9, 11.2, 20.8, 16.1, 0.01, -9, 0, 7),
+        (10.3, 41.4, 4, 51.0, 61.0, 99.999, 9.9, 0, 51.2, 60.8, 23.0, 0.2, 1, 0, 7),
+        (10.4, 41.5, 4, 71.0, 81.0, 22.0, 0.05, 1, 71.2, 80.8, 21.0, 0.05, 1, 0, 8),
+    ]
+    cat = pd.DataFrame(rows, columns=list(CASU_COLUMNS))
+    path = tmp_path / "casu.txt"
+    cat.to_csv(path, sep=" ", index=False)
+    settings = SourceSettings(method="catalogue")
+    frame = build_sources({}, field=7, out=tmp_path / "s.parquet", settings=settings, catalogue=path)
+    assert len(frame) == 3  # the field-8 row is dropped
+    assert frame["x_g"].iloc[0] == pytest.approx(100.0)
+    assert frame["y_i"].iloc[0] == pytest.approx(199.5)
+    assert frame["gmag"].iloc[0] == pytest.approx(21.5)
+    flags = frame["flags"].to_numpy()
+    assert flags[0] == 0
+    assert flags[1] & FLAG_SATURATED  # class -9, the first row of CCD 4
+    assert np.isnan(frame["gmag"]).sum() == 1
+    assert pq.read_table(tmp_path / "s.parquet").schema.remove_metadata() == sources_schema(("g", "i"))
+    with pytest.raises(ValueError, match="missing column.*ia"):
+        cat.drop(columns="ia").to_csv(tmp_path / "bad.txt", sep=" ", index=False)
+        build_sources(
+            {}, field=7, out=tmp_path / "b.parquet", settings=settings, catalogue=tmp_path / "bad.txt"
+        )
+
+
+# --------------------------------------------------------------------------- real CFHT image
+
+
+@pytest.mark.reference
+def test_real_cfht_megacam_image(tmp_path):
+    if not CFHT_IMAGE.exists():
+        pytest.skip("shared/reference CFHT MegaCam image not available")
+    settings = SourceSettings(bands=("g",))
+    with pytest.raises(ValueError, match=r"query_images\.fits\[0\].*zero point"):
+        build_sources({"g": CFHT_IMAGE}, field=0, out=tmp_path / "s.parquet", settings=settings)
+    # Elixir g zero point for 1 s (~26.5) made explicit; no aperture-correction stars in 101 px
+    settings = dataclasses.replace(settings, zero_points={"g": 26.5}, aperture_correction="none")
+    frame = build_sources({"g": CFHT_IMAGE}, field=0, out=tmp_path / "s.parquet", settings=settings)
+    table = pq.read_table(tmp_path / "s.parquet")
+    assert table.schema.remove_metadata() == sources_schema(("g",))
+    assert table.num_rows == len(frame)
+    assert np.all(frame["ccd"] == 10)

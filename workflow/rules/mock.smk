@@ -1,0 +1,59 @@
+"""The embedded default: images, truth and catalogues of the simulated PAndAS."""
+
+
+rule mock_image:
+    output:
+        "resources/images/{field}/{band}.fits",
+    log:
+        "logs/mock_image/{field}/{band}.log",
+    benchmark:
+        "benchmarks/runs/mock_image/{field}/{band}.tsv"
+    conda:
+        "../../envs/astro.yaml"
+    params:
+        mock=get_mock_field_params,
+    script:
+        "../scripts/mock_image.py"
+
+
+rule mock_field_truth:
+    output:
+        "resources/mock/truth/{field}.parquet",
+    log:
+        "logs/mock_field_truth/{field}.log",
+    conda:
+        "../../envs/astro.yaml"
+    params:
+        mock=get_mock_field_params,
+    script:
+        "../scripts/mock_field_truth.py"
+
+
+rule mock_truth:
+    input:
+        expand("resources/mock/truth/{field}.parquet", field=FIELDS),
+    output:
+        "resources/mock/truth.parquet",
+    log:
+        "logs/mock_truth.log",
+    conda:
+        "../../envs/astro.yaml"
+    script:
+        "../scripts/mock_truth.py"
+
+
+rule mock_catalogs:
+    output:
+        catalogs=expand("resources/catalogs/{catalog}.parquet", catalog=MOCK_CATALOGS),
+        footprint="resources/catalogs/phat_footprint.json",
+        truth="resources/mock/catalog_truth.parquet",
+    log:
+        "logs/mock_catalogs.log",
+    benchmark:
+        "benchmarks/runs/mock_catalogs.tsv"
+    conda:
+        "../../envs/astro.yaml"
+    params:
+        mock=get_mock_survey_params,
+    script:
+        "../scripts/mock_catalogs.py"

@@ -1,0 +1,20 @@
+"""Snakemake adapter: truth table of one mock field."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pandas_clusters.logs import log_to
+from pandas_clusters.mock import settings_from_params, write_field_truth
+
+if TYPE_CHECKING:
+    from snakemake.script import Snakemake
+
+    snakemake: Snakemake
+
+with log_to(snakemake.log[0]):
+    write_field_truth(
+        settings_from_params(snakemake.params.mock),
+        int(snakemake.wildcards.field),
+        snakemake.output[0],
+    )

@@ -1,0 +1,21 @@
+"""Snakemake adapter: render one mock field in one band."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pandas_clusters.logs import log_to
+from pandas_clusters.mock import settings_from_params, write_mock_image
+
+if TYPE_CHECKING:
+    from snakemake.script import Snakemake
+
+    snakemake: Snakemake
+
+with log_to(snakemake.log[0]):
+    write_mock_image(
+        settings_from_params(snakemake.params.mock),
+        int(snakemake.wildcards.field),
+        snakemake.wildcards.band,
+        snakemake.output[0],
+    )

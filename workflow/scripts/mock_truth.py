@@ -1,0 +1,16 @@
+"""Snakemake adapter: survey truth table, the union of the fields' truth."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pandas_clusters.logs import log_to
+from pandas_clusters.mock import write_survey_truth
+
+if TYPE_CHECKING:
+    from snakemake.script import Snakemake
+
+    snakemake: Snakemake
+
+with log_to(snakemake.log[0]):
+    write_survey_truth(list(snakemake.input), snakemake.output[0])
