@@ -12,6 +12,10 @@ if config["survey"] == "mock":
 
     include: "workflow/rules/mock.smk"
 
+else:
+
+    include: "workflow/rules/download.smk"
+
 
 rule all:
     default_target: True

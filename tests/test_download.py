@@ -26,7 +26,9 @@ from pandas_clusters.acquire.download import (
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
-FAST = DownloadSettings(retries=3, backoff_s=0.0, backoff_max_s=0.0, timeout_s=5.0, chunk_bytes=4096)
+FAST = DownloadSettings(
+    retries=3, backoff_s=0.0, backoff_max_s=0.0, timeout_s=5.0, chunk_bytes=4096
+)
 
 
 def _mef_bytes(*, with_wcs: bool = True, n_ccd: int = 2, seed: int = 1) -> bytes:
@@ -119,7 +121,7 @@ def archive():
     state = _Archive()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     state.base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
@@ -228,9 +230,7 @@ def test_wrong_size_is_rejected(archive, tmp_path):
     archive.files["/f.fits"] = body
     out = tmp_path / "f.fits"
     with pytest.raises(DownloadError, match=rf"has {len(body)} bytes, expected {len(body) + 2880}"):
-        download_image(
-            f"{archive.base}/f.fits", out, expected_size=len(body) + 2880, settings=FAST
-        )
+        download_image(f"{archive.base}/f.fits", out, expected_size=len(body) + 2880, settings=FAST)
     assert _only_output(tmp_path) == []
 
 

@@ -85,7 +85,9 @@ def test_save_load_roundtrip_and_predict(tmp_path):
     torch.manual_seed(2)
     model = build_model("resnet18", in_channels=2).eval()
     path = save_weights(
-        model, tmp_path / "w.safetensors", metadata={"model": "resnet18", "in_channels": 2, "size": 16}
+        model,
+        tmp_path / "w.safetensors",
+        metadata={"model": "resnet18", "in_channels": 2, "size": 16},
     )
     assert read_weights_metadata(path)["size"] == 16
     back = load_model(path)

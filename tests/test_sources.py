@@ -18,8 +18,10 @@ from pandas_clusters.io import read_parquet_metadata
 from pandas_clusters.sources import (
     CASU_COLUMNS,
     FLAG_EDGE,
+    FLAG_NO_APCORR,
     FLAG_NAN_IN_APERTURE,
     FLAG_SATURATED,
+    ApertureCorrectionWarning,
     EmptyCCDWarning,
     SourceSettings,
     build_sources,
@@ -300,9 +302,13 @@ def test_real_cfht_megacam_image(tmp_path):
     settings = SourceSettings(bands=("g",))
     with pytest.raises(ValueError, match=r"query_images\.fits\[0\].*zero point"):
         build_sources({"g": CFHT_IMAGE}, field=0, out=tmp_path / "s.parquet", settings=settings)
-    # Elixir g zero point for 1 s (~26.5) made explicit; no aperture-correction stars in 101 px
-    settings = dataclasses.replace(settings, zero_points={"g": 26.5}, aperture_correction="none")
-    frame = build_sources({"g": CFHT_IMAGE}, field=0, out=tmp_path / "s.parquet", settings=settings)
+    # a zero point given explicitly; a 2 s exposure of 101 px has no star for an aperture correction
+    settings = dataclasses.replace(settings, zero_points={"g": 26.5})
+    with pytest.warns(ApertureCorrectionWarning, match=r"query_images\.fits\[0\]"):
+        frame = build_sources(
+            {"g": CFHT_IMAGE}, field=0, out=tmp_path / "s.parquet", settings=settings
+        )
+    assert np.all(frame["flags"].to_numpy() & FLAG_NO_APCORR)
     table = pq.read_table(tmp_path / "s.parquet")
     assert table.schema.remove_metadata() == sources_schema(("g",))
     assert table.num_rows == len(frame)

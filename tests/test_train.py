@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -123,11 +124,30 @@ def test_unknown_model_lists_choices(trainset, tmp_path):
 
 
 def test_nan_pixels_are_normalised_away(trainset):
-    raw = pa.parquet.read_table(trainset, columns=["stamp"])["stamp"]
+    raw = pq.read_table(trainset, columns=["stamp"])["stamp"]
     assert np.isnan(raw.combine_chunks().flatten().to_numpy()).any()  # the fixture has NaN
     for split in ("train", "validation", "test"):
         data = load_split(trainset, split)
         assert data.x.dtype == np.float32 and np.isfinite(data.x).all()
+
+
+def test_network_never_sees_nan(trainset, tmp_path, monkeypatch):
+    import pandas_clusters.train as train_module
+
+    seen = []
+
+    def build_with_probe(*args, **kwargs):
+        model = train_module_build(*args, **kwargs)
+        model.register_forward_pre_hook(
+            lambda mod, inp: seen.append(bool(torch.isfinite(inp[0]).all()))
+        )
+        return model
+
+    train_module_build = train_module.build_model
+    monkeypatch.setattr(train_module, "build_model", build_with_probe)
+    train(trainset, settings=settings(), progress=False, **outputs(tmp_path))
+    assert len(seen) >= 4  # 3 train batches + validation
+    assert all(seen)
 
 
 def test_augment_is_a_seeded_dihedral_shift():
@@ -252,6 +272,9 @@ def test_settings_from_config():
     st = TrainSettings.from_config(cfg, model="resnet50", mag_limit=21.5, seed=2)
     assert (st.max_epochs, st.batch_size, st.seed) == (7, 64, 2)
     assert st.pretrained_path == "/data/resnet50.safetensors"
-    assert TrainSettings.from_config(cfg, model="resnet18", mag_limit=21, seed=0).pretrained_path is None
+    assert (
+        TrainSettings.from_config(cfg, model="resnet18", mag_limit=21, seed=0).pretrained_path
+        is None
+    )
     with pytest.raises(ValueError, match="max_epochs"):
         TrainSettings(model="resnet18", mag_limit=21, seed=0, max_epochs=0)

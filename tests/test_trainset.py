@@ -34,7 +34,7 @@ def _write_field(folder: Path, field: int, df: pd.DataFrame, seed: int) -> tuple
         source_id=np.int64(field) * 1_000_000 + np.arange(n, dtype=np.int64),
         field=np.int32(field),
         rproj_kpc=1.0,
-        flags=np.int32(0),
+        flags=df["flags"].astype(np.int32) if "flags" in df else np.int32(0),
         e_gmag=0.01,
         e_imag=0.01,
         ccd=np.int16(1),
@@ -42,7 +42,9 @@ def _write_field(folder: Path, field: int, df: pd.DataFrame, seed: int) -> tuple
     src = write_parquet(df, folder / "sources" / f"{field}.parquet")
     x = synthetic_stamps(df["truth"].to_numpy(), n_bands=2, size=SIZE, seed=seed)
     stamp = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 2 * SIZE * SIZE)
-    table = pa.table({"source_id": df["source_id"].to_numpy(), "stamp": stamp, "flags": df["flags"]})
+    table = pa.table(
+        {"source_id": df["source_id"].to_numpy(), "stamp": stamp, "flags": df["flags"]}
+    )
     meta = {"bands": BANDS, "size": SIZE, "pixel_scale_arcsec": 0.187, "dtype": "float32"}
     stamps = write_parquet(table, folder / "stamps" / f"{field}.parquet", metadata=meta)
     return src, stamps
@@ -69,6 +71,8 @@ def survey(tmp_path_factory):
     )
     f1.loc[5, "gmag"] = 22.5  # a faint cluster counterpart (truth index 4 below is 0)
     f1.loc[8, "gmag"] = 22.5
+    f1["flags"] = np.int32(0)
+    f1.loc[150, "flags"] = np.int32(1)  # EDGE: kept by default, dropped by exclude_flags=1
     # field 2 re-detects three objects of field 1 (overlap) and one of its own
     f2 = pd.concat([f1.iloc[[40, 41, 42]], f1.iloc[[100]].assign(ra=10.84)])
     f2 = f2.reset_index(drop=True)
@@ -136,6 +140,13 @@ def test_labels_footprint_duplicates_and_mag_limit(survey, tmp_path):
     assert sum(c["positive"] for c in meta["counts"].values()) == len(pos)
 
 
+def test_exclude_flags(survey, tmp_path):
+    flagged = 1_000_150
+    assert flagged in set(build(survey, tmp_path / "a.parquet")["source_id"])
+    assert flagged not in set(build(survey, tmp_path / "b.parquet", exclude_flags=1)["source_id"])
+    assert flagged in set(build(survey, tmp_path / "c.parquet", exclude_flags=2)["source_id"])
+
+
 def test_stamps_follow_their_source(survey, tmp_path):
     build(survey, tmp_path / "ts.parquet")
     ts = pq.read_table(tmp_path / "ts.parquet", columns=["source_id", "stamp"])
@@ -171,11 +182,15 @@ def test_spatial_blocks_stay_whole(survey, tmp_path):
 
 def test_undersample_touches_the_train_split_only(survey, tmp_path):
     full = build(survey, tmp_path / "a.parquet", class_balance="none")
-    under = build(survey, tmp_path / "b.parquet", class_balance="undersample", negatives_per_positive=1.0)
+    under = build(
+        survey, tmp_path / "b.parquet", class_balance="undersample", negatives_per_positive=1.0
+    )
     tr = under[under["split"] == "train"]
     assert (tr["label"] == 0).sum() == (tr["label"] == 1).sum()
     for s in ("validation", "test"):
-        assert set(full.loc[full["split"] == s, "source_id"]) == set(under.loc[under["split"] == s, "source_id"])
+        assert set(full.loc[full["split"] == s, "source_id"]) == set(
+            under.loc[under["split"] == s, "source_id"]
+        )
 
 
 def test_no_positives_is_a_clear_error(survey, tmp_path):

@@ -144,8 +144,10 @@ def read_catalogue(path: str | os.PathLike, *, catalogue: str) -> pd.DataFrame:
     if missing:
         msg = f"catalogue {catalogue!r} ({str(path)!r}) lacks the column(s) {missing}"
         raise ValueError(msg)
-    names = [("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
-             for v in df["name"].tolist()]
+    names = [
+        ("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+        for v in df["name"].tolist()
+    ]
     out = pd.DataFrame(
         {
             "name": pd.Series(names, dtype=object),
@@ -283,9 +285,7 @@ def crossmatch_candidates(
             radius_arcsec=settings.radius_arcsec,
         )
         names = cat["name"].to_numpy(dtype=object)
-        out[key] = pd.Series(
-            [names[i] if i >= 0 else "" for i in idx.tolist()], dtype=object
-        )
+        out[key] = pd.Series([names[i] if i >= 0 else "" for i in idx.tolist()], dtype=object)
         out[f"{key}_sep_arcsec"] = sep
         counts[key] = int((idx >= 0).sum())
         matched_any |= idx >= 0

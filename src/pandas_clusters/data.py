@@ -70,7 +70,10 @@ def stamps_to_array(column, *, n_bands: int, size: int) -> np.ndarray:
     if values.size != expected:
         msg = f"stamp column holds {values.size} values for {n} rows, expected {expected}"
         raise ValueError(msg)
-    return values.astype(np.float32, copy=False).reshape(n, n_bands, size, size)
+    out = values.astype(np.float32, copy=False)
+    if not out.flags.writeable:  # Arrow buffers are read-only; torch wants writable memory
+        out = out.copy()
+    return out.reshape(n, n_bands, size, size)
 
 
 def load_split(path: str | os.PathLike, split: str) -> SplitData:

@@ -386,8 +386,19 @@ def build_table7(
         Columns of :data:`TABLE7_COLUMNS` (values rounded to the published
         precision; blanks as NA/NaN/None) plus ``source_id``.
     """
-    required = ["source_id", "ra", "dec", "gmag", "e_gmag", "imag", "e_imag", "field",
-                "rproj_kpc", "conf", *CATALOGUES]
+    required = [
+        "source_id",
+        "ra",
+        "dec",
+        "gmag",
+        "e_gmag",
+        "imag",
+        "e_imag",
+        "field",
+        "rproj_kpc",
+        "conf",
+        *CATALOGUES,
+    ]
     missing = [c for c in required if c not in candidates.columns]
     if missing:
         msg = f"candidates table lacks the column(s) {missing} needed by table 7"
@@ -436,8 +447,10 @@ def build_table7(
         "Score": df["_score"].array,
     }
     for label, key in _NAME_COLUMNS.items():
-        names = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
-                 for v in df[key].tolist()]
+        names = [
+            "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
+            for v in df[key].tolist()
+        ]
         if any(names) and all(s.isdigit() for s in names if s):
             out[label] = pd.array([int(s) if s else pd.NA for s in names], dtype="Int64")
         else:
@@ -493,8 +506,10 @@ def _format_column(spec: CdsColumnSpec, values: Sequence[Any]) -> FormattedColum
         texts = [str(int(v)) for v in present]
         width = max((len(t) for t in texts), default=1)
         fortran = f"I{width}"
-        cells = [" " * width if b else str(int(v)).rjust(width)
-                 for v, b in zip(values, blank, strict=True)]
+        cells = [
+            " " * width if b else str(int(v)).rjust(width)
+            for v, b in zip(values, blank, strict=True)
+        ]
         if spec.limits and present:
             lo, hi = int(min(present)), int(max(present))
             limits = f"[{lo}]" if lo == hi else f"[{lo}/{hi}]"
@@ -503,8 +518,10 @@ def _format_column(spec: CdsColumnSpec, values: Sequence[Any]) -> FormattedColum
         texts = [f"{float(v):.{d}f}" for v in present]
         width = max((len(t) for t in texts), default=len(f"{0:.{d}f}"))
         fortran = f"F{width}.{d}"
-        cells = [" " * width if b else f"{float(v):.{d}f}".rjust(width)
-                 for v, b in zip(values, blank, strict=True)]
+        cells = [
+            " " * width if b else f"{float(v):.{d}f}".rjust(width)
+            for v, b in zip(values, blank, strict=True)
+        ]
         if spec.limits and present:
             lo = _strip_zeros(f"{min(float(v) for v in present):.{d}f}")
             hi = _strip_zeros(f"{max(float(v) for v in present):.{d}f}")
@@ -517,8 +534,9 @@ def _format_column(spec: CdsColumnSpec, values: Sequence[Any]) -> FormattedColum
             raise ValueError(msg)
         width = max((len(t) for t in texts), default=1)
         fortran = f"A{width}"
-        cells = [" " * width if b else str(v).ljust(width)
-                 for v, b in zip(values, blank, strict=True)]
+        cells = [
+            " " * width if b else str(v).ljust(width) for v, b in zip(values, blank, strict=True)
+        ]
         has_null = has_null and spec.kind != "name" and spec.label != "DE-"
     return FormattedColumn(spec, fortran, width, has_null, limits, tuple(cells))
 
@@ -651,8 +669,9 @@ def _score_note(n_inspectors: int, min_score: int | None) -> list[str]:
 
 
 def _paragraph(text: str) -> list[str]:
-    return textwrap.wrap(text, width=README_WIDTH - 2, initial_indent="  ",
-                         subsequent_indent="  ") or [""]
+    return textwrap.wrap(
+        text, width=README_WIDTH - 2, initial_indent="  ", subsequent_indent="  "
+    ) or [""]
 
 
 def _readme_text(
@@ -672,14 +691,15 @@ def _readme_text(
     first = f"{h.catalogue}  {h.short_title}" + (f"  ({who})" if who else "")
     out = [first, _DOUBLE_RULE]
     out += textwrap.wrap(h.title, width=README_WIDTH)
-    out += textwrap.wrap(h.authors, width=README_WIDTH, initial_indent="    ",
-                         subsequent_indent="    ")
+    out += textwrap.wrap(
+        h.authors, width=README_WIDTH, initial_indent="    ", subsequent_indent="    "
+    )
     out.append(f"   <{h.reference}>")
     out.append(_DOUBLE_RULE)
-    out += textwrap.wrap(f"ADC_Keywords: {h.adc_keywords}", width=README_WIDTH,
-                         subsequent_indent=" " * 14)
-    out += textwrap.wrap(f"Keywords: {h.keywords}", width=README_WIDTH,
-                         subsequent_indent=" " * 10)
+    out += textwrap.wrap(
+        f"ADC_Keywords: {h.adc_keywords}", width=README_WIDTH, subsequent_indent=" " * 14
+    )
+    out += textwrap.wrap(f"Keywords: {h.keywords}", width=README_WIDTH, subsequent_indent=" " * 10)
     out += ["", "Abstract:", *_paragraph(abstract), "", "Description:", *_paragraph(description)]
     out += [
         "",
@@ -734,11 +754,15 @@ def _default_abstract(table: pd.DataFrame, context: Mapping[str, Any]) -> str:
             f" (classification threshold {sel.get('threshold')} on the mean probability, "
             f"g <= {sel.get('mag_limit')} mag, projected radius <= {sel.get('rproj_max_kpc')} kpc)"
         )
-    bits.append(
-        f"; {n_new} of them match none of the literature catalogues C09, RBC, C11, W22, W23 "
-        "and H14."
-    )
-    return "".join(bits)
+    absent = [c.upper() for c in context.get("absent", [])]
+    present = [c.upper() for c in CATALOGUES if c.upper() not in absent]
+    if not present:
+        return "".join(bits) + "; no literature catalogue was available to the cross-match."
+    listed = ", ".join(present[:-1]) + (" and " if len(present) > 1 else "") + present[-1]
+    bits.append(f"; {n_new} of them match none of the literature catalogues {listed}")
+    if absent:
+        bits.append(f" ({', '.join(absent)} not available to the cross-match)")
+    return "".join(bits) + "."
 
 
 def _default_description(context: Mapping[str, Any]) -> str:
@@ -803,7 +827,11 @@ def write_cds(
     abstract = h.abstract if h.abstract is not None else _default_abstract(table, context)
     description = h.description if h.description is not None else _default_description(context)
     readme = _readme_text(
-        cols, n_rows=len(table), settings=settings, notes=notes, abstract=abstract,
+        cols,
+        n_rows=len(table),
+        settings=settings,
+        notes=notes,
+        abstract=abstract,
         description=description,
     )
     with atomic_path(dat_path) as tmp:
@@ -813,8 +841,19 @@ def write_cds(
     return Path(dat_path), Path(readme_path)
 
 
-_UNITS = {"RAh": "h", "RAm": "min", "RAs": "s", "DEd": "deg", "DEm": "arcmin", "DEs": "arcsec",
-          "gmag": "mag", "e_gmag": "mag", "imag": "mag", "e_imag": "mag", "Rproj": "kpc"}
+_UNITS = {
+    "RAh": "h",
+    "RAm": "min",
+    "RAs": "s",
+    "DEd": "deg",
+    "DEm": "arcmin",
+    "DEs": "arcsec",
+    "gmag": "mag",
+    "e_gmag": "mag",
+    "imag": "mag",
+    "e_imag": "mag",
+    "Rproj": "kpc",
+}
 
 
 def _to_astropy(table: pd.DataFrame) -> Table:
@@ -832,8 +871,11 @@ def _to_astropy(table: pd.DataFrame) -> Table:
         else:
             vals = ["" if _is_blank(v) else str(v) for v in table[name].tolist()]
             width = max((len(v) for v in vals), default=1) or 1
-            col = MaskedColumn(np.array(vals, dtype=f"U{width}"),
-                               mask=np.array([v == "" for v in vals], dtype=bool), name=name)
+            col = MaskedColumn(
+                np.array(vals, dtype=f"U{width}"),
+                mask=np.array([v == "" for v in vals], dtype=bool),
+                name=name,
+            )
         if name in _UNITS:
             col.unit = _UNITS[name]
         spec = next((s for s in TABLE7_COLUMNS if s.label == name), None)
@@ -881,6 +923,7 @@ def publish_catalogue(
         else 0,
         "selection": upstream.get("select", {}).get("settings", {}),
         "crossmatch": upstream.get("settings", {}),
+        "absent": upstream.get("absent", []),
     }
     write_cds(
         table,

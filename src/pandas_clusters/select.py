@@ -27,8 +27,10 @@ off the detector or on fewer exposures of the stack, so its photometric
 error is larger; the error is in the sources table, whereas the distance to
 the CCD edge would need the image shapes. Candidates are visited best first
 and one is dropped when an already *kept* candidate of another field lies
-within the radius, so a chain A-B-C (A, C two objects of one field, B a
-copy in another) never merges A and C. Duplicates are removed *after* the
+within the radius and has not yet absorbed a copy from the dropped one's
+field: a kept candidate stands for at most one detection per field, so two
+close objects of one field (A, C) are never both merged into one copy B of
+another field. Duplicates are removed *after* the
 cuts, so an object is a candidate when any of its copies passes them.
 The kept row records ``n_copies`` (itself plus the copies dropped for it)
 and ``duplicate_fields`` (the fields of those copies, comma-separated).
@@ -275,13 +277,16 @@ def drop_duplicates_across_fields(df: pd.DataFrame, *, radius_arcsec: float) -> 
             for a, b in zip(i.tolist(), j.tolist(), strict=True):
                 neighbours[a].append(b)
             kept_so_far = np.zeros(n, dtype=bool)
+            absorbed: list[set[int]] = [set() for _ in range(n)]
             for k in order.tolist():
-                winners = [b for b in neighbours[k] if kept_so_far[b]]
+                fk = int(fields[k])
+                winners = [b for b in neighbours[k] if kept_so_far[b] and fk not in absorbed[b]]
                 if winners:
                     keep[k] = False
                     w = min(winners, key=lambda b: rank[b])
                     n_copies[w] += 1
-                    dup_fields[w].append(int(fields[k]))
+                    absorbed[w].add(fk)
+                    dup_fields[w].append(fk)
                 else:
                     kept_so_far[k] = True
     out["n_copies"] = n_copies

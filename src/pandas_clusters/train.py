@@ -269,7 +269,11 @@ def validate(
     fn = int(((p == 0) & (yt == 1)).sum())
     f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
     n = max(len(yt), 1)
-    return {"val_loss": total / n, "val_accuracy": float((p == yt).mean()) if len(yt) else 0.0, "val_f1": f1}
+    return {
+        "val_loss": total / n,
+        "val_accuracy": float((p == yt).mean()) if len(yt) else 0.0,
+        "val_f1": f1,
+    }
 
 
 def _disable(progress: bool | None) -> bool | None:
@@ -420,7 +424,9 @@ def train(
             row |= train_one_epoch(
                 model, batches, optimizer, criterion, device=device, progress=progress
             )
-            row |= validate(model, val_data, criterion, device=device, batch_size=settings.batch_size)
+            row |= validate(
+                model, val_data, criterion, device=device, batch_size=settings.batch_size
+            )
             scheduler.step()
             improved = row["val_loss"] < best_loss - settings.min_delta
             if improved:

@@ -11,7 +11,8 @@ cluster catalogue:
 * **negative** (``label = 0``): every other source inside the PHAT footprint,
   PHAT background galaxies among them (flagged ``is_phat_galaxy``).
 
-Sources outside the footprint are unlabelled and never used. Objects seen in
+Sources outside the footprint are unlabelled and never used, and so are
+sources without a finite g magnitude or with a flag of ``exclude_flags``. Objects seen in
 two overlapping fields are kept once (the lower ``source_id``). The limit
 applies to the g magnitude (``gmag <= mag_limit``), after labelling, so that
 a cluster whose counterpart is too faint does not promote a brighter
@@ -98,6 +99,9 @@ class TrainsetSettings:
         Seed of the split and of the undersampling.
     split_block_arcsec : float
         Side of the sky blocks kept whole within one split, arcsec; 0 disables.
+    exclude_flags : int
+        Bit mask of source ``flags`` (:mod:`pandas_clusters.sources`) that
+        remove a source from the training set after labelling; 0 keeps all.
     """
 
     mag_limit: float
@@ -107,6 +111,7 @@ class TrainsetSettings:
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     split_seed: int = 42
     split_block_arcsec: float = 0.0
+    exclude_flags: int = 0
 
     def __post_init__(self) -> None:
         if self.class_balance not in CLASS_BALANCE_CHOICES:
@@ -144,6 +149,7 @@ class TrainsetSettings:
             ),
             split_seed=int(split.get("seed", 42)),
             split_block_arcsec=float(split.get("block_arcsec", 0.0)),
+            exclude_flags=int(tr.get("exclude_flags", 0)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -401,7 +407,9 @@ def build_trainset(
 
     radius = settings.match_radius_arcsec * u.arcsec
     sources = _read_sources(sources_paths)
-    inside = np.asarray(in_footprint(sources["ra"].to_numpy(), sources["dec"].to_numpy(), footprint))
+    inside = np.asarray(
+        in_footprint(sources["ra"].to_numpy(), sources["dec"].to_numpy(), footprint)
+    )
     sources = sources.loc[inside].reset_index(drop=True)
     sources = _drop_cross_field_duplicates(sources, radius)
     clusters = _read_catalog(clusters_path)
@@ -409,7 +417,9 @@ def build_trainset(
     df = label_sources(
         sources, clusters, galaxies, match_radius_arcsec=settings.match_radius_arcsec
     )
-    df = df.loc[np.isfinite(df["gmag"]) & (df["gmag"] <= settings.mag_limit)]
+    keep = np.isfinite(df["gmag"]) & (df["gmag"] <= settings.mag_limit)
+    keep &= (df["flags"].to_numpy() & settings.exclude_flags) == 0
+    df = df.loc[keep]
     df = df.reset_index(drop=True)
     n_pos = int(df["label"].sum())
     if n_pos == 0:

@@ -1,7 +1,5 @@
 """Snakemake adapter: the PHAT-like footprint and the eight mock catalogues."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING
 

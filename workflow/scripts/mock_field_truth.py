@@ -1,7 +1,5 @@
 """Snakemake adapter: truth table of one mock field."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING
 
 from pandas_clusters.logs import log_to

@@ -1,7 +1,5 @@
 """Snakemake adapter: survey truth table, the union of the fields' truth."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING
 
 from pandas_clusters.logs import log_to

@@ -6,11 +6,9 @@ Parquet); ``params.selection`` (the config's ``selection`` section, plus
 ``model``); ``log[0]``.
 """
 
-from __future__ import annotations
-
-import logging
 from typing import TYPE_CHECKING
 
+from pandas_clusters.logs import log_to
 from pandas_clusters.select import SelectionSettings, write_candidates
 
 if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
@@ -18,24 +16,14 @@ if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
 
     snakemake: Snakemake
 
-
-def main(smk) -> None:
-    logging.basicConfig(
-        filename=smk.log[0],
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.captureWarnings(True)
-    settings = SelectionSettings.from_config(dict(smk.params.selection))
-    logging.info("selection settings: %s", settings.to_dict())
+with log_to(snakemake.log[0]) as log:
+    settings = SelectionSettings.from_config(dict(snakemake.params.selection))
+    log.info("selection settings: %s", settings.to_dict())
     path = write_candidates(
-        list(smk.input.inference),
-        list(smk.input.sources),
-        smk.output[0],
+        list(snakemake.input.inference),
+        list(snakemake.input.sources),
+        snakemake.output[0],
         settings=settings,
-        training_positives=getattr(smk.input, "phat_clusters", None),
+        training_positives=getattr(snakemake.input, "phat_clusters", None),
     )
-    logging.info("wrote %s", path)
-
-
-main(snakemake)
+    log.info("wrote %s", path)

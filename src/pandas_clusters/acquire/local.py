@@ -103,7 +103,8 @@ class CatalogSpec:
         if (self.vizier is None) == (self.file is None):
             msg = (
                 "a catalogue spec needs exactly one of 'vizier' (a VizieR identifier) and "
-                f"'file' (a local file); got vizier={self.vizier!r}, file={self.file!r}"
+                f"'file' (a local file); got vizier={self.vizier!r}, file={self.file!r} "
+                "(to read a local file instead of VizieR, set 'vizier: null')"
             )
             raise ValueError(msg)
         if self.format is not None and self.format not in _FORMATS:

@@ -134,7 +134,11 @@ def _parse_tables(content: bytes) -> dict[str, Table]:
     out = {}
     for name, tabs in pieces.items():
         nonempty = [t for t in tabs if len(t)]
-        out[name] = vstack(nonempty) if len(nonempty) > 1 else (nonempty or tabs)[0]
+        out[name] = (
+            vstack(nonempty, metadata_conflicts="silent")
+            if len(nonempty) > 1
+            else (nonempty or tabs)[0]
+        )
     return out
 
 

@@ -101,12 +101,17 @@ def _density(kind: str, xi, eta, s: MockSettings) -> float:
     if kind == "bright_star":
         return s.bright_star_density_arcmin2
     if kind == "young_cluster":
-        ring = np.exp(-0.5 * ((r_disk - s.young_cluster_ring_kpc) / s.young_cluster_ring_width_kpc) ** 2)
+        ring = np.exp(
+            -0.5 * ((r_disk - s.young_cluster_ring_kpc) / s.young_cluster_ring_width_kpc) ** 2
+        )
         inner = 0.3 * np.exp(-r_disk / s.disk_scale_kpc)
         cutoff = np.exp(-np.maximum(r_disk - 20.0, 0.0) / 2.0)
         return s.young_cluster_density_arcmin2 * (ring + inner) * cutoff
     if kind == "globular_cluster":
-        return s.globular_cluster_density_arcmin2 * (1 + (r_proj / s.globular_cluster_core_kpc) ** 2) ** -1.5
+        return (
+            s.globular_cluster_density_arcmin2
+            * (1 + (r_proj / s.globular_cluster_core_kpc) ** 2) ** -1.5
+        )
     if kind == "galaxy":
         return s.galaxy_density_arcmin2
     msg = f"unknown object class {kind!r}"
@@ -215,7 +220,9 @@ def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarr
         gi = rng.uniform(0.3, 1.6, n)
         r_e = np.exp(rng.normal(np.log(1.2 * 10 ** (-0.12 * (g - 20.0))), 0.35, n))
         out["r_e_arcsec"] = np.clip(r_e, 0.2, 5.0)
-        out["sersic_n"] = np.where(rng.random(n) < 0.6, rng.uniform(0.6, 1.5, n), rng.uniform(2.0, 4.0, n))
+        out["sersic_n"] = np.where(
+            rng.random(n) < 0.6, rng.uniform(0.6, 1.5, n), rng.uniform(2.0, 4.0, n)
+        )
         out["ellipticity"] = rng.uniform(0.0, 0.7, n)
         out["pa_deg"] = rng.uniform(0.0, 180.0, n)
     else:  # pragma: no cover - guarded by _density
@@ -223,7 +230,9 @@ def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarr
     out["gmag"] = g
     out["imag"] = g - gi
     code = KINDS[kind]
-    out["obj_id"] = (((code << 16) + (i + _OFF)) << 16 | (j + _OFF)) << 20 | np.arange(n, dtype=np.int64)
+    out["obj_id"] = (((code << 16) + (i + _OFF)) << 16 | (j + _OFF)) << 20 | np.arange(
+        n, dtype=np.int64
+    )
     out["kind"] = np.full(n, kind, dtype=object)
     return out
 
@@ -346,7 +355,12 @@ def cluster_members(settings: MockSettings, row) -> pd.DataFrame:
     gi = np.where(red, rng.normal(2.0, 0.3, n), rng.normal(-0.2, 0.12, n))
     gmag = -2.5 * np.log10(f_g)
     return pd.DataFrame(
-        {"dx_arcsec": r * np.cos(phi), "dy_arcsec": r * np.sin(phi), "gmag": gmag, "imag": gmag - gi}
+        {
+            "dx_arcsec": r * np.cos(phi),
+            "dy_arcsec": r * np.sin(phi),
+            "gmag": gmag,
+            "imag": gmag - gi,
+        }
     )
 
 

@@ -217,9 +217,10 @@ def _diffuse(settings, w: WCS, shape, band, step=64):
     )
     colour = 0.0 if band == "g" else settings.diffuse_g_minus_i
     area = settings.pixel_scale_arcsec**2
-    flux = (10 ** (-0.4 * (mu_disk - colour - settings.zero_point)) + 10 ** (
-        -0.4 * (mu_bulge - colour - settings.zero_point)
-    )) * area
+    flux = (
+        10 ** (-0.4 * (mu_disk - colour - settings.zero_point))
+        + 10 ** (-0.4 * (mu_bulge - colour - settings.zero_point))
+    ) * area
     grid = flux.reshape(xx.shape)
     py = np.arange(ny) * (gy.size - 1) / (ny - 1)
     px = np.arange(nx) * (gx.size - 1) / (nx - 1)
@@ -279,7 +280,12 @@ def render_ccd(
         point = (kind == "star") | (kind == "bright_star")
         mag = obj[mcol].to_numpy()
         # point sources by brightness class (bigger stamps for bright stars' wings)
-        for lo, hi, radius in ((-99, 14.0, 90), (14.0, 18.0, 40), (18.0, 24.5, _PSF_RADIUS), (24.5, 99, 7)):
+        for lo, hi, radius in (
+            (-99, 14.0, 90),
+            (14.0, 18.0, 40),
+            (18.0, 24.5, _PSF_RADIUS),
+            (24.5, 99, 7),
+        ):
             sel = point & (mag >= lo) & (mag < hi)
             if sel.any():
                 _add_points(img, x[sel], y[sel], flux[sel], alpha, beta, radius)
@@ -292,7 +298,11 @@ def render_ccd(
             if row.n_resolved > 0:
                 mem = cluster_members(settings, row)
                 mflux = 10 ** (-0.4 * (mem[mcol].to_numpy() - zp))
-                smooth = flux[k] - mflux.sum() if band == "g" else max(flux[k] - mflux.sum(), 0.1 * flux[k])
+                smooth = (
+                    flux[k] - mflux.sum()
+                    if band == "g"
+                    else max(flux[k] - mflux.sum(), 0.1 * flux[k])
+                )
                 # member offsets: east = -x direction, north = +y (approximately, small rotation)
                 mx.append(x[k] - mem["dx_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
                 my.append(y[k] + mem["dy_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
@@ -301,7 +311,15 @@ def render_ccd(
             if stamp is not None:
                 _add_stamp(img, stamp, x0, y0)
         if mx:
-            _add_points(img, np.concatenate(mx), np.concatenate(my), np.concatenate(mf), alpha, beta, _PSF_RADIUS)
+            _add_points(
+                img,
+                np.concatenate(mx),
+                np.concatenate(my),
+                np.concatenate(mf),
+                alpha,
+                beta,
+                _PSF_RADIUS,
+            )
 
     rng = settings.field_rng(field_id, band, purpose=100 + ccd)
     var = np.maximum(img, 0.0) / gain + rn**2
@@ -366,7 +384,12 @@ def field_truth(settings: MockSettings, field_id: int, *, footprint=None) -> pd.
             for ccd in range(settings.ccd_columns * settings.ccd_rows):
                 w = ccd_wcs(settings, field_id, band, ccd)
                 x, y = w.all_world2pix(objects["ra"].to_numpy(), objects["dec"].to_numpy(), 0)
-                on |= (x >= -0.5) & (x < settings.ccd_nx - 0.5) & (y >= -0.5) & (y < settings.ccd_ny - 0.5)
+                on |= (
+                    (x >= -0.5)
+                    & (x < settings.ccd_nx - 0.5)
+                    & (y >= -0.5)
+                    & (y < settings.ccd_ny - 0.5)
+                )
     truth = objects.loc[on, list(TRUTH_COLUMNS)].reset_index(drop=True)
     truth["in_phat"] = _in_phat(truth, footprint)
     return truth

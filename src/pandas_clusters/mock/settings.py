@@ -9,7 +9,6 @@ documents each key) and :meth:`MockSettings.demo` is the embedded default.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,29 +45,21 @@ class MockField:
 
 
 def _demo_fields() -> tuple[MockField, ...]:
-    # Offsets (xi, eta) in degrees from the M31 centre: three overlapping fields on the
-    # NE major axis inside the PHAT-like footprint, one on the SW disk outside it, and one
-    # straddling Rproj = 30 kpc (2.19 deg) to exercise the radial cut.
-    from ..geometry import M31
+    """The demo field sheet.
 
-    offsets = {
-        207: (0.16, 0.26),
-        208: (0.26, 0.26),
-        209: (0.21, 0.46),
-        210: (-0.30, -0.30),
-        211: (-1.55, 1.55),
-    }
-    centre = M31.centre
-    out = []
-    for fid, (xi, eta) in offsets.items():
-        # position angle of the offset, east of north
-        pa = math.degrees(math.atan2(xi, eta))
-        sep = math.hypot(xi, eta)
-        import astropy.units as u
-
-        c = centre.directional_offset_by(pa * u.deg, sep * u.deg)
-        out.append(MockField(id=fid, ra_deg=round(float(c.ra.deg), 6), dec_deg=round(float(c.dec.deg), 6)))
-    return tuple(out)
+    Offsets (xi, eta) from the M31 centre in its offset frame, degrees: 207-209
+    step along the NE major axis (0.50, 0.65, 0.80 deg out, 0.02 deg to the SE)
+    through the star-forming ring inside the PHAT-like footprint and overlap
+    their neighbours; 210 (-0.30, -0.30) lies on the SW disk outside the
+    footprint; 211 (-1.55, +1.55) straddles Rproj = 30 kpc (2.19 deg).
+    """
+    return (
+        MockField(id=207, ra_deg=11.075718, dec_deg=41.674661),
+        MockField(id=208, ra_deg=11.20029, dec_deg=41.792379),
+        MockField(id=209, ra_deg=11.325316, dec_deg=41.909964),
+        MockField(id=210, ra_deg=10.287391, dec_deg=40.968314),
+        MockField(id=211, ra_deg=8.572753, dec_deg=42.800158),
+    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +106,7 @@ class MockSettings:
     star_faint_mag: float = 26.5
     foreground_density_arcmin2: float = 1.2
     bright_star_density_arcmin2: float = 0.02
-    young_cluster_density_arcmin2: float = 9.0
+    young_cluster_density_arcmin2: float = 12.0
     young_cluster_ring_kpc: float = 10.0
     young_cluster_ring_width_kpc: float = 4.0
     young_cluster_mag_range: tuple[float, float] = (17.0, 23.0)
@@ -226,4 +217,6 @@ class MockSettings:
 
     def field_rng(self, field_id: int, band: str, purpose: int) -> np.random.Generator:
         """Seeded generator for per-field, per-band randomness (seeing, noise...)."""
-        return np.random.default_rng([self.seed, 1_000_003, int(field_id), BANDS.index(band), purpose])
+        return np.random.default_rng(
+            [self.seed, 1_000_003, int(field_id), BANDS.index(band), purpose]
+        )

@@ -41,11 +41,18 @@ def write_mock_image(settings: MockSettings, field_id: int, band: str, path) -> 
     log.info("wrote mock field %s band %s to %s", field_id, band, path)
 
 
-def write_field_truth(settings: MockSettings, field_id: int, path, *, footprint=None) -> pd.DataFrame:
+def write_field_truth(
+    settings: MockSettings, field_id: int, path, *, footprint=None
+) -> pd.DataFrame:
     """Write the truth table of one field (every object on its CCDs)."""
     truth = field_truth(settings, field_id, footprint=footprint)
     write_parquet(truth, path, metadata={"field": int(field_id), "seed": settings.seed})
-    log.info("field %s: %d truth objects %s", field_id, len(truth), truth["kind"].value_counts().to_dict())
+    log.info(
+        "field %s: %d truth objects %s",
+        field_id,
+        len(truth),
+        truth["kind"].value_counts().to_dict(),
+    )
     return truth
 
 

@@ -1,0 +1,239 @@
+"""Tests of pandas_clusters.stamps: kernel, edge policy, calibration, file contract."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from astropy.io import fits
+from astropy.nddata import Cutout2D
+from astropy.wcs import WCS
+
+from pandas_clusters.io import read_parquet_metadata
+from pandas_clusters.normalize import normalize_stamps
+from pandas_clusters.sources import SourceSettings, build_sources, sources_schema
+from pandas_clusters.stamps import (
+    STAMP_FLAG_EDGE,
+    STAMP_FLAG_HAS_NAN,
+    STAMP_FLAG_OFF_IMAGE,
+    PaddedImage,
+    StampSettings,
+    cut_stamps,
+    extract_stamps,
+    read_stamps,
+)
+
+REFERENCE = Path(__file__).parents[2] / "shared" / "reference"
+CFHT_IMAGE = REFERENCE / "astroquery-cadc-testdata" / "query_images.fits"
+
+
+# --------------------------------------------------------------------------- kernel
+
+
+def _ramp(ny=50, nx=70):
+    return (np.arange(ny)[:, None] * 1000.0 + np.arange(nx)[None, :]).astype(np.float32)
+
+
+def test_kernel_centring_and_values():
+    data = _ramp()
+    img = PaddedImage(data, 8)
+    x = np.array([20.4, 20.6, 35.0])
+    y = np.array([30.0, 10.49, 25.5])
+    stamps, flags = extract_stamps(img, x, y)
+    assert stamps.shape == (3, 8, 8) and stamps.dtype == np.float32
+    # nearest pixel at index (S//2, S//2)
+    assert stamps[0, 4, 4] == data[30, 20]
+    assert stamps[1, 4, 4] == data[10, 21]
+    assert stamps[2, 4, 4] == data[26, 35]
+    np.testing.assert_array_equal(stamps[0], data[26:34, 16:24])
+    np.testing.assert_array_equal(flags, 0)
+
+
+def test_kernel_matches_cutout2d():
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(60, 80)).astype(np.float32)
+    data[:, 40] = np.nan
+    x = rng.uniform(-3, 83, 200)
+    y = rng.uniform(-3, 63, 200)
+    for size in (9, 16):
+        stamps, flags = extract_stamps(PaddedImage(data, size), x, y)
+        for k in range(0, 200, 7):
+            cx, cy = np.floor(x[k] + 0.5), np.floor(y[k] + 0.5)
+            if not (0 <= cx < 80 and 0 <= cy < 60):
+                assert np.all(np.isnan(stamps[k])) and flags[k] & STAMP_FLAG_OFF_IMAGE
+                continue
+            ref = Cutout2D(data, (cx, cy), (size, size), mode="partial", fill_value=np.nan).data
+            np.testing.assert_array_equal(stamps[k], ref)
+            assert bool(flags[k] & STAMP_FLAG_HAS_NAN) == bool(np.isnan(ref).any())
+
+
+def test_kernel_edge_padding_and_flags():
+    data = _ramp()
+    data[:, 60] = np.nan  # a bad column
+    img = PaddedImage(data, 16)
+    # 2 px from the left edge; bad column inside; off the image; NaN position
+    x = np.array([2.0, 58.0, -5.0, np.nan, 30.0])
+    y = np.array([25.0, 25.0, 25.0, 10.0, 25.0])
+    stamps, flags = extract_stamps(img, x, y)
+    assert flags[0] == STAMP_FLAG_EDGE | STAMP_FLAG_HAS_NAN
+    assert np.all(np.isnan(stamps[0][:, :6])) and np.all(np.isfinite(stamps[0][:, 6:]))
+    np.testing.assert_array_equal(stamps[0][:, 6:], data[17:33, 0:10])
+    assert flags[1] == STAMP_FLAG_HAS_NAN
+    assert np.isnan(stamps[1]).sum() == 16
+    assert flags[2] & STAMP_FLAG_OFF_IMAGE and np.all(np.isnan(stamps[2]))
+    assert flags[3] & STAMP_FLAG_OFF_IMAGE and np.all(np.isnan(stamps[3]))
+    assert flags[4] == 0
+
+
+# --------------------------------------------------------------------------- mock field end to end
+
+
+@pytest.fixture(scope="module")
+def mock_stamps(tmp_path_factory):
+    from pandas_clusters.mock import MockField, MockSettings, write_field_image
+
+    settings = dataclasses.replace(
+        MockSettings.demo(),
+        ccd_nx=600,
+        ccd_ny=600,
+        ccd_columns=1,
+        ccd_rows=1,
+        fields=(MockField(id=1, ra_deg=11.0, dec_deg=41.6),),
+    )
+    root = tmp_path_factory.mktemp("mockst")
+    images = {b: root / f"{b}.fits" for b in ("g", "i")}
+    for band, path in images.items():
+        write_field_image(settings, field_id=1, band=band, path=path)
+    src_path = root / "sources.parquet"
+    sources = build_sources(images, field=1, out=src_path, settings=SourceSettings())
+    out = root / "stamps.parquet"
+    n = cut_stamps(src_path, images, out=out, settings=StampSettings(rows_per_group=128))
+    return {"images": images, "sources": sources, "src_path": src_path, "out": out, "n": n}
+
+
+def test_stamp_file_contract(mock_stamps):
+    out, sources = mock_stamps["out"], mock_stamps["sources"]
+    assert mock_stamps["n"] == len(sources)
+    pf = pq.ParquetFile(out)
+    assert pf.schema_arrow.field("stamp").type == pa.list_(pa.float32(), 2 * 64 * 64)
+    assert pf.schema_arrow.field("flags").type == pa.int32()
+    sizes = [pf.metadata.row_group(k).num_rows for k in range(pf.metadata.num_row_groups)]
+    assert max(sizes) <= 128 and sum(sizes) == len(sources)
+    meta = read_parquet_metadata(out)
+    assert meta["bands"] == ["g", "i"] and meta["size"] == 64 and meta["dtype"] == "float32"
+    assert meta["pixel_scale_arcsec"] == pytest.approx(0.187, rel=1e-6)
+    assert "30.0" in meta["scaling"]
+    ids, stamps, flags, _ = read_stamps(out)
+    np.testing.assert_array_equal(ids, sources["source_id"].to_numpy())
+    assert stamps.shape == (len(sources), 2, 64, 64)
+    assert np.all(np.diff(ids) > 0)
+
+
+def test_stamps_centred_and_calibrated(mock_stamps):
+    ids, stamps, flags, _ = read_stamps(mock_stamps["out"])
+    src = mock_stamps["sources"]
+    sel = np.flatnonzero((src["gmag"] < 21.0).to_numpy() & (src["flags"] == 0).to_numpy() & (flags == 0))
+    assert sel.size >= 3
+    yy, xx = np.mgrid[:64, :64]
+    for k, band in enumerate(("g", "i")):
+        x = src[f"x_{band}"].to_numpy()[sel]
+        y = src[f"y_{band}"].to_numpy()[sel]
+        dx = x - np.floor(x + 0.5)
+        dy = y - np.floor(y + 0.5)
+        img = stamps[sel, k]
+        r = np.hypot(xx[None] - 32 - dx[:, None, None], yy[None] - 32 - dy[:, None, None])
+        ap = r < 16.0  # 3": ~total flux of a point source
+        mag = 30.0 - 2.5 * np.log10((img * ap).sum(axis=(1, 2)))
+        assert np.median(np.abs(mag - src[f"{band}mag"].to_numpy()[sel])) < 0.05
+        core = r < 4.0
+        w = img * core
+        cx = (w * xx).sum(axis=(1, 2)) / w.sum(axis=(1, 2)) - 32
+        cy = (w * yy).sum(axis=(1, 2)) / w.sum(axis=(1, 2)) - 32
+        np.testing.assert_allclose(cx, dx, atol=0.15)
+        np.testing.assert_allclose(cy, dy, atol=0.15)
+    # sky-subtracted: the median of stamp pixels is ~0
+    assert abs(np.nanmedian(stamps[:, 0])) < 1.0
+
+
+def test_edge_source_padded_and_flagged(mock_stamps, tmp_path):
+    """A source 2 px from the CCD edge keeps its row, NaN-padded and flagged."""
+    src = pd.read_parquet(mock_stamps["src_path"])
+    row = src.iloc[[0]].copy()
+    row["x_g"], row["y_g"] = 2.0, 300.0
+    row["x_i"], row["y_i"] = 2.3, 300.1
+    path = tmp_path / "one.parquet"
+    pq.write_table(pa.Table.from_pandas(row, schema=sources_schema(("g", "i")), preserve_index=False), path)
+    out = tmp_path / "st.parquet"
+    assert cut_stamps(path, mock_stamps["images"], out=out, settings=StampSettings()) == 1
+    _, stamps, flags, _ = read_stamps(out)
+    assert flags[0] & STAMP_FLAG_EDGE and flags[0] & STAMP_FLAG_HAS_NAN
+    assert np.all(np.isnan(stamps[0, :, :, :30]))
+    assert np.isfinite(stamps[0, 0, :, 31:]).mean() > 0.9
+    norm = normalize_stamps(stamps)
+    assert norm.shape == stamps.shape and np.all(np.isfinite(norm))
+
+
+def test_empty_sources_give_valid_empty_stamps(mock_stamps, tmp_path):
+    path = tmp_path / "none.parquet"
+    pq.write_table(sources_schema(("g", "i")).empty_table(), path)
+    out = tmp_path / "st.parquet"
+    settings = StampSettings(size=17)
+    assert cut_stamps(path, mock_stamps["images"], out=out, settings=settings) == 0
+    table = pq.read_table(out)
+    assert table.num_rows == 0
+    assert table.schema.field("stamp").type == pa.list_(pa.float32(), 2 * 17 * 17)
+    assert read_parquet_metadata(out)["size"] == 17
+
+
+def test_missing_column_and_band_errors(mock_stamps, tmp_path):
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"source_id": [1], "ccd": [0]}), path)
+    with pytest.raises(ValueError, match=r"bad\.parquet: missing column\(s\) x_g"):
+        cut_stamps(path, mock_stamps["images"], out=tmp_path / "o.parquet", settings=StampSettings())
+    with pytest.raises(ValueError, match="no image for band"):
+        cut_stamps(
+            mock_stamps["src_path"],
+            {"g": mock_stamps["images"]["g"]},
+            out=tmp_path / "o.parquet",
+            settings=StampSettings(),
+        )
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_missing_zero_point_in_stamps(tmp_path):
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [10.0, 41.0]
+    w.wcs.crpix = [20, 20]
+    w.wcs.cd = [[-5e-5, 0], [0, 5e-5]]
+    hdu = fits.ImageHDU(np.ones((40, 40), np.float32), header=w.to_header())
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp_path / "g.fits")
+    src = pd.DataFrame(
+        {"source_id": [1], "ccd": np.array([1], np.int16), "x_g": [5.0], "y_g": [5.0]}
+    )
+    src.to_parquet(tmp_path / "s.parquet")
+    settings = StampSettings(bands=("g",), size=8)
+    with pytest.raises(ValueError, match=r"g\.fits\[1\].*zero point"):
+        cut_stamps(tmp_path / "s.parquet", {"g": tmp_path / "g.fits"}, out=tmp_path / "o.parquet", settings=settings)
+
+
+@pytest.mark.reference
+def test_real_cfht_image_stamps(tmp_path):
+    if not CFHT_IMAGE.exists():
+        pytest.skip("shared/reference CFHT MegaCam image not available")
+    src = tmp_path / "s.parquet"
+    settings = SourceSettings(bands=("g",), zero_points={"g": 26.5}, aperture_correction="none")
+    sources = build_sources({"g": CFHT_IMAGE}, field=0, out=src, settings=settings)
+    out = tmp_path / "st.parquet"
+    st = StampSettings(bands=("g",), zero_points={"g": 26.5})
+    assert cut_stamps(src, {"g": CFHT_IMAGE}, out=out, settings=st) == len(sources)
+    ids, stamps, flags, meta = read_stamps(out)
+    assert stamps.shape == (len(sources), 1, 64, 64)
+    assert meta["pixel_scale_arcsec"] == pytest.approx(0.187, abs=0.002)
+    # 101 px image: every 64 px stamp of a source farther than 18 px from the centre is padded
+    assert np.all(flags[np.isnan(stamps).any(axis=(1, 2, 3))] & STAMP_FLAG_HAS_NAN)

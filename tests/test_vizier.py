@@ -1,0 +1,317 @@
+"""VizieR catalogues through astroquery against a loopback HTTPS server (offline).
+
+The server replays the real VizieR answers recorded by astroquery's own test
+suite (``../shared/reference/astroquery-vizier-testdata``); astroquery builds
+and sends the requests itself (it always speaks HTTPS, hence a throw-away
+self-signed certificate that requests trusts through ``REQUESTS_CA_BUNDLE``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import ipaddress
+import ssl
+import threading
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pandas_clusters.acquire import fetch_catalog
+from pandas_clusters.acquire.local import CatalogSpec
+from pandas_clusters.acquire.vizier import (
+    MissingTableWarning,
+    VizierError,
+    VizierSettings,
+    fetch_vizier_catalog,
+    query_vizier,
+)
+from pandas_clusters.io import read_parquet_metadata
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+RECORDED = REFERENCE / "astroquery-vizier-testdata"
+
+# -source of the request -> recorded answer.
+ROUTES = {
+    "II/246/out": "ii246.txt",
+    "B/iram/pdbi": "afgl2591_iram.xml",
+    "II/106/catalog": "II_106_catalog.xml",
+    "II/106": "II_106_catalog.xml",
+    "J/ApJ/706/83": "kang2010.xml",
+    "VII/258/vv10": "vii258.txt",
+    "J/ApJ/706/83/table9": "find_kangapj70683.xml",  # answer without the asked-for table
+    "ALL": "viz.xml",
+    "DOWN": "no_server_error.xml",
+}
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    if not RECORDED.is_dir():
+        pytest.skip(f"reference data absent: {RECORDED}")
+    return RECORDED
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    pytest.importorskip("cryptography")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class _Replay:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.bodies: list[dict[str, str]] = []
+        self.failures: list[int] = []  # HTTP statuses to answer before replaying
+        self.lock = threading.Lock()
+
+
+def _handler(state: _Replay):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format, *args):
+            pass
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length", 0))
+            raw = self.rfile.read(length).decode()
+            if "=" in raw and "\n" not in raw and "&" in raw:
+                fields = dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
+            else:
+                fields = dict(
+                    line.split("=", 1) if "=" in line else (line, "") for line in raw.splitlines()
+                )
+            with state.lock:
+                state.bodies.append(fields)
+                status = state.failures.pop(0) if state.failures else None
+            if self.path != "/viz-bin/votable":
+                self.send_error(404)
+                return
+            if status is not None:
+                self.send_error(status)
+                return
+            route = ROUTES.get(fields.get("-source", ""))
+            if route is None:
+                self.send_error(400, "unknown -source")
+                return
+            body = (state.folder / route).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+@pytest.fixture
+def vizier(recorded, certificate, monkeypatch):
+    cert_path, key_path = certificate
+    state = _Replay(recorded)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_path))
+    state.settings = VizierSettings(
+        server=f"127.0.0.1:{server.server_address[1]}",
+        timeout_s=10.0,
+        retries=2,
+        backoff_s=0.0,
+        backoff_max_s=0.0,
+    )
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_catalogue_to_normalised_parquet(vizier, tmp_path):
+    # 2MASS point sources at the M31 nucleus (and 4 other targets) in 5 resources.
+    spec = CatalogSpec(
+        vizier="II/246", table="out", name_col="2MASS", ra_col="_RAJ2000", dec_col="_DEJ2000"
+    )
+    out = fetch_vizier_catalog(
+        spec, tmp_path / "c09.parquet", catalog="c09", settings=vizier.settings
+    )
+    df = pd.read_parquet(out)
+    assert list(df.columns[:3]) == ["name", "ra_deg", "dec_deg"]
+    assert {"2MASS", "RAJ2000", "DEJ2000", "Kmag"} <= set(df.columns)
+    assert len(df) == 11  # every <TR> of the recorded answer
+    first = df.iloc[0]
+    assert first["name"] == "00424433+4116085"
+    assert first["ra_deg"] == pytest.approx(10.684737, abs=1e-9)
+    assert first["dec_deg"] == pytest.approx(41.269035, abs=1e-9)
+    np.testing.assert_allclose(df["ra_deg"], df["RAJ2000"])
+    meta = read_parquet_metadata(out)
+    assert meta["catalog"] == "c09"
+    assert meta["source"]["vizier"] == "II/246"
+    assert meta["source"]["vizier_table"] == "II/246/out"
+    assert meta["units"]["Kmag"] == "mag"
+    # What astroquery sent: the table asked for, no row limit, all columns + ICRS positions.
+    body = vizier.bodies[-1]
+    assert body["-source"] == "II/246/out"
+    assert body["-out.max"] == "unlimited"
+    assert "-out.all" in body
+    assert body["-out.add"] == "_RA.icrs,_DE.icrs"
+
+
+def test_sexagesimal_columns_agree_with_vizier_degrees(vizier, tmp_path):
+    spec = CatalogSpec(vizier="B/iram/pdbi", name_col="Name", ra_col="RAJ2000", dec_col="DEJ2000")
+    out = fetch_vizier_catalog(
+        spec, tmp_path / "x.parquet", catalog="h14", settings=vizier.settings
+    )
+    df = pd.read_parquet(out)
+    assert len(df) == 14
+    assert df["RAJ2000"].iloc[0] == "20:29:24.87"
+    # VizieR's own decimal degrees are rounded to 1e-5 deg.
+    np.testing.assert_allclose(df["ra_deg"], df["_RAJ2000"], atol=1e-5)
+    np.testing.assert_allclose(df["dec_deg"], df["_DEJ2000"], atol=1e-5)
+
+
+def test_single_table_catalogue_needs_no_table_name(vizier, tmp_path):
+    spec = CatalogSpec(vizier="II/106", name_col="KUV", ra_col="_RAJ2000", dec_col="_DEJ2000")
+    df = pd.read_parquet(
+        fetch_catalog(spec, tmp_path / "rbc.parquet", catalog="rbc", vizier=vizier.settings)
+    )
+    assert len(df) == 111
+    assert df["name"].map(type).eq(str).all()
+    assert vizier.bodies[-1]["-source"] == "II/106"
+
+
+def test_integer_names_become_text(vizier, tmp_path):
+    spec = {
+        "vizier": "J/ApJ/706/83",
+        "name_col": "Seq",
+        "ra_col": "_Glon",  # any degree column will do for this check
+        "dec_col": "_Glat",
+    }
+    df = pd.read_parquet(
+        fetch_catalog(spec, tmp_path / "w23.parquet", catalog="w23", vizier=vizier.settings)
+    )
+    assert df["name"].tolist()[:3] == ["1", "2", "3"]
+    assert df["Seq"].dtype.kind == "i"
+
+
+def test_missing_position_column_names_catalogue(vizier, tmp_path):
+    spec = CatalogSpec(
+        vizier="J/ApJ/706/83", name_col="SSTGLMC", ra_col="_RA.icrs", dec_col="_DE.icrs"
+    )
+    with pytest.raises(
+        KeyError, match=r"catalogue w22: column\(s\) \['_RA.icrs', '_DE.icrs'\] not found.*_Glon"
+    ):
+        fetch_vizier_catalog(
+            spec, tmp_path / "w22.parquet", catalog="w22", settings=vizier.settings
+        )
+    assert not (tmp_path / "w22.parquet").exists()
+
+
+def test_vizier_error_answer_names_catalogue(vizier, tmp_path):
+    spec = CatalogSpec(vizier="DOWN", name_col="Name", ra_col="_RA.icrs", dec_col="_DE.icrs")
+    with pytest.raises(
+        VizierError, match=r"catalogue phat_clusters \(DOWN\).*database is not currently reachable"
+    ):
+        fetch_vizier_catalog(
+            spec, tmp_path / "p.parquet", catalog="phat_clusters", settings=vizier.settings
+        )
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_503_then_success_is_retried(vizier, tmp_path):
+    vizier.failures[:] = [503]
+    table = query_vizier("VII/258/vv10", settings=vizier.settings, catalog="c11")
+    assert len(table) == 15
+    assert len(vizier.bodies) == 2
+
+
+def test_persistent_503_gives_clear_error(vizier):
+    vizier.failures[:] = [503] * 5
+    with pytest.raises(VizierError, match=r"c11 \(VII/258\).*after 3 attempt\(s\).*HTTP 503"):
+        query_vizier("VII/258", table="vv10", settings=vizier.settings, catalog="c11")
+    assert len(vizier.bodies) == 3
+
+
+def test_http_error_is_not_retried(vizier):
+    with pytest.raises(VizierError, match=r"c09 \(J/XX/1\).*HTTP 400"):
+        query_vizier("J/XX/1", settings=vizier.settings, catalog="c09")
+    assert len(vizier.bodies) == 1
+
+
+def test_several_tables_need_a_table_name(vizier):
+    with pytest.raises(VizierError, match=r"returned \d+ tables \[.*'I/34/greenw2a'"):
+        query_vizier("ALL", settings=vizier.settings, catalog="rbc")
+
+
+def test_missing_optional_table_gives_empty_catalogue(vizier, tmp_path):
+    spec = CatalogSpec(
+        vizier="J/ApJ/706/83",
+        table="table9",
+        name_col="Name",
+        ra_col="_RA.icrs",
+        dec_col="_DE.icrs",
+        required=False,
+    )
+    out = tmp_path / "phat_galaxies.parquet"
+    with pytest.warns(MissingTableWarning, match="phat_galaxies"):
+        fetch_vizier_catalog(spec, out, catalog="phat_galaxies", settings=vizier.settings)
+    df = pd.read_parquet(out)
+    assert list(df.columns) == ["name", "ra_deg", "dec_deg"] and len(df) == 0
+    required = CatalogSpec(
+        vizier="J/ApJ/706/83", table="table9", name_col="Name", ra_col="a", dec_col="b"
+    )
+    with pytest.raises(VizierError, match=r"phat_galaxies \(J/ApJ/706/83\).*no table 'table9'"):
+        fetch_vizier_catalog(
+            required, tmp_path / "g.parquet", catalog="phat_galaxies", settings=vizier.settings
+        )
+
+
+def test_unreachable_server(tmp_path):
+    # A port nothing listens on: connection refused at every attempt.
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = VizierSettings(server=f"127.0.0.1:{port}", retries=1, backoff_s=0.0, timeout_s=2.0)
+    with pytest.raises(VizierError, match=r"w23 \(J/ApJ/954/206\): server .* unreachable after 2"):
+        query_vizier("J/ApJ/954/206", settings=settings, catalog="w23")

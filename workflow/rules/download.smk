@@ -1,0 +1,55 @@
+"""The real survey (survey: pandas): PAndAS stacks over HTTP(S), catalogues from VizieR.
+
+Needs network access. Included by the Snakefile when config["survey"] == "pandas"
+(config/pandas.yaml). Its input/params helpers are in common.smk.
+"""
+
+
+rule download_image:
+    output:
+        "resources/images/{field}/{band}.fits",
+    log:
+        "logs/download_image/{field}/{band}.log",
+    benchmark:
+        "benchmarks/runs/download_image/{field}/{band}.tsv"
+    retries: 2
+    localrule: True
+    conda:
+        "../../envs/download.yaml"
+    resources:
+        archive_connections=1,
+    params:
+        download=get_download_image_params,
+    script:
+        "../scripts/download_image.py"
+
+
+rule fetch_catalog:
+    output:
+        "resources/catalogs/{catalog}.parquet",
+    log:
+        "logs/fetch_catalog/{catalog}.log",
+    retries: 2
+    localrule: True
+    conda:
+        "../../envs/download.yaml"
+    resources:
+        archive_connections=1,
+    params:
+        catalog=get_fetch_catalog_params,
+    script:
+        "../scripts/fetch_catalog.py"
+
+
+rule phat_footprint:
+    output:
+        "resources/catalogs/phat_footprint.json",
+    log:
+        "logs/phat_footprint.log",
+    localrule: True
+    conda:
+        "../../envs/download.yaml"
+    params:
+        source=get_phat_footprint_source,
+    script:
+        "../scripts/phat_footprint.py"

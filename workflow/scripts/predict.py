@@ -1,0 +1,25 @@
+"""Snakemake adapter: cluster probabilities for one field's stamps (seed ensemble).
+
+Expects ``input.stamps`` and ``input.weights`` (one file per seed of the
+selected model and limiting magnitude); ``output[0]`` (Parquet);
+``params.inference`` (the config's ``inference`` section); ``log[0]``.
+"""
+
+from typing import TYPE_CHECKING
+
+from pandas_clusters.logs import log_to
+from pandas_clusters.predict import InferenceSettings, predict_stamps
+
+if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
+    from snakemake.script import Snakemake
+
+    snakemake: Snakemake
+
+with log_to(snakemake.log[0]) as log:
+    path = predict_stamps(
+        snakemake.input.stamps,
+        list(snakemake.input.weights),
+        settings=InferenceSettings.from_config(dict(snakemake.params.inference)),
+        output_path=snakemake.output[0],
+    )
+    log.info("wrote %s", path)
