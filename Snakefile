@@ -17,6 +17,11 @@ else:
     include: "workflow/rules/download.smk"
 
 
+include: "workflow/rules/sources.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/catalogue.smk"
+
+
 rule all:
     default_target: True
     input:

@@ -37,7 +37,7 @@ from pandas_clusters.mock.render import _add_points, moffat_alpha  # noqa: E402
 
 def _baseline(img, x, y, flux, alpha, beta, radius):
     ny, nx = img.shape
-    for xi, yi, fi in zip(x, y, flux):
+    for xi, yi, fi in zip(x, y, flux, strict=True):
         ix, iy = int(round(xi)), int(round(yi))
         x0, x1 = max(ix - radius, 0), min(ix + radius + 1, nx)
         y0, y1 = max(iy - radius, 0), min(iy + radius + 1, ny)

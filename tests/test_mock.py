@@ -130,7 +130,10 @@ def test_psf_fwhm_matches_header(disk_field, band):
         hdu = hdul[1]
         w = WCS(hdu.header)
         x, y = w.all_world2pix(stars["ra"], stars["dec"], 0)
-        fwhm = [_moffat_fwhm(hdu.data, xi, yi, hdu.header["PSFBETA"]) for xi, yi in zip(x, y)]
+        fwhm = [
+            _moffat_fwhm(hdu.data, xi, yi, hdu.header["PSFBETA"])
+            for xi, yi in zip(x, y, strict=True)
+        ]
         fwhm_arcsec = np.nanmedian(fwhm) * s.pixel_scale_arcsec
         assert fwhm_arcsec == pytest.approx(hdu.header["SEEING"], rel=0.10)
 

@@ -18,8 +18,8 @@ from pandas_clusters.io import read_parquet_metadata
 from pandas_clusters.sources import (
     CASU_COLUMNS,
     FLAG_EDGE,
-    FLAG_NO_APCORR,
     FLAG_NAN_IN_APERTURE,
+    FLAG_NO_APCORR,
     FLAG_SATURATED,
     ApertureCorrectionWarning,
     EmptyCCDWarning,
@@ -179,7 +179,11 @@ def _write_mef(path, *, ccds, seed=1, zp=30.0, stars=(), drop=None, shape=(120, 
             x, y = w.world_to_pixel_values(ra, dec)
             flux = 10 ** (-0.4 * (mag - zp))
             sig = 1.5
-            img += flux / (2 * np.pi * sig**2) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sig**2))
+            img += (
+                flux
+                / (2 * np.pi * sig**2)
+                * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sig**2))
+            )
         hdr = w.to_header()
         hdr["EXTNAME"] = f"ccd{ccd:02d}"
         hdr["CCDNUM"] = ccd
@@ -196,7 +200,9 @@ def _write_mef(path, *, ccds, seed=1, zp=30.0, stars=(), drop=None, shape=(120, 
 def test_missing_wcs_names_file_and_hdu(tmp_path):
     g = _write_mef(tmp_path / "g.fits", ccds=[(0, [80, 60])], drop=["CTYPE1", "CTYPE2"])
     with pytest.raises(ValueError, match=r"g\.fits\[1\].*celestial WCS"):
-        build_sources({"g": g}, field=3, out=tmp_path / "s.parquet", settings=SourceSettings(bands=("g",)))
+        build_sources(
+            {"g": g}, field=3, out=tmp_path / "s.parquet", settings=SourceSettings(bands=("g",))
+        )
     assert not (tmp_path / "s.parquet").exists()
 
 
@@ -275,7 +281,9 @@ def test_casu_catalogue_input(tmp_path):
     path = tmp_path / "casu.txt"
     cat.to_csv(path, sep=" ", index=False)
     settings = SourceSettings(method="catalogue")
-    frame = build_sources({}, field=7, out=tmp_path / "s.parquet", settings=settings, catalogue=path)
+    frame = build_sources(
+        {}, field=7, out=tmp_path / "s.parquet", settings=settings, catalogue=path
+    )
     assert len(frame) == 3  # the field-8 row is dropped
     assert frame["x_g"].iloc[0] == pytest.approx(100.0)
     assert frame["y_i"].iloc[0] == pytest.approx(199.5)
@@ -284,11 +292,17 @@ def test_casu_catalogue_input(tmp_path):
     assert flags[0] == 0
     assert flags[1] & FLAG_SATURATED  # class -9, the first row of CCD 4
     assert np.isnan(frame["gmag"]).sum() == 1
-    assert pq.read_table(tmp_path / "s.parquet").schema.remove_metadata() == sources_schema(("g", "i"))
+    assert pq.read_table(tmp_path / "s.parquet").schema.remove_metadata() == sources_schema(
+        ("g", "i")
+    )
     with pytest.raises(ValueError, match="missing column.*ia"):
         cat.drop(columns="ia").to_csv(tmp_path / "bad.txt", sep=" ", index=False)
         build_sources(
-            {}, field=7, out=tmp_path / "b.parquet", settings=settings, catalogue=tmp_path / "bad.txt"
+            {},
+            field=7,
+            out=tmp_path / "b.parquet",
+            settings=settings,
+            catalogue=tmp_path / "bad.txt",
         )
 
 

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from pandas_clusters.data import DeviceBatches, SplitData, load_split
+from pandas_clusters.data import DeviceBatches, SplitData, fits_on_device, load_split
 from pandas_clusters.io import atomic_path, read_parquet_metadata
 from pandas_clusters.models import build_model, resolve_device, save_weights
 
@@ -240,16 +240,18 @@ def train_one_epoch(
 
 def validate(
     model: nn.Module,
-    data: SplitData,
+    x: torch.Tensor,
+    y: torch.Tensor,
     criterion: nn.Module,
     *,
     device: torch.device,
     batch_size: int,
 ) -> dict[str, float]:
-    """Loss, accuracy and F1 (at probability 0.5) on a normalised split."""
+    """Loss, accuracy and F1 (at probability 0.5) on normalised stamps ``x`` with labels ``y``.
+
+    ``x`` and ``y`` may live on the CPU or already on ``device``.
+    """
     model.eval()
-    x = torch.from_numpy(data.x)
-    y = torch.from_numpy(data.y)
     total = 0.0
     pred = []
     with torch.inference_mode():
@@ -263,7 +265,7 @@ def validate(
             total += float(criterion(logits.float(), yb)) * len(yb)
             pred.append(logits.argmax(1).cpu())
     p = torch.cat(pred).numpy() if pred else np.empty(0, np.int64)
-    yt = data.y
+    yt = y.cpu().numpy()
     tp = int(((p == 1) & (yt == 1)).sum())
     fp = int(((p == 1) & (yt == 0)).sum())
     fn = int(((p == 0) & (yt == 1)).sum())
@@ -283,7 +285,11 @@ def _disable(progress: bool | None) -> bool | None:
 
 def _fingerprint(settings: TrainSettings, train: SplitData, val: SplitData) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps(settings.to_dict(), sort_keys=True).encode())
+    # what decides the numbers; not where they run or whether the checkpoint is kept
+    relevant = {
+        k: v for k, v in settings.to_dict().items() if k not in ("device", "keep_checkpoint")
+    }
+    h.update(json.dumps(relevant, sort_keys=True).encode())
     for part in (train, val):
         h.update(part.table["source_id"].to_numpy().astype(np.int64).tobytes())
         h.update(part.y.tobytes())
@@ -378,6 +384,9 @@ def train(
         augment=settings.augment,
         max_shift=settings.max_shift_px,
     )
+    val_x, val_y = torch.from_numpy(val_data.x), torch.from_numpy(val_data.y)
+    if batches.resident and fits_on_device(val_data.x.nbytes, device):
+        val_x, val_y = val_x.to(device), val_y.to(device)
     fingerprint = _fingerprint(settings, train_data, val_data)
 
     history: list[dict[str, Any]] = []
@@ -425,7 +434,7 @@ def train(
                 model, batches, optimizer, criterion, device=device, progress=progress
             )
             row |= validate(
-                model, val_data, criterion, device=device, batch_size=settings.batch_size
+                model, val_x, val_y, criterion, device=device, batch_size=settings.batch_size
             )
             scheduler.step()
             improved = row["val_loss"] < best_loss - settings.min_delta

@@ -1,6 +1,7 @@
 """Config validation, wildcard constraints and the input/params helpers of every rule."""
 
 import copy
+from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
@@ -14,9 +15,21 @@ wildcard_constraints:
     field=r"\d+",
     band=r"[a-z]",
     catalog=r"[a-z0-9_]+",
+    mag_limit=r"\d+\.\d",
+    model=r"[a-z0-9_]+",
+    seed=r"\d+",
 
 
 FIELDS = [int(f) for f in config["fields"]]
+TRAINING = config["training"]
+MODELS = list(TRAINING["models"])
+SEEDS = [int(s) for s in TRAINING["seeds"]]
+MAG_LIMITS = [f"{float(m):.1f}" for m in TRAINING["mag_limits"]]
+TRAINING_FIELDS = (
+    FIELDS if TRAINING["fields"] is None else [int(f) for f in TRAINING["fields"]]
+)
+SELECTED_MODEL = config["selection"]["model"]
+SELECTED_MAG_LIMIT = f"{float(config['selection']['mag_limit']):.1f}"
 BANDS = list(config["bands"])
 MOCK_CATALOGS = [
     "phat_clusters",
@@ -43,6 +56,26 @@ def _check_fields():
 
 
 _check_fields()
+
+
+def _check_selection():
+    if SELECTED_MODEL not in MODELS:
+        raise ValueError(
+            f"config: selection.model {SELECTED_MODEL!r} is not in training.models {MODELS}"
+        )
+    if SELECTED_MAG_LIMIT not in MAG_LIMITS:
+        raise ValueError(
+            f"config: selection.mag_limit {SELECTED_MAG_LIMIT} is not in "
+            f"training.mag_limits {MAG_LIMITS}"
+        )
+    unknown = sorted(set(TRAINING_FIELDS) - set(FIELDS))
+    if unknown:
+        raise ValueError(
+            f"config: training.fields {unknown} are not in fields {FIELDS}"
+        )
+
+
+_check_selection()
 
 
 def get_mock_field_params(wildcards):
@@ -116,10 +149,139 @@ def get_phat_footprint_source(wildcards):
     return path
 
 
+# --- sources, stamps, training ----------------------------------------------------------
+
+
+def get_source_inputs(wildcards):
+    """The field's images, or its CASU band-merged catalogue (sources.method: catalogue)."""
+    if config["sources"]["method"] == "catalogue":
+        template = config["sources"]["catalogue_template"]
+        return {"catalogue": template.format(field=int(wildcards.field))}
+    return get_field_images(wildcards)
+
+
+def get_sources_params(wildcards):
+    src = {k: v for k, v in config["sources"].items() if k != "catalogue_template"}
+    return {**src, "bands": BANDS}
+
+
+_SHARED_WITH_STAMPS = (
+    "background_box",
+    "background_filter",
+    "zero_points",
+    "zero_point_keywords",
+)
+
+
+def get_stamps_params(wildcards):
+    """Stamp settings plus the background and zero-point settings of the sources (kept equal)."""
+    shared = {k: config["sources"][k] for k in _SHARED_WITH_STAMPS}
+    return {**config["stamps"], **shared, "bands": BANDS}
+
+
+def get_training_sources(wildcards):
+    return expand("results/sources/{field}.parquet", field=TRAINING_FIELDS)
+
+
+def get_training_stamps(wildcards):
+    return expand("results/stamps/{field}.parquet", field=TRAINING_FIELDS)
+
+
+_TRAINSET_KEYS = (
+    "match_radius_arcsec",
+    "class_balance",
+    "negatives_per_positive",
+    "exclude_flags",
+    "split",
+)
+_LOOP_KEYS = (
+    "max_epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "patience",
+    "min_delta",
+    "augment",
+    "max_shift_px",
+    "pretrained_weights",
+    "keep_checkpoint",
+    "device",
+)
+
+
+def get_trainset_params(wildcards):
+    """Only the labelling/balance/split keys: growing the model grid reruns nothing here."""
+    return {k: TRAINING[k] for k in _TRAINSET_KEYS}
+
+
+def get_train_params(wildcards):
+    """Only the training-loop keys: adding a model, mag limit or seed reruns no other point."""
+    return {k: TRAINING[k] for k in _LOOP_KEYS}
+
+
+def get_seed_weights(wildcards):
+    return expand(
+        "results/models/{model}/mag{mag_limit}/seed{seed}/weights.safetensors",
+        model=wildcards.model,
+        mag_limit=wildcards.mag_limit,
+        seed=SEEDS,
+    )
+
+
+def get_grid_summaries(wildcards):
+    return expand(
+        "results/evaluation/{model}/mag{mag_limit}/summary.json",
+        model=MODELS,
+        mag_limit=MAG_LIMITS,
+    )
+
+
+# --- inference, selection, cross-match, publication ----------------------------------
+
+
+def get_selected_weights(wildcards):
+    """The ensemble used downstream: the selected model and mag limit, every seed."""
+    return expand(
+        "results/models/{model}/mag{mag_limit}/seed{seed}/weights.safetensors",
+        model=SELECTED_MODEL,
+        mag_limit=SELECTED_MAG_LIMIT,
+        seed=SEEDS,
+    )
+
+
+def get_selection_params(wildcards):
+    sel = dict(config["selection"])
+    sel["mag_limit"] = float(sel["mag_limit"])
+    return sel
+
+
+def get_crossmatch_inputs(wildcards):
+    """The candidates and every catalogue of the cross-match that is not optional-and-absent."""
+    xm = config["crossmatch"]
+    inputs = {"candidates": "results/candidates/candidates.parquet"}
+    for cat in xm["catalogues"]:
+        produced = config["survey"] == "mock" or cat in ARCHIVE_CATALOGS
+        if not produced and cat in xm["optional"]:
+            continue
+        inputs[cat] = f"resources/catalogs/{cat}.parquet"
+    return inputs
+
+
+def get_inspection_files(wildcards):
+    """Visual-inspection files (one CSV per inspector), if any: a new one reruns publish."""
+    folder = Path(config["publish"]["inspection_dir"])
+    return sorted(str(p) for p in folder.glob("*.csv")) if folder.is_dir() else []
+
+
+def get_publish_params(wildcards):
+    return {k: v for k, v in sorted(config["publish"].items()) if k != "inspection_dir"}
+
+
 def get_final_targets():
     """What `snakemake` with no target builds: every stage implemented so far."""
     targets = expand("resources/images/{field}/{band}.fits", field=FIELDS, band=BANDS)
     targets += ["resources/catalogs/phat_footprint.json"]
+    targets += ["results/evaluation/summary.tsv", "results/cds/table7.dat"]
     if config["survey"] == "mock":
         targets += ["resources/mock/truth.parquet"]
     else:

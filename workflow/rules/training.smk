@@ -1,0 +1,97 @@
+"""Training set per limiting magnitude, CNN training per model x mag limit x seed, evaluation."""
+
+
+rule trainset:
+    input:
+        sources=get_training_sources,
+        stamps=get_training_stamps,
+        clusters="resources/catalogs/phat_clusters.parquet",
+        galaxies="resources/catalogs/phat_galaxies.parquet",
+        footprint="resources/catalogs/phat_footprint.json",
+    output:
+        "results/training_set/mag{mag_limit}.parquet",
+    log:
+        "logs/trainset/mag{mag_limit}.log",
+    benchmark:
+        "benchmarks/runs/trainset/mag{mag_limit}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        training=get_trainset_params,
+    script:
+        "../scripts/trainset.py"
+
+
+rule train:
+    input:
+        trainset="results/training_set/mag{mag_limit}.parquet",
+    output:
+        weights="results/models/{model}/mag{mag_limit}/seed{seed}/weights.safetensors",
+        history="results/models/{model}/mag{mag_limit}/seed{seed}/history.csv",
+        settings="results/models/{model}/mag{mag_limit}/seed{seed}/settings.json",
+    log:
+        "logs/train/{model}/mag{mag_limit}/seed{seed}.log",
+    benchmark:
+        "benchmarks/runs/train/{model}/mag{mag_limit}/seed{seed}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        gpu=1,
+    params:
+        training=get_train_params,
+        checkpoint="results/models/{model}/mag{mag_limit}/seed{seed}/checkpoint.pt",
+    script:
+        "../scripts/train.py"
+
+
+rule evaluate:
+    input:
+        trainset="results/training_set/mag{mag_limit}.parquet",
+        weights=get_seed_weights,
+    output:
+        summary="results/evaluation/{model}/mag{mag_limit}/summary.json",
+        threshold_scan="results/evaluation/{model}/mag{mag_limit}/threshold_scan.tsv",
+        mag_bins="results/evaluation/{model}/mag{mag_limit}/mag_bins.tsv",
+        predictions="results/evaluation/{model}/mag{mag_limit}/predictions.parquet",
+        curves=report(
+            "results/evaluation/{model}/mag{mag_limit}/curves.png",
+            category="Model evaluation",
+            subcategory="{model} g<{mag_limit}",
+        ),
+        calibration=report(
+            "results/evaluation/{model}/mag{mag_limit}/calibration.png",
+            category="Model evaluation",
+            subcategory="{model} g<{mag_limit}",
+        ),
+        confusion=report(
+            "results/evaluation/{model}/mag{mag_limit}/confusion.png",
+            category="Model evaluation",
+            subcategory="{model} g<{mag_limit}",
+        ),
+    log:
+        "logs/evaluate/{model}/mag{mag_limit}.log",
+    benchmark:
+        "benchmarks/runs/evaluate/{model}/mag{mag_limit}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        gpu=1,
+    params:
+        evaluation=config["evaluation"],
+    script:
+        "../scripts/evaluate.py"
+
+
+rule summarize:
+    input:
+        get_grid_summaries,
+    output:
+        tsv="results/evaluation/summary.tsv",
+        markdown="results/evaluation/summary.md",
+        plot=report("results/evaluation/summary.png", category="Model evaluation"),
+    log:
+        "logs/summarize.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/summarize.py"
