@@ -106,3 +106,37 @@ def test_same_seed_twice_is_an_error(weights, tmp_path):
             settings=InferenceSettings(device="cpu"),
             output_path=tmp_path / "pred.parquet",
         )
+
+
+def test_mag_limit_classifies_only_bright_sources(weights, tmp_path):
+    ids, _ = write_stamps(tmp_path / "stamps.parquet", 40)
+    gmag = np.linspace(18.0, 24.0, ids.size)
+    gmag[3] = np.nan  # no g measurement: never classified under a limit
+    write_parquet(pa.table({"source_id": ids, "gmag": gmag}), tmp_path / "sources.parquet")
+    settings = InferenceSettings(batch_size=8, device="cpu", mag_limit=21.0)
+    out = predict_stamps(
+        tmp_path / "stamps.parquet",
+        weights,
+        settings=settings,
+        output_path=tmp_path / "pred.parquet",
+        sources_path=tmp_path / "sources.parquet",
+        progress=False,
+    )
+    df = pq.read_table(out).to_pandas()
+    np.testing.assert_array_equal(df["source_id"], ids[gmag <= 21.0])
+    full = predict_stamps(
+        tmp_path / "stamps.parquet",
+        weights,
+        settings=InferenceSettings(batch_size=8, device="cpu"),
+        output_path=tmp_path / "all.parquet",
+        progress=False,
+    )
+    ref = pq.read_table(full).to_pandas().set_index("source_id").loc[df["source_id"]]
+    np.testing.assert_allclose(df["prob_mean"], ref["prob_mean"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="no sources table"):
+        predict_stamps(
+            tmp_path / "stamps.parquet",
+            weights,
+            settings=settings,
+            output_path=tmp_path / "x.parquet",
+        )

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 from tqdm.auto import tqdm
@@ -40,10 +41,15 @@ class InferenceSettings:
         Stamps read and classified per batch.
     device : str
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:n]"``.
+    mag_limit : float or None
+        Classify only sources with ``gmag <= mag_limit`` (the selection's
+        limiting magnitude: fainter sources can never become candidates);
+        ``None`` classifies every stamp. Needs the sources table.
     """
 
     batch_size: int = 1024
     device: str = "auto"
+    mag_limit: float | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -54,8 +60,11 @@ class InferenceSettings:
     def from_config(cls, config: Mapping[str, Any]) -> InferenceSettings:
         """Build from the workflow config (its ``inference`` section)."""
         inf = config.get("inference", config)
+        mag = inf.get("mag_limit")
         return cls(
-            batch_size=int(inf.get("batch_size", 1024)), device=str(inf.get("device", "auto"))
+            batch_size=int(inf.get("batch_size", 1024)),
+            device=str(inf.get("device", "auto")),
+            mag_limit=None if mag is None else float(mag),
         )
 
 
@@ -95,9 +104,10 @@ def predict_stamps(
     *,
     settings: InferenceSettings,
     output_path: str | os.PathLike,
+    sources_path: str | os.PathLike | None = None,
     progress: bool | None = None,
 ) -> Path:
-    """Classify every stamp of a stamps file with an ensemble of seeds.
+    """Classify the stamps of a stamps file with an ensemble of seeds.
 
     Parameters
     ----------
@@ -112,6 +122,9 @@ def predict_stamps(
         ``k``, ``prob_mean`` and ``prob_std`` (float32; standard deviation over
         seeds, 0 for one seed), in the order of the stamps file. Metadata:
         model, mag_limit, seeds, bands, size.
+    sources_path : path-like, optional
+        The field's sources table; required when ``settings.mag_limit`` is
+        set (its ``gmag`` decides which stamps are classified).
     progress : bool, optional
         Show a tqdm bar (default: only on a terminal).
 
@@ -132,6 +145,14 @@ def predict_stamps(
     device = resolve_device(settings.device)
     models = [load_model(w, device=device) for w in weights_paths]
     names = [f"prob_seed{m['seed']}" for m in metas]
+    keep = None
+    if settings.mag_limit is not None:
+        if sources_path is None:
+            msg = "inference.mag_limit is set but no sources table was given"
+            raise ValueError(msg)
+        src = pq.read_table(sources_path, columns=["source_id", "gmag"])
+        bright = pc.less_equal(src.column("gmag"), settings.mag_limit)
+        keep = src.column("source_id").filter(pc.fill_null(bright, False))
     pf = pq.ParquetFile(stamps_path)
     ids: list[np.ndarray] = []
     probs: list[np.ndarray] = []
@@ -144,6 +165,12 @@ def predict_stamps(
         for batch in pf.iter_batches(
             batch_size=settings.batch_size, columns=["source_id", "stamp"]
         ):
+            n_read = batch.num_rows
+            if keep is not None:
+                batch = batch.filter(pc.is_in(batch.column("source_id"), value_set=keep))
+                if batch.num_rows == 0:
+                    bar.update(n_read)
+                    continue
             x = stamps_to_array(batch.column("stamp"), n_bands=len(bands), size=size)
             xt = normalize_stamps(torch.from_numpy(x).to(device))
             p = np.stack(
@@ -157,7 +184,7 @@ def predict_stamps(
             )
             ids.append(batch.column("source_id").to_numpy().astype(np.int64))
             probs.append(p)
-            bar.update(len(x))
+            bar.update(n_read)
     sid = np.concatenate(ids) if ids else np.empty(0, np.int64)
     prob = np.concatenate(probs) if probs else np.empty((0, len(models)), np.float32)
     columns: dict[str, Any] = {"source_id": pa.array(sid, pa.int64())}

@@ -4,6 +4,7 @@
 rule predict:
     input:
         stamps="results/stamps/{field}.parquet",
+        sources="results/sources/{field}.parquet",
         weights=get_selected_weights,
     output:
         "results/inference/{field}.parquet",
@@ -16,7 +17,7 @@ rule predict:
     resources:
         gpu=1,
     params:
-        inference=config["inference"],
+        inference=get_inference_params,
     script:
         "../scripts/predict.py"
 

@@ -249,6 +249,14 @@ def get_selected_weights(wildcards):
     )
 
 
+def get_inference_params(wildcards):
+    """Inference settings; with all_sources false only sources up to the selection's limit."""
+    inf = dict(config["inference"])
+    everything = inf.pop("all_sources")
+    inf["mag_limit"] = None if everything else float(config["selection"]["mag_limit"])
+    return inf
+
+
 def get_selection_params(wildcards):
     sel = dict(config["selection"])
     sel["mag_limit"] = float(sel["mag_limit"])
@@ -283,7 +291,10 @@ def get_final_targets():
     targets += ["resources/catalogs/phat_footprint.json"]
     targets += ["results/evaluation/summary.tsv", "results/cds/table7.dat"]
     if config["survey"] == "mock":
-        targets += ["resources/mock/truth.parquet"]
+        targets += [
+            "resources/mock/truth.parquet",
+            "results/evaluation/truth_score.json",
+        ]
     else:
         targets += expand(
             "resources/catalogs/{catalog}.parquet", catalog=ARCHIVE_CATALOGS

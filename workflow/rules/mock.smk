@@ -57,3 +57,20 @@ rule mock_catalogs:
         mock=get_mock_survey_params,
     script:
         "../scripts/mock_catalogs.py"
+
+
+rule truth_score:
+    input:
+        predictions=f"results/evaluation/{SELECTED_MODEL}/mag{SELECTED_MAG_LIMIT}/predictions.parquet",
+        summary=f"results/evaluation/{SELECTED_MODEL}/mag{SELECTED_MAG_LIMIT}/summary.json",
+        trainset=f"results/training_set/mag{SELECTED_MAG_LIMIT}.parquet",
+        truth="resources/mock/truth.parquet",
+        candidates="results/candidates/candidates.parquet",
+    output:
+        "results/evaluation/truth_score.json",
+    log:
+        "logs/truth_score.log",
+    conda:
+        "../../envs/astro.yaml"
+    script:
+        "../scripts/truth_score.py"

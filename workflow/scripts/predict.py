@@ -21,5 +21,6 @@ with log_to(snakemake.log[0]) as log:
         list(snakemake.input.weights),
         settings=InferenceSettings.from_config(dict(snakemake.params.inference)),
         output_path=snakemake.output[0],
+        sources_path=snakemake.input.sources,
     )
     log.info("wrote %s", path)
