@@ -23,7 +23,6 @@ from astropy.io import ascii as astropy_ascii
 pytestmark = pytest.mark.slow
 
 
-
 def _snakemake(repo: Path, workdir: Path, *args: str, overlays=(), timeout=900):
     cmd = [
         sys.executable,
@@ -40,7 +39,9 @@ def _snakemake(repo: Path, workdir: Path, *args: str, overlays=(), timeout=900):
         *args,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def _planned(proc) -> dict[str, int]:
@@ -119,4 +120,10 @@ def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
     assert planned.pop("mock_image") == 2  # g and i of field 209
     for per_field in ("mock_field_truth", "sources", "stamps", "predict"):
         assert planned.pop(per_field) == 1, per_field
-    assert set(planned) - {"all"} == {"mock_truth", "select", "crossmatch", "publish", "truth_score"}
+    assert set(planned) - {"all"} == {
+        "mock_truth",
+        "select",
+        "crossmatch",
+        "publish",
+        "truth_score",
+    }

@@ -87,7 +87,11 @@ wait_until 10 bash -c "munge -S '$MUNGE_SOCKET' -n | unmunge -S '$MUNGE_SOCKET'"
 # 3. slurm.conf and gres.conf
 NODE=$(hostname -s)
 CPUS=$(nproc)
-MEM_MB=$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.8}' /proc/meminfo)
+# Memory the node offers: 80% of this machine's, but at least 32 GB so that a job
+# retried with the profile's `mem_mb * attempt` still fits on a small machine. SLURM
+# does not enforce it here (no cgroups) and the tiny workflow uses a few GB at most;
+# SlurmdParameters=config_overrides lets slurmd accept the configured value.
+MEM_MB=$(awk '/MemTotal/ {m = int($2 / 1024 * 0.8); print (m > 32768 ? m : 32768)}' /proc/meminfo)
 CTLD_PORT=$(free_port)
 SLURMD_PORT=$(free_port)
 GRES_TYPES=""
@@ -141,6 +145,7 @@ SelectTypeParameters=CR_Core_Memory
 SchedulerType=sched/backfill
 MpiDefault=none
 ReturnToService=2
+SlurmdParameters=config_overrides
 MinJobAge=$MIN_JOB_AGE
 DefMemPerCPU=1024
 $GRES_TYPES
@@ -149,6 +154,20 @@ PartitionName=main Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
 export SLURM_CONF=$STATE/etc/slurm.conf
 printf 'export SLURM_CONF=%q\n' "$SLURM_CONF" >"$STATE/env"
+# The plugin's job step runs `srun` with SLURM_CONF removed from its environment, so
+# the configuration must also be where SLURM looks by default, as on a real cluster:
+# symlinks in /etc/slurm, removed again by stop-cluster.sh. Another live configuration
+# there (a real cluster, a concurrent test) is never replaced.
+mkdir -p /etc/slurm
+for f in slurm.conf gres.conf; do
+    link=/etc/slurm/$f
+    if [ -L "$link" ] && [ ! -e "$link" ]; then
+        rm -f "$link" # dangling: left by a test cluster that is gone
+    elif [ -e "$link" ] || [ -L "$link" ]; then
+        die "$link exists (-> $(readlink -f "$link")); refusing to replace it"
+    fi
+    [ -e "$STATE/etc/$f" ] && ln -s "$STATE/etc/$f" "$link"
+done
 
 # 4. accounting: MariaDB and slurmdbd, on their own ports and sockets
 if [ "$ACCOUNTING" = 1 ]; then

@@ -7,6 +7,7 @@ set -uo pipefail
 
 STATE=${1:?usage: stop-cluster.sh STATE_DIR}
 [ -d "$STATE" ] || exit 0
+STATE=$(cd "$STATE" && pwd)
 export SLURM_CONF=$STATE/etc/slurm.conf
 
 log() { echo "[stop-cluster] $*" >&2; }
@@ -42,3 +43,8 @@ stop_pidfile slurmctld "$STATE/run/slurmctld.pid"
 stop_pidfile slurmdbd "$STATE/run/slurmdbd.pid"
 stop_pidfile mariadbd "$STATE/run/mariadbd.pid"
 stop_pidfile munged "$STATE/run/munged.pid"
+for f in slurm.conf gres.conf; do
+    if [ -L "/etc/slurm/$f" ] && [ "$(readlink "/etc/slurm/$f")" = "$STATE/etc/$f" ]; then
+        rm -f "/etc/slurm/$f"
+    fi
+done
