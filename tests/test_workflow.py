@@ -127,3 +127,45 @@ def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
         "publish",
         "truth_score",
     }
+
+
+def test_real_survey_config_plans_every_stage(repo, tmp_path):
+    """`snakemake -n` with config/pandas.yaml plans the whole DAG offline."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "-s",
+            str(repo / "Snakefile"),
+            "--cores",
+            "1",
+            "--configfile",
+            str(repo / "config" / "config.yaml"),
+            str(repo / "config" / "pandas.yaml"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    planned = _planned(proc)
+    expected = {
+        "download_image",
+        "fetch_catalog",
+        "phat_footprint",
+        "sources",
+        "stamps",
+        "trainset",
+        "train",
+        "evaluate",
+        "summarize",
+        "predict",
+        "select",
+        "crossmatch",
+        "publish",
+    }
+    assert expected <= set(planned), sorted(expected - set(planned))
+    assert not {"mock_image", "mock_catalogs"} & set(planned)
+    assert planned["fetch_catalog"] == 8

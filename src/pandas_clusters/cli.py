@@ -57,6 +57,135 @@ def _cmd_mock_catalogs(args):
     )
 
 
+def _pairs(items, what):
+    """``["g=a.fits", "i=b.fits"]`` -> ``{"g": "a.fits", "i": "b.fits"}``."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            msg = f"--{what} expects KEY=PATH, got {item!r}"
+            raise ValueError(msg)
+        out[key] = value
+    return out
+
+
+def _cmd_sources(args):
+    from .sources import SourceSettings, build_sources
+
+    cfg = _config(args)
+    src = {k: v for k, v in cfg["sources"].items() if k != "catalogue_template"}
+    settings = SourceSettings.from_config({**src, "bands": cfg["bands"]})
+    build_sources(
+        _pairs(args.image, "image"),
+        field=args.field,
+        out=args.out,
+        settings=settings,
+        catalogue=args.catalogue,
+    )
+
+
+def _cmd_stamps(args):
+    from .stamps import StampSettings, cut_stamps
+
+    cfg = _config(args)
+    shared = {
+        k: cfg["sources"][k]
+        for k in ("background_box", "background_filter", "zero_points", "zero_point_keywords")
+    }
+    settings = StampSettings.from_config({**cfg["stamps"], **shared, "bands": cfg["bands"]})
+    cut_stamps(args.sources, _pairs(args.image, "image"), out=args.out, settings=settings)
+
+
+def _cmd_trainset(args):
+    from .trainset import TrainsetSettings, write_trainset
+
+    cfg = _config(args)
+    write_trainset(
+        args.out,
+        args.sources,
+        args.stamps,
+        clusters_path=args.clusters,
+        galaxies_path=args.galaxies,
+        footprint_path=args.footprint,
+        settings=TrainsetSettings.from_config(cfg["training"], mag_limit=args.mag_limit),
+    )
+
+
+def _cmd_train(args):
+    from .train import TrainSettings, train
+
+    cfg = _config(args)
+    out = Path(args.outdir)
+    train(
+        args.trainset,
+        settings=TrainSettings.from_config(
+            cfg["training"], model=args.model, mag_limit=args.mag_limit, seed=args.seed
+        ),
+        weights_path=out / "weights.safetensors",
+        history_path=out / "history.csv",
+        settings_path=out / "settings.json",
+        checkpoint_path=out / "checkpoint.pt",
+    )
+
+
+def _cmd_predict(args):
+    from .predict import InferenceSettings, predict_stamps
+
+    cfg = _config(args)
+    inf = {k: v for k, v in cfg["inference"].items() if k != "all_sources"}
+    if not cfg["inference"]["all_sources"]:
+        inf["mag_limit"] = cfg["selection"]["mag_limit"]
+    predict_stamps(
+        args.stamps,
+        args.weights,
+        settings=InferenceSettings.from_config(inf),
+        output_path=args.out,
+        sources_path=args.sources,
+    )
+
+
+def _cmd_select(args):
+    from .select import SelectionSettings, write_candidates
+
+    cfg = _config(args)
+    write_candidates(
+        args.inference,
+        args.sources,
+        args.out,
+        settings=SelectionSettings.from_config(cfg["selection"]),
+        training_positives=args.phat_clusters,
+    )
+
+
+def _cmd_crossmatch(args):
+    from .crossmatch import CrossmatchSettings, write_crossmatch
+
+    cfg = _config(args)
+    write_crossmatch(
+        args.candidates,
+        _pairs(args.catalog, "catalog"),
+        args.out,
+        settings=CrossmatchSettings.from_config(cfg["crossmatch"]),
+    )
+
+
+def _cmd_publish(args):
+    from .publish import PublishSettings, publish_catalogue
+
+    cfg = _config(args)
+    pub = {k: v for k, v in cfg["publish"].items() if k != "inspection_dir"}
+    out = Path(args.outdir)
+    publish_catalogue(
+        args.candidates,
+        dat_path=out / "table7.dat",
+        readme_path=out / "ReadMe",
+        fits_path=out / "table7.fits",
+        parquet_path=out / "table7.parquet",
+        settings=PublishSettings.from_config(pub),
+        inspection_dir=args.inspection_dir,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="pandas-clusters", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="config/config.yaml", help="configuration YAML file")
@@ -79,6 +208,63 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mock-catalogs", help="PHAT footprint and the eight mock catalogues")
     p.add_argument("--outdir", required=True)
     p.set_defaults(func=_cmd_mock_catalogs)
+
+    p = sub.add_parser("sources", help="detect and measure the sources of one field")
+    p.add_argument("--field", type=int, required=True)
+    p.add_argument("--image", action="append", metavar="BAND=FITS", help="one per band")
+    p.add_argument("--catalogue", help="CASU band-merged catalogue (sources.method: catalogue)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_sources)
+
+    p = sub.add_parser("stamps", help="cut the stamps of one field to Parquet")
+    p.add_argument("--sources", required=True)
+    p.add_argument("--image", action="append", metavar="BAND=FITS", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_stamps)
+
+    p = sub.add_parser("trainset", help="label, balance and split the training set")
+    p.add_argument("--mag-limit", type=float, required=True)
+    p.add_argument("--sources", nargs="+", required=True)
+    p.add_argument("--stamps", nargs="+", required=True)
+    p.add_argument("--clusters", required=True, help="PHAT clusters Parquet")
+    p.add_argument("--galaxies", help="PHAT galaxies Parquet")
+    p.add_argument("--footprint", required=True, help="PHAT footprint JSON")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_trainset)
+
+    p = sub.add_parser("train", help="train one model x mag limit x seed (resumes a checkpoint)")
+    p.add_argument("--trainset", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--mag-limit", type=float, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--outdir", required=True)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("predict", help="classify the stamps of one field with an ensemble")
+    p.add_argument("--stamps", required=True)
+    p.add_argument("--sources", help="sources table (needed unless inference.all_sources)")
+    p.add_argument("--weights", nargs="+", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("select", help="threshold, cuts and cross-field merge of the candidates")
+    p.add_argument("--inference", nargs="+", required=True)
+    p.add_argument("--sources", nargs="+", required=True)
+    p.add_argument("--phat-clusters")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_select)
+
+    p = sub.add_parser("crossmatch", help="name the candidates in the literature catalogues")
+    p.add_argument("--candidates", required=True)
+    p.add_argument("--catalog", action="append", metavar="NAME=PARQUET", help="c09=..., rbc=...")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_crossmatch)
+
+    p = sub.add_parser("publish", help="write table7.dat + ReadMe (CDS), FITS and Parquet")
+    p.add_argument("--candidates", required=True)
+    p.add_argument("--inspection-dir")
+    p.add_argument("--outdir", required=True)
+    p.set_defaults(func=_cmd_publish)
     return ap
 
 

@@ -183,7 +183,9 @@ def check(
     if not submitted:
         return [f"{slurm_log}: no job was submitted to SLURM"]
     jobs = query_jobs(submitted)
-    completions = set(re.findall(r"JobId=(\d+) ", jobcomp.read_text())) if jobcomp.exists() else set()
+    completions = (
+        set(re.findall(r"JobId=(\d+) ", jobcomp.read_text())) if jobcomp.exists() else set()
+    )
 
     print(f"{'SLURM job':>9}  {'state':<10} {'GPUs':>4} {'run s':>5}  rule(s) [comment]")
     ran = set()

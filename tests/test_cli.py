@@ -1,0 +1,55 @@
+"""The pandas-clusters command line: stages without Snakemake."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from pandas_clusters.cli import main
+
+
+@pytest.fixture(scope="module")
+def small_config(tmp_path_factory, repo):
+    d = tmp_path_factory.mktemp("cli")
+    cfg = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    cfg["mock"].update({"ccd_nx": 400, "ccd_ny": 400, "ccd_columns": 1, "ccd_rows": 1})
+    cfg["stamps"] = {"size": 16}
+    path = d / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_validate(small_config, capsys):
+    assert main(["--config", str(small_config), "validate"]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_invalid_config_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mock: {ccd_nxx: 3}\n")
+    assert main(["--config", str(bad), "validate"]) == 2
+    assert "ccd_nxx" in capsys.readouterr().err
+
+
+def test_mock_to_stamps_chain(small_config, tmp_path):
+    cfg = ["--config", str(small_config)]
+    for band in ("g", "i"):
+        out = str(tmp_path / f"{band}.fits")
+        assert main([*cfg, "mock-image", "--field", "207", "--band", band, "--out", out]) == 0
+    images = [f"--image=g={tmp_path / 'g.fits'}", f"--image=i={tmp_path / 'i.fits'}"]
+    src = tmp_path / "sources.parquet"
+    assert main([*cfg, "sources", "--field", "207", *images, "--out", str(src)]) == 0
+    sources = pd.read_parquet(src)
+    assert len(sources) > 10 and sources["source_id"].is_unique
+    stamps = tmp_path / "stamps.parquet"
+    assert main([*cfg, "stamps", "--sources", str(src), *images, "--out", str(stamps)]) == 0
+    assert len(pd.read_parquet(stamps)) == len(sources)
+
+
+def test_bad_pair_argument(small_config, tmp_path, capsys):
+    code = main(
+        ["--config", str(small_config), "stamps", "--sources", "x", "--image", "g", "--out", "y"]
+    )
+    assert code == 2
+    assert "expects KEY=PATH" in capsys.readouterr().err
