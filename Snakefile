@@ -20,6 +20,7 @@ else:
 include: "workflow/rules/sources.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/catalogue.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -11,6 +11,7 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from astropy.coordinates import SkyCoord
 
@@ -191,6 +192,18 @@ def test_missing_stamps_are_errors(survey, tmp_path):
             survey.candidates_path,
             {7: survey.stamps_paths[9], 9: survey.stamps_paths[9]},
             **out,
+            settings=FigureSettings(gallery_size=50),
+        )
+
+
+def test_stamp_length_mismatch_is_an_error(survey, tmp_path):
+    table = pq.read_table(survey.stamps_paths[7])
+    bad = write_parquet(table, tmp_path / "bad.parquet", metadata={"bands": ["g"], "size": SIZE})
+    with pytest.raises(ValueError, match="does not match bands"):
+        write_report_figures(
+            survey.candidates_path,
+            {7: bad, 9: survey.stamps_paths[9]},
+            **_outputs(tmp_path / "y"),
             settings=FigureSettings(gallery_size=50),
         )
 

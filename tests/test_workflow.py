@@ -110,7 +110,7 @@ def test_threshold_change_reruns_only_the_survey_tail(repo, tiny_run):
     overlay = tiny_run / "threshold.yaml"
     overlay.write_text(yaml.safe_dump({"selection": {"threshold": 0.8}}))
     planned = _planned(_snakemake(repo, tiny_run, "-n", overlays=[overlay]))
-    assert set(planned) - {"all"} == {"select", "crossmatch", "publish", "truth_score"}
+    assert set(planned) - {"all"} == {"select", "crossmatch", "publish", "truth_score", "figures"}
 
 
 def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):

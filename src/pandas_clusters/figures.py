@@ -5,8 +5,9 @@
 (``results/stamps/{field}.parquet``) and, optionally, the sources of every
 field (for the outlines of the processed fields), and writes three PNG files:
 
-- **sky map**: the candidates in tangent-plane offsets from the centre of M31
-  (xi east, eta north, degrees; east to the left), the Rproj limit as a circle
+- **sky map**, two panels (the area within the Rproj limit, and a zoom on the
+  processed fields): the candidates in tangent-plane offsets from the centre
+  of M31 (xi east, eta north, degrees; east to the left), the Rproj limit as a circle
   (points at that on-sky separation), the disk ellipse (position angle
   38 deg, inclination 77 deg, :data:`pandas_clusters.geometry.M31`) at the
   deprojected radius ``disk_radius_kpc``, the convex hull of each processed
@@ -44,12 +45,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from pandas_clusters.crossmatch import CATALOGUES
-from pandas_clusters.data import stamps_to_array
 from pandas_clusters.geometry import M31, M31Geometry, tangent_plane_deg
 from pandas_clusters.io import atomic_path, read_parquet_metadata
 from pandas_clusters.normalize import normalize_stamps
 
 __all__ = [
+    "REQUIRED_COLUMNS",
     "FigureSettings",
     "disk_ellipse_deg",
     "gallery_order",
@@ -526,7 +527,13 @@ def _read_selected_stamps(
             continue
         rows = np.flatnonzero(hit)
         col = pf.read_row_group(rg, columns=["stamp"]).column("stamp").take(pa.array(rows))
-        arr = stamps_to_array(col, n_bands=len(bands), size=size)
+        values = col.combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        if values.size != len(rows) * len(bands) * size * size:
+            msg = (
+                f"stamps file {str(path)!r}: stamp length does not match bands {bands} size {size}"
+            )
+            raise ValueError(msg)
+        arr = values.astype(np.float32).reshape(len(rows), len(bands), size, size)
         for sid, stamp in zip(ids.to_numpy()[rows].tolist(), arr, strict=True):
             found[int(sid)] = stamp
     return found, bands

@@ -47,8 +47,11 @@ def normalize_stamps(stamps, *, softening: float = ASINH_SOFTENING):
         if squeeze:
             x = x.unsqueeze(0)
         flat = x.flatten(2)
-        med = torch.nanmedian(flat, dim=2, keepdim=True).values
-        mad = torch.nanmedian((flat - med).abs(), dim=2, keepdim=True).values
+        # nanquantile(0.5) averages the two middle values like numpy.nanmedian;
+        # torch.nanmedian would take the lower one, and training (numpy) and
+        # inference (torch) must normalise identically
+        med = torch.nanquantile(flat, 0.5, dim=2, keepdim=True)
+        mad = torch.nanquantile((flat - med).abs(), 0.5, dim=2, keepdim=True)
         med = torch.nan_to_num(med, nan=0.0)
         sigma = torch.nan_to_num(1.4826 * mad, nan=1.0).clamp_min(1e-6)
         out = torch.asinh((flat - med) / (softening * sigma))

@@ -37,6 +37,8 @@ log() { echo "[test-slurm $((SECONDS - T0))s] $*" >&2; }
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pcl-test-slurm.XXXXXX")
+# munged wants every folder above its socket (under $STATE) searchable by all
+chmod 755 "$WORK"
 STATE=$WORK/cluster
 PIDS=()
 cleanup() {

@@ -5,7 +5,8 @@
 # another run on the same machine is left alone. Fake GPUs (gres symlinks to /dev/null)
 # let `--gpus=1` jobs schedule on a machine without one.
 #
-# Usage: start-cluster.sh STATE_DIR
+# Usage: start-cluster.sh STATE_DIR   (every folder above STATE_DIR searchable by all:
+#   munged refuses a socket that other users could not reach)
 #   then `source STATE_DIR/env` for SLURM_CONF, and stop-cluster.sh STATE_DIR to stop it.
 # Needs root and Debian's apt (bookworm: slurm-wlm 22.05, munge 0.5); installs what is
 # missing. No systemd, no cgroups.

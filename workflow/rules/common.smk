@@ -290,6 +290,7 @@ def get_final_targets():
     targets = expand("resources/images/{field}/{band}.fits", field=FIELDS, band=BANDS)
     targets += ["resources/catalogs/phat_footprint.json"]
     targets += ["results/evaluation/summary.tsv", "results/cds/table7.dat"]
+    targets += ["results/figures/skymap.png"]
     if config["survey"] == "mock":
         targets += [
             "resources/mock/truth.parquet",
