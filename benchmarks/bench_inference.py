@@ -44,7 +44,6 @@ import argparse
 import multiprocessing as mp
 import os
 import platform
-import re
 import resource
 import sys
 import tempfile
@@ -56,7 +55,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "src"))
+
+from _results import update_section  # noqa: E402
 
 from pandas_clusters.io import read_parquet_metadata, write_parquet  # noqa: E402
 
@@ -354,15 +356,7 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if args.results:
-        path = Path(args.results)
-        old = path.read_text() if path.exists() else "# Benchmark results\n"
-        pattern = re.compile(r"<!-- bench_inference:start -->.*?<!-- bench_inference:end -->", re.S)
-        new = (
-            pattern.sub(lambda _m: text, old)
-            if pattern.search(old)
-            else old.rstrip("\n") + "\n\n" + text + "\n"
-        )
-        path.write_text(new)
+        update_section("bench_inference", text, args.results)
     return 0 if ok else 1
 
 

@@ -24,6 +24,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -33,6 +34,9 @@ from astropy.modeling.models import Moffat2D  # noqa: E402
 
 from pandas_clusters.mock import MockSettings, write_field_image  # noqa: E402
 from pandas_clusters.mock.render import _add_points, moffat_alpha  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import RESULTS, update_section  # noqa: E402
 
 
 def _baseline(img, x, y, flux, alpha, beta, radius):
@@ -51,6 +55,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--field", type=int, default=207)
     ap.add_argument("--stars", type=int, default=3000)
+    ap.add_argument("--results", default=str(RESULTS), help="RESULTS.md to update ('' to skip)")
     args = ap.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -79,18 +84,32 @@ def main(argv=None):
     maxdiff = float(np.max(np.abs(img_a - img_b)) / flux.max())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    print(
-        f"machine: {platform.machine()} {platform.processor() or ''} cores={os.cpu_count()} (pinned to 1)"
-    )
-    print(
-        f"demo field {args.field}, g+i, {s.ccd_columns * s.ccd_rows} CCDs of {s.ccd_nx}x{s.ccd_ny} px:"
-    )
-    print(f"  pipeline write_field_image x2: {t_field:.2f} s ({size_mb:.0f} MB of FITS)")
-    print(f"point sources, {n} stars, 31x31 px stamps:")
-    print(f"  kernel (vectorised):        {t_kernel:.3f} s  {n / t_kernel:,.0f} stars/s")
-    print(f"  baseline (Moffat2D loop):   {t_base:.3f} s  {n / t_base:,.0f} stars/s")
-    print(f"  speed-up: {t_base / t_kernel:.1f}x; max |difference| / max flux = {maxdiff:.1e}")
-    print(f"peak RSS: {peak_mb:.0f} MB")
+    cmd = "python benchmarks/bench_mock.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    out = [
+        "<!-- bench_mock:start -->",
+        f"## Mock survey rendering (`{cmd.strip()}`)",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, pinned to one core with one "
+        f"BLAS/OpenMP thread; Python {platform.python_version()}, numpy {np.__version__}.",
+        "",
+        "| measurement | time (s) | rate |",
+        "|---|---:|---:|",
+        f"| demo field {args.field}, g + i ({s.ccd_columns * s.ccd_rows} CCDs of "
+        f"{s.ccd_nx}x{s.ccd_ny} px, {size_mb:.0f} MB of FITS) | {t_field:.2f} | target < 30 s |",
+        f"| point sources, vectorised kernel ({n} stars, 31x31 px) | {t_kernel:.3f} | "
+        f"{n / t_kernel:,.0f} stars/s |",
+        f"| point sources, astropy Moffat2D loop (same stars) | {t_base:.3f} | "
+        f"{n / t_base:,.0f} stars/s |",
+        "",
+        f"- kernel / Moffat2D loop: **{t_base / t_kernel:.1f}x**; max |difference| / max flux "
+        f"{maxdiff:.1e}",
+        f"- peak RSS {peak_mb:.0f} MB",
+        "<!-- bench_mock:end -->",
+    ]
+    text = "\n".join(out)
+    print(text)
+    if args.results:
+        update_section("bench_mock", text, args.results)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ import argparse
 import multiprocessing as mp
 import os
 import platform
-import re
 import resource
 import sys
 import tempfile
@@ -47,7 +46,10 @@ from astropy.nddata import Cutout2D, NoOverlapError
 from astropy.wcs import WCS
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "src"))
+
+from _results import update_section  # noqa: E402
 
 from pandas_clusters._photometry import list_ccds, read_wcs  # noqa: E402
 from pandas_clusters.sources import make_source_id, sources_schema  # noqa: E402
@@ -290,15 +292,7 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if args.results:
-        path = Path(args.results)
-        old = path.read_text() if path.exists() else "# Benchmark results\n"
-        pattern = re.compile(r"<!-- bench_stamps:start -->.*?<!-- bench_stamps:end -->", re.S)
-        new = (
-            pattern.sub(text, old)
-            if pattern.search(old)
-            else old.rstrip("\n") + "\n\n" + text + "\n"
-        )
-        path.write_text(new)
+        update_section("bench_stamps", text, args.results)
     return 0 if same else 1
 
 

@@ -23,8 +23,11 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,6 +38,9 @@ from pandas_clusters.data import DeviceBatches, synthetic_stamps
 from pandas_clusters.models import build_model, resolve_device
 from pandas_clusters.normalize import normalize_stamps
 from pandas_clusters.train import train_one_epoch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import RESULTS, update_section  # noqa: E402
 
 
 class PerSampleStamps(Dataset):
@@ -103,6 +109,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers of the baseline")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--results", default=str(RESULTS), help="RESULTS.md to update ('' to skip)")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.size, args.epochs = 512, 32, 1
@@ -188,6 +195,30 @@ def main(argv=None) -> dict:
     ratio = results["resident"]["samples_per_s"] / results["dataloader"]["samples_per_s"]
     print(f"speed-up of the resident pipeline: {ratio:.2f}x")
     out = {"info": info, "results": results, "speedup": ratio}
+    cmd = "python benchmarks/bench_training.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    lines = [
+        "<!-- bench_training:start -->",
+        f"## Training throughput (`{cmd.strip()}`)",
+        "",
+        f"Machine: {info['cpu']}, {os.cpu_count()} CPUs, torch {info['torch']}, device {device}, "
+        f"{torch.get_num_threads()} thread(s). {args.model}, {args.n} synthetic stamps "
+        f"{args.bands}x{args.size}x{args.size}, batch {args.batch_size}, {args.epochs} timed epoch(s) "
+        "after one warm-up.",
+        "",
+        "| pipeline | samples/s | s/epoch | set-up s |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {name} | {r['samples_per_s']:.1f} | {r['seconds'] / args.epochs:.2f} | {r['setup_seconds']:.2f} |"
+            for name, r in results.items()
+        ],
+        "",
+        f"- device-resident pipeline / per-sample DataLoader: **{ratio:.2f}x**",
+        "<!-- bench_training:end -->",
+    ]
+    if args.results:
+        update_section("bench_training", "\n".join(lines), args.results)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=2)
