@@ -79,8 +79,57 @@ def _seconds(value: str) -> int:
     return total + 86400 * int(days or 0)
 
 
+def _scontrol(job_id: int) -> SlurmJob | None:
+    """The job as slurmctld reports it, None once it has forgotten it (MinJobAge)."""
+    out = subprocess.run(
+        ["scontrol", "-d", "show", "job", "-o", str(job_id)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    ).stdout
+    fields = dict(m.split("=", 1) for m in re.findall(r"(?:^|(?<=\s))\w+=\S*", out))
+    if "JobState" not in fields:
+        return None
+    gres = re.search(r"gpu(?::[\w.]+)?:(\d+)", fields.get("JOB_GRES", ""))
+    return SlurmJob(
+        job_id=job_id,
+        comment=fields.get("Comment", ""),
+        state=fields["JobState"],
+        exit_code=fields.get("ExitCode", ""),
+        gpus=int(gres.group(1)) if gres else 0,
+        run_seconds=_seconds(fields.get("RunTime", "0")),
+    )
+
+
+def _sacct(job_id: int) -> SlurmJob | None:
+    """The job as SLURM accounting (slurmdbd) reports it, None without accounting."""
+    proc = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-j", str(job_id)]
+        + ["-o", "JobIDRaw,Comment,State,ExitCode,AllocTRES,ElapsedRaw"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    rows = [line.split("|") for line in proc.stdout.splitlines() if line.strip()]
+    rows = [row for row in rows if len(row) == 6 and row[0] == str(job_id)]
+    if proc.returncode != 0 or not rows:
+        return None
+    _, comment, state, exit_code, tres, elapsed = rows[-1]
+    gres = re.search(r"gres/gpu=(\d+)", tres)
+    return SlurmJob(
+        job_id=job_id,
+        comment=comment,
+        state=state.split()[0],
+        exit_code=exit_code,
+        gpus=int(gres.group(1)) if gres else 0,
+        run_seconds=int(elapsed or 0),
+    )
+
+
 def query_jobs(job_ids: list[int]) -> dict[int, SlurmJob]:
-    """Ask slurmctld (``scontrol -d show job -o``) about each job.
+    """Ask SLURM about each job: slurmctld (``scontrol``), else accounting (``sacct``).
 
     Parameters
     ----------
@@ -90,31 +139,14 @@ def query_jobs(job_ids: list[int]) -> dict[int, SlurmJob]:
     Returns
     -------
     dict of int to SlurmJob
-        The jobs slurmctld still knows (it keeps them MinJobAge seconds after the end).
+        The jobs SLURM has a record of; slurmctld keeps finished jobs MinJobAge seconds,
+        accounting keeps them for good.
     """
     jobs = {}
     for job_id in job_ids:
-        out = subprocess.run(
-            ["scontrol", "-d", "show", "job", "-o", str(job_id)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        ).stdout
-        fields = dict(
-            item.split("=", 1) for item in re.findall(r"(?:^|\s)(\w+=[^\s]*)", out) if "=" in item
-        )
-        if "JobState" not in fields:
-            continue
-        gres = re.search(r"gpu(?::[\w.]+)?:(\d+)", fields.get("JOB_GRES", ""))
-        jobs[job_id] = SlurmJob(
-            job_id=job_id,
-            comment=fields.get("Comment", ""),
-            state=fields["JobState"],
-            exit_code=fields.get("ExitCode", ""),
-            gpus=int(gres.group(1)) if gres else 0,
-            run_seconds=_seconds(fields.get("RunTime", "0")),
-        )
+        job = _scontrol(job_id) or _sacct(job_id)
+        if job is not None:
+            jobs[job_id] = job
     return jobs
 
 

@@ -6,8 +6,8 @@
 #     slurm-wlm and munge with apt-get when missing; needs root);
 #  2. the SLURM run (`snakemake --profile profiles/slurm`) and, beside it, a local
 #     reference run of the same configuration, each in a folder of its own;
-#  3. while the SLURM run goes, the first `train` job is killed with scancel once it
-#     runs; Snakemake must resubmit it (retries in the profile) and still finish;
+#  3. while the SLURM run goes, the first `train` job is killed with scancel mid-run;
+#     Snakemake must resubmit it (retries in the profile) and still finish;
 #  4. check_run.py: SLURM job IDs, states and GPUs from the scheduler's records,
 #     every rule through SLURM, the GPU rules with a GPU, the cancelled job rerun,
 #     results/cds/table7.dat equal to the local run's;
@@ -97,20 +97,28 @@ log "local run in $WORK/local"
 LOCAL_PID=$!
 PIDS+=("$LOCAL_PID")
 
-# 3. kill the first train job once it has run 2 s
+# 3. kill the first train job mid-run: once its script has started logging (the train
+#    log exists), or at the latest after it has run 6 s
 CANCELLED=""
+TRAIN_LOGS=$WORK/slurm/logs/train
 deadline=$((SECONDS + RUN_TIMEOUT))
 while [ -z "$CANCELLED" ] && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$SLURM_PID" 2>/dev/null; do
-    # JOBID COMMENT SECONDS-RUN, running jobs only
+    # JOBID COMMENT TIME-USED of the running jobs
     while read -r id comment used; do
-        if [[ $comment == rule_train_* ]] && [[ $used != 0:0[01] ]]; then
-            log "scancel SLURM job $id ($comment, running for $used)"
-            scancel "$id"
-            CANCELLED=$id
-            break
+        [[ $comment == rule_train_* ]] || continue
+        if [ -n "$(find "$TRAIN_LOGS" -name '*.log' -size +0 2>/dev/null)" ]; then
+            why="its training script is logging"
+        elif [[ $used != 0:0[0-5] ]]; then
+            why="it has run $used"
+        else
+            continue
         fi
+        log "scancel SLURM job $id ($comment, running for $used): $why"
+        scancel "$id"
+        CANCELLED=$id
+        break
     done < <(timeout 10 squeue -h -t running -o "%i %k %M" 2>/dev/null || true)
-    sleep 0.5
+    sleep 0.2
 done
 [ -n "$CANCELLED" ] || log "WARNING: no running train job was seen to cancel"
 

@@ -110,7 +110,10 @@ if [ "$ACCOUNTING" = 1 ]; then
     ACCOUNTING_CONF="AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort=$DBD_PORT
+# with slurmdbd, clients (sacct, sacctmgr) find munge's socket here, not in AuthInfo
+AccountingStoragePass=$MUNGE_SOCKET
 AccountingStorageTRES=gres/gpu
+AccountingStoreFlags=job_comment
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=30"
 else
