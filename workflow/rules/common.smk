@@ -93,8 +93,15 @@ def get_mock_survey_params(wildcards):
 
 
 def get_field_images(wildcards):
-    """The images of one field, in band order."""
-    return {b: f"resources/images/{wildcards.field}/{b}.fits" for b in BANDS}
+    """The images of one field, in band order.
+
+    Downloaded stacks are marked ancient(): a re-fetched or touched image (same
+    bytes, verified by size/checksum) does not rerun the field's sources and stamps.
+    """
+    paths = {b: f"resources/images/{wildcards.field}/{b}.fits" for b in BANDS}
+    if config["survey"] == "pandas":
+        return {b: ancient(p) for b, p in paths.items()}
+    return paths
 
 
 # --- the real survey (survey: pandas) ------------------------------------------------
