@@ -64,6 +64,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -396,14 +397,23 @@ def cut_stamps(
     compression = None if settings.compression in ("none", None) else settings.compression
     with atomic_path(out) as tmp:
         # no dictionary encoding and no min/max statistics for the pixel column: both cost a
-        # pass over every value and gain nothing on noise-dominated float32 pixels
-        with pq.ParquetWriter(
-            tmp,
-            full_schema,
-            compression=compression,
-            use_dictionary=False,
-            write_statistics=["source_id", "flags"],
-        ) as writer:
+        # pass over every value and gain nothing on noise-dominated float32 pixels; v2 data
+        # pages encode the list levels of the fixed-size stamps faster. Row groups are
+        # written by one background thread (pyarrow releases the GIL) while the next one
+        # is cut, at most one in flight: memory stays within one CCD plus two row groups.
+        pending: Future | None = None
+        with (
+            pq.ParquetWriter(
+                tmp,
+                full_schema,
+                compression=compression,
+                use_dictionary=False,
+                write_statistics=["source_id", "flags"],
+                data_page_version="2.0",
+            ) as writer,
+            # inner: on any error the pool finishes its pending write before the writer closes
+            ThreadPoolExecutor(max_workers=1) as pool,
+        ):
             for a, z in zip(starts, ends, strict=True):
                 ccd = int(ccds[a])
                 padded: dict[str, PaddedImage | None] = {}
@@ -443,9 +453,15 @@ def cut_stamps(
                         ],
                         schema=schema,
                     )
-                    writer.write_table(table, row_group_size=settings.rows_per_group)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(
+                        writer.write_table, table, row_group_size=settings.rows_per_group
+                    )
                     n_written += c1 - c0
                 del padded
+            if pending is not None:
+                pending.result()
     log.info("wrote %d stamps to %s", n_written, out)
     return n_written
 

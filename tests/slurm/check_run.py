@@ -128,13 +128,16 @@ def _sacct(job_id: int) -> SlurmJob | None:
     )
 
 
-def query_jobs(job_ids: list[int]) -> dict[int, SlurmJob]:
-    """Ask SLURM about each job: slurmctld (``scontrol``), else accounting (``sacct``).
+def query_jobs(job_ids: list[int], *, records: str = "scontrol") -> dict[int, SlurmJob]:
+    """Ask SLURM about each job: slurmctld (``scontrol``) or accounting (``sacct``).
 
     Parameters
     ----------
     job_ids : list of int
         SLURM job IDs.
+    records : {"scontrol", "sacct"}
+        ``scontrol``: slurmctld, and accounting for the jobs it has forgotten;
+        ``sacct``: accounting (slurmdbd) only.
 
     Returns
     -------
@@ -144,7 +147,7 @@ def query_jobs(job_ids: list[int]) -> dict[int, SlurmJob]:
     """
     jobs = {}
     for job_id in job_ids:
-        job = _scontrol(job_id) or _sacct(job_id)
+        job = _sacct(job_id) if records == "sacct" else _scontrol(job_id) or _sacct(job_id)
         if job is not None:
             jobs[job_id] = job
     return jobs
@@ -189,6 +192,7 @@ def check(
     local_log: Path,
     jobcomp: Path,
     cancelled: int | None,
+    records: str = "scontrol",
 ) -> list[str]:
     """Run every check; print the job table.
 
@@ -202,6 +206,8 @@ def check(
         SLURM's job-completion log (JobCompType=jobcomp/filetxt).
     cancelled : int or None
         SLURM job ID the harness cancelled with scancel, None when it cancelled none.
+    records : {"scontrol", "sacct"}
+        Where the job records come from (see `query_jobs`).
 
     Returns
     -------
@@ -214,7 +220,8 @@ def check(
     submitted = [int(m.group(1)) for m in _SUBMITTED.finditer(text)]
     if not submitted:
         return [f"{slurm_log}: no job was submitted to SLURM"]
-    jobs = query_jobs(submitted)
+    jobs = query_jobs(submitted, records=records)
+    print(f"job records from {records}")
     completions = (
         set(re.findall(r"JobId=(\d+) ", jobcomp.read_text())) if jobcomp.exists() else set()
     )
@@ -224,7 +231,7 @@ def check(
     for job_id in submitted:
         job = jobs.get(job_id)
         if job is None:
-            failures.append(f"SLURM job {job_id}: slurmctld has no record of it")
+            failures.append(f"SLURM job {job_id}: {records} has no record of it")
             continue
         names = rules_of(job.comment, rules)
         print(
@@ -234,7 +241,7 @@ def check(
         if str(job_id) not in completions:
             failures.append(f"SLURM job {job_id}: no line in the job-completion log {jobcomp}")
         if job_id == cancelled:
-            if job.state != "CANCELLED":
+            if not job.state.startswith("CANCELLED"):
                 failures.append(f"SLURM job {job_id} was cancelled but is {job.state}")
             continue
         if job.state != "COMPLETED" or job.exit_code != "0:0":
@@ -286,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--local-log", type=Path, required=True)
     parser.add_argument("--jobcomp", type=Path, required=True)
     parser.add_argument("--cancelled", type=int, default=None)
+    parser.add_argument("--records", choices=("scontrol", "sacct"), default="scontrol")
     args = parser.parse_args(argv)
     failures = check(
         slurm_dir=args.slurm_dir,
@@ -294,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         local_log=args.local_log,
         jobcomp=args.jobcomp,
         cancelled=args.cancelled,
+        records=args.records,
     )
     for failure in failures:
         print(f"FAIL: {failure}", file=sys.stderr)
