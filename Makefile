@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: demo test lint pytest bench clean-results help
+.PHONY: demo test test-slurm lint pytest bench clean-results help
 
 help:
 	@echo "make demo   - install into .venv and run the workflow on the embedded mock survey"
 	@echo "make test   - install into .venv with test extras, lint, run the test suite"
+	@echo "make test-slurm - start a one-node SLURM cluster here and run the tiny workflow through it"
 	@echo "make bench  - run the benchmarks (results: benchmarks/RESULTS.md)"
 
 $(STAMP): pyproject.toml
@@ -36,8 +37,16 @@ pytest: $(STAMP)
 
 test: lint pytest
 
+# Installs slurm-wlm and munge from Debian (as root), starts a one-node cluster with fake
+# GPUs, runs config/tiny.yaml through profiles/slurm, compares with a local run, stops it.
+test-slurm: $(STAMP)
+	tests/slurm/run-test.sh
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mock.py
+	$(BIN)/python benchmarks/bench_stamps.py
+	$(BIN)/python benchmarks/bench_inference.py
+	$(BIN)/python benchmarks/bench_training.py
 
 clean-results:
 	rm -rf results resources logs .snakemake benchmarks/runs

@@ -10,7 +10,7 @@ import yaml
 # conda-forge names that differ from PyPI's
 CONDA_TO_PYPI = {"pytorch": "torch"}
 # packages of the runner or of conda itself, not of the rules
-NOT_RULE_DEPS = {"python", "pip", "snakemake"}
+NOT_RULE_DEPS = {"python", "pip", "snakemake", "snakemake-executor-plugin-slurm"}
 
 
 def _name(spec: str) -> str:
