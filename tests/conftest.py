@@ -40,3 +40,37 @@ def _torch_threads():
     except ImportError:  # pragma: no cover
         return
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def mock_field_with_sources(tmp_path_factory):
+    """One 1x1-CCD mock field of 600x600 px per band, its truth and its source list.
+
+    Shared by the sources and stamps tests (rendered and detected once).
+    """
+    import dataclasses
+
+    from pandas_clusters.mock import MockField, MockSettings, field_truth, write_field_image
+    from pandas_clusters.sources import SourceSettings, build_sources
+
+    settings = dataclasses.replace(
+        MockSettings.demo(),
+        ccd_nx=600,
+        ccd_ny=600,
+        ccd_columns=1,
+        ccd_rows=1,
+        fields=(MockField(id=1, ra_deg=11.0, dec_deg=41.6),),
+    )
+    root = tmp_path_factory.mktemp("mock_field")
+    images = {b: root / f"{b}.fits" for b in ("g", "i")}
+    for band, path in images.items():
+        write_field_image(settings, field_id=1, band=band, path=path)
+    out = root / "sources.parquet"
+    frame = build_sources(images, field=1, out=out, settings=SourceSettings())
+    return {
+        "images": images,
+        "truth": field_truth(settings, field_id=1),
+        "sources": frame,
+        "path": out,
+        "root": root,
+    }

@@ -37,26 +37,9 @@ CFHT_IMAGE = REFERENCE / "astroquery-cadc-testdata" / "query_images.fits"
 
 
 @pytest.fixture(scope="module")
-def mock_field(tmp_path_factory):
-    """One 1x1-CCD mock field of 600x600 px per band, its truth and its sources."""
-    from pandas_clusters.mock import MockField, MockSettings, field_truth, write_field_image
-
-    settings = dataclasses.replace(
-        MockSettings.demo(),
-        ccd_nx=600,
-        ccd_ny=600,
-        ccd_columns=1,
-        ccd_rows=1,
-        fields=(MockField(id=1, ra_deg=11.0, dec_deg=41.6),),
-    )
-    root = tmp_path_factory.mktemp("mock")
-    images = {b: root / f"{b}.fits" for b in ("g", "i")}
-    for band, path in images.items():
-        write_field_image(settings, field_id=1, band=band, path=path)
-    truth = field_truth(settings, field_id=1)
-    out = root / "sources.parquet"
-    frame = build_sources(images, field=1, out=out, settings=SourceSettings())
-    return {"images": images, "truth": truth, "sources": frame, "path": out, "root": root}
+def mock_field(mock_field_with_sources):
+    """The shared mock field (conftest.py): images, truth, sources."""
+    return mock_field_with_sources
 
 
 def _tangent_arcsec(ra, dec, ra0, dec0):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -94,26 +93,19 @@ def test_kernel_edge_padding_and_flags():
 
 
 @pytest.fixture(scope="module")
-def mock_stamps(tmp_path_factory):
-    from pandas_clusters.mock import MockField, MockSettings, write_field_image
-
-    settings = dataclasses.replace(
-        MockSettings.demo(),
-        ccd_nx=600,
-        ccd_ny=600,
-        ccd_columns=1,
-        ccd_rows=1,
-        fields=(MockField(id=1, ra_deg=11.0, dec_deg=41.6),),
-    )
-    root = tmp_path_factory.mktemp("mockst")
-    images = {b: root / f"{b}.fits" for b in ("g", "i")}
-    for band, path in images.items():
-        write_field_image(settings, field_id=1, band=band, path=path)
-    src_path = root / "sources.parquet"
-    sources = build_sources(images, field=1, out=src_path, settings=SourceSettings())
-    out = root / "stamps.parquet"
+def mock_stamps(mock_field_with_sources, tmp_path_factory):
+    """Stamps of the shared mock field (conftest.py), 128 rows per row group."""
+    images = mock_field_with_sources["images"]
+    src_path = mock_field_with_sources["path"]
+    out = tmp_path_factory.mktemp("mockst") / "stamps.parquet"
     n = cut_stamps(src_path, images, out=out, settings=StampSettings(rows_per_group=128))
-    return {"images": images, "sources": sources, "src_path": src_path, "out": out, "n": n}
+    return {
+        "images": images,
+        "sources": mock_field_with_sources["sources"],
+        "src_path": src_path,
+        "out": out,
+        "n": n,
+    }
 
 
 def test_stamp_file_contract(mock_stamps):
