@@ -5,9 +5,12 @@ Needs network access. Included by the Snakefile when config["survey"] == "pandas
 """
 
 
+# Downloaded stacks are protected (read-only once complete): a later run never deletes
+# and re-fetches a verified image because code or settings changed; remove the file by
+# hand to fetch it again. Downstream rules read them through ancient().
 rule download_image:
     output:
-        "resources/images/{field}/{band}.fits",
+        protected("resources/images/{field}/{band}.fits"),
     log:
         "logs/download_image/{field}/{band}.log",
     benchmark:
