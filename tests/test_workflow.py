@@ -126,6 +126,7 @@ def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
         "crossmatch",
         "publish",
         "truth_score",
+        "figures",
     }
 
 
