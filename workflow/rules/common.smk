@@ -5,6 +5,8 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
+from pandas_clusters.mock.catalogs import CATALOG_NAMES
+
 min_version("9.0")
 
 
@@ -31,16 +33,7 @@ TRAINING_FIELDS = (
 SELECTED_MODEL = config["selection"]["model"]
 SELECTED_MAG_LIMIT = f"{float(config['selection']['mag_limit']):.1f}"
 BANDS = list(config["bands"])
-MOCK_CATALOGS = [
-    "phat_clusters",
-    "phat_galaxies",
-    "c09",
-    "rbc",
-    "c11",
-    "w22",
-    "w23",
-    "h14",
-]
+MOCK_CATALOGS = list(CATALOG_NAMES)
 
 
 def _check_fields():
