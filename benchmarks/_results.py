@@ -14,6 +14,11 @@ machine and the command that produced it. Rerun a benchmark to refresh its secti
 """
 
 
+def add_results_argument(parser) -> None:
+    """The ``--results`` option every benchmark takes: the Markdown file it updates."""
+    parser.add_argument("--results", default=str(RESULTS), help="RESULTS.md to update ('' to skip)")
+
+
 def update_section(name: str, text: str, path: str | Path = RESULTS) -> None:
     """Put ``text`` (which starts/ends with the ``<!-- name:start/end -->`` markers) in ``path``."""
     path = Path(path)

@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "src"))
 
-from _results import update_section  # noqa: E402
+from _results import add_results_argument, update_section  # noqa: E402
 
 from pandas_clusters.io import read_parquet_metadata, write_parquet  # noqa: E402
 
@@ -244,11 +244,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--ensemble", type=int, default=5, help="seeds of the ensemble, for the projection"
     )
-    parser.add_argument(
-        "--results",
-        default=str(ROOT / "benchmarks" / "RESULTS.md"),
-        help="Markdown file to update ('' = none)",
-    )
+    add_results_argument(parser)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     if args.quick:

@@ -36,7 +36,7 @@ from pandas_clusters.mock import MockSettings, write_field_image  # noqa: E402
 from pandas_clusters.mock.render import _add_points, moffat_alpha  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import RESULTS, update_section  # noqa: E402
+from _results import add_results_argument, update_section  # noqa: E402
 
 
 def _baseline(img, x, y, flux, alpha, beta, radius):
@@ -55,7 +55,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--field", type=int, default=207)
     ap.add_argument("--stars", type=int, default=3000)
-    ap.add_argument("--results", default=str(RESULTS), help="RESULTS.md to update ('' to skip)")
+    add_results_argument(ap)
     args = ap.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})

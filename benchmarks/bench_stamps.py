@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "src"))
 
-from _results import update_section  # noqa: E402
+from _results import add_results_argument, update_section  # noqa: E402
 
 from pandas_clusters._photometry import list_ccds, read_wcs  # noqa: E402
 from pandas_clusters.sources import make_source_id, sources_schema  # noqa: E402
@@ -153,11 +153,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--cutout-sources", type=int, default=3000, help="sources in the Cutout2D loop"
     )
-    parser.add_argument(
-        "--results",
-        default=str(ROOT / "benchmarks" / "RESULTS.md"),
-        help="Markdown file to update ('' = none)",
-    )
+    add_results_argument(parser)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     if args.quick:

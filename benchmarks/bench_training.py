@@ -40,7 +40,7 @@ from pandas_clusters.normalize import normalize_stamps
 from pandas_clusters.train import train_one_epoch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import RESULTS, update_section  # noqa: E402
+from _results import add_results_argument, update_section  # noqa: E402
 
 
 class PerSampleStamps(Dataset):
@@ -109,7 +109,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers of the baseline")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
-    parser.add_argument("--results", default=str(RESULTS), help="RESULTS.md to update ('' to skip)")
+    add_results_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.size, args.epochs = 512, 32, 1

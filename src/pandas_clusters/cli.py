@@ -12,12 +12,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .config import inference_params, load_config, sources_params, stamps_params
+
 __all__ = ["main"]
 
 
 def _config(args):
-    from .config import load_config
-
     return load_config(args.config)
 
 
@@ -72,9 +72,7 @@ def _pairs(items, what):
 def _cmd_sources(args):
     from .sources import SourceSettings, build_sources
 
-    cfg = _config(args)
-    src = {k: v for k, v in cfg["sources"].items() if k != "catalogue_template"}
-    settings = SourceSettings.from_config({**src, "bands": cfg["bands"]})
+    settings = SourceSettings.from_config(sources_params(_config(args)))
     build_sources(
         _pairs(args.image, "image"),
         field=args.field,
@@ -87,12 +85,7 @@ def _cmd_sources(args):
 def _cmd_stamps(args):
     from .stamps import StampSettings, cut_stamps
 
-    cfg = _config(args)
-    shared = {
-        k: cfg["sources"][k]
-        for k in ("background_box", "background_filter", "zero_points", "zero_point_keywords")
-    }
-    settings = StampSettings.from_config({**cfg["stamps"], **shared, "bands": cfg["bands"]})
+    settings = StampSettings.from_config(stamps_params(_config(args)))
     cut_stamps(args.sources, _pairs(args.image, "image"), out=args.out, settings=settings)
 
 
@@ -131,14 +124,10 @@ def _cmd_train(args):
 def _cmd_predict(args):
     from .predict import InferenceSettings, predict_stamps
 
-    cfg = _config(args)
-    inf = {k: v for k, v in cfg["inference"].items() if k != "all_sources"}
-    if not cfg["inference"]["all_sources"]:
-        inf["mag_limit"] = cfg["selection"]["mag_limit"]
     predict_stamps(
         args.stamps,
         args.weights,
-        settings=InferenceSettings.from_config(inf),
+        settings=InferenceSettings.from_config(inference_params(_config(args))),
         output_path=args.out,
         sources_path=args.sources,
     )

@@ -18,7 +18,19 @@ from typing import Any
 import jsonschema
 import yaml
 
-__all__ = ["ConfigError", "load_config", "load_schema", "validate_config"]
+__all__ = [
+    "ConfigError",
+    "inference_params",
+    "load_config",
+    "load_schema",
+    "sources_params",
+    "stamps_params",
+    "validate_config",
+]
+
+#: Background and zero-point settings of the ``sources:`` section that the stamps
+#: stage uses too (one place, so both stages subtract the same sky).
+SHARED_WITH_STAMPS = ("background_box", "background_filter", "zero_points", "zero_point_keywords")
 
 
 class ConfigError(ValueError):
@@ -93,3 +105,23 @@ def load_config(path: str | Path) -> dict[str, Any]:
         msg = f"configuration file {p} must hold a mapping at top level"
         raise ConfigError(msg)
     return validate_config(data, source=str(p))
+
+
+def sources_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings of the sources stage (``SourceSettings.from_config``) from a validated config."""
+    src = {k: v for k, v in config["sources"].items() if k != "catalogue_template"}
+    return {**src, "bands": list(config["bands"])}
+
+
+def stamps_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings of the stamps stage: its section plus the sources' sky and zero-point keys."""
+    shared = {k: config["sources"][k] for k in SHARED_WITH_STAMPS}
+    return {**config["stamps"], **shared, "bands": list(config["bands"])}
+
+
+def inference_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Inference settings; unless ``all_sources``, only sources up to the selection's g limit."""
+    inf = dict(config["inference"])
+    everything = inf.pop("all_sources")
+    inf["mag_limit"] = None if everything else float(config["selection"]["mag_limit"])
+    return inf

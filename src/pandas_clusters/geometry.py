@@ -11,13 +11,15 @@ from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
+from astropy.coordinates import ICRS, SkyCoord
 
 __all__ = [
     "M31",
     "M31Geometry",
     "deprojected_radius_kpc",
+    "offsets_to_radec",
     "projected_radius_kpc",
+    "radii_from_offsets_kpc",
     "tangent_plane_deg",
 ]
 
@@ -71,24 +73,48 @@ def projected_radius_kpc(ra_deg, dec_deg, *, geometry: M31Geometry = M31) -> np.
 
 
 def tangent_plane_deg(ra_deg, dec_deg, *, geometry: M31Geometry = M31):
-    """Gnomonic offsets (xi, eta) from the M31 centre, degrees (xi east, eta north)."""
+    """Offsets (xi, eta) from the M31 centre, degrees (xi east, eta north).
+
+    The longitude and latitude in astropy's sky-offset frame centred on M31
+    (a rotation of the sphere, so the on-sky separation from the centre is
+    ``arccos(cos xi cos eta)``); :func:`offsets_to_radec` is the inverse.
+    """
     coords = SkyCoord(np.asarray(ra_deg) * u.deg, np.asarray(dec_deg) * u.deg, frame="icrs")
-    off = geometry.centre.skyoffset_frame()
-    local = coords.transform_to(off)
-    return np.asarray(local.lon.to_value(u.deg)), np.asarray(local.lat.to_value(u.deg))
+    local = coords.transform_to(geometry.centre.skyoffset_frame())
+    return (
+        np.asarray(local.lon.wrap_at(180 * u.deg).to_value(u.deg)),
+        np.asarray(local.lat.to_value(u.deg)),
+    )
+
+
+def offsets_to_radec(xi_deg, eta_deg, *, geometry: M31Geometry = M31):
+    """ICRS (ra, dec) in degrees of offsets (xi, eta) from :func:`tangent_plane_deg`."""
+    frame = geometry.centre.skyoffset_frame()
+    coords = SkyCoord(np.asarray(xi_deg) * u.deg, np.asarray(eta_deg) * u.deg, frame=frame)
+    icrs = coords.transform_to(ICRS())
+    return np.asarray(icrs.ra.deg), np.asarray(icrs.dec.deg)
+
+
+def radii_from_offsets_kpc(xi_deg, eta_deg, *, geometry: M31Geometry = M31):
+    """(deprojected disk radius, projected radius Rproj), kpc, of offsets in degrees.
+
+    The disk radius rotates the offsets so that x runs along the major axis
+    (position angle ``pa_deg``) and stretches the minor-axis offset by
+    ``1/cos(inclination)``; Rproj is the on-sky separation from the centre.
+    """
+    xi = np.deg2rad(np.asarray(xi_deg, dtype=float))
+    eta = np.deg2rad(np.asarray(eta_deg, dtype=float))
+    pa = np.deg2rad(geometry.pa_deg)
+    x_major = xi * np.sin(pa) + eta * np.cos(pa)
+    y_disk = (-xi * np.cos(pa) + eta * np.sin(pa)) / np.cos(np.deg2rad(geometry.inclination_deg))
+    sep = np.arccos(np.clip(np.cos(xi) * np.cos(eta), -1.0, 1.0))
+    return np.hypot(x_major, y_disk) * geometry.distance_kpc, sep * geometry.distance_kpc
 
 
 def deprojected_radius_kpc(ra_deg, dec_deg, *, geometry: M31Geometry = M31) -> np.ndarray:
     """Galactocentric radius in the plane of the inclined M31 disk, kpc.
 
-    The offsets are rotated so that x runs along the major axis (position
-    angle ``pa_deg``) and the minor-axis offset is stretched by
-    ``1/cos(inclination)``.
+    See :func:`radii_from_offsets_kpc` for the deprojection.
     """
     xi, eta = tangent_plane_deg(ra_deg, dec_deg, geometry=geometry)
-    pa = np.deg2rad(geometry.pa_deg)
-    x_major = xi * np.sin(pa) + eta * np.cos(pa)
-    y_minor = -xi * np.cos(pa) + eta * np.sin(pa)
-    y_disk = y_minor / np.cos(np.deg2rad(geometry.inclination_deg))
-    r_deg = np.hypot(x_major, y_disk)
-    return np.asarray(np.deg2rad(r_deg) * geometry.distance_kpc)
+    return np.asarray(radii_from_offsets_kpc(xi, eta, geometry=geometry)[0])

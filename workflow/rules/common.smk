@@ -5,6 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
+from pandas_clusters.config import inference_params, sources_params, stamps_params
 from pandas_clusters.mock.catalogs import CATALOG_NAMES
 
 min_version("9.0")
@@ -161,22 +162,12 @@ def get_source_inputs(wildcards):
 
 
 def get_sources_params(wildcards):
-    src = {k: v for k, v in config["sources"].items() if k != "catalogue_template"}
-    return {**src, "bands": BANDS}
-
-
-_SHARED_WITH_STAMPS = (
-    "background_box",
-    "background_filter",
-    "zero_points",
-    "zero_point_keywords",
-)
+    return sources_params(config)
 
 
 def get_stamps_params(wildcards):
     """Stamp settings plus the background and zero-point settings of the sources (kept equal)."""
-    shared = {k: config["sources"][k] for k in _SHARED_WITH_STAMPS}
-    return {**config["stamps"], **shared, "bands": BANDS}
+    return stamps_params(config)
 
 
 def get_training_sources(wildcards):
@@ -251,10 +242,7 @@ def get_selected_weights(wildcards):
 
 def get_inference_params(wildcards):
     """Inference settings; with all_sources false only sources up to the selection's limit."""
-    inf = dict(config["inference"])
-    everything = inf.pop("all_sources")
-    inf["mag_limit"] = None if everything else float(config["selection"]["mag_limit"])
-    return inf
+    return inference_params(config)
 
 
 def get_selection_params(wildcards):

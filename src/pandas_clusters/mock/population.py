@@ -32,12 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import astropy.units as u
 import numpy as np
 import pandas as pd
-from astropy.coordinates import ICRS, SkyCoord
 
-from ..geometry import M31
+from ..geometry import M31, offsets_to_radec, radii_from_offsets_kpc
 from .settings import MockSettings
 
 __all__ = [
@@ -46,8 +44,6 @@ __all__ = [
     "cluster_members",
     "draw_region",
     "king_radius_table",
-    "offsets_to_radec",
-    "radec_to_offsets",
 ]
 
 #: Object classes and their codes in ``obj_id``.
@@ -80,20 +76,9 @@ def _lf(rng, n, m1, m2, slope):
     return np.log10(a + rng.random(n) * (b - a)) / slope
 
 
-def _radii(xi, eta, s: MockSettings):
-    """(deprojected disk radius, projected radius), kpc, of offsets in deg."""
-    pa = np.deg2rad(M31.pa_deg)
-    x_major = xi * np.sin(pa) + eta * np.cos(pa)
-    y_minor = (-xi * np.cos(pa) + eta * np.sin(pa)) / np.cos(np.deg2rad(M31.inclination_deg))
-    kpc_per_deg = np.deg2rad(1.0) * M31.distance_kpc
-    r_disk = np.hypot(x_major, y_minor) * kpc_per_deg
-    sep = np.rad2deg(np.arccos(np.clip(np.cos(np.deg2rad(xi)) * np.cos(np.deg2rad(eta)), -1, 1)))
-    return r_disk, sep * kpc_per_deg
-
-
 def _density(kind: str, xi, eta, s: MockSettings) -> float:
     """Surface density per arcmin^2 of a class at offsets (xi, eta)."""
-    r_disk, r_proj = _radii(xi, eta, s)
+    r_disk, r_proj = radii_from_offsets_kpc(xi, eta)
     if kind == "star":
         disk = s.star_density_arcmin2 * np.exp(-(r_disk - 5.0) / s.disk_scale_kpc)
         halo = 4.0 * (np.maximum(r_proj, 2.0) / 10.0) ** -2.5
@@ -173,7 +158,6 @@ def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarr
         "n_resolved": np.zeros(n, dtype=np.int32),
     }
     if kind == "star":
-        r_disk, _ = _radii(xi0, eta0, s)
         fg_frac = s.foreground_density_arcmin2 / max(dens, 1e-9)
         pop = rng.random(n)
         g = np.empty(n)
@@ -196,7 +180,6 @@ def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarr
         gi[yellow] = rng.normal(0.8, 0.2, yellow.sum())
         g[rsg] = _lf(rng, rsg.sum(), 19.5, 23.5, 0.3)
         gi[rsg] = rng.normal(2.0, 0.3, rsg.sum())
-        del r_disk
     elif kind == "bright_star":
         g = rng.uniform(9.0, 16.0, n)
         gi = rng.uniform(0.4, 2.5, n)
@@ -235,20 +218,6 @@ def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarr
     )
     out["kind"] = np.full(n, kind, dtype=object)
     return out
-
-
-def offsets_to_radec(xi, eta):
-    """Offset-frame (xi, eta) in deg around M31 to ICRS (ra, dec) in deg."""
-    frame = M31.centre.skyoffset_frame()
-    c = SkyCoord(np.asarray(xi) * u.deg, np.asarray(eta) * u.deg, frame=frame).transform_to(ICRS())
-    return c.ra.deg, c.dec.deg
-
-
-def radec_to_offsets(ra, dec):
-    """ICRS (ra, dec) in deg to offsets (xi, eta) in deg around M31."""
-    frame = M31.centre.skyoffset_frame()
-    c = SkyCoord(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg, frame="icrs").transform_to(frame)
-    return c.lon.wrap_at(180 * u.deg).deg, c.lat.deg
 
 
 @dataclass(frozen=True)
@@ -305,7 +274,7 @@ def draw_region(
         return df
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     ra, dec = offsets_to_radec(cols["xi"], cols["eta"])
-    _, r_proj = _radii(cols["xi"], cols["eta"], settings)
+    _, r_proj = radii_from_offsets_kpc(cols["xi"], cols["eta"])
     df = pd.DataFrame(
         {
             "obj_id": cols["obj_id"].astype(np.int64),

@@ -27,15 +27,13 @@ from astropy.wcs import WCS
 from scipy.ndimage import map_coordinates
 from scipy.signal import fftconvolve
 
-from ..geometry import M31
+from ..geometry import M31, radii_from_offsets_kpc, tangent_plane_deg
 from ..io import atomic_path
 from .population import (
     TRUTH_COLUMNS,
-    _radii,
     cluster_members,
     draw_region,
     king_radius_table,
-    radec_to_offsets,
 )
 from .settings import BANDS, MockSettings
 
@@ -110,7 +108,7 @@ def ccd_wcs(settings: MockSettings, field_id: int, band: str, ccd: int) -> WCS:
 def _field_objects(settings: MockSettings, field_id: int) -> pd.DataFrame:
     """Every object that may put light on a field (cells overlapping it, with margin)."""
     f = settings.field(field_id)
-    xi, eta = radec_to_offsets(f.ra_deg, f.dec_deg)
+    xi, eta = tangent_plane_deg(f.ra_deg, f.dec_deg)
     hx, hy = settings.field_half_size_deg
     margin = 0.01 + 0.1 * max(hx, hy)
     return draw_region(
@@ -208,8 +206,8 @@ def _diffuse(settings, w: WCS, shape, band, step=64):
     gy = np.linspace(0, ny - 1, max(2, ny // step + 1))
     xx, yy = np.meshgrid(gx, gy)
     ra, dec = w.all_pix2world(xx, yy, 0)
-    xi, eta = radec_to_offsets(ra.ravel(), dec.ravel())
-    r_disk, r_proj = _radii(np.asarray(xi), np.asarray(eta), settings)
+    xi, eta = tangent_plane_deg(ra.ravel(), dec.ravel())
+    r_disk, r_proj = radii_from_offsets_kpc(xi, eta)
     mu_disk = settings.disk_mu0_g + 1.0857 * r_disk / settings.disk_scale_kpc
     bn = _sersic_bn(settings.bulge_n)
     mu_bulge = settings.bulge_mu_e_g + 1.0857 * bn * (
@@ -298,11 +296,9 @@ def render_ccd(
             if row.n_resolved > 0:
                 mem = cluster_members(settings, row)
                 mflux = 10 ** (-0.4 * (mem[mcol].to_numpy() - zp))
-                smooth = (
-                    flux[k] - mflux.sum()
-                    if band == "g"
-                    else max(flux[k] - mflux.sum(), 0.1 * flux[k])
-                )
+                # members carry 10-40% of the g light, but red members can outshine the
+                # cluster's i light: the smooth King component keeps at least 10%
+                smooth = max(flux[k] - mflux.sum(), 0.1 * flux[k])
                 # member offsets: east = -x direction, north = +y (approximately, small rotation)
                 mx.append(x[k] - mem["dx_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
                 my.append(y[k] + mem["dy_arcsec"].to_numpy() / settings.pixel_scale_arcsec)

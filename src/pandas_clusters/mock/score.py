@@ -5,9 +5,9 @@ PHAT-like catalogue misses faint clusters) and slightly impure. On the mock
 we also know what every source really is, so the classifier and the final
 candidate list can be scored against the truth:
 
-* a source is a *true cluster* when a truth young or globular cluster lies
-  within ``radius_arcsec`` of it and the source is the nearest source to that
-  cluster (one-to-one: a cluster resolved into several detections counts
+* a source is a *true cluster* when it is paired with a truth young or
+  globular cluster within ``radius_arcsec`` by the cross-match's one-to-one,
+  nearest-first matcher (a cluster resolved into several detections counts
   once, the other detections count as non-clusters);
 * metrics: purity (precision), recall (completeness among the scored sources)
   and F1 at the threshold chosen on the validation split.
@@ -20,11 +20,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import astropy.units as u
 import numpy as np
 import pandas as pd
-from astropy.coordinates import SkyCoord
 
+from ..crossmatch import match_nearest_unique
 from ..io import atomic_path
 
 __all__ = ["CLUSTER_KINDS", "score_against_truth", "true_cluster_flags", "write_truth_score"]
@@ -38,33 +37,27 @@ CLUSTER_KINDS = ("young_cluster", "globular_cluster")
 def true_cluster_flags(
     ra, dec, truth: pd.DataFrame, *, radius_arcsec: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Flag the sources that are (one-to-one) nearest to a truth cluster.
+    """Flag the sources matched to a truth cluster (one-to-one, nearest first).
 
     Returns
     -------
     is_cluster : ndarray of bool
-        True for a source that is the nearest source, within the radius, of a
-        truth young or globular cluster.
+        True for a source paired, within the radius, with a truth young or
+        globular cluster by :func:`pandas_clusters.crossmatch.match_nearest_unique`.
     obj_id : ndarray of int64
         The matched truth ``obj_id`` (-1 where none).
     """
-    ra = np.asarray(ra, dtype=float)
-    dec = np.asarray(dec, dtype=float)
-    is_cluster = np.zeros(ra.size, dtype=bool)
-    obj_id = np.full(ra.size, -1, dtype=np.int64)
     clusters = truth[truth["kind"].isin(CLUSTER_KINDS)]
-    if ra.size == 0 or clusters.empty:
-        return is_cluster, obj_id
-    src = SkyCoord(ra * u.deg, dec * u.deg)
-    cl = SkyCoord(clusters["ra"].to_numpy() * u.deg, clusters["dec"].to_numpy() * u.deg)
-    idx, sep, _ = cl.match_to_catalog_sky(src)
-    ok = sep.arcsec <= radius_arcsec
-    # one source per cluster; a source claimed by two clusters keeps the nearer one
-    order = np.argsort(sep.arcsec[ok])
-    for k, s in zip(np.flatnonzero(ok)[order], idx[ok][order], strict=True):
-        if not is_cluster[s]:
-            is_cluster[s] = True
-            obj_id[s] = clusters["obj_id"].iloc[k]
+    index, _ = match_nearest_unique(
+        ra,
+        dec,
+        clusters["ra"].to_numpy(),
+        clusters["dec"].to_numpy(),
+        radius_arcsec=radius_arcsec,
+    )
+    is_cluster = index >= 0
+    obj_id = np.full(index.size, -1, dtype=np.int64)
+    obj_id[is_cluster] = clusters["obj_id"].to_numpy()[index[is_cluster]]
     return is_cluster, obj_id
 
 
