@@ -170,3 +170,7 @@ def test_real_survey_config_plans_every_stage(repo, tmp_path):
     assert expected <= set(planned), sorted(expected - set(planned))
     assert not {"mock_image", "mock_catalogs"} & set(planned)
     assert planned["fetch_catalog"] == 8
+    # the paper's grid of config/pandas.yaml: 6 models x 5 limiting magnitudes x 3 seeds
+    assert planned["trainset"] == 5
+    assert planned["train"] == 6 * 5 * 3
+    assert planned["evaluate"] == 6 * 5
