@@ -89,7 +89,9 @@ def write_synthetic_stamps(path: Path, *, n: int, size: int, seed: int) -> Path:
     labels = np.arange(n) % 2
     x = synthetic_stamps(labels, n_bands=2, size=size, seed=seed, nan_fraction=0.2)
     schema = stamps_schema(2, size)
-    stamp = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 2 * size * size)
+    stamp = pa.FixedSizeListArray.from_arrays(
+        pa.array(x.reshape(-1)), type=schema.field("stamp").type
+    )
     table = pa.Table.from_arrays(
         [pa.array(np.arange(n, dtype=np.int64) * 11 + 7), stamp, pa.array(np.zeros(n, np.int32))],
         schema=schema,

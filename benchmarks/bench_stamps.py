@@ -1,21 +1,32 @@
-"""Benchmark of the stamps stage: vectorised kernel vs an astropy Cutout2D loop vs memcpy.
+"""Benchmark of the stamps stage: cut_stamps vs an astropy Cutout2D loop vs memcpy.
 
 Builds a synthetic field (multi-extension g/i FITS with TAN WCS and MAGZPT,
-sky + Gaussian noise, NaN bad columns) and a sources table of uniformly
-placed sources (edges included), then measures, side by side in one run:
+sky + Gaussian noise, NaN bad columns; the i grid shifted and rotated against
+g) and a sources table of uniformly placed sources (edges included), then
+measures, side by side in one run:
 
-- end to end: :func:`pandas_clusters.stamps.cut_stamps`, FITS on disk ->
-  Parquet on disk (run in a child process, whose peak RSS is reported);
+- end to end, FITS on disk -> Parquet on disk, each in a child process (peak
+  RSS reported), the output file removed and the page cache flushed
+  (``os.sync``) before every run:
+
+  * :func:`pandas_clusters.stamps.cut_stamps` (direct I/O, the default), and
+    with ``direct_io=False`` (writes through the page cache);
+  * the Cutout2D loop a user would otherwise write: per CCD the same
+    calibration (read, sep background, zero-point scaling), then per source
+    and band a ``SkyCoord`` of the source through that band's WCS and
+    ``astropy.nddata.Cutout2D(..., wcs=..., mode="partial", fill_value=nan)``
+    at the nearest pixel, rows written to Parquet (same schema, 1024 rows per
+    row group) with pyarrow. Its stamps are checked to equal cut_stamps'
+    stamps, all of them;
+
 - kernel: :func:`pandas_clusters.stamps.extract_stamps` on prepared
-  (calibrated, NaN-padded) CCDs, all bands, into an ``(N, C, S, S)`` buffer;
-- Cutout2D loop: ``astropy.nddata.Cutout2D(mode="partial",
-  fill_value=nan)`` per source and band on the same calibrated CCDs, with the
-  same integer centres (checked to give identical stamps), copied into the
-  same buffer;
-- memory-copy bound: ``numpy.copyto`` of an array of the same bytes.
+  (calibrated, NaN-padded) CCDs, all bands, into an ``(N, C, S, S)`` buffer,
+  beside an in-memory ``Cutout2D`` loop with the same integer pixel centres
+  (no WCS) and the memory-copy bound (``numpy.copyto`` of the same bytes).
 
-Rates are stamps (sources, C x S x S each) per second; the best of
-``--repeat`` runs. Usage::
+Rates are stamps (sources, C x S x S each) per second; end-to-end and kernel
+rates are the best of ``--repeat`` runs, the Cutout2D end-to-end loop runs
+once over the whole field. Usage::
 
     python benchmarks/bench_stamps.py            # full: 4 CCDs 4612 x 2048, 20000 sources/CCD
     python benchmarks/bench_stamps.py --quick    # 1 CCD 1024 x 1024, 4000 sources
@@ -44,6 +55,7 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.nddata import Cutout2D, NoOverlapError
 from astropy.wcs import WCS
+from astropy.wcs.utils import skycoord_to_pixel
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -59,6 +71,7 @@ from pandas_clusters.stamps import (  # noqa: E402
     _calibrated_ccd,
     cut_stamps,
     extract_stamps,
+    stamps_schema,
 )
 
 BANDS = ("g", "i")
@@ -124,25 +137,108 @@ def make_field(root: Path, *, n_ccd: int, ny: int, nx: int, per_ccd: int, seed: 
     return images, src
 
 
-def _end_to_end_child(src, images, out, settings, queue, trace):
+def cutout2d_loop_end_to_end(src, images, out, settings) -> int:
+    """The loop a user would otherwise write: Cutout2D per source and band, rows to Parquet."""
+    s = settings.size
+    table = pq.read_table(src, columns=["source_id", "ccd", "ra", "dec"]).to_pandas()
+    schema = stamps_schema(len(BANDS), s)
+    stamp_type = schema.field("stamp").type
+    n = 0
+    with pq.ParquetWriter(out, schema) as writer:
+        for ccd, group in table.groupby("ccd", sort=True):
+            data, wcs = {}, {}
+            for b in BANDS:
+                ref = next(r for r in list_ccds(images[b]) if r.ccd == ccd)
+                data[b] = _calibrated_ccd(images[b], ref, b, settings)[0]
+                wcs[b] = read_wcs(images[b], ref)
+            for c0 in range(0, len(group), settings.rows_per_group):
+                part = group.iloc[c0 : c0 + settings.rows_per_group]
+                rows = np.full((len(part), len(BANDS), s, s), np.nan, np.float32)
+                for j, (ra, dec) in enumerate(zip(part["ra"], part["dec"], strict=True)):
+                    position = SkyCoord(ra, dec, unit="deg")
+                    for k, b in enumerate(BANDS):
+                        x, y = skycoord_to_pixel(position, wcs[b])
+                        cx, cy = np.floor(x + 0.5), np.floor(y + 0.5)  # nearest pixel
+                        ny, nx = data[b].shape
+                        if not (0 <= cx < nx and 0 <= cy < ny):
+                            continue  # centre off the CCD: all NaN, as cut_stamps
+                        try:
+                            rows[j, k] = Cutout2D(
+                                data[b],
+                                (cx, cy),
+                                (s, s),
+                                wcs=wcs[b],
+                                mode="partial",
+                                fill_value=np.nan,
+                            ).data
+                        except NoOverlapError:
+                            pass
+                flags = np.isnan(rows).any(axis=(1, 2, 3)).astype(np.int32) * 2
+                writer.write_table(
+                    pa.Table.from_arrays(
+                        [
+                            pa.array(part["source_id"].to_numpy()),
+                            pa.FixedSizeListArray.from_arrays(
+                                pa.array(rows.reshape(-1)), type=stamp_type
+                            ),
+                            pa.array(flags),
+                        ],
+                        schema=schema,
+                    )
+                )
+                n += len(part)
+    return n
+
+
+def _end_to_end_child(method, src, images, out, settings, queue, trace):
     if trace:
         tracemalloc.start()
+    fn = cut_stamps if method == "cut_stamps" else _cutout2d_call
     t0 = time.perf_counter()
-    n = cut_stamps(src, images, out=out, settings=settings)
+    n = fn(src, images, out=out, settings=settings)
     dt = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1] if trace else 0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     queue.put((n, dt, peak, rss))
 
 
-def end_to_end(src, images, out, settings, *, trace: bool):
+def _cutout2d_call(src, images, *, out, settings):
+    return cutout2d_loop_end_to_end(src, images, out, settings)
+
+
+def end_to_end(method, src, images, out, settings, *, trace: bool = False):
+    """One run in a fresh child process, after removing ``out`` and flushing dirty pages."""
+    Path(out).unlink(missing_ok=True)
+    os.sync()
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_end_to_end_child, args=(src, images, out, settings, queue, trace))
+    proc = ctx.Process(
+        target=_end_to_end_child, args=(method, src, images, out, settings, queue, trace)
+    )
     proc.start()
     result = queue.get()
     proc.join()
     return result
+
+
+def same_stamps(path_a, path_b) -> bool:
+    """Whether two stamps files hold equal stamps (NaN = NaN) for equal source_ids."""
+    a = pq.ParquetFile(path_a)
+    b = pq.ParquetFile(path_b)
+    if a.metadata.num_rows != b.metadata.num_rows:
+        return False
+    for batch_a, batch_b in zip(
+        a.iter_batches(batch_size=2048, columns=["source_id", "stamp"]),
+        b.iter_batches(batch_size=2048, columns=["source_id", "stamp"]),
+        strict=True,
+    ):
+        if not np.array_equal(batch_a.column(0).to_numpy(), batch_b.column(0).to_numpy()):
+            return False
+        va = batch_a.column(1).values.to_numpy(zero_copy_only=False)
+        vb = batch_b.column(1).values.to_numpy(zero_copy_only=False)
+        if not np.array_equal(va, vb, equal_nan=True):
+            return False
+    return True
 
 
 def main(argv=None) -> int:
@@ -151,10 +247,13 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=64, help="stamp side S, px")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
     parser.add_argument(
-        "--cutout-sources", type=int, default=3000, help="sources in the Cutout2D loop"
+        "--cutout-sources", type=int, default=3000, help="sources in the in-memory Cutout2D loop"
     )
     add_results_argument(parser)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--workdir", default=None, help="folder for the field and outputs (default: the temp dir)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         n_ccd, ny, nx, per_ccd = 1, 1024, 1024, 4000
@@ -164,18 +263,27 @@ def main(argv=None) -> int:
         n_ccd, ny, nx, per_ccd = 4, 4612, 2048, 20000
     s = args.size
     settings = StampSettings(bands=BANDS, size=s)
-    with tempfile.TemporaryDirectory(prefix="bench_stamps_") as tmp:
+    buffered = StampSettings(bands=BANDS, size=s, direct_io=False)
+    with tempfile.TemporaryDirectory(prefix="bench_stamps_", dir=args.workdir) as tmp:
         root = Path(tmp)
         images, src = make_field(root, n_ccd=n_ccd, ny=ny, nx=nx, per_ccd=per_ccd, seed=args.seed)
         n_total = n_ccd * per_ccd
         out = root / "stamps.parquet"
+        out_loop = root / "stamps_cutout2d.parquet"
 
-        # end to end (child processes): timing runs, then one traced run for tracemalloc peak
-        e2e = [end_to_end(src, images, out, settings, trace=False) for _ in range(args.repeat)]
-        n_written, t_e2e, _, rss = min(e2e, key=lambda r: r[1])
-        assert n_written == n_total
-        _, _, traced_peak, _ = end_to_end(src, images, out, settings, trace=True)
+        # end to end (child processes), alternating the two cut_stamps variants
+        runs = {"direct": [], "buffered": []}
+        for _ in range(args.repeat):
+            runs["direct"].append(end_to_end("cut_stamps", src, images, out, settings))
+            runs["buffered"].append(end_to_end("cut_stamps", src, images, out, buffered))
+        best = {k: min(v, key=lambda r: r[1]) for k, v in runs.items()}
+        assert all(r[0] == n_total for r in best.values())
+        _, _, traced_peak, _ = end_to_end("cut_stamps", src, images, out, settings, trace=True)
         out_bytes = out.stat().st_size
+        n_loop, t_loop, _, rss_loop = end_to_end("cutout2d", src, images, out_loop, settings)
+        assert n_loop == n_total
+        same_e2e = same_stamps(out, out_loop)
+        out_loop.unlink()
 
         # prepared CCD 0 for the in-memory comparisons
         table = pq.read_table(src).to_pandas()
@@ -221,50 +329,27 @@ def main(argv=None) -> int:
         t_cut = min(_timed(cutout_loop) for _ in range(max(1, args.repeat - 1)))
         same = np.array_equal(cut, reference, equal_nan=True)
 
-        # the usual astropy idiom: sky position + WCS (also builds each cutout's WCS)
-        wcs = {
-            b: read_wcs(images[b], next(r for r in list_ccds(images[b]) if r.ccd == 0))
-            for b in BANDS
-        }
-        ra = table["ra"].to_numpy()[sel]
-        dec = table["dec"].to_numpy()[sel]
-        m_sky = max(1, m // 5)
-
-        def cutout_sky_loop():
-            for k, b in enumerate(BANDS):
-                for j in range(m_sky):
-                    pos_sky = SkyCoord(ra[j], dec[j], unit="deg")
-                    try:
-                        cut[j, k] = Cutout2D(
-                            calibrated[b],
-                            pos_sky,
-                            (s, s),
-                            wcs=wcs[b],
-                            mode="partial",
-                            fill_value=np.nan,
-                            copy=True,
-                        ).data
-                    except NoOverlapError:
-                        cut[j, k] = np.nan
-
-        t_cut_sky = _timed(cutout_sky_loop)
-
+    t_e2e, rss = best["direct"][1], best["direct"][3]
     rate = {
-        "end to end (FITS -> Parquet)": n_total / t_e2e,
-        "kernel (extract_stamps)": n / t_kernel,
-        "Cutout2D loop": m / t_cut,
-        "Cutout2D loop, sky position + WCS": m_sky / t_cut_sky,
+        "end to end: cut_stamps (direct I/O, default)": n_total / t_e2e,
+        "end to end: cut_stamps, page-cache writes (`direct_io: false`)": n_total
+        / best["buffered"][1],
+        "end to end: Cutout2D loop (SkyCoord + WCS per source), pyarrow writer": n_total / t_loop,
+        "kernel: extract_stamps": n / t_kernel,
+        "kernel: Cutout2D loop, integer pixel centres, in memory": m / t_cut,
         "memory-copy bound (numpy copyto)": n / t_copy,
     }
+    names = list(rate)
     stamp_bytes = len(BANDS) * s * s * 4
     lines = [
         "<!-- bench_stamps:start -->",
         "## Stamps (`benchmarks/bench_stamps.py" + (" --quick" if args.quick else "") + "`)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"numpy {np.__version__}. Field: {n_ccd} CCD(s) of {ny} x {nx} px, {n_total} sources, "
-        f"stamps {len(BANDS)} x {s} x {s} float32 ({stamp_bytes // 1024} KiB each), "
-        f"compression {settings.compression}, {settings.rows_per_group} rows/row group.",
+        f"numpy {np.__version__}, pyarrow {pa.__version__}. Field: {n_ccd} CCD(s) of {ny} x {nx} px, "
+        f"{n_total} sources, stamps {len(BANDS)} x {s} x {s} float32 ({stamp_bytes // 1024} KiB "
+        f"each), compression {settings.compression}, {settings.rows_per_group} rows/row group; "
+        f"output on {_filesystem(root)}.",
         "",
         "| measurement | stamps/s | MB/s of stamps |",
         "|---|---:|---:|",
@@ -273,23 +358,40 @@ def main(argv=None) -> int:
         lines.append(f"| {name} | {r:,.0f} | {r * stamp_bytes / 1e6:,.0f} |")
     lines += [
         "",
-        f"- end to end / Cutout2D loop: **{rate['end to end (FITS -> Parquet)'] / rate['Cutout2D loop']:.1f}x**; "
-        f"vs the sky-position Cutout2D loop: **{rate['end to end (FITS -> Parquet)'] / rate['Cutout2D loop, sky position + WCS']:.1f}x** (target >= 20x)",
-        f"- kernel / Cutout2D loop: {rate['kernel (extract_stamps)'] / rate['Cutout2D loop']:.1f}x",
-        f"- kernel / memory-copy bound: **{rate['kernel (extract_stamps)'] / rate['memory-copy bound (numpy copyto)']:.0%}** (target >= 30%)",
-        f"- kernel stamps identical to the Cutout2D stamps ({m} sources x {len(BANDS)} bands): {same}",
+        f"- end to end, cut_stamps / Cutout2D loop: **{rate[names[0]] / rate[names[2]]:.1f}x** "
+        f"(target >= 20x); with page-cache writes {rate[names[1]] / rate[names[2]]:.1f}x",
+        f"- end-to-end stamps identical to the Cutout2D loop's ({n_total} sources x "
+        f"{len(BANDS)} bands): {same_e2e}",
+        f"- kernel / memory-copy bound: **{rate[names[3]] / rate[names[5]]:.0%}** (target >= 30%); "
+        f"kernel / in-memory Cutout2D loop: {rate[names[3]] / rate[names[4]]:.1f}x, identical "
+        f"stamps ({m} sources x {len(BANDS)} bands): {same}",
         f"- NaN padding of one CCD (all bands, not in the kernel rate): {t_pad * 1e3:.0f} ms",
-        f"- end to end peak RSS of the child process: {rss / 2**20:,.0f} MiB; tracemalloc peak "
-        f"(numpy/Python allocations): {traced_peak / 2**20:,.0f} MiB; one CCD (all bands) "
-        f"{len(BANDS) * ny * nx * 4 / 2**20:,.0f} MiB, one row group "
-        f"{settings.rows_per_group * stamp_bytes / 2**20:,.0f} MiB, output file {out_bytes / 2**20:,.0f} MiB",
+        f"- peak RSS of the child process: cut_stamps {rss / 2**20:,.0f} MiB (tracemalloc peak of "
+        f"numpy/Python allocations {traced_peak / 2**20:,.0f} MiB), Cutout2D loop "
+        f"{rss_loop / 2**20:,.0f} MiB; one CCD (all bands) {len(BANDS) * ny * nx * 4 / 2**20:,.0f} "
+        f"MiB, one row group {settings.rows_per_group * stamp_bytes / 2**20:,.0f} MiB, output file "
+        f"{out_bytes / 2**20:,.0f} MiB",
         "<!-- bench_stamps:end -->",
     ]
     text = "\n".join(lines)
     print(text)
     if args.results:
         update_section("bench_stamps", text, args.results)
-    return 0 if same else 1
+    return 0 if same and same_e2e else 1
+
+
+def _filesystem(path: Path) -> str:
+    """Filesystem type and device holding ``path`` (from /proc/mounts; '?' elsewhere)."""
+    try:
+        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "?"
+    best = max(
+        (m for m in mounts if str(path.resolve()).startswith(m[1].rstrip("/") + "/")),
+        key=lambda m: len(m[1]),
+        default=None,
+    )
+    return f"{best[2]} ({best[0]})" if best else "?"
 
 
 def _timed(fn) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,11 @@ def test_stamp_file_contract(mock_stamps):
     out, sources = mock_stamps["out"], mock_stamps["sources"]
     assert mock_stamps["n"] == len(sources)
     pf = pq.ParquetFile(out)
-    assert pf.schema_arrow.field("stamp").type == pa.list_(pa.float32(), 2 * 64 * 64)
+    stamp_type = pf.schema_arrow.field("stamp").type
+    assert pa.types.is_fixed_size_list(stamp_type) and stamp_type.list_size == 2 * 64 * 64
+    assert stamp_type.value_type == pa.float32()
+    # required fields: NaN pixels are values, never nulls
+    assert not pf.schema_arrow.field("stamp").nullable and not stamp_type.value_field.nullable
     assert pf.schema_arrow.field("flags").type == pa.int32()
     sizes = [pf.metadata.row_group(k).num_rows for k in range(pf.metadata.num_row_groups)]
     assert max(sizes) <= 128 and sum(sizes) == len(sources)
@@ -187,7 +192,7 @@ def test_empty_sources_give_valid_empty_stamps(mock_stamps, tmp_path):
     assert cut_stamps(path, mock_stamps["images"], out=out, settings=settings) == 0
     table = pq.read_table(out)
     assert table.num_rows == 0
-    assert table.schema.field("stamp").type == pa.list_(pa.float32(), 2 * 17 * 17)
+    assert table.schema.field("stamp").type.list_size == 2 * 17 * 17
     assert read_parquet_metadata(out)["size"] == 17
 
 
@@ -245,3 +250,18 @@ def test_real_cfht_image_stamps(tmp_path):
     assert meta["pixel_scale_arcsec"] == pytest.approx(0.187, abs=0.002)
     # 101 px image: every 64 px stamp of a source farther than 18 px from the centre is padded
     assert np.all(flags[np.isnan(stamps).any(axis=(1, 2, 3))] & STAMP_FLAG_HAS_NAN)
+
+
+def test_stamps_leave_nothing_when_the_disk_fills(mock_stamps, tmp_path, monkeypatch):
+    from pandas_clusters import io as pio
+
+    def write(fd, view):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pio.os, "write", write)
+    out = tmp_path / "stamps.parquet"
+    settings = StampSettings(size=16, rows_per_group=64)
+    with pytest.raises(OSError, match="No space left") as err:
+        cut_stamps(mock_stamps["src_path"], mock_stamps["images"], out=out, settings=settings)
+    assert ".stamps.parquet." in str(err.value.filename)  # names the file being written
+    assert list(tmp_path.iterdir()) == []  # no output, no temporary left behind

@@ -283,8 +283,13 @@ def pixel_scale_arcsec(wcs: WCS) -> float:
 
 
 def background(
-    data: np.ndarray, mask: np.ndarray | None, *, box: int, filter_size: int
-) -> tuple[np.ndarray, np.ndarray]:
+    data: np.ndarray,
+    mask: np.ndarray | None,
+    *,
+    box: int,
+    filter_size: int,
+    with_rms: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """sep (Source Extractor) background and noise maps.
 
     Parameters
@@ -297,6 +302,9 @@ def background(
         Mesh size, px (clipped to the image size).
     filter_size : int
         Median filter over meshes.
+    with_rms : bool
+        Also interpolate the noise map (one more full-image pass); ``rms`` is
+        ``None`` when False.
 
     Returns
     -------
@@ -307,7 +315,7 @@ def background(
     bw, bh = max(min(box, nx), 1), max(min(box, ny), 1)
     bkg = sep.Background(data, mask=mask, bw=bw, bh=bh, fw=filter_size, fh=filter_size)
     back = bkg.back(dtype=np.float32)
-    rms = bkg.rms(dtype=np.float32)
+    rms = bkg.rms(dtype=np.float32) if with_rms else None
     return back, rms
 
 
