@@ -199,7 +199,9 @@ def _end_to_end_child(method, src, images, out, settings, queue, trace):
     dt = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1] if trace else 0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    queue.put((n, dt, peak, rss))
+    # cut_stamps' writer process (the largest child waited for); 0 for the Cutout2D loop
+    rss_writer = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    queue.put((n, dt, peak, rss, rss_writer))
 
 
 def _cutout2d_call(src, images, *, out, settings):
@@ -278,9 +280,9 @@ def main(argv=None) -> int:
             runs["buffered"].append(end_to_end("cut_stamps", src, images, out, buffered))
         best = {k: min(v, key=lambda r: r[1]) for k, v in runs.items()}
         assert all(r[0] == n_total for r in best.values())
-        _, _, traced_peak, _ = end_to_end("cut_stamps", src, images, out, settings, trace=True)
+        _, _, traced_peak, _, _ = end_to_end("cut_stamps", src, images, out, settings, trace=True)
         out_bytes = out.stat().st_size
-        n_loop, t_loop, _, rss_loop = end_to_end("cutout2d", src, images, out_loop, settings)
+        n_loop, t_loop, _, rss_loop, _ = end_to_end("cutout2d", src, images, out_loop, settings)
         assert n_loop == n_total
         same_e2e = same_stamps(out, out_loop)
         out_loop.unlink()
@@ -329,7 +331,7 @@ def main(argv=None) -> int:
         t_cut = min(_timed(cutout_loop) for _ in range(max(1, args.repeat - 1)))
         same = np.array_equal(cut, reference, equal_nan=True)
 
-    t_e2e, rss = best["direct"][1], best["direct"][3]
+    t_e2e, rss, rss_writer = best["direct"][1], best["direct"][3], best["direct"][4]
     rate = {
         "end to end: cut_stamps (direct I/O, default)": n_total / t_e2e,
         "end to end: cut_stamps, page-cache writes (`direct_io: false`)": n_total
@@ -340,6 +342,7 @@ def main(argv=None) -> int:
         "memory-copy bound (numpy copyto)": n / t_copy,
     }
     names = list(rate)
+    slots = min(settings.write_queue + 1, -(-per_ccd // settings.rows_per_group) * n_ccd)
     stamp_bytes = len(BANDS) * s * s * 4
     lines = [
         "<!-- bench_stamps:start -->",
@@ -366,8 +369,11 @@ def main(argv=None) -> int:
         f"kernel / in-memory Cutout2D loop: {rate[names[3]] / rate[names[4]]:.1f}x, identical "
         f"stamps ({m} sources x {len(BANDS)} bands): {same}",
         f"- NaN padding of one CCD (all bands, not in the kernel rate): {t_pad * 1e3:.0f} ms",
-        f"- peak RSS of the child process: cut_stamps {rss / 2**20:,.0f} MiB (tracemalloc peak of "
-        f"numpy/Python allocations {traced_peak / 2**20:,.0f} MiB), Cutout2D loop "
+        f"- peak RSS: cut_stamps {rss / 2**20:,.0f} MiB + its writer process "
+        f"{rss_writer / 2**20:,.0f} MiB (up to {slots} shared row-group buffers, "
+        f"{slots * settings.rows_per_group * stamp_bytes / 2**20:,.0f} MiB, count in both; "
+        f"tracemalloc peak of numpy/Python allocations "
+        f"{traced_peak / 2**20:,.0f} MiB), Cutout2D loop "
         f"{rss_loop / 2**20:,.0f} MiB; one CCD (all bands) {len(BANDS) * ny * nx * 4 / 2**20:,.0f} "
         f"MiB, one row group {settings.rows_per_group * stamp_bytes / 2**20:,.0f} MiB, output file "
         f"{out_bytes / 2**20:,.0f} MiB",

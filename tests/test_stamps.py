@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import resource
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from astropy.io import fits
 from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 
+from pandas_clusters._stamp_writer import StampFileWriter
 from pandas_clusters.io import read_parquet_metadata
 from pandas_clusters.normalize import normalize_stamps
 from pandas_clusters.sources import SourceSettings, build_sources, sources_schema
@@ -26,6 +28,7 @@ from pandas_clusters.stamps import (
     cut_stamps,
     extract_stamps,
     read_stamps,
+    stamps_schema,
 )
 
 REFERENCE = Path(__file__).parents[2] / "shared" / "reference"
@@ -252,16 +255,35 @@ def test_real_cfht_image_stamps(tmp_path):
     assert np.all(flags[np.isnan(stamps).any(axis=(1, 2, 3))] & STAMP_FLAG_HAS_NAN)
 
 
-def test_stamps_leave_nothing_when_the_disk_fills(mock_stamps, tmp_path, monkeypatch):
-    from pandas_clusters import io as pio
-
-    def write(fd, view):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(pio.os, "write", write)
+def test_stamps_leave_nothing_when_the_disk_fills(mock_stamps, tmp_path):
+    # a file-size limit (inherited by the writer process) makes writes fail as on a full disk
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     out = tmp_path / "stamps.parquet"
-    settings = StampSettings(size=16, rows_per_group=64)
-    with pytest.raises(OSError, match="No space left") as err:
-        cut_stamps(mock_stamps["src_path"], mock_stamps["images"], out=out, settings=settings)
+    settings = StampSettings(size=32, rows_per_group=16)
+    stamp_bytes = 2 * 32 * 32 * 4
+    shared = 9 * 16 * stamp_bytes  # the writer's shared buffers (also limited)
+    output = len(mock_stamps["sources"]) * stamp_bytes
+    assert output > 2 * shared
+    resource.setrlimit(resource.RLIMIT_FSIZE, (shared + (output - shared) // 2, hard))
+    try:
+        with pytest.raises(OSError, match="too large") as err:
+            cut_stamps(mock_stamps["src_path"], mock_stamps["images"], out=out, settings=settings)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert err.value.errno == errno.EFBIG
     assert ".stamps.parquet." in str(err.value.filename)  # names the file being written
     assert list(tmp_path.iterdir()) == []  # no output, no temporary left behind
+
+
+def test_writer_process_death_is_an_error_naming_the_file(tmp_path):
+    schema = stamps_schema(1, 4)
+    path = tmp_path / "x.parquet"
+    writer = StampFileWriter(path, schema, rows=8, values=16, slots=2)
+    writer._proc.kill()
+    with pytest.raises(RuntimeError, match=f"writer process for {path} died"):
+        for _ in range(3):
+            slot, buf = writer.buffer(8)
+            buf[:] = 0
+            writer.write(slot, np.arange(8), np.zeros(8, np.int32))
+        writer.close()
+    writer._abort()

@@ -42,9 +42,15 @@ Performance
 -----------
 Work proceeds CCD by CCD (all bands of that CCD in memory) and, inside a
 CCD, in chunks of ``rows_per_group`` sources, each written as one Parquet
-row group: memory is bounded by one CCD per band plus one row group. The
-cutting kernel (:func:`extract_stamps`) is a vectorised gather through a
-strided window view of the NaN-padded CCD, with no per-source Python loop.
+row group. The cutting kernel (:func:`extract_stamps`) is a vectorised
+gather through a strided window view of the NaN-padded CCD, with no
+per-source Python loop. Encoding the fixed-size-list column costs more than
+everything else together (pyarrow writes two levels per pixel), so it runs
+in a writer process (:mod:`pandas_clusters._stamp_writer`) fed through
+shared row-group buffers, up to ``write_queue`` row groups ahead, and the
+file is written with direct I/O (:class:`pandas_clusters.io.DirectOutput`).
+Memory is bounded by one CCD (all bands) plus ``write_queue + 1`` row
+groups, whatever the number of sources.
 
 Flags (``flags``, int32)
 ------------------------
@@ -63,9 +69,7 @@ import dataclasses
 import json
 import logging
 import os
-from collections import deque
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +86,8 @@ from pandas_clusters._photometry import (
     read_ccd,
     read_wcs,
 )
-from pandas_clusters.io import DirectOutput, atomic_path
+from pandas_clusters._stamp_writer import StampFileWriter
+from pandas_clusters.io import atomic_path
 
 __all__ = [
     "STAMP_FLAG_BITS",
@@ -98,13 +103,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Row groups queued for the writer thread at most (it keeps encoding while the main thread
-#: computes the next CCD's background).
-_WRITE_DEPTH = 2
-
-#: Bytes per write to the output file (and per call from the encoder into Python).
-_IO_CHUNK = 16 << 20
 
 #: Sources gathered per block inside the kernel (keeps the temporary in the CPU cache).
 _BLOCK = 64
@@ -151,6 +149,11 @@ class StampSettings:
         Write the file with ``O_DIRECT`` where the filesystem allows it
         (:class:`pandas_clusters.io.DirectOutput`): GBs of stamps then cost
         no page-cache CPU time; False writes through the page cache.
+    write_queue : int
+        Row groups that may wait for the writer process while the next ones
+        are cut (>= 1). Enough of them keep it encoding while the next CCD's
+        background is computed (~0.35 s for a MegaCam CCD, ~7 row groups of
+        1024 stamps of 2 x 64 x 64); each costs one row group of memory.
     """
 
     bands: tuple[str, ...] = ("g", "i")
@@ -163,6 +166,7 @@ class StampSettings:
     zero_points: Mapping[str, float] = field(default_factory=dict)
     zero_point_keywords: tuple[str, ...] = ("MAGZPT",)
     direct_io: bool = True
+    write_queue: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bands", tuple(self.bands))
@@ -173,6 +177,9 @@ class StampSettings:
             raise ValueError(msg)
         if int(self.size) != self.size or self.size < 2:
             msg = f"stamps: size must be an integer >= 2, got {self.size!r}"
+            raise ValueError(msg)
+        if int(self.write_queue) != self.write_queue or self.write_queue < 1:
+            msg = f"stamps: write_queue must be a positive integer, got {self.write_queue!r}"
             raise ValueError(msg)
         if int(self.rows_per_group) != self.rows_per_group or self.rows_per_group < 1:
             msg = f"stamps: rows_per_group must be a positive integer, got {self.rows_per_group!r}"
@@ -419,86 +426,56 @@ def cut_stamps(
         {b"pandas_clusters": json.dumps(meta, sort_keys=True).encode()}
     )
     compression = None if settings.compression in ("none", None) else settings.compression
-    with atomic_path(out) as tmp:
-        # no dictionary encoding and no min/max statistics for the pixel column: both cost a
-        # pass over every value and gain nothing on noise-dominated float32 pixels (v1 data
-        # pages: measured faster than v2 for these fixed-size lists). Encoding the list
-        # column is the bottleneck (pyarrow writes a repetition and a definition level per
-        # pixel), so it runs in its own thread (pyarrow releases the GIL) while the main
-        # thread calibrates and cuts, and the bytes go out by direct I/O.
-        in_flight: deque[Future] = deque()
-        rows = min(settings.rows_per_group, max(len(frame), 1))
-        # a ring of reusable row-group buffers: the writer may still read _WRITE_DEPTH of
-        # them while the next is filled (fresh 32 MB buffers would cost first-touch page
-        # faults as long as the cutting itself)
-        buffers = [np.empty((rows, nb, s, s), dtype=np.float32) for _ in range(_WRITE_DEPTH + 1)]
-        n_groups = 0
-        with (
-            DirectOutput(tmp, direct=settings.direct_io, chunk=_IO_CHUNK) as raw,
-            # the encoder fills a native buffer without the GIL and calls into Python once
-            # per 16 MiB (not per ~1 MB page), so it rarely waits on the main thread
-            pa.BufferedOutputStream(pa.PythonFile(raw, mode="w"), buffer_size=_IO_CHUNK) as sink,
-            pq.ParquetWriter(
-                sink,
-                full_schema,
-                compression=compression,
-                use_dictionary=False,
-                write_statistics=["source_id", "flags"],
-            ) as writer,
-            # inner: on any error the pool finishes its pending writes before the writer closes
-            ThreadPoolExecutor(max_workers=1) as pool,
-        ):
-            for a, z in zip(starts, ends, strict=True):
-                ccd = int(ccds[a])
-                padded: dict[str, PaddedImage | None] = {}
-                for b in bands:
-                    ref = refs[b].get(ccd)
-                    if ref is None:
-                        padded[b] = None
+    rows = min(settings.rows_per_group, max(len(frame), 1))
+    n_groups = max(1, sum(-(-(z - a) // rows) for a, z in zip(starts, ends, strict=True)))
+    # The Parquet encoding runs in a writer process (pandas_clusters._stamp_writer) while
+    # this one calibrates and cuts into shared row-group buffers, up to write_queue row
+    # groups ahead. Memory: one CCD (all bands) plus write_queue + 1 row groups.
+    with (
+        atomic_path(out) as tmp,
+        StampFileWriter(
+            tmp,
+            full_schema,
+            rows=rows,
+            values=nb * s * s,
+            slots=min(settings.write_queue + 1, n_groups),
+            compression=compression,
+            direct_io=settings.direct_io,
+        ) as writer,
+    ):
+        source_ids = frame["source_id"].to_numpy()
+        for a, z in zip(starts, ends, strict=True):
+            ccd = int(ccds[a])
+            padded: dict[str, PaddedImage | None] = {}
+            for b in bands:
+                ref = refs[b].get(ccd)
+                if ref is None:
+                    padded[b] = None
+                    continue
+                data, _, _ = _calibrated_ccd(images[b], ref, b, settings)
+                padded[b] = PaddedImage(data, s)
+                del data
+            for c0 in range(a, z, settings.rows_per_group):
+                c1 = min(c0 + settings.rows_per_group, z)
+                slot, flat = writer.buffer(c1 - c0)
+                buf = flat.reshape(c1 - c0, nb, s, s)
+                flags = np.zeros(c1 - c0, dtype=np.int32)
+                for k, b in enumerate(bands):
+                    if padded[b] is None:
+                        buf[:, k] = np.nan
+                        flags |= STAMP_FLAG_OFF_IMAGE | STAMP_FLAG_EDGE | STAMP_FLAG_HAS_NAN
                         continue
-                    data, _, _ = _calibrated_ccd(images[b], ref, b, settings)
-                    padded[b] = PaddedImage(data, s)
-                    del data
-                for c0 in range(a, z, settings.rows_per_group):
-                    c1 = min(c0 + settings.rows_per_group, z)
-                    buf = buffers[n_groups % len(buffers)][: c1 - c0]
-                    n_groups += 1
-                    flags = np.zeros(c1 - c0, dtype=np.int32)
-                    for k, b in enumerate(bands):
-                        if padded[b] is None:
-                            buf[:, k] = np.nan
-                            flags |= STAMP_FLAG_OFF_IMAGE | STAMP_FLAG_EDGE | STAMP_FLAG_HAS_NAN
-                            continue
-                        _, f = extract_stamps(
-                            padded[b],
-                            frame[f"x_{b}"].to_numpy()[c0:c1],
-                            frame[f"y_{b}"].to_numpy()[c0:c1],
-                            out=buf[:, k],
-                        )
-                        flags |= f
-                    stamp_col = pa.FixedSizeListArray.from_arrays(
-                        pa.array(buf.reshape(-1), type=pa.float32()),
-                        type=schema.field("stamp").type,
+                    _, f = extract_stamps(
+                        padded[b],
+                        frame[f"x_{b}"].to_numpy()[c0:c1],
+                        frame[f"y_{b}"].to_numpy()[c0:c1],
+                        out=buf[:, k],
                     )
-                    table = pa.Table.from_arrays(
-                        [
-                            pa.array(frame["source_id"].to_numpy()[c0:c1], type=pa.int64()),
-                            stamp_col,
-                            pa.array(flags, type=pa.int32()),
-                        ],
-                        schema=schema,
-                    )
-                    while len(in_flight) >= _WRITE_DEPTH:
-                        in_flight.popleft().result()
-                    in_flight.append(
-                        pool.submit(
-                            writer.write_table, table, row_group_size=settings.rows_per_group
-                        )
-                    )
-                    n_written += c1 - c0
-                del padded
-            while in_flight:
-                in_flight.popleft().result()
+                    flags |= f
+                del buf, flat
+                writer.write(slot, source_ids[c0:c1], flags)
+                n_written += c1 - c0
+            del padded
     log.info("wrote %d stamps to %s", n_written, out)
     return n_written
 
