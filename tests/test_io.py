@@ -94,12 +94,14 @@ def test_direct_output_falls_back_when_the_filesystem_refuses_o_direct(tmp_path,
     assert path.read_bytes() == data
 
 
-def test_direct_output_falls_back_when_a_write_is_refused(tmp_path, monkeypatch):
+@pytest.mark.parametrize("which", ["first", "tail"])
+def test_direct_output_falls_back_when_a_write_is_refused(tmp_path, monkeypatch, which):
     real_write = os.write
     refused = []
 
     def write(fd, view):
-        if not refused:
+        # refuse the first write, or the first of the padded last block (shorter than a chunk)
+        if not refused and (which == "first" or len(view) != 8192):
             refused.append(fd)
             raise OSError(errno.EINVAL, "Invalid argument")
         return real_write(fd, view)

@@ -256,7 +256,7 @@ class DirectOutput(io.RawIOBase):
                 else:
                     self._submit(tail)
             self._wait()
-            if self.direct and tail:
+            if tail:  # drop the padding of the last block (also if O_DIRECT was dropped meanwhile)
                 os.ftruncate(self._fd, self._size)
         finally:
             self._pool.shutdown(wait=True)

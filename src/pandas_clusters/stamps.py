@@ -427,7 +427,8 @@ def cut_stamps(
     )
     compression = None if settings.compression in ("none", None) else settings.compression
     rows = min(settings.rows_per_group, max(len(frame), 1))
-    n_groups = max(1, sum(-(-(z - a) // rows) for a, z in zip(starts, ends, strict=True)))
+    per_group = settings.rows_per_group
+    n_groups = max(1, sum(-(-(z - a) // per_group) for a, z in zip(starts, ends, strict=True)))
     # The Parquet encoding runs in a writer process (pandas_clusters._stamp_writer) while
     # this one calibrates and cuts into shared row-group buffers, up to write_queue row
     # groups ahead. Memory: one CCD (all bands) plus write_queue + 1 row groups.
