@@ -65,6 +65,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from _results import add_results_argument, update_section  # noqa: E402
 
 from pandas_clusters._photometry import list_ccds, read_wcs  # noqa: E402
+from pandas_clusters.io import DirectOutput  # noqa: E402
 from pandas_clusters.sources import make_source_id, sources_schema  # noqa: E402
 from pandas_clusters.stamps import (  # noqa: E402
     PaddedImage,
@@ -224,6 +225,20 @@ def end_to_end(method, src, images, out, settings, *, trace: bool = False):
     return result
 
 
+def raw_write(path: Path, n_bytes: int, *, direct: bool) -> tuple[float, float]:
+    """Write ``n_bytes`` in 1 MiB pieces through DirectOutput: (seconds, system CPU seconds)."""
+    piece = np.random.default_rng(0).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+    path.unlink(missing_ok=True)
+    os.sync()
+    c0, t0 = os.times(), time.perf_counter()
+    with DirectOutput(path, direct=direct) as f:
+        for _ in range(n_bytes // len(piece)):
+            f.write(piece)
+    dt, c1 = time.perf_counter() - t0, os.times()
+    path.unlink()
+    return dt, c1.system - c0.system
+
+
 def same_stamps(path_a, path_b) -> bool:
     """Whether two stamps files hold equal stamps (NaN = NaN) for equal source_ids."""
     a = pq.ParquetFile(path_a)
@@ -292,6 +307,14 @@ def main(argv=None) -> int:
         assert n_loop == n_total
         same_e2e = same_stamps(out, out_loop)
         out_loop.unlink()
+
+        # the disk alone: the output's bytes written raw, through the page cache and direct
+        raw = {
+            mode: [
+                raw_write(root / "raw.bin", out_bytes, direct=mode == "direct") for _ in range(3)
+            ]
+            for mode in ("buffered", "direct")
+        }
 
         # prepared CCD 0 for the in-memory comparisons
         table = pq.read_table(src).to_pandas()
@@ -373,6 +396,12 @@ def main(argv=None) -> int:
         + ", ".join(f"{r[1]:.2f}" for r in runs["direct"])
         + "; page-cache writes "
         + ", ".join(f"{r[1]:.2f}" for r in runs["buffered"]),
+        "- the disk alone, the output's bytes in 1 MiB writes (three runs, GB/s and system CPU s): "
+        + "; ".join(
+            f"{mode} "
+            + ", ".join(f"{out_bytes / dt / 1e9:.2f} GB/s ({cpu:.1f} s)" for dt, cpu in raw[mode])
+            for mode in raw
+        ),
         f"- end-to-end stamps identical to the Cutout2D loop's ({n_total} sources x "
         f"{len(BANDS)} bands): {same_e2e}",
         f"- kernel / memory-copy bound: **{rate[names[3]] / rate[names[5]]:.0%}** (target >= 30%); "

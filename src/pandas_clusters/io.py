@@ -123,11 +123,14 @@ class DirectOutput(io.RawIOBase):
 
     Meant for outputs of many GB written once and read later by another job,
     such as the stamps. Buffered writes make the kernel find, zero and copy
-    into a page-cache page for every 4 KiB, CPU time the encoder needs:
-    measured on the 2-core reference machine (``benchmarks/RESULTS.md``), 2.7 GB
-    in 8 MiB writes cost 2.1-6.0 s of system time buffered, 0.1 s direct. Data
-    is gathered in a page-aligned staging buffer of ``chunk`` bytes; a full
-    buffer is written by a background thread while the other one fills.
+    into a page-cache page for every 4 KiB: CPU time the encoder needs, and
+    memory the node's other jobs need. On the 2-core reference machine
+    (``benchmarks/bench_stamps.py``, ``benchmarks/RESULTS.md``), writing a
+    2.5 GB stamps file's bytes cost 0.5-4.6 s of system CPU buffered and
+    0.1-0.2 s direct, and the stamps stage ran ~1.6x faster end to end with
+    direct writes. Data is gathered in a page-aligned staging
+    buffer of ``chunk`` bytes; a full buffer is written by a background thread
+    while the other one fills.
 
     Where ``O_DIRECT`` is not available (not Linux, or a filesystem without
     it: the ``open`` or a ``write`` fails with ``EINVAL``) the file is written
