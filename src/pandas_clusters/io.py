@@ -127,7 +127,7 @@ class DirectOutput(io.RawIOBase):
     memory the node's other jobs need. On the 2-core reference machine
     (``benchmarks/bench_stamps.py``, ``benchmarks/RESULTS.md``), writing a
     2.5 GB stamps file's bytes cost 0.5-4.6 s of system CPU buffered and
-    0.1-0.2 s direct, and the stamps stage ran ~1.6x faster end to end with
+    0.1-0.2 s direct, and the stamps stage ran ~1.7x faster end to end with
     direct writes. Data is gathered in a page-aligned staging
     buffer of ``chunk`` bytes; a full buffer is written by a background thread
     while the other one fills.
