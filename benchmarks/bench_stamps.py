@@ -139,7 +139,7 @@ def make_field(root: Path, *, n_ccd: int, ny: int, nx: int, per_ccd: int, seed: 
     return images, src
 
 
-def cutout2d_loop_end_to_end(src, images, out, settings) -> int:
+def cutout2d_loop_end_to_end(src, images, *, out, settings) -> int:
     """The loop a user would otherwise write: Cutout2D per source and band, rows to Parquet."""
     s = settings.size
     table = pq.read_table(src, columns=["source_id", "ccd", "ra", "dec"]).to_pandas()
@@ -151,7 +151,7 @@ def cutout2d_loop_end_to_end(src, images, out, settings) -> int:
             data, wcs = {}, {}
             for b in BANDS:
                 ref = next(r for r in list_ccds(images[b]) if r.ccd == ccd)
-                data[b] = _calibrated_ccd(images[b], ref, b, settings)[0]
+                data[b] = _calibrated_ccd(images[b], ref, b, settings)
                 wcs[b] = read_wcs(images[b], ref)
             for c0 in range(0, len(group), settings.rows_per_group):
                 part = group.iloc[c0 : c0 + settings.rows_per_group]
@@ -195,7 +195,7 @@ def cutout2d_loop_end_to_end(src, images, out, settings) -> int:
 def _end_to_end_child(method, src, images, out, settings, queue, trace):
     if trace:
         tracemalloc.start()
-    fn = cut_stamps if method == "cut_stamps" else _cutout2d_call
+    fn = cut_stamps if method == "cut_stamps" else cutout2d_loop_end_to_end
     t0 = time.perf_counter()
     n = fn(src, images, out=out, settings=settings)
     dt = time.perf_counter() - t0
@@ -204,10 +204,6 @@ def _end_to_end_child(method, src, images, out, settings, queue, trace):
     # cut_stamps' writer process (the largest child waited for); 0 for the Cutout2D loop
     rss_writer = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     queue.put((n, dt, peak, rss, rss_writer))
-
-
-def _cutout2d_call(src, images, *, out, settings):
-    return cutout2d_loop_end_to_end(src, images, out, settings)
 
 
 def end_to_end(method, src, images, out, settings, *, trace: bool = False):
@@ -323,7 +319,7 @@ def main(argv=None) -> int:
         calibrated = {}
         for b in BANDS:
             ref = next(r for r in list_ccds(images[b]) if r.ccd == 0)
-            calibrated[b] = _calibrated_ccd(images[b], ref, b, settings)[0]
+            calibrated[b] = _calibrated_ccd(images[b], ref, b, settings)
         t0 = time.perf_counter()
         padded = {b: PaddedImage(calibrated[b], s) for b in BANDS}
         t_pad = time.perf_counter() - t0

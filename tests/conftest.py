@@ -26,6 +26,15 @@ def reference() -> Path:
 
 
 @pytest.fixture(scope="session")
+def cfht_image(reference) -> Path:
+    """The real CFHT MegaCam cutout of the reference folder (skips when absent)."""
+    path = reference / "astroquery-cadc-testdata" / "query_images.fits"
+    if not path.is_file():
+        pytest.skip("shared/reference CFHT MegaCam image not available")
+    return path
+
+
+@pytest.fixture(scope="session")
 def seeds() -> Path:
     if not SEEDS.is_dir():
         pytest.skip("../shared/seeds is absent")

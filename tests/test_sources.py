@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,10 +27,6 @@ from pandas_clusters.sources import (
     make_source_id,
     sources_schema,
 )
-
-REFERENCE = Path(__file__).parents[2] / "shared" / "reference"
-CFHT_IMAGE = REFERENCE / "astroquery-cadc-testdata" / "query_images.fits"
-
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -293,17 +288,15 @@ def test_casu_catalogue_input(tmp_path):
 
 
 @pytest.mark.reference
-def test_real_cfht_megacam_image(tmp_path):
-    if not CFHT_IMAGE.exists():
-        pytest.skip("shared/reference CFHT MegaCam image not available")
+def test_real_cfht_megacam_image(tmp_path, cfht_image):
     settings = SourceSettings(bands=("g",))
     with pytest.raises(ValueError, match=r"query_images\.fits\[0\].*zero point"):
-        build_sources({"g": CFHT_IMAGE}, field=0, out=tmp_path / "s.parquet", settings=settings)
+        build_sources({"g": cfht_image}, field=0, out=tmp_path / "s.parquet", settings=settings)
     # a zero point given explicitly; a 2 s exposure of 101 px has no star for an aperture correction
     settings = dataclasses.replace(settings, zero_points={"g": 26.5})
     with pytest.warns(ApertureCorrectionWarning, match=r"query_images\.fits\[0\]"):
         frame = build_sources(
-            {"g": CFHT_IMAGE}, field=0, out=tmp_path / "s.parquet", settings=settings
+            {"g": cfht_image}, field=0, out=tmp_path / "s.parquet", settings=settings
         )
     assert np.all(frame["flags"].to_numpy() & FLAG_NO_APCORR)
     table = pq.read_table(tmp_path / "s.parquet")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import resource
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,10 +29,6 @@ from pandas_clusters.stamps import (
     read_stamps,
     stamps_schema,
 )
-
-REFERENCE = Path(__file__).parents[2] / "shared" / "reference"
-CFHT_IMAGE = REFERENCE / "astroquery-cadc-testdata" / "query_images.fits"
-
 
 # --------------------------------------------------------------------------- kernel
 
@@ -239,15 +234,13 @@ def test_missing_zero_point_in_stamps(tmp_path):
 
 
 @pytest.mark.reference
-def test_real_cfht_image_stamps(tmp_path):
-    if not CFHT_IMAGE.exists():
-        pytest.skip("shared/reference CFHT MegaCam image not available")
+def test_real_cfht_image_stamps(tmp_path, cfht_image):
     src = tmp_path / "s.parquet"
     settings = SourceSettings(bands=("g",), zero_points={"g": 26.5}, aperture_correction="none")
-    sources = build_sources({"g": CFHT_IMAGE}, field=0, out=src, settings=settings)
+    sources = build_sources({"g": cfht_image}, field=0, out=src, settings=settings)
     out = tmp_path / "st.parquet"
     st = StampSettings(bands=("g",), zero_points={"g": 26.5})
-    assert cut_stamps(src, {"g": CFHT_IMAGE}, out=out, settings=st) == len(sources)
+    assert cut_stamps(src, {"g": cfht_image}, out=out, settings=st) == len(sources)
     ids, stamps, flags, meta = read_stamps(out)
     assert stamps.shape == (len(sources), 1, 64, 64)
     assert meta["pixel_scale_arcsec"] == pytest.approx(0.187, abs=0.002)

@@ -109,7 +109,6 @@ class StampFileWriter:
             src = str(Path(__file__).resolve().parents[1])
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-            os.set_inheritable(data_fd, True)
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(child.fileno()), str(data_fd)],
                 pass_fds=(child.fileno(), data_fd),

@@ -111,6 +111,9 @@ STAMP_FLAG_EDGE = 1
 STAMP_FLAG_HAS_NAN = 2
 STAMP_FLAG_OFF_IMAGE = 4
 
+#: Flags of a band whose source centre lies off the CCD (its stamp is all NaN padding).
+_OFF_IMAGE_FLAGS = STAMP_FLAG_OFF_IMAGE | STAMP_FLAG_EDGE | STAMP_FLAG_HAS_NAN
+
 #: Flag name -> bit value (also written to the file metadata).
 STAMP_FLAG_BITS = {
     "EDGE": STAMP_FLAG_EDGE,
@@ -304,14 +307,12 @@ def extract_stamps(
     flags = np.zeros(x.size, dtype=np.int32)
     flags[edge] |= STAMP_FLAG_EDGE
     flags[n_nan > 0] |= STAMP_FLAG_HAS_NAN
-    flags[off] |= STAMP_FLAG_OFF_IMAGE | STAMP_FLAG_EDGE | STAMP_FLAG_HAS_NAN
+    flags[off] |= _OFF_IMAGE_FLAGS
     return out, flags
 
 
-def _calibrated_ccd(
-    path, ref, band: str, settings: StampSettings
-) -> tuple[np.ndarray, float, float]:
-    """Sky-subtracted CCD scaled to ``zero_point_ab``; returns (image, scale factor, px scale)."""
+def _calibrated_ccd(path, ref, band: str, settings: StampSettings) -> np.ndarray:
+    """Sky-subtracted CCD scaled to ``zero_point_ab`` (float32, NaN where no data)."""
     img = read_ccd(
         path,
         ref,
@@ -320,9 +321,8 @@ def _calibrated_ccd(
     )
     data = img.data
     mask = ~np.isfinite(data)
-    factor = 10.0 ** (0.4 * (settings.zero_point_ab - img.zero_point))
     if mask.all():
-        return data, factor, pixel_scale_arcsec(img.wcs)
+        return data
     filled = np.where(mask, np.float32(0.0), data)
     back, _ = background(
         filled,
@@ -333,8 +333,8 @@ def _calibrated_ccd(
     )
     del filled
     data -= back  # NaN stays NaN
-    data *= np.float32(factor)
-    return data, factor, pixel_scale_arcsec(img.wcs)
+    data *= np.float32(10.0 ** (0.4 * (settings.zero_point_ab - img.zero_point)))
+    return data
 
 
 def _read_positions(sources_path, bands: Sequence[str]) -> pd.DataFrame:
@@ -445,6 +445,7 @@ def cut_stamps(
         ) as writer,
     ):
         source_ids = frame["source_id"].to_numpy()
+        xy = {b: (frame[f"x_{b}"].to_numpy(), frame[f"y_{b}"].to_numpy()) for b in bands}
         for a, z in zip(starts, ends, strict=True):
             ccd = int(ccds[a])
             padded: dict[str, PaddedImage | None] = {}
@@ -453,9 +454,7 @@ def cut_stamps(
                 if ref is None:
                     padded[b] = None
                     continue
-                data, _, _ = _calibrated_ccd(images[b], ref, b, settings)
-                padded[b] = PaddedImage(data, s)
-                del data
+                padded[b] = PaddedImage(_calibrated_ccd(images[b], ref, b, settings), s)
             for c0 in range(a, z, settings.rows_per_group):
                 c1 = min(c0 + settings.rows_per_group, z)
                 slot, flat = writer.buffer(c1 - c0)
@@ -464,14 +463,10 @@ def cut_stamps(
                 for k, b in enumerate(bands):
                     if padded[b] is None:
                         buf[:, k] = np.nan
-                        flags |= STAMP_FLAG_OFF_IMAGE | STAMP_FLAG_EDGE | STAMP_FLAG_HAS_NAN
+                        flags |= _OFF_IMAGE_FLAGS
                         continue
-                    _, f = extract_stamps(
-                        padded[b],
-                        frame[f"x_{b}"].to_numpy()[c0:c1],
-                        frame[f"y_{b}"].to_numpy()[c0:c1],
-                        out=buf[:, k],
-                    )
+                    x, y = xy[b]
+                    _, f = extract_stamps(padded[b], x[c0:c1], y[c0:c1], out=buf[:, k])
                     flags |= f
                 del buf, flat
                 writer.write(slot, source_ids[c0:c1], flags)
