@@ -33,3 +33,12 @@ def update_section(name: str, text: str, path: str | Path = RESULTS) -> None:
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(new)
     tmp.replace(path)
+
+
+def report_section(name: str, lines: list[str], path: str | Path = RESULTS) -> str:
+    """Print ``lines`` between the section's markers; unless ``path`` is empty, update it too."""
+    text = "\n".join([f"<!-- {name}:start -->", *lines, f"<!-- {name}:end -->"])
+    print(text)
+    if path:
+        update_section(name, text, path)
+    return text

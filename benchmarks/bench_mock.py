@@ -36,7 +36,7 @@ from pandas_clusters.mock import MockSettings, write_field_image  # noqa: E402
 from pandas_clusters.mock.render import _add_points, moffat_alpha  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import add_results_argument, update_section  # noqa: E402
+from _results import add_results_argument, report_section  # noqa: E402
 
 
 def _baseline(img, x, y, flux, alpha, beta, radius):
@@ -85,8 +85,7 @@ def main(argv=None):
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     cmd = "python benchmarks/bench_mock.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    out = [
-        "<!-- bench_mock:start -->",
+    lines = [
         f"## Mock survey rendering (`{cmd.strip()}`)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, pinned to one core with one "
@@ -104,12 +103,8 @@ def main(argv=None):
         f"- kernel / Moffat2D loop: **{t_base / t_kernel:.1f}x**; max |difference| / max flux "
         f"{maxdiff:.1e}",
         f"- peak RSS {peak_mb:.0f} MB",
-        "<!-- bench_mock:end -->",
     ]
-    text = "\n".join(out)
-    print(text)
-    if args.results:
-        update_section("bench_mock", text, args.results)
+    report_section("bench_mock", lines, args.results)
 
 
 if __name__ == "__main__":

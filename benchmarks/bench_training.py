@@ -124,7 +124,6 @@ def main(argv=None) -> dict:
     if device.type == "cuda":
         model0 = model0.to(memory_format=torch.channels_last)
     criterion = nn.CrossEntropyLoss()
-    results = {}
 
     model_a = copy.deepcopy(model0)
     opt_a = torch.optim.AdamW(model_a.parameters(), lr=1e-3)

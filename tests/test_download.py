@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.server
 import io
@@ -23,8 +24,7 @@ from pandas_clusters.acquire.download import (
     parse_checksum,
     validate_fits_image,
 )
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+from pandas_clusters.mock import MockField, MockSettings, write_field_image
 
 FAST = DownloadSettings(
     retries=3, backoff_s=0.0, backoff_max_s=0.0, timeout_s=5.0, chunk_bytes=4096
@@ -291,11 +291,8 @@ def test_progress_bar_when_asked(archive, tmp_path, capsys):
     assert "f.fits" in capsys.readouterr().err
 
 
-def test_real_megacam_cutout(archive, tmp_path):
-    path = REFERENCE / "astroquery-cadc-testdata" / "query_images.fits"
-    if not path.is_file():
-        pytest.skip(f"reference data absent: {path}")
-    body = path.read_bytes()
+def test_real_megacam_cutout(archive, tmp_path, cfht_image):
+    body = cfht_image.read_bytes()
     archive.files["/megacam.fits"] = body
     archive.plans["/megacam.fits"] = ["truncate", "503"]
     out = tmp_path / "megacam.fits"
@@ -305,21 +302,16 @@ def test_real_megacam_cutout(archive, tmp_path):
 
 
 def test_mock_survey_image(archive, tmp_path):
-    import dataclasses
-
-    mock = pytest.importorskip("pandas_clusters.mock")
-    if not hasattr(mock, "write_field_image"):
-        pytest.skip("pandas_clusters.mock.write_field_image not available yet")
     settings = dataclasses.replace(
-        mock.MockSettings.demo(),
+        MockSettings.demo(),
         ccd_nx=64,
         ccd_ny=64,
         ccd_columns=2,
         ccd_rows=1,
-        fields=(mock.MockField(id=1, ra_deg=11.0, dec_deg=41.6),),
+        fields=(MockField(id=1, ra_deg=11.0, dec_deg=41.6),),
     )
     src = tmp_path / "src" / "g.fits"
-    mock.write_field_image(settings, field_id=1, band="g", path=src)
+    write_field_image(settings, field_id=1, band="g", path=src)
     archive.files["/1/g.fits"] = src.read_bytes()
     archive.plans["/1/g.fits"] = ["truncate"]
     out = tmp_path / "out" / "1" / "g.fits"

@@ -31,9 +31,6 @@ from pandas_clusters.acquire.vizier import (
 )
 from pandas_clusters.io import read_parquet_metadata
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-RECORDED = REFERENCE / "astroquery-vizier-testdata"
-
 # -source of the request -> recorded answer.
 ROUTES = {
     "II/246/out": "ii246.txt",
@@ -49,10 +46,11 @@ ROUTES = {
 
 
 @pytest.fixture(scope="module")
-def recorded():
-    if not RECORDED.is_dir():
-        pytest.skip(f"reference data absent: {RECORDED}")
-    return RECORDED
+def recorded(reference):
+    path = reference / "astroquery-vizier-testdata"
+    if not path.is_dir():
+        pytest.skip(f"reference data absent: {path}")
+    return path
 
 
 @pytest.fixture(scope="module")

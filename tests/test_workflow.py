@@ -23,7 +23,10 @@ from astropy.io import ascii as astropy_ascii
 pytestmark = pytest.mark.slow
 
 
-def _snakemake(repo: Path, workdir: Path, *args: str, overlays=(), timeout=900):
+def _snakemake(
+    repo: Path, workdir: Path, *args: str, configfile="tiny.yaml", overlays=(), timeout=900
+):
+    """Run Snakemake in ``workdir`` on config/config.yaml, config/``configfile`` and ``overlays``."""
     cmd = [
         sys.executable,
         "-m",
@@ -34,7 +37,7 @@ def _snakemake(repo: Path, workdir: Path, *args: str, overlays=(), timeout=900):
         "2",
         "--configfile",
         str(repo / "config" / "config.yaml"),
-        str(repo / "config" / "tiny.yaml"),
+        str(repo / "config" / configfile),
         *[str(o) for o in overlays],
         *args,
     ]
@@ -132,26 +135,7 @@ def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
 
 def test_real_survey_config_plans_every_stage(repo, tmp_path):
     """`snakemake -n` with config/pandas.yaml plans the whole DAG offline."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "-s",
-            str(repo / "Snakefile"),
-            "--cores",
-            "1",
-            "--configfile",
-            str(repo / "config" / "config.yaml"),
-            str(repo / "config" / "pandas.yaml"),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    planned = _planned(proc)
+    planned = _planned(_snakemake(repo, tmp_path, "-n", configfile="pandas.yaml", timeout=300))
     expected = {
         "download_image",
         "fetch_catalog",

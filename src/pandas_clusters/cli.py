@@ -17,40 +17,35 @@ from .config import inference_params, load_config, sources_params, stamps_params
 __all__ = ["main"]
 
 
-def _config(args):
-    return load_config(args.config)
-
-
 def _mock_settings(cfg):
     from .mock import MockSettings
 
     return MockSettings.from_config(cfg["mock"], seed=cfg["seed"])
 
 
-def _cmd_validate(args):
-    cfg = _config(args)
+def _cmd_validate(cfg, args):
     print(f"{args.config}: valid ({cfg['survey']} survey, fields {cfg['fields']})")
 
 
-def _cmd_mock_image(args):
+def _cmd_mock_image(cfg, args):
     from .mock import write_mock_image
 
-    write_mock_image(_mock_settings(_config(args)), args.field, args.band, args.out)
+    write_mock_image(_mock_settings(cfg), args.field, args.band, args.out)
 
 
-def _cmd_mock_truth(args):
+def _cmd_mock_truth(cfg, args):
     from .mock import write_field_truth
 
-    write_field_truth(_mock_settings(_config(args)), args.field, args.out)
+    write_field_truth(_mock_settings(cfg), args.field, args.out)
 
 
-def _cmd_mock_catalogs(args):
+def _cmd_mock_catalogs(cfg, args):
     from .mock import write_mock_catalogs
     from .mock.catalogs import CATALOG_NAMES
 
     out = Path(args.outdir)
     write_mock_catalogs(
-        _mock_settings(_config(args)),
+        _mock_settings(cfg),
         catalog_paths={name: out / f"{name}.parquet" for name in CATALOG_NAMES},
         footprint_path=out / "phat_footprint.json",
         truth_path=out / "catalog_truth.parquet",
@@ -69,10 +64,10 @@ def _pairs(items, what):
     return out
 
 
-def _cmd_sources(args):
+def _cmd_sources(cfg, args):
     from .sources import SourceSettings, build_sources
 
-    settings = SourceSettings.from_config(sources_params(_config(args)))
+    settings = SourceSettings.from_config(sources_params(cfg))
     build_sources(
         _pairs(args.image, "image"),
         field=args.field,
@@ -82,17 +77,16 @@ def _cmd_sources(args):
     )
 
 
-def _cmd_stamps(args):
+def _cmd_stamps(cfg, args):
     from .stamps import StampSettings, cut_stamps
 
-    settings = StampSettings.from_config(stamps_params(_config(args)))
+    settings = StampSettings.from_config(stamps_params(cfg))
     cut_stamps(args.sources, _pairs(args.image, "image"), out=args.out, settings=settings)
 
 
-def _cmd_trainset(args):
+def _cmd_trainset(cfg, args):
     from .trainset import TrainsetSettings, write_trainset
 
-    cfg = _config(args)
     write_trainset(
         args.out,
         args.sources,
@@ -104,10 +98,9 @@ def _cmd_trainset(args):
     )
 
 
-def _cmd_train(args):
+def _cmd_train(cfg, args):
     from .train import TrainSettings, train
 
-    cfg = _config(args)
     out = Path(args.outdir)
     train(
         args.trainset,
@@ -121,22 +114,21 @@ def _cmd_train(args):
     )
 
 
-def _cmd_predict(args):
+def _cmd_predict(cfg, args):
     from .predict import InferenceSettings, predict_stamps
 
     predict_stamps(
         args.stamps,
         args.weights,
-        settings=InferenceSettings.from_config(inference_params(_config(args))),
+        settings=InferenceSettings.from_config(inference_params(cfg)),
         output_path=args.out,
         sources_path=args.sources,
     )
 
 
-def _cmd_select(args):
+def _cmd_select(cfg, args):
     from .select import SelectionSettings, write_candidates
 
-    cfg = _config(args)
     write_candidates(
         args.inference,
         args.sources,
@@ -146,10 +138,9 @@ def _cmd_select(args):
     )
 
 
-def _cmd_crossmatch(args):
+def _cmd_crossmatch(cfg, args):
     from .crossmatch import CrossmatchSettings, write_crossmatch
 
-    cfg = _config(args)
     write_crossmatch(
         args.candidates,
         _pairs(args.catalog, "catalog"),
@@ -158,11 +149,9 @@ def _cmd_crossmatch(args):
     )
 
 
-def _cmd_publish(args):
+def _cmd_publish(cfg, args):
     from .publish import PublishSettings, publish_catalogue
 
-    cfg = _config(args)
-    pub = {k: v for k, v in cfg["publish"].items() if k != "inspection_dir"}
     out = Path(args.outdir)
     publish_catalogue(
         args.candidates,
@@ -170,7 +159,7 @@ def _cmd_publish(args):
         readme_path=out / "ReadMe",
         fits_path=out / "table7.fits",
         parquet_path=out / "table7.parquet",
-        settings=PublishSettings.from_config(pub),
+        settings=PublishSettings.from_config(cfg["publish"]),
         inspection_dir=args.inspection_dir,
     )
 
@@ -264,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with log_to(None):
-            args.func(args)
+            args.func(load_config(args.config), args)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         print(f"pandas-clusters: error: {exc}", file=sys.stderr)
         return 2

@@ -1,9 +1,10 @@
 """Training data on the device: loading, batching and augmentation.
 
 The training set (see :mod:`pandas_clusters.trainset`) is small enough to be
-held whole as one normalised tensor: :func:`load_split` reads a split once,
-normalises it with :func:`pandas_clusters.normalize.normalize_stamps` (so NaN
-never reaches the network) and :class:`DeviceBatches` keeps it on the
+held whole as one normalised tensor: :func:`load_splits` reads the splits
+in one pass and normalises them with
+:func:`pandas_clusters.normalize.normalize_stamps` (so NaN never reaches the
+network) and :class:`DeviceBatches` keeps it on the
 training device when it fits, drawing shuffled batches and augmenting them
 there (:func:`augment`: the 8 rotations/flips of the square, and small
 integer shifts), with a seeded :class:`torch.Generator` whose state goes
@@ -13,11 +14,12 @@ into the checkpoint.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
@@ -30,6 +32,7 @@ __all__ = [
     "augment",
     "fits_on_device",
     "load_split",
+    "load_splits",
     "stamps_to_array",
     "synthetic_stamps",
 ]
@@ -59,8 +62,6 @@ class SplitData:
 
 def stamps_to_array(column, *, n_bands: int, size: int) -> np.ndarray:
     """Turn a Parquet ``stamp`` column (fixed-size lists) into ``(N, C, S, S)`` float32."""
-    import pyarrow as pa
-
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     n = len(arr)
     if n == 0:
@@ -86,25 +87,51 @@ def load_split(path: str | os.PathLike, split: str) -> SplitData:
     split : str
         ``"train"``, ``"validation"`` or ``"test"``.
     """
+    return load_splits(path, [split])[split]
+
+
+def load_splits(path: str | os.PathLike, splits: Sequence[str]) -> dict[str, SplitData]:
+    """Read several splits of a training-set Parquet file in one pass, normalised.
+
+    The splits share row groups, so reading them one by one would decode the
+    file (its stamps above all) once per split.
+
+    Parameters
+    ----------
+    path : path-like
+        Training set written by :func:`pandas_clusters.trainset.write_trainset`.
+    splits : sequence of str
+        Among ``"train"``, ``"validation"`` and ``"test"``.
+
+    Returns
+    -------
+    dict of str to SplitData
+        One entry per split, in the order given.
+    """
     meta = read_parquet_metadata(path)
     for key in ("bands", "size"):
         if key not in meta:
             msg = f"training set {str(path)!r} lacks the metadata key {key!r}"
             raise ValueError(msg)
-    table = pq.read_table(path, filters=[("split", "==", split)])
+    table = pq.read_table(path, filters=[("split", "in", list(splits))])
     for col in ("label", "stamp", "source_id"):
         if col not in table.column_names:
             msg = f"training set {str(path)!r} lacks the column {col!r}"
             raise ValueError(msg)
     bands = list(meta["bands"])
-    x = stamps_to_array(table["stamp"], n_bands=len(bands), size=int(meta["size"]))
-    x = normalize_stamps(x)
-    if not np.isfinite(x).all():  # normalize_stamps guarantees this; keep the promise checked
-        msg = f"non-finite values after normalisation in {str(path)!r} split {split!r}"
-        raise ValueError(msg)
-    y = table["label"].to_numpy().astype(np.int64)
-    rest = table.drop_columns(["stamp"]).to_pandas()
-    return SplitData(x=x, y=y, table=rest, bands=bands)
+    which = table["split"].to_numpy(zero_copy_only=False).astype(str)
+    out = {}
+    for split in splits:
+        part = table.filter(pa.array(which == split)) if len(splits) > 1 else table
+        x = stamps_to_array(part["stamp"], n_bands=len(bands), size=int(meta["size"]))
+        x = normalize_stamps(x)
+        if not np.isfinite(x).all():  # normalize_stamps guarantees this; keep the promise
+            msg = f"non-finite values after normalisation in {str(path)!r} split {split!r}"
+            raise ValueError(msg)
+        y = part["label"].to_numpy().astype(np.int64)
+        rest = part.drop_columns(["stamp"]).to_pandas()
+        out[split] = SplitData(x=x, y=y, table=rest, bands=bands)
+    return out
 
 
 def fits_on_device(nbytes: int, device: torch.device, *, fraction: float = 0.5) -> bool:

@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from pandas_clusters.data import load_split
+from pandas_clusters.data import load_splits
 from pandas_clusters.io import atomic_path, write_parquet
 from pandas_clusters.models import load_model, predict_proba, read_weights_metadata, resolve_device
 
@@ -301,8 +301,8 @@ def evaluate(
         msg = f"weights {[str(w) for w in weights_paths]} mix models {models} or mag limits {mags}"
         raise ValueError(msg)
     model_name, mag_limit = models.pop(), mags.pop()
-    val = load_split(trainset_path, "validation")
-    test = load_split(trainset_path, "test")
+    splits = load_splits(trainset_path, ["validation", "test"])
+    val, test = splits["validation"], splits["test"]
     if len(test.y) == 0 or len(val.y) == 0:
         msg = f"training set {str(trainset_path)!r} has an empty validation or test split"
         raise ValueError(msg)
@@ -310,13 +310,13 @@ def evaluate(
     thresholds = settings.thresholds
     probs_val: dict[str, np.ndarray] = {}
     probs_test: dict[str, np.ndarray] = {}
+    kw = {"batch_size": settings.batch_size, "device": device, "normalized": True}
     for w, meta in zip(weights_paths, metas, strict=True):
         member = f"seed{meta.get('seed')}"
         if member in probs_val:
             msg = f"two weights files for {member} among {[str(p) for p in weights_paths]}"
             raise ValueError(msg)
         model = load_model(w, device=device)
-        kw = {"batch_size": settings.batch_size, "device": device, "normalized": True}
         probs_val[member] = predict_proba(model, val.x, **kw)
         probs_test[member] = predict_proba(model, test.x, **kw)
     seeds = list(probs_val)
@@ -330,14 +330,15 @@ def evaluate(
         else np.full(len(yt), np.nan)
     )
     edges = _mag_edges(gmag, settings.mag_bin_width, mag_limit)
+    which = np.digitize(gmag, edges) - 1
     per_member: dict[str, dict[str, Any]] = {}
-    scans, bins_rows, calib = [], [], {}
+    scans, bins_rows, calib, curves = [], [], {}, {}
     for member in [*seeds, "ensemble"]:
         pv, pt = probs_val[member], probs_test[member]
         thr = best_threshold(yv, pv, thresholds)
         m = metrics_at(yt, pt, thr)
-        _, _, auc = roc_curve(yt, pt)
-        _, _, ap = pr_curve(yt, pt)
+        curves[member] = (pr_curve(yt, pt), roc_curve(yt, pt))
+        (_, _, ap), (_, _, auc) = curves[member]
         table, ece = calibration_table(yt, pt, n_bins=settings.calibration_bins)
         calib[member] = table
         per_member[member] = {
@@ -348,7 +349,6 @@ def evaluate(
             "ece": ece,
         }
         scans.append(threshold_scan(yt, pt, thresholds).assign(member=member))
-        which = np.digitize(gmag, edges) - 1
         for b in range(len(edges) - 1):
             sel = which == b
             mb = metrics_at(yt[sel], pt[sel], thr)
@@ -425,7 +425,7 @@ def evaluate(
         scan.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     with atomic_path(paths.mag_bins) as tmp:
         bins.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    _plot_curves(paths.curves, yt, probs_test, scan, summary)
+    _plot_curves(paths.curves, curves, scan, summary)
     _plot_calibration(paths.calibration, calib, per_member)
     _plot_confusion(paths.confusion, summary)
     with atomic_path(paths.summary) as tmp:
@@ -437,19 +437,17 @@ def _title(summary: Mapping[str, Any]) -> str:
     return f"{summary['model']}, g <= {summary['mag_limit']}, {len(summary['seeds'])} seed(s)"
 
 
-def _plot_curves(path, y, probs, scan, summary) -> None:
+def _plot_curves(path, curves, scan, summary) -> None:
     fig = Figure(figsize=(13, 4.2), layout="constrained")
     ax_pr, ax_roc, ax_t = fig.subplots(1, 3)
-    for member, p in probs.items():
+    for member, ((prec, rec, ap), (fpr, tpr, auc)) in curves.items():
         ens = member == "ensemble"
         kw = {
             "lw": 2.0 if ens else 0.8,
             "alpha": 1.0 if ens else 0.6,
             "color": "k" if ens else None,
         }
-        prec, rec, ap = pr_curve(y, p)
         ax_pr.step(rec, prec, where="post", label=f"{member} AP={ap:.3f}", **kw)
-        fpr, tpr, auc = roc_curve(y, p)
         ax_roc.plot(fpr, tpr, label=f"{member} AUC={auc:.3f}", **kw)
     ax_pr.set(
         xlabel="recall", ylabel="purity (precision)", xlim=(0, 1), ylim=(0, 1.02), title="PR (test)"

@@ -78,14 +78,12 @@ def _check_weights(weights_paths: Sequence[str | os.PathLike]) -> list[dict[str,
             if key not in m:
                 msg = f"weights file {str(w)!r} lacks the metadata key {key!r}"
                 raise ValueError(msg)
-    first = metas[0]
+
+    def kind(m: Mapping[str, Any]) -> tuple:
+        return m["model"], m["bands"], m["size"], m.get("mag_limit")
+
     for w, m in zip(weights_paths, metas, strict=True):
-        if (m["model"], m["bands"], m["size"], m.get("mag_limit")) != (
-            first["model"],
-            first["bands"],
-            first["size"],
-            first.get("mag_limit"),
-        ):
+        if kind(m) != kind(metas[0]):
             msg = (
                 f"weights file {str(w)!r} ({m['model']}, bands {m['bands']}, size {m['size']}, "
                 f"mag_limit {m.get('mag_limit')}) differs from {str(weights_paths[0])!r}"
@@ -190,12 +188,8 @@ def predict_stamps(
     columns: dict[str, Any] = {"source_id": pa.array(sid, pa.int64())}
     for k, name in enumerate(names):
         columns[name] = pa.array(prob[:, k].astype(np.float32), pa.float32())
-    columns["prob_mean"] = pa.array(
-        prob.mean(axis=1).astype(np.float32) if len(sid) else np.empty(0, np.float32), pa.float32()
-    )
-    columns["prob_std"] = pa.array(
-        prob.std(axis=1).astype(np.float32) if len(sid) else np.empty(0, np.float32), pa.float32()
-    )
+    columns["prob_mean"] = pa.array(prob.mean(axis=1).astype(np.float32), pa.float32())
+    columns["prob_std"] = pa.array(prob.std(axis=1).astype(np.float32), pa.float32())
     metadata = {
         "model": metas[0]["model"],
         "mag_limit": metas[0].get("mag_limit"),

@@ -161,6 +161,9 @@ TABLE7_COLUMNS: tuple[CdsColumnSpec, ...] = (
     CdsColumnSpec("H14", "---", "Name in Huxor et al. 2014MNRAS.442.2165H", "name"),
 )
 
+#: Spec of each column, by label.
+_SPECS: dict[str, CdsColumnSpec] = {c.label: c for c in TABLE7_COLUMNS}
+
 #: Catalogue key of each name column.
 _NAME_COLUMNS: dict[str, str] = {c.upper(): c for c in CATALOGUES}
 
@@ -315,9 +318,9 @@ def read_inspection_scores(
                 f"{int(score[bad][0])} for source_id {int(sid[bad][0])}"
             )
             raise ValueError(msg)
-        if len(np.unique(sid)) != len(sid):
-            dup = pd.Series(sid)[pd.Series(sid).duplicated()].iloc[0]
-            msg = f"inspection file {str(path)!r}: source_id {int(dup)} is scored twice"
+        dup = pd.Series(sid).duplicated().to_numpy()
+        if dup.any():
+            msg = f"inspection file {str(path)!r}: source_id {int(sid[dup][0])} is scored twice"
             raise ValueError(msg)
         lookup = pd.Series(score, index=sid)
         got = lookup.reindex(ids)
@@ -423,27 +426,29 @@ def build_table7(
     df = df.sort_values(["ra", "dec", "source_id"], kind="stable").reset_index(drop=True)
     n = len(df)
     sexa = _sexagesimal(df["ra"].to_numpy(float), df["dec"].to_numpy(float))
-    specs = {c.label: c for c in TABLE7_COLUMNS}
 
-    def rounded(col: str, label: str) -> np.ndarray:
-        return np.round(df[col].to_numpy(float), specs[label].decimals)
+    def rounded(values: np.ndarray, label: str) -> np.ndarray:
+        return np.round(values, _SPECS[label].decimals)
+
+    def column(col: str) -> np.ndarray:
+        return df[col].to_numpy(float)
 
     out: dict[str, Any] = {
         "Seq": np.arange(1, n + 1, dtype=np.int64),
         "RAh": sexa["RAh"],
         "RAm": sexa["RAm"],
-        "RAs": np.round(sexa["RAs"], 3),
+        "RAs": rounded(sexa["RAs"], "RAs"),
         "DE-": pd.Series(sexa["DE-"], dtype=object).to_numpy(),
         "DEd": sexa["DEd"],
         "DEm": sexa["DEm"],
-        "DEs": np.round(sexa["DEs"], 2),
-        "gmag": rounded("gmag", "gmag"),
-        "e_gmag": rounded("e_gmag", "e_gmag"),
-        "imag": rounded("imag", "imag"),
-        "e_imag": rounded("e_imag", "e_imag"),
+        "DEs": rounded(sexa["DEs"], "DEs"),
+        "gmag": rounded(column("gmag"), "gmag"),
+        "e_gmag": rounded(column("e_gmag"), "e_gmag"),
+        "imag": rounded(column("imag"), "imag"),
+        "e_imag": rounded(column("e_imag"), "e_imag"),
         "PAndAS": df["field"].to_numpy(np.int64),
-        "Rproj": rounded("rproj_kpc", "Rproj"),
-        "Conf": rounded("conf", "Conf"),
+        "Rproj": rounded(column("rproj_kpc"), "Rproj"),
+        "Conf": rounded(column("conf"), "Conf"),
         "Score": df["_score"].array,
     }
     for label, key in _NAME_COLUMNS.items():
@@ -677,6 +682,7 @@ def _paragraph(text: str) -> list[str]:
 def _readme_text(
     cols: Sequence[FormattedColumn],
     *,
+    lrecl: int,
     n_rows: int,
     settings: PublishSettings,
     notes: Sequence[Sequence[str]],
@@ -684,9 +690,6 @@ def _readme_text(
     description: str,
 ) -> str:
     h = settings.readme
-    lrecl = sum(c.width for c in cols) + sum(
-        1 for k, c in enumerate(cols) if k > 0 and c.spec.gap_before
-    )
     who = ", ".join(v for v in (h.first_author, h.year) if v)
     first = f"{h.catalogue}  {h.short_title}" + (f"  ({who})" if who else "")
     out = [first, _DOUBLE_RULE]
@@ -828,6 +831,7 @@ def write_cds(
     description = h.description if h.description is not None else _default_description(context)
     readme = _readme_text(
         cols,
+        lrecl=lrecl,
         n_rows=len(table),
         settings=settings,
         notes=notes,
@@ -839,21 +843,6 @@ def write_cds(
     with atomic_path(readme_path) as tmp:
         tmp.write_text(readme, encoding="ascii")
     return Path(dat_path), Path(readme_path)
-
-
-_UNITS = {
-    "RAh": "h",
-    "RAm": "min",
-    "RAs": "s",
-    "DEd": "deg",
-    "DEm": "arcmin",
-    "DEs": "arcsec",
-    "gmag": "mag",
-    "e_gmag": "mag",
-    "imag": "mag",
-    "e_imag": "mag",
-    "Rproj": "kpc",
-}
 
 
 def _to_astropy(table: pd.DataFrame) -> Table:
@@ -876,9 +865,9 @@ def _to_astropy(table: pd.DataFrame) -> Table:
                 mask=np.array([v == "" for v in vals], dtype=bool),
                 name=name,
             )
-        if name in _UNITS:
-            col.unit = _UNITS[name]
-        spec = next((s for s in TABLE7_COLUMNS if s.label == name), None)
+        spec = _SPECS.get(name)
+        if spec is not None and spec.unit != "---":
+            col.unit = spec.unit
         col.description = spec.explanation if spec else "Source identifier in the pipeline"
         out.add_column(col)
     return out

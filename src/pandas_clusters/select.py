@@ -189,10 +189,8 @@ def _read_inference(path: str | os.PathLike) -> pd.DataFrame:
     if missing:
         msg = f"inference file {str(path)!r} lacks the column(s) {missing}"
         raise ValueError(msg)
-    cols = [*INFERENCE_COLUMNS] + sorted(
-        (c for c in schema.names if c.startswith("prob_seed")), key=_seed_key
-    )
-    df = pd.read_parquet(path, columns=cols)
+    seeds = [c for c in schema.names if c.startswith("prob_seed")]  # ordered by the caller
+    df = pd.read_parquet(path, columns=[*INFERENCE_COLUMNS, *seeds])
     if df["source_id"].duplicated().any():
         dup = int(df.loc[df["source_id"].duplicated(), "source_id"].iloc[0])
         msg = f"inference file {str(path)!r}: source_id {dup} occurs twice"
@@ -254,9 +252,9 @@ def drop_duplicates_across_fields(df: pd.DataFrame, *, radius_arcsec: float) -> 
     """
     out = df.copy()
     n = len(out)
-    n_copies = np.ones(n, dtype=np.int32)
-    dup_fields: list[list[int]] = [[] for _ in range(n)]
     keep = np.ones(n, dtype=bool)
+    # fields of the copies dropped for each kept row (at most one copy per field)
+    absorbed: list[set[int]] = [set() for _ in range(n)]
     if n >= 2:
         coords = SkyCoord(
             out["ra"].to_numpy(float) * u.deg, out["dec"].to_numpy(float) * u.deg, frame="icrs"
@@ -277,20 +275,16 @@ def drop_duplicates_across_fields(df: pd.DataFrame, *, radius_arcsec: float) -> 
             for a, b in zip(i.tolist(), j.tolist(), strict=True):
                 neighbours[a].append(b)
             kept_so_far = np.zeros(n, dtype=bool)
-            absorbed: list[set[int]] = [set() for _ in range(n)]
             for k in order.tolist():
                 fk = int(fields[k])
                 winners = [b for b in neighbours[k] if kept_so_far[b] and fk not in absorbed[b]]
                 if winners:
                     keep[k] = False
-                    w = min(winners, key=lambda b: rank[b])
-                    n_copies[w] += 1
-                    absorbed[w].add(fk)
-                    dup_fields[w].append(fk)
+                    absorbed[min(winners, key=lambda b: rank[b])].add(fk)
                 else:
                     kept_so_far[k] = True
-    out["n_copies"] = n_copies
-    out["duplicate_fields"] = [",".join(str(f) for f in sorted(set(v))) for v in dup_fields]
+    out["n_copies"] = np.array([1 + len(v) for v in absorbed], dtype=np.int32)
+    out["duplicate_fields"] = [",".join(str(f) for f in sorted(v)) for v in absorbed]
     return out.loc[keep].reset_index(drop=True)
 
 

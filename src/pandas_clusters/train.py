@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from pandas_clusters.data import DeviceBatches, SplitData, fits_on_device, load_split
+from pandas_clusters.data import DeviceBatches, SplitData, fits_on_device, load_splits
 from pandas_clusters.io import atomic_path, read_parquet_metadata
 from pandas_clusters.models import build_model, resolve_device, save_weights
 
@@ -351,8 +351,8 @@ def train(
     trainset_path = Path(trainset_path)
     checkpoint_path = Path(checkpoint_path)
     meta = read_parquet_metadata(trainset_path)
-    train_data = load_split(trainset_path, "train")
-    val_data = load_split(trainset_path, "validation")
+    splits = load_splits(trainset_path, ["train", "validation"])
+    train_data, val_data = splits["train"], splits["validation"]
     if int(train_data.y.sum()) == 0:
         msg = f"the train split of {str(trainset_path)!r} has no positives"
         raise ValueError(msg)

@@ -263,10 +263,14 @@ def check(
             failures.append(f"cancelled SLURM job {cancelled} is not a train job: {job}")
         elif job.run_seconds < 1:
             failures.append(f"cancelled SLURM job {cancelled} had not started running")
+        # its rerun: a later completed job of the same rule and wildcards
         later = [
             j
             for j in jobs.values()
-            if j.job_id > cancelled and j.comment == job.comment and j.state == "COMPLETED"
+            if job is not None
+            and j.job_id > cancelled
+            and j.comment == job.comment
+            and j.state == "COMPLETED"
         ]
         if not later:
             failures.append(f"no completed train job after the cancelled SLURM job {cancelled}")
@@ -276,11 +280,10 @@ def check(
     ours, theirs = slurm_dir / _TABLE, local_dir / _TABLE
     if not ours.is_file() or not theirs.is_file():
         failures.append(f"missing CDS table: {ours} or {theirs}")
-    elif ours.read_bytes() != theirs.read_bytes():
+    elif (table := ours.read_bytes()) != theirs.read_bytes():
         failures.append(f"{ours} differs from the local run's {theirs}")
     else:
-        n_rows = len(ours.read_text().splitlines())
-        print(f"{_TABLE}: SLURM run equals local run ({n_rows} rows)")
+        print(f"{_TABLE}: SLURM run equals local run ({len(table.splitlines())} rows)")
     return failures
 
 
@@ -295,15 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cancelled", type=int, default=None)
     parser.add_argument("--records", choices=("scontrol", "sacct"), default="scontrol")
     args = parser.parse_args(argv)
-    failures = check(
-        slurm_dir=args.slurm_dir,
-        slurm_log=args.slurm_log,
-        local_dir=args.local_dir,
-        local_log=args.local_log,
-        jobcomp=args.jobcomp,
-        cancelled=args.cancelled,
-        records=args.records,
-    )
+    failures = check(**vars(args))  # the options are named as check's arguments
     for failure in failures:
         print(f"FAIL: {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -118,20 +118,18 @@ while [ -z "$CANCELLED" ] && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$SLURM_P
 done
 [ -n "$CANCELLED" ] || log "WARNING: no running train job was seen to cancel"
 
-rc=0
-wait "$SLURM_PID" || rc=$?
-log "SLURM run finished: exit $rc"
-if [ "$rc" != 0 ]; then
-    tail -n 40 "$WORK/slurm.log" >&2
-    exit 1
-fi
-rc=0
-wait "$LOCAL_PID" || rc=$?
-log "local run finished: exit $rc"
-if [ "$rc" != 0 ]; then
-    tail -n 40 "$WORK/local.log" >&2
-    exit 1
-fi
+# finish NAME PID LOG: wait for a run; when it failed, show the end of its log and stop
+finish() {
+    local rc=0
+    wait "$2" || rc=$?
+    log "$1 run finished: exit $rc"
+    if [ "$rc" != 0 ]; then
+        tail -n 40 "$3" >&2
+        exit 1
+    fi
+}
+finish SLURM "$SLURM_PID" "$WORK/slurm.log"
+finish local "$LOCAL_PID" "$WORK/local.log"
 PIDS=()
 
 # 4. the checks

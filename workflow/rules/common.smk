@@ -170,14 +170,6 @@ def get_stamps_params(wildcards):
     return stamps_params(config)
 
 
-def get_training_sources(wildcards):
-    return expand("results/sources/{field}.parquet", field=TRAINING_FIELDS)
-
-
-def get_training_stamps(wildcards):
-    return expand("results/stamps/{field}.parquet", field=TRAINING_FIELDS)
-
-
 _TRAINSET_KEYS = (
     "match_radius_arcsec",
     "class_balance",
@@ -210,21 +202,18 @@ def get_train_params(wildcards):
     return {k: TRAINING[k] for k in _LOOP_KEYS}
 
 
-def get_seed_weights(wildcards):
+def _seed_weights(model, mag_limit):
+    """The weights of every seed of one model x limiting magnitude (an ensemble)."""
     return expand(
         "results/models/{model}/mag{mag_limit}/seed{seed}/weights.safetensors",
-        model=wildcards.model,
-        mag_limit=wildcards.mag_limit,
+        model=model,
+        mag_limit=mag_limit,
         seed=SEEDS,
     )
 
 
-def get_grid_summaries(wildcards):
-    return expand(
-        "results/evaluation/{model}/mag{mag_limit}/summary.json",
-        model=MODELS,
-        mag_limit=MAG_LIMITS,
-    )
+def get_seed_weights(wildcards):
+    return _seed_weights(wildcards.model, wildcards.mag_limit)
 
 
 # --- inference, selection, cross-match, publication ----------------------------------
@@ -232,12 +221,7 @@ def get_grid_summaries(wildcards):
 
 def get_selected_weights(wildcards):
     """The ensemble used downstream: the selected model and mag limit, every seed."""
-    return expand(
-        "results/models/{model}/mag{mag_limit}/seed{seed}/weights.safetensors",
-        model=SELECTED_MODEL,
-        mag_limit=SELECTED_MAG_LIMIT,
-        seed=SEEDS,
-    )
+    return _seed_weights(SELECTED_MODEL, SELECTED_MAG_LIMIT)
 
 
 def get_inference_params(wildcards):

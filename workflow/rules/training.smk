@@ -3,8 +3,8 @@
 
 rule trainset:
     input:
-        sources=get_training_sources,
-        stamps=get_training_stamps,
+        sources=expand("results/sources/{field}.parquet", field=TRAINING_FIELDS),
+        stamps=expand("results/stamps/{field}.parquet", field=TRAINING_FIELDS),
         clusters="resources/catalogs/phat_clusters.parquet",
         galaxies="resources/catalogs/phat_galaxies.parquet",
         footprint="resources/catalogs/phat_footprint.json",
@@ -84,7 +84,11 @@ rule evaluate:
 
 rule summarize:
     input:
-        get_grid_summaries,
+        expand(
+            "results/evaluation/{model}/mag{mag_limit}/summary.json",
+            model=MODELS,
+            mag_limit=MAG_LIMITS,
+        ),
     output:
         tsv="results/evaluation/summary.tsv",
         markdown="results/evaluation/summary.md",

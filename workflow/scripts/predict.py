@@ -1,6 +1,7 @@
 """Snakemake adapter: cluster probabilities for one field's stamps (seed ensemble).
 
-Expects ``input.stamps`` and ``input.weights`` (one file per seed of the
+Expects ``input.stamps``, ``input.sources`` (the field's sources table, for
+``inference.mag_limit``) and ``input.weights`` (one file per seed of the
 selected model and limiting magnitude); ``output[0]`` (Parquet);
 ``params.inference`` (the config's ``inference`` section); ``log[0]``.
 """
