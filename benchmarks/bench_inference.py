@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "src"))
 
-from _results import add_results_argument, update_section  # noqa: E402
+from _results import add_results_argument, report_section  # noqa: E402
 
 from pandas_clusters.io import read_parquet_metadata, write_parquet  # noqa: E402
 
@@ -308,7 +308,6 @@ def main(argv=None) -> int:
     n_survey = args.survey_sources
     t_one = n_survey / rate["project"]
     lines = [
-        "<!-- bench_inference:start -->",
         "## Inference on the CPU (`benchmarks/bench_inference.py"
         + (" --quick" if args.quick else "")
         + "`)",
@@ -349,12 +348,8 @@ def main(argv=None) -> int:
         f"assumed count, set with --survey-sources) at the project rate: "
         f"**{_fmt_duration(t_one)}** for one model, **{_fmt_duration(args.ensemble * t_one)}** "
         f"for an ensemble of {args.ensemble} seeds, on this CPU with {threads} thread(s)",
-        "<!-- bench_inference:end -->",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.results:
-        update_section("bench_inference", text, args.results)
+    report_section("bench_inference", lines, args.results)
     return 0 if ok else 1
 
 

@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "src"))
 
-from _results import add_results_argument, update_section  # noqa: E402
+from _results import add_results_argument, report_section  # noqa: E402
 
 from pandas_clusters._photometry import list_ccds, read_wcs  # noqa: E402
 from pandas_clusters.io import DirectOutput  # noqa: E402
@@ -370,7 +370,6 @@ def main(argv=None) -> int:
     slots = min(settings.write_queue + 1, -(-per_ccd // settings.rows_per_group) * n_ccd)
     stamp_bytes = len(BANDS) * s * s * 4
     lines = [
-        "<!-- bench_stamps:start -->",
         "## Stamps (`benchmarks/bench_stamps.py" + (" --quick" if args.quick else "") + "`)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
@@ -412,12 +411,8 @@ def main(argv=None) -> int:
         f"{rss_loop / 2**20:,.0f} MiB; one CCD (all bands) {len(BANDS) * ny * nx * 4 / 2**20:,.0f} "
         f"MiB, one row group {settings.rows_per_group * stamp_bytes / 2**20:,.0f} MiB, output file "
         f"{out_bytes / 2**20:,.0f} MiB",
-        "<!-- bench_stamps:end -->",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.results:
-        update_section("bench_stamps", text, args.results)
+    report_section("bench_stamps", lines, args.results)
     return 0 if same and same_e2e else 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,28 @@ def cfht_image(reference) -> Path:
     if not path.is_file():
         pytest.skip("shared/reference CFHT MegaCam image not available")
     return path
+
+
+@pytest.fixture
+def serve():
+    """Start loopback servers (``socketserver`` instances) on daemon threads for one test.
+
+    Yields ``start(server) -> port``; every started server is shut down after the test.
+    """
+    running = []
+
+    def start(server) -> int:
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return server.server_address[1]
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")

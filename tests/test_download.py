@@ -117,19 +117,11 @@ def _handler(archive: _Archive):
 
 
 @pytest.fixture
-def archive():
+def archive(serve):
     state = _Archive()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    port = serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state)))
+    state.base = f"http://127.0.0.1:{port}"
+    return state
 
 
 def _only_output(folder: Path) -> list[str]:

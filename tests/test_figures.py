@@ -26,7 +26,7 @@ from pandas_clusters.figures import (
     write_report_figures,
 )
 from pandas_clusters.geometry import M31, deprojected_radius_kpc, projected_radius_kpc
-from pandas_clusters.io import write_parquet
+from pandas_clusters.io import save_figure, write_parquet
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 12
@@ -161,9 +161,7 @@ def test_gallery_reads_the_stamps_from_the_files(survey, tmp_path):
     ref = plot_gallery(
         gallery_order(survey.candidates, n), survey.stamps, bands=BANDS, settings=settings
     )
-    from pandas_clusters.figures import _save
-
-    _save(ref, tmp_path / "ref.png", dpi=40)
+    save_figure(ref, tmp_path / "ref.png", dpi=40, fmt="png")
     np.testing.assert_array_equal(
         matplotlib.image.imread(out["gallery"]), matplotlib.image.imread(tmp_path / "ref.png")
     )

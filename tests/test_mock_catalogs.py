@@ -11,7 +11,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 
 from pandas_clusters.footprint import in_footprint, mock_phat_footprint
-from pandas_clusters.geometry import M31, projected_radius_kpc
+from pandas_clusters.geometry import M31, offsets_to_radec, projected_radius_kpc
 from pandas_clusters.io import read_parquet_metadata, write_parquet
 from pandas_clusters.mock.catalogs import (
     CATALOG_NAMES,
@@ -23,12 +23,6 @@ from pandas_clusters.mock.catalogs import (
 )
 
 SEED = 11
-
-
-def _offsets_to_radec(xi, eta):
-    frame = M31.centre.skyoffset_frame()
-    c = SkyCoord(np.asarray(xi) * u.deg, np.asarray(eta) * u.deg, frame=frame).icrs
-    return c.ra.deg, c.dec.deg
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +86,7 @@ def truth(footprint):
     start = 1000
     for p in parts:
         n = len(p["xi"])
-        ra, dec = _offsets_to_radec(p["xi"], p["eta"])
+        ra, dec = offsets_to_radec(p["xi"], p["eta"])
         frames.append(
             pd.DataFrame(
                 {

@@ -138,30 +138,23 @@ def _handler(state: _Replay):
 
 
 @pytest.fixture
-def vizier(recorded, certificate, monkeypatch):
+def vizier(recorded, certificate, monkeypatch, serve):
     cert_path, key_path = certificate
     state = _Replay(recorded)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    port = serve(server)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_path))
     state.settings = VizierSettings(
-        server=f"127.0.0.1:{server.server_address[1]}",
+        server=f"127.0.0.1:{port}",
         timeout_s=10.0,
         retries=2,
         backoff_s=0.0,
         backoff_max_s=0.0,
     )
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return state
 
 
 def test_catalogue_to_normalised_parquet(vizier, tmp_path):

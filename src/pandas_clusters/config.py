@@ -10,16 +10,18 @@ applies the same schema and fills the same defaults.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import jsonschema
 import yaml
 
 __all__ = [
     "ConfigError",
+    "StageSettings",
     "inference_params",
     "load_config",
     "load_schema",
@@ -31,6 +33,35 @@ __all__ = [
 #: Background and zero-point settings of the ``sources:`` section that the stamps
 #: stage uses too (one place, so both stages subtract the same sky).
 SHARED_WITH_STAMPS = ("background_box", "background_filter", "zero_points", "zero_point_keywords")
+
+
+class StageSettings:
+    """Mixin of the stage-settings dataclasses built from one whole config section.
+
+    Subclasses (frozen dataclasses) name their section in ``_section``.
+    """
+
+    _section: ClassVar[str]
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """Build from the (validated) section mapping; unknown keys are errors."""
+        unknown = set(config) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            msg = f"{cls._section}: unknown config keys {sorted(unknown)}"
+            raise ValueError(msg)
+        return cls(**dict(config))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples as lists, mappings as dicts), e.g. for file metadata."""
+        return {
+            key: list(value)
+            if isinstance(value, tuple)
+            else dict(value)
+            if isinstance(value, Mapping)
+            else value
+            for key, value in dataclasses.asdict(self).items()
+        }
 
 
 class ConfigError(ValueError):

@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pandas_clusters.data import load_splits
-from pandas_clusters.io import atomic_path, write_parquet
+from pandas_clusters.io import atomic_path, save_figure, write_parquet
 from pandas_clusters.models import load_model, predict_proba, read_weights_metadata, resolve_device
 
 __all__ = [
@@ -261,12 +260,6 @@ def _json_float(v: float) -> float | None:
     return None if v is None or not np.isfinite(v) else float(v)
 
 
-def _save(fig: Figure, path: str | os.PathLike) -> None:
-    FigureCanvasAgg(fig)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-
-
 def evaluate(
     trainset_path: str | os.PathLike,
     weights_paths: Sequence[str | os.PathLike],
@@ -475,7 +468,7 @@ def _plot_curves(path, curves, scan, summary) -> None:
     )
     ax_t.legend(fontsize=7)
     fig.suptitle(_title(summary))
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_calibration(path, calib, per_member) -> None:
@@ -501,7 +494,7 @@ def _plot_calibration(path, calib, per_member) -> None:
         title="reliability (test)",
     )
     ax.legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_confusion(path, summary) -> None:
@@ -516,7 +509,7 @@ def _plot_confusion(path, summary) -> None:
     ax.set_yticks([0, 1], ["not cluster", "cluster"])
     ax.set(xlabel="predicted", ylabel="true")
     ax.set_title(f"ensemble at threshold {summary['ensemble']['threshold']:.3f}", fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def summarize(
@@ -612,5 +605,5 @@ def summarize(
         ax.set(xlabel="limiting g magnitude", title=label)
     axes[0].set_ylabel("test metric at chosen threshold")
     axes[-1].legend(fontsize=8)
-    _save(fig, plot_path)
+    save_figure(fig, plot_path)
     return table

@@ -22,7 +22,7 @@ field (for the outlines of the processed fields), and writes three PNG files:
 
 A candidate list with no rows gives the same three files, saying "no
 candidates". Figures are drawn on matplotlib's Agg canvas (no pyplot, no
-display) and written atomically (:func:`pandas_clusters.io.atomic_path`).
+display) and written atomically (:func:`pandas_clusters.io.save_figure`).
 """
 
 from __future__ import annotations
@@ -40,13 +40,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from pandas_clusters.crossmatch import CATALOGUES
 from pandas_clusters.geometry import M31, M31Geometry, tangent_plane_deg
-from pandas_clusters.io import atomic_path, read_parquet_metadata
+from pandas_clusters.io import read_parquet_metadata, save_figure
 from pandas_clusters.normalize import normalize_stamps
 
 __all__ = [
@@ -265,13 +264,6 @@ def _no_candidates(ax, text: str = "no candidates") -> None:
     ax.text(
         0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=13, color="0.3"
     )
-
-
-def _save(fig: Figure, path: str | os.PathLike, *, dpi: int) -> Path:
-    FigureCanvasAgg(fig)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    return Path(path)
 
 
 # --- sky map ----------------------------------------------------------------------------
@@ -675,10 +667,10 @@ def write_report_figures(
 
     outlines = _read_field_outlines(sources_paths, geometry=M31)
     fig = plot_skymap(candidates, settings=settings, field_outlines=outlines)
-    out = {"skymap": _save(fig, skymap, dpi=settings.dpi)}
+    out = {"skymap": save_figure(fig, skymap, dpi=settings.dpi, fmt="png")}
 
     fig = plot_magnitudes(candidates)
-    out["magnitudes"] = _save(fig, magnitudes, dpi=settings.dpi)
+    out["magnitudes"] = save_figure(fig, magnitudes, dpi=settings.dpi, fmt="png")
 
     top = gallery_order(candidates, settings.gallery_size)
     stamps: dict[int, np.ndarray] = {}
@@ -703,6 +695,6 @@ def write_report_figures(
         bands = file_bands
         stamps.update(found)
     fig = plot_gallery(top, stamps, bands=bands, settings=settings)
-    out["gallery"] = _save(fig, gallery, dpi=settings.dpi)
+    out["gallery"] = save_figure(fig, gallery, dpi=settings.dpi, fmt="png")
     log.info("wrote %s", ", ".join(str(p) for p in out.values()))
     return out

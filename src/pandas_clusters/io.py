@@ -26,6 +26,7 @@ __all__ = [
     "DirectOutput",
     "atomic_path",
     "read_parquet_metadata",
+    "save_figure",
     "write_parquet",
 ]
 
@@ -111,6 +112,20 @@ def read_parquet_metadata(path: str | os.PathLike) -> dict[str, Any]:
     if raw is None:
         return {}
     return json.loads(raw)
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110, fmt: str | None = None) -> Path:
+    """Render a matplotlib ``Figure`` on the Agg canvas (no display) and write it atomically.
+
+    ``fmt`` (``"png"``, ...) defaults to the file's extension. matplotlib is imported
+    here, not with this module, which every stage uses.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=fmt)
+    return Path(path)
 
 
 #: Alignment of direct writes: offsets, lengths and memory (4096 covers 512- and 4096-byte

@@ -68,14 +68,13 @@ bit    name               meaning
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -93,6 +92,7 @@ from pandas_clusters._photometry import (
     pixel_scale_arcsec,
     read_ccd,
 )
+from pandas_clusters.config import StageSettings
 from pandas_clusters.geometry import projected_radius_kpc
 from pandas_clusters.io import write_parquet
 
@@ -173,7 +173,7 @@ class ApertureCorrectionWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class SourceSettings:
+class SourceSettings(StageSettings):
     """Settings of the sources stage (the ``sources:`` config section).
 
     Attributes
@@ -223,6 +223,8 @@ class SourceSettings:
         at all is an error naming the file and HDU.
     """
 
+    _section: ClassVar[str] = "sources"
+
     bands: tuple[str, ...] = ("g", "i")
     method: str = "detect"
     detect_thresh: float = 1.5
@@ -262,24 +264,6 @@ class SourceSettings:
         ):
             msg = "sources: need 0 < aperture_radius_arcsec < total_radius_arcsec"
             raise ValueError(msg)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> SourceSettings:
-        """Build from the (validated) ``sources:`` config mapping; unknown keys are errors."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(config) - names
-        if unknown:
-            msg = f"sources: unknown config keys {sorted(unknown)}"
-            raise ValueError(msg)
-        return cls(**dict(config))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (stored in the file metadata)."""
-        out = dataclasses.asdict(self)
-        out["bands"] = list(self.bands)
-        out["zero_point_keywords"] = list(self.zero_point_keywords)
-        out["zero_points"] = dict(self.zero_points)
-        return out
 
 
 def sources_schema(bands: Sequence[str]) -> pa.Schema:

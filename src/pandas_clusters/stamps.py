@@ -65,13 +65,12 @@ bit    name        meaning
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -87,6 +86,7 @@ from pandas_clusters._photometry import (
     read_wcs,
 )
 from pandas_clusters._stamp_writer import StampFileWriter
+from pandas_clusters.config import StageSettings
 from pandas_clusters.io import atomic_path
 
 __all__ = [
@@ -123,7 +123,7 @@ STAMP_FLAG_BITS = {
 
 
 @dataclass(frozen=True)
-class StampSettings:
+class StampSettings(StageSettings):
     """Settings of the stamps stage (the ``stamps:`` config section).
 
     Attributes
@@ -159,6 +159,8 @@ class StampSettings:
         1024 stamps of 2 x 64 x 64); each costs one row group of memory.
     """
 
+    _section: ClassVar[str] = "stamps"
+
     bands: tuple[str, ...] = ("g", "i")
     size: int = 64
     zero_point_ab: float = 30.0
@@ -187,24 +189,6 @@ class StampSettings:
         if int(self.rows_per_group) != self.rows_per_group or self.rows_per_group < 1:
             msg = f"stamps: rows_per_group must be a positive integer, got {self.rows_per_group!r}"
             raise ValueError(msg)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> StampSettings:
-        """Build from the (validated) ``stamps:`` config mapping; unknown keys are errors."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(config) - names
-        if unknown:
-            msg = f"stamps: unknown config keys {sorted(unknown)}"
-            raise ValueError(msg)
-        return cls(**dict(config))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict."""
-        out = dataclasses.asdict(self)
-        out["bands"] = list(self.bands)
-        out["zero_point_keywords"] = list(self.zero_point_keywords)
-        out["zero_points"] = dict(self.zero_points)
-        return out
 
 
 def stamps_schema(n_bands: int, size: int) -> pa.Schema:
