@@ -141,7 +141,7 @@ class DirectOutput(io.RawIOBase):
     into a page-cache page for every 4 KiB: CPU time the encoder needs, and
     memory the node's other jobs need. On the 2-core reference machine
     (``benchmarks/bench_stamps.py``, ``benchmarks/RESULTS.md``), writing a
-    2.5 GB stamps file's bytes cost 0.5-4.6 s of system CPU buffered and
+    2.5 GB stamps file's bytes cost 0.5-5.3 s of system CPU buffered and
     0.1-0.2 s direct, and the stamps stage ran ~1.7x faster end to end with
     direct writes. Data is gathered in a page-aligned staging
     buffer of ``chunk`` bytes; a full buffer is written by a background thread
