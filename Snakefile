@@ -17,8 +17,8 @@ else:
     include: "workflow/rules/download.smk"
 
 
-include: "workflow/rules/sources.smk"
-include: "workflow/rules/training.smk"
+include: "workflow/rules/detect.smk"
+include: "workflow/rules/learn.smk"
 include: "workflow/rules/catalogue.smk"
 include: "workflow/rules/report.smk"
 

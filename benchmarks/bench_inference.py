@@ -1,23 +1,23 @@
 """Inference throughput on the CPU: the project's streaming path against a naive loop.
 
 Both sides classify the same stamps Parquet file with the same weights
-(one seed of ``--model``, written by :func:`pandas_clusters.models.save_weights`),
+(one seed of ``--model``, written by :func:`pandas_clusters.learn.models.save_weights`),
 each in a fresh child process (so that its peak RSS is its own), from the
 file on disk to the probabilities on disk:
 
-* ``project``: :func:`pandas_clusters.predict.predict_stamps` (row-group
+* ``project``: :func:`pandas_clusters.catalogue.inference.predict_stamps` (row-group
   batches streamed with ``ParquetFile.iter_batches``, normalised as torch
   tensors, float32 on the CPU, one output Parquet);
 * ``naive``: the whole file read with ``pandas.read_parquet``, a torchvision
   ResNet built by hand and loaded from the same safetensors file, and per
   batch ``numpy.stack`` of the stamp objects -> ``torch.from_numpy`` ->
-  :func:`~pandas_clusters.normalize.normalize_stamps` -> float32 forward
+  :func:`~pandas_clusters.learn.normalize.normalize_stamps` -> float32 forward
   pass -> softmax.
 
 The two sides' probabilities must agree to float32 rounding on every stamp.
 Reported beside them (not part of the check): on the first stamps, how much
 the probabilities move when the stamps are normalised as NumPy arrays (as
-:func:`pandas_clusters.data.load_split` does for training) instead of torch
+:func:`pandas_clusters.learn.datasets.load_split` does for training) instead of torch
 tensors (as inference does); both paths use the same median definition, so
 this should stay at float32 rounding.
 
@@ -32,7 +32,7 @@ Usage::
     python benchmarks/bench_inference.py --quick        # 512 synthetic stamps, one run
     python benchmarks/bench_inference.py                # 4096 synthetic stamps, best of 2
     python benchmarks/bench_inference.py --stamps results/stamps/207.parquet \\
-        --weights results/models/resnet18/mag22.0/seed0/weights.safetensors
+        --weights results/training/resnet18/mag22.0/seed0/weights.safetensors
 
 Results are printed as Markdown and written to ``benchmarks/RESULTS.md``
 (section between ``<!-- bench_inference -->`` markers; ``--results ''`` to skip).
@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _results import add_results_argument, report_section  # noqa: E402
 
-from pandas_clusters.io import read_parquet_metadata, write_parquet  # noqa: E402
+from pandas_clusters.core.io import read_parquet_metadata, write_parquet  # noqa: E402
 
 #: Agreement required between the two sides' probabilities (float32 rounding only).
 TOLERANCE = 1e-5
@@ -83,8 +83,8 @@ def _cpu_name() -> str:
 
 def write_synthetic_stamps(path: Path, *, n: int, size: int, seed: int) -> Path:
     """A stamps file as the stamps stage writes it: 2 bands, 1024 rows per row group."""
-    from pandas_clusters.data import synthetic_stamps
-    from pandas_clusters.stamps import stamps_schema
+    from pandas_clusters.detect.stamps import stamps_schema
+    from pandas_clusters.learn.datasets import synthetic_stamps
 
     labels = np.arange(n) % 2
     x = synthetic_stamps(labels, n_bands=2, size=size, seed=seed, nan_fraction=0.2)
@@ -104,7 +104,7 @@ def write_random_weights(path: Path, *, model: str, bands: list[str], size: int,
     """Seeded randomly initialised weights, saved the way training saves them."""
     import torch
 
-    from pandas_clusters.models import build_model, save_weights
+    from pandas_clusters.learn.models import build_model, save_weights
 
     torch.manual_seed(seed)
     net = build_model(model, in_channels=len(bands))
@@ -125,7 +125,7 @@ def write_random_weights(path: Path, *, model: str, bands: list[str], size: int,
 def _project_child(stamps, weights, out, batch_size, threads, queue):
     import torch
 
-    from pandas_clusters.predict import InferenceSettings, predict_stamps
+    from pandas_clusters.catalogue.inference import InferenceSettings, predict_stamps
 
     torch.set_num_threads(threads)
     base = _rss_peak()
@@ -160,7 +160,7 @@ def _naive_child(stamps, weights, out, batch_size, threads, name, queue):
     import pandas as pd
     import torch
 
-    from pandas_clusters.normalize import normalize_stamps
+    from pandas_clusters.learn.normalize import normalize_stamps
 
     torch.set_num_threads(threads)
     base = _rss_peak()
@@ -199,8 +199,8 @@ def normalisation_skew(stamps, weights, *, name: str, n: int) -> float:
     """Max |p(NumPy-normalised) - p(torch-normalised)| over the first ``n`` stamps."""
     import torch
 
-    from pandas_clusters.data import stamps_to_array
-    from pandas_clusters.normalize import normalize_stamps
+    from pandas_clusters.learn.datasets import stamps_to_array
+    from pandas_clusters.learn.normalize import normalize_stamps
 
     meta = read_parquet_metadata(stamps)
     c, s = len(meta["bands"]), int(meta["size"])
@@ -259,7 +259,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from pandas_clusters.models import read_weights_metadata
+    from pandas_clusters.learn.models import read_weights_metadata
 
     with tempfile.TemporaryDirectory(prefix="bench_inference_") as tmp:
         root = Path(tmp)
@@ -270,7 +270,9 @@ def main(argv=None) -> int:
             stamps = write_synthetic_stamps(
                 root / "stamps.parquet", n=args.n, size=args.size, seed=args.seed
             )
-            data = "synthetic (`pandas_clusters.data.synthetic_stamps`, 20% with NaN edges)"
+            data = (
+                "synthetic (`pandas_clusters.learn.datasets.synthetic_stamps`, 20% with NaN edges)"
+            )
         meta = read_parquet_metadata(stamps)
         bands, size = list(meta["bands"]), int(meta["size"])
         n = pq.ParquetFile(stamps).metadata.num_rows

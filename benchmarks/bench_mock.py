@@ -32,8 +32,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from astropy.modeling.models import Moffat2D  # noqa: E402
 
-from pandas_clusters.mock import MockSettings, write_field_image  # noqa: E402
-from pandas_clusters.mock.render import _add_points, moffat_alpha  # noqa: E402
+from pandas_clusters.acquire.mock import MockSettings, write_field_image  # noqa: E402
+from pandas_clusters.acquire.mock.render import _add_points, moffat_alpha  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import add_results_argument, report_section  # noqa: E402

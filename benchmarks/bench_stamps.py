@@ -9,7 +9,7 @@ measures, side by side in one run:
   RSS reported), the output file removed and the page cache flushed
   (``os.sync``) before every run:
 
-  * :func:`pandas_clusters.stamps.cut_stamps` (direct I/O, the default), and
+  * :func:`pandas_clusters.detect.stamps.cut_stamps` (direct I/O, the default), and
     with ``direct_io=False`` (writes through the page cache);
   * the Cutout2D loop a user would otherwise write: per CCD the same
     calibration (read, sep background, zero-point scaling), then per source
@@ -19,7 +19,7 @@ measures, side by side in one run:
     row group) with pyarrow. Its stamps are checked to equal cut_stamps'
     stamps, all of them;
 
-- kernel: :func:`pandas_clusters.stamps.extract_stamps` on prepared
+- kernel: :func:`pandas_clusters.detect.stamps.extract_stamps` on prepared
   (calibrated, NaN-padded) CCDs, all bands, into an ``(N, C, S, S)`` buffer,
   beside an in-memory ``Cutout2D`` loop with the same integer pixel centres
   (no WCS) and the memory-copy bound (``numpy.copyto`` of the same bytes).
@@ -64,10 +64,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _results import add_results_argument, report_section  # noqa: E402
 
-from pandas_clusters._photometry import list_ccds, read_wcs  # noqa: E402
-from pandas_clusters.io import DirectOutput  # noqa: E402
-from pandas_clusters.sources import make_source_id, sources_schema  # noqa: E402
-from pandas_clusters.stamps import (  # noqa: E402
+from pandas_clusters.core.io import DirectOutput  # noqa: E402
+from pandas_clusters.detect.ccd import list_ccds, read_wcs  # noqa: E402
+from pandas_clusters.detect.sources import make_source_id, sources_schema  # noqa: E402
+from pandas_clusters.detect.stamps import (  # noqa: E402
     PaddedImage,
     StampSettings,
     _calibrated_ccd,

@@ -2,9 +2,9 @@
 
 Both sides train the same model (same initial weights, optimiser, batch size
 and number of samples) on the same toy stamps
-(:func:`pandas_clusters.data.synthetic_stamps`, NaN edges included):
+(:func:`pandas_clusters.learn.datasets.synthetic_stamps`, NaN edges included):
 
-* ``resident``: :mod:`pandas_clusters.data` as :func:`pandas_clusters.train.train`
+* ``resident``: :mod:`pandas_clusters.learn.datasets` as :func:`pandas_clusters.learn.training.train`
   uses it: the split normalised once, held as one tensor on the device,
   shuffled, batched and augmented (8 rotations/flips, shifts) there;
 * ``dataloader``: a plain ``torch.utils.data.Dataset`` whose ``__getitem__``
@@ -34,10 +34,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from pandas_clusters.data import DeviceBatches, synthetic_stamps
-from pandas_clusters.models import build_model, resolve_device
-from pandas_clusters.normalize import normalize_stamps
-from pandas_clusters.train import train_one_epoch
+from pandas_clusters.learn.datasets import DeviceBatches, synthetic_stamps
+from pandas_clusters.learn.models import build_model, resolve_device
+from pandas_clusters.learn.normalize import normalize_stamps
+from pandas_clusters.learn.training import train_one_epoch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import add_results_argument, update_section  # noqa: E402

@@ -82,8 +82,8 @@ def mock_field_with_sources(tmp_path_factory):
     """
     import dataclasses
 
-    from pandas_clusters.mock import MockField, MockSettings, field_truth, write_field_image
-    from pandas_clusters.sources import SourceSettings, build_sources
+    from pandas_clusters.acquire.mock import MockField, MockSettings, field_truth, write_field_image
+    from pandas_clusters.detect.sources import SourceSettings, build_sources
 
     settings = dataclasses.replace(
         MockSettings.demo(),

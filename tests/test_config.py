@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from pandas_clusters.config import ConfigError, load_config, load_schema, validate_config
+from pandas_clusters.core.config import ConfigError, load_config, load_schema, validate_config
 
 
 def _walk(schema, path=""):

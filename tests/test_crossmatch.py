@@ -1,4 +1,4 @@
-"""Tests of pandas_clusters.crossmatch (one-to-one nearest match, names, 'new', absences)."""
+"""Tests of pandas_clusters.catalogue.crossmatch (one-to-one nearest match, names, 'new', absences)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pandas_clusters.crossmatch import (
+from pandas_clusters.catalogue.crossmatch import (
     CATALOGUES,
     CatalogueWarning,
     CrossmatchSettings,
@@ -18,7 +18,7 @@ from pandas_clusters.crossmatch import (
     match_nearest_unique,
     write_crossmatch,
 )
-from pandas_clusters.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import read_parquet_metadata, write_parquet
 
 ARCSEC = 1.0 / 3600.0
 REFERENCE = Path(__file__).parents[2] / "shared" / "reference"
@@ -137,7 +137,7 @@ def test_write_crossmatch_keeps_provenance(candidates, catalogues, tmp_path):
     cand_path = write_parquet(
         candidates,
         tmp_path / "candidates.parquet",
-        metadata={"stage": "select", "settings": {"threshold": 0.7}},
+        metadata={"stage": "selection", "settings": {"threshold": 0.7}},
     )
     out = write_crossmatch(
         cand_path, catalogues, tmp_path / "xm" / "crossmatch.parquet", settings=CrossmatchSettings()

@@ -24,7 +24,7 @@ from pandas_clusters.acquire.download import (
     parse_checksum,
     validate_fits_image,
 )
-from pandas_clusters.mock import MockField, MockSettings, write_field_image
+from pandas_clusters.acquire.mock import MockField, MockSettings, write_field_image
 
 FAST = DownloadSettings(
     retries=3, backoff_s=0.0, backoff_max_s=0.0, timeout_s=5.0, chunk_bytes=4096

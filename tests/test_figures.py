@@ -1,4 +1,4 @@
-"""Tests of pandas_clusters.figures and its Snakemake adapter."""
+"""Tests of pandas_clusters.report.figures and its Snakemake adapter."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 from astropy.coordinates import SkyCoord
 
-from pandas_clusters.data import synthetic_stamps
-from pandas_clusters.figures import (
+from pandas_clusters.core.geometry import M31, deprojected_radius_kpc, projected_radius_kpc
+from pandas_clusters.core.io import save_figure, write_parquet
+from pandas_clusters.learn.datasets import synthetic_stamps
+from pandas_clusters.report.figures import (
     FigureSettings,
     disk_ellipse_deg,
     gallery_order,
@@ -25,8 +27,6 @@ from pandas_clusters.figures import (
     rproj_circle_deg,
     write_report_figures,
 )
-from pandas_clusters.geometry import M31, deprojected_radius_kpc, projected_radius_kpc
-from pandas_clusters.io import save_figure, write_parquet
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 12

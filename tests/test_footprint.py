@@ -1,4 +1,4 @@
-"""Tests of pandas_clusters.footprint (PHAT footprint I/O, point-in-footprint, mock)."""
+"""Tests of pandas_clusters.core.footprint (PHAT footprint I/O, point-in-footprint, mock)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pandas_clusters.footprint import (
+from pandas_clusters.core.footprint import (
     in_footprint,
     load_footprint,
     mock_phat_footprint,
     validate_footprint,
     write_footprint,
 )
-from pandas_clusters.geometry import M31, tangent_plane_deg
+from pandas_clusters.core.geometry import M31, tangent_plane_deg
 
 REFERENCE = (
     Path(__file__).resolve().parents[2] / "shared" / "reference" / "phat-footprints-androcmd"

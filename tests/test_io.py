@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pandas_clusters import io as pio
-from pandas_clusters.io import DirectOutput, atomic_path, read_parquet_metadata, write_parquet
+from pandas_clusters.core import io as pio
+from pandas_clusters.core.io import DirectOutput, atomic_path, read_parquet_metadata, write_parquet
 
 
 def test_failure_leaves_nothing(tmp_path):

@@ -11,14 +11,14 @@ from astropy.stats import sigma_clipped_stats
 from astropy.wcs import WCS
 from scipy.optimize import least_squares
 
-from pandas_clusters.mock import (
+from pandas_clusters.acquire.mock import (
     MockField,
     MockSettings,
     field_truth,
     noise_equivalent_area,
     write_field_image,
 )
-from pandas_clusters.mock.population import draw_region
+from pandas_clusters.acquire.mock.population import draw_region
 
 DEMO = MockSettings.demo()
 
@@ -243,7 +243,7 @@ def test_unknown_field_and_band():
     with pytest.raises(KeyError, match="not a mock field"):
         DEMO.field(999)
     with pytest.raises(ValueError, match="unknown band"):
-        from pandas_clusters.mock.render import render_ccd
+        from pandas_clusters.acquire.mock.render import render_ccd
 
         render_ccd(small((207,), nx=50, ny=50), 207, "r", 0)
 

@@ -1,4 +1,4 @@
-"""Tests of pandas_clusters.models."""
+"""Tests of pandas_clusters.learn.models."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torchvision
 from safetensors.torch import save_file
 
-from pandas_clusters.models import (
+from pandas_clusters.learn.models import (
     SUPPORTED_MODELS,
     build_model,
     load_model,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pandas_clusters.normalize import normalize_stamps
+from pandas_clusters.learn.normalize import normalize_stamps
 
 
 def test_numpy_and_torch_agree():

@@ -1,4 +1,4 @@
-"""Tests of pandas_clusters.publish (CDS table 7 + ReadMe, FITS and Parquet copies)."""
+"""Tests of pandas_clusters.catalogue.publish (CDS table 7 + ReadMe, FITS and Parquet copies)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from astropy.coordinates import Angle
 from astropy.io import ascii
 from astropy.table import Table
 
-from pandas_clusters.crossmatch import CATALOGUES
-from pandas_clusters.io import write_parquet
-from pandas_clusters.publish import (
+from pandas_clusters.catalogue.crossmatch import CATALOGUES
+from pandas_clusters.catalogue.publish import (
     TABLE7_COLUMNS,
     InspectionWarning,
     PublishSettings,
@@ -24,6 +23,7 @@ from pandas_clusters.publish import (
     publish_catalogue,
     read_inspection_scores,
 )
+from pandas_clusters.core.io import write_parquet
 
 SEEDS = Path(__file__).parents[2] / "shared" / "seeds"
 

@@ -1,4 +1,4 @@
-"""Tests of pandas_clusters.sources: detection, photometry, flags, IDs, bad input."""
+"""Tests of pandas_clusters.detect.sources: detection, photometry, flags, IDs, bad input."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from scipy.spatial import cKDTree
 
-from pandas_clusters._photometry import resolve_zero_point
-from pandas_clusters.io import read_parquet_metadata
-from pandas_clusters.sources import (
+from pandas_clusters.core.io import read_parquet_metadata
+from pandas_clusters.detect.ccd import resolve_zero_point
+from pandas_clusters.detect.sources import (
     CASU_COLUMNS,
     FLAG_EDGE,
     FLAG_NAN_IN_APERTURE,

@@ -1,4 +1,4 @@
-"""Tests of pandas_clusters.stamps: kernel, edge policy, calibration, file contract."""
+"""Tests of pandas_clusters.detect.stamps: kernel, edge policy, calibration, file contract."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ from astropy.io import fits
 from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 
-from pandas_clusters._stamp_writer import StampFileWriter
-from pandas_clusters.io import read_parquet_metadata
-from pandas_clusters.normalize import normalize_stamps
-from pandas_clusters.sources import SourceSettings, build_sources, sources_schema
-from pandas_clusters.stamps import (
+from pandas_clusters.core.io import read_parquet_metadata
+from pandas_clusters.detect._stamp_writer import StampFileWriter
+from pandas_clusters.detect.sources import SourceSettings, build_sources, sources_schema
+from pandas_clusters.detect.stamps import (
     STAMP_FLAG_EDGE,
     STAMP_FLAG_HAS_NAN,
     STAMP_FLAG_OFF_IMAGE,
@@ -29,6 +28,7 @@ from pandas_clusters.stamps import (
     read_stamps,
     stamps_schema,
 )
+from pandas_clusters.learn.normalize import normalize_stamps
 
 # --------------------------------------------------------------------------- kernel
 

@@ -20,16 +20,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pandas_clusters.acquire import fetch_catalog
-from pandas_clusters.acquire.local import CatalogSpec
+from pandas_clusters.acquire import fetch_catalogue
+from pandas_clusters.acquire.local import CatalogueSpec
 from pandas_clusters.acquire.vizier import (
     MissingTableWarning,
     VizierError,
     VizierSettings,
-    fetch_vizier_catalog,
+    fetch_vizier_catalogue,
     query_vizier,
 )
-from pandas_clusters.io import read_parquet_metadata
+from pandas_clusters.core.io import read_parquet_metadata
 
 # -source of the request -> recorded answer.
 ROUTES = {
@@ -159,11 +159,11 @@ def vizier(recorded, certificate, monkeypatch, serve):
 
 def test_catalogue_to_normalised_parquet(vizier, tmp_path):
     # 2MASS point sources at the M31 nucleus (and 4 other targets) in 5 resources.
-    spec = CatalogSpec(
+    spec = CatalogueSpec(
         vizier="II/246", table="out", name_col="2MASS", ra_col="_RAJ2000", dec_col="_DEJ2000"
     )
-    out = fetch_vizier_catalog(
-        spec, tmp_path / "c09.parquet", catalog="c09", settings=vizier.settings
+    out = fetch_vizier_catalogue(
+        spec, tmp_path / "c09.parquet", catalogue="c09", settings=vizier.settings
     )
     df = pd.read_parquet(out)
     assert list(df.columns[:3]) == ["name", "ra_deg", "dec_deg"]
@@ -175,7 +175,7 @@ def test_catalogue_to_normalised_parquet(vizier, tmp_path):
     assert first["dec_deg"] == pytest.approx(41.269035, abs=1e-9)
     np.testing.assert_allclose(df["ra_deg"], df["RAJ2000"])
     meta = read_parquet_metadata(out)
-    assert meta["catalog"] == "c09"
+    assert meta["catalogue"] == "c09"
     assert meta["source"]["vizier"] == "II/246"
     assert meta["source"]["vizier_table"] == "II/246/out"
     assert meta["units"]["Kmag"] == "mag"
@@ -188,9 +188,9 @@ def test_catalogue_to_normalised_parquet(vizier, tmp_path):
 
 
 def test_sexagesimal_columns_agree_with_vizier_degrees(vizier, tmp_path):
-    spec = CatalogSpec(vizier="B/iram/pdbi", name_col="Name", ra_col="RAJ2000", dec_col="DEJ2000")
-    out = fetch_vizier_catalog(
-        spec, tmp_path / "x.parquet", catalog="h14", settings=vizier.settings
+    spec = CatalogueSpec(vizier="B/iram/pdbi", name_col="Name", ra_col="RAJ2000", dec_col="DEJ2000")
+    out = fetch_vizier_catalogue(
+        spec, tmp_path / "x.parquet", catalogue="h14", settings=vizier.settings
     )
     df = pd.read_parquet(out)
     assert len(df) == 14
@@ -201,9 +201,9 @@ def test_sexagesimal_columns_agree_with_vizier_degrees(vizier, tmp_path):
 
 
 def test_single_table_catalogue_needs_no_table_name(vizier, tmp_path):
-    spec = CatalogSpec(vizier="II/106", name_col="KUV", ra_col="_RAJ2000", dec_col="_DEJ2000")
+    spec = CatalogueSpec(vizier="II/106", name_col="KUV", ra_col="_RAJ2000", dec_col="_DEJ2000")
     df = pd.read_parquet(
-        fetch_catalog(spec, tmp_path / "rbc.parquet", catalog="rbc", vizier=vizier.settings)
+        fetch_catalogue(spec, tmp_path / "rbc.parquet", catalogue="rbc", vizier=vizier.settings)
     )
     assert len(df) == 111
     assert df["name"].map(type).eq(str).all()
@@ -218,39 +218,39 @@ def test_integer_names_become_text(vizier, tmp_path):
         "dec_col": "_Glat",
     }
     df = pd.read_parquet(
-        fetch_catalog(spec, tmp_path / "w23.parquet", catalog="w23", vizier=vizier.settings)
+        fetch_catalogue(spec, tmp_path / "w23.parquet", catalogue="w23", vizier=vizier.settings)
     )
     assert df["name"].tolist()[:3] == ["1", "2", "3"]
     assert df["Seq"].dtype.kind == "i"
 
 
 def test_missing_position_column_names_catalogue(vizier, tmp_path):
-    spec = CatalogSpec(
+    spec = CatalogueSpec(
         vizier="J/ApJ/706/83", name_col="SSTGLMC", ra_col="_RA.icrs", dec_col="_DE.icrs"
     )
     with pytest.raises(
         KeyError, match=r"catalogue w22: column\(s\) \['_RA.icrs', '_DE.icrs'\] not found.*_Glon"
     ):
-        fetch_vizier_catalog(
-            spec, tmp_path / "w22.parquet", catalog="w22", settings=vizier.settings
+        fetch_vizier_catalogue(
+            spec, tmp_path / "w22.parquet", catalogue="w22", settings=vizier.settings
         )
     assert not (tmp_path / "w22.parquet").exists()
 
 
 def test_vizier_error_answer_names_catalogue(vizier, tmp_path):
-    spec = CatalogSpec(vizier="DOWN", name_col="Name", ra_col="_RA.icrs", dec_col="_DE.icrs")
+    spec = CatalogueSpec(vizier="DOWN", name_col="Name", ra_col="_RA.icrs", dec_col="_DE.icrs")
     with pytest.raises(
         VizierError, match=r"catalogue phat_clusters \(DOWN\).*database is not currently reachable"
     ):
-        fetch_vizier_catalog(
-            spec, tmp_path / "p.parquet", catalog="phat_clusters", settings=vizier.settings
+        fetch_vizier_catalogue(
+            spec, tmp_path / "p.parquet", catalogue="phat_clusters", settings=vizier.settings
         )
     assert not (tmp_path / "p.parquet").exists()
 
 
 def test_503_then_success_is_retried(vizier, tmp_path):
     vizier.failures[:] = [503]
-    table = query_vizier("VII/258/vv10", settings=vizier.settings, catalog="c11")
+    table = query_vizier("VII/258/vv10", settings=vizier.settings, catalogue="c11")
     assert len(table) == 15
     assert len(vizier.bodies) == 2
 
@@ -258,23 +258,23 @@ def test_503_then_success_is_retried(vizier, tmp_path):
 def test_persistent_503_gives_clear_error(vizier):
     vizier.failures[:] = [503] * 5
     with pytest.raises(VizierError, match=r"c11 \(VII/258\).*after 3 attempt\(s\).*HTTP 503"):
-        query_vizier("VII/258", table="vv10", settings=vizier.settings, catalog="c11")
+        query_vizier("VII/258", table="vv10", settings=vizier.settings, catalogue="c11")
     assert len(vizier.bodies) == 3
 
 
 def test_http_error_is_not_retried(vizier):
     with pytest.raises(VizierError, match=r"c09 \(J/XX/1\).*HTTP 400"):
-        query_vizier("J/XX/1", settings=vizier.settings, catalog="c09")
+        query_vizier("J/XX/1", settings=vizier.settings, catalogue="c09")
     assert len(vizier.bodies) == 1
 
 
 def test_several_tables_need_a_table_name(vizier):
     with pytest.raises(VizierError, match=r"returned \d+ tables \[.*'I/34/greenw2a'"):
-        query_vizier("ALL", settings=vizier.settings, catalog="rbc")
+        query_vizier("ALL", settings=vizier.settings, catalogue="rbc")
 
 
 def test_missing_optional_table_gives_empty_catalogue(vizier, tmp_path):
-    spec = CatalogSpec(
+    spec = CatalogueSpec(
         vizier="J/ApJ/706/83",
         table="table9",
         name_col="Name",
@@ -284,15 +284,15 @@ def test_missing_optional_table_gives_empty_catalogue(vizier, tmp_path):
     )
     out = tmp_path / "phat_galaxies.parquet"
     with pytest.warns(MissingTableWarning, match="phat_galaxies"):
-        fetch_vizier_catalog(spec, out, catalog="phat_galaxies", settings=vizier.settings)
+        fetch_vizier_catalogue(spec, out, catalogue="phat_galaxies", settings=vizier.settings)
     df = pd.read_parquet(out)
     assert list(df.columns) == ["name", "ra_deg", "dec_deg"] and len(df) == 0
-    required = CatalogSpec(
+    required = CatalogueSpec(
         vizier="J/ApJ/706/83", table="table9", name_col="Name", ra_col="a", dec_col="b"
     )
     with pytest.raises(VizierError, match=r"phat_galaxies \(J/ApJ/706/83\).*no table 'table9'"):
-        fetch_vizier_catalog(
-            required, tmp_path / "g.parquet", catalog="phat_galaxies", settings=vizier.settings
+        fetch_vizier_catalogue(
+            required, tmp_path / "g.parquet", catalogue="phat_galaxies", settings=vizier.settings
         )
 
 
@@ -305,4 +305,4 @@ def test_unreachable_server(tmp_path):
         port = sock.getsockname()[1]
     settings = VizierSettings(server=f"127.0.0.1:{port}", retries=1, backoff_s=0.0, timeout_s=2.0)
     with pytest.raises(VizierError, match=r"w23 \(J/ApJ/954/206\): server .* unreachable after 2"):
-        query_vizier("J/ApJ/954/206", settings=settings, catalog="w23")
+        query_vizier("J/ApJ/954/206", settings=settings, catalogue="w23")

@@ -73,7 +73,7 @@ def tiny_run(repo, tmp_path_factory):
 
 
 def test_cds_pair_reads_back(tiny_run):
-    cds = tiny_run / "results" / "cds"
+    cds = tiny_run / "results" / "publish"
     table = astropy_ascii.read(cds / "table7.dat", readme=cds / "ReadMe", format="cds")
     parquet = pd.read_parquet(cds / "table7.parquet")
     assert len(table) == len(parquet)
@@ -91,14 +91,14 @@ def test_every_stage_wrote_its_products(tiny_run):
     for path in [
         "resources/images/207/g.fits",
         "resources/mock/truth.parquet",
-        "resources/catalogs/phat_clusters.parquet",
+        "resources/catalogues/phat_clusters.parquet",
         "results/sources/207.parquet",
         "results/stamps/208.parquet",
         "results/training_set/mag22.0.parquet",
-        "results/models/resnet18/mag22.0/seed0/weights.safetensors",
+        "results/training/resnet18/mag22.0/seed0/weights.safetensors",
         "results/evaluation/summary.tsv",
         "results/inference/207.parquet",
-        "results/candidates/candidates.parquet",
+        "results/selection/candidates.parquet",
         "results/crossmatch/candidates.parquet",
     ]:
         assert (r / path).is_file(), path
@@ -113,7 +113,13 @@ def test_threshold_change_reruns_only_the_survey_tail(repo, tiny_run):
     overlay = tiny_run / "threshold.yaml"
     overlay.write_text(yaml.safe_dump({"selection": {"threshold": 0.8}}))
     planned = _planned(_snakemake(repo, tiny_run, "-n", overlays=[overlay]))
-    assert set(planned) - {"all"} == {"select", "crossmatch", "publish", "truth_score", "figures"}
+    assert set(planned) - {"all"} == {
+        "selection",
+        "crossmatch",
+        "publish",
+        "truth_score",
+        "figures",
+    }
 
 
 def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
@@ -121,11 +127,11 @@ def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
     overlay.write_text(yaml.safe_dump({"fields": [207, 208, 209]}))
     planned = _planned(_snakemake(repo, tiny_run, "-n", overlays=[overlay]))
     assert planned.pop("mock_image") == 2  # g and i of field 209
-    for per_field in ("mock_field_truth", "sources", "stamps", "predict"):
+    for per_field in ("mock_field_truth", "sources", "stamps", "inference"):
         assert planned.pop(per_field) == 1, per_field
     assert set(planned) - {"all"} == {
         "mock_truth",
-        "select",
+        "selection",
         "crossmatch",
         "publish",
         "truth_score",
@@ -138,23 +144,23 @@ def test_real_survey_config_plans_every_stage(repo, tmp_path):
     planned = _planned(_snakemake(repo, tmp_path, "-n", configfile="pandas.yaml", timeout=300))
     expected = {
         "download_image",
-        "fetch_catalog",
+        "fetch_catalogue",
         "phat_footprint",
         "sources",
         "stamps",
-        "trainset",
-        "train",
-        "evaluate",
+        "training_set",
+        "training",
+        "evaluation",
         "summarize",
-        "predict",
-        "select",
+        "inference",
+        "selection",
         "crossmatch",
         "publish",
     }
     assert expected <= set(planned), sorted(expected - set(planned))
-    assert not {"mock_image", "mock_catalogs"} & set(planned)
-    assert planned["fetch_catalog"] == 8
+    assert not {"mock_image", "mock_catalogues"} & set(planned)
+    assert planned["fetch_catalogue"] == 8
     # the paper's grid of config/pandas.yaml: 6 models x 5 limiting magnitudes x 3 seeds
-    assert planned["trainset"] == 5
-    assert planned["train"] == 6 * 5 * 3
-    assert planned["evaluate"] == 6 * 5
+    assert planned["training_set"] == 5
+    assert planned["training"] == 6 * 5 * 3
+    assert planned["evaluation"] == 6 * 5

@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import inference_params, load_config, sources_params, stamps_params
+from pandas_clusters.core.config import inference_params, load_config, sources_params, stamps_params
 
 __all__ = ["main"]
 
 
 def _mock_settings(cfg):
-    from .mock import MockSettings
+    from pandas_clusters.acquire.mock import MockSettings
 
     return MockSettings.from_config(cfg["mock"], seed=cfg["seed"])
 
@@ -28,27 +28,27 @@ def _cmd_validate(cfg, args):
 
 
 def _cmd_mock_image(cfg, args):
-    from .mock import write_mock_image
+    from pandas_clusters.acquire.mock import write_mock_image
 
     write_mock_image(_mock_settings(cfg), args.field, args.band, args.out)
 
 
 def _cmd_mock_truth(cfg, args):
-    from .mock import write_field_truth
+    from pandas_clusters.acquire.mock import write_field_truth
 
     write_field_truth(_mock_settings(cfg), args.field, args.out)
 
 
-def _cmd_mock_catalogs(cfg, args):
-    from .mock import write_mock_catalogs
-    from .mock.catalogs import CATALOG_NAMES
+def _cmd_mock_catalogues(cfg, args):
+    from pandas_clusters.acquire.mock import write_mock_catalogues
+    from pandas_clusters.acquire.mock.catalogues import CATALOGUE_NAMES
 
     out = Path(args.outdir)
-    write_mock_catalogs(
+    write_mock_catalogues(
         _mock_settings(cfg),
-        catalog_paths={name: out / f"{name}.parquet" for name in CATALOG_NAMES},
+        catalogue_paths={name: out / f"{name}.parquet" for name in CATALOGUE_NAMES},
         footprint_path=out / "phat_footprint.json",
-        truth_path=out / "catalog_truth.parquet",
+        truth_path=out / "catalogue_truth.parquet",
     )
 
 
@@ -65,7 +65,7 @@ def _pairs(items, what):
 
 
 def _cmd_sources(cfg, args):
-    from .sources import SourceSettings, build_sources
+    from pandas_clusters.detect.sources import SourceSettings, build_sources
 
     settings = SourceSettings.from_config(sources_params(cfg))
     build_sources(
@@ -78,14 +78,14 @@ def _cmd_sources(cfg, args):
 
 
 def _cmd_stamps(cfg, args):
-    from .stamps import StampSettings, cut_stamps
+    from pandas_clusters.detect.stamps import StampSettings, cut_stamps
 
     settings = StampSettings.from_config(stamps_params(cfg))
     cut_stamps(args.sources, _pairs(args.image, "image"), out=args.out, settings=settings)
 
 
 def _cmd_trainset(cfg, args):
-    from .trainset import TrainsetSettings, write_trainset
+    from pandas_clusters.learn.training_set import TrainsetSettings, write_trainset
 
     write_trainset(
         args.out,
@@ -99,7 +99,7 @@ def _cmd_trainset(cfg, args):
 
 
 def _cmd_train(cfg, args):
-    from .train import TrainSettings, train
+    from pandas_clusters.learn.training import TrainSettings, train
 
     out = Path(args.outdir)
     train(
@@ -115,7 +115,7 @@ def _cmd_train(cfg, args):
 
 
 def _cmd_predict(cfg, args):
-    from .predict import InferenceSettings, predict_stamps
+    from pandas_clusters.catalogue.inference import InferenceSettings, predict_stamps
 
     predict_stamps(
         args.stamps,
@@ -127,7 +127,7 @@ def _cmd_predict(cfg, args):
 
 
 def _cmd_select(cfg, args):
-    from .select import SelectionSettings, write_candidates
+    from pandas_clusters.catalogue.selection import SelectionSettings, write_candidates
 
     write_candidates(
         args.inference,
@@ -139,18 +139,18 @@ def _cmd_select(cfg, args):
 
 
 def _cmd_crossmatch(cfg, args):
-    from .crossmatch import CrossmatchSettings, write_crossmatch
+    from pandas_clusters.catalogue.crossmatch import CrossmatchSettings, write_crossmatch
 
     write_crossmatch(
         args.candidates,
-        _pairs(args.catalog, "catalog"),
+        _pairs(args.catalogue, "catalogue"),
         args.out,
         settings=CrossmatchSettings.from_config(cfg["crossmatch"]),
     )
 
 
 def _cmd_publish(cfg, args):
-    from .publish import PublishSettings, publish_catalogue
+    from pandas_clusters.catalogue.publish import PublishSettings, publish_catalogue
 
     out = Path(args.outdir)
     publish_catalogue(
@@ -183,9 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_mock_truth)
 
-    p = sub.add_parser("mock-catalogs", help="PHAT footprint and the eight mock catalogues")
+    p = sub.add_parser("mock-catalogues", help="PHAT footprint and the eight mock catalogues")
     p.add_argument("--outdir", required=True)
-    p.set_defaults(func=_cmd_mock_catalogs)
+    p.set_defaults(func=_cmd_mock_catalogues)
 
     p = sub.add_parser("sources", help="detect and measure the sources of one field")
     p.add_argument("--field", type=int, required=True)
@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("crossmatch", help="name the candidates in the literature catalogues")
     p.add_argument("--candidates", required=True)
-    p.add_argument("--catalog", action="append", metavar="NAME=PARQUET", help="c09=..., rbc=...")
+    p.add_argument("--catalogue", action="append", metavar="NAME=PARQUET", help="c09=..., rbc=...")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_crossmatch)
 
@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pandas-clusters`` console script."""
-    from .logs import log_to
+    from pandas_clusters.core.logs import log_to
 
     args = build_parser().parse_args(argv)
     try:

@@ -6,9 +6,9 @@ exits non-zero, naming what failed, unless
 
 - every rule of the local reference run (but ``all``) ran in at least one SLURM job,
 - every SLURM job of the run completed, but the one the harness cancelled,
-- the GPU rules (train, evaluate, predict) got a GPU from SLURM and no other job did,
-- the cancelled job was a ``train`` job that was running when cancelled, and a later
-  ``train`` job completed,
+- the GPU rules (training, evaluation, inference) got a GPU from SLURM and no other job did,
+- the cancelled job was a ``training`` job that was running when cancelled, and a later
+  ``training`` job completed,
 - every job has a line in SLURM's job-completion log, and
 - the CDS table of the SLURM run equals, byte for byte, the one of the local run.
 
@@ -35,11 +35,11 @@ __all__ = [
 ]
 
 #: Rules that declare ``resources: gpu=1`` in the workflow.
-GPU_RULES = ("train", "evaluate", "predict")
+GPU_RULES = ("training", "evaluation", "inference")
 
 _SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+) \(log: ([^)]+)\)")
 _LOCAL_RULE = re.compile(r"^(?:local)?rule (\w+):", re.MULTILINE)
-_TABLE = Path("results") / "cds" / "table7.dat"
+_TABLE = Path("results") / "publish" / "table7.dat"
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ def check(
     if cancelled is not None:
         job = jobs.get(cancelled)
         if job is None or not job.comment.startswith("rule_train"):
-            failures.append(f"cancelled SLURM job {cancelled} is not a train job: {job}")
+            failures.append(f"cancelled SLURM job {cancelled} is not a training job: {job}")
         elif job.run_seconds < 1:
             failures.append(f"cancelled SLURM job {cancelled} had not started running")
         # its rerun: a later completed job of the same rule and wildcards
@@ -273,7 +273,7 @@ def check(
             and j.state == "COMPLETED"
         ]
         if not later:
-            failures.append(f"no completed train job after the cancelled SLURM job {cancelled}")
+            failures.append(f"no completed training job after the cancelled SLURM job {cancelled}")
         else:
             print(f"cancelled SLURM job {cancelled}; rerun as SLURM job {later[0].job_id}")
 

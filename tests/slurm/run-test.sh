@@ -6,11 +6,11 @@
 #     slurm-wlm and munge with apt-get when missing; needs root);
 #  2. the SLURM run (`snakemake --profile profiles/slurm`) and, beside it, a local
 #     reference run of the same configuration, each in a folder of its own;
-#  3. while the SLURM run goes, the first `train` job is killed with scancel mid-run;
+#  3. while the SLURM run goes, the first `training` job is killed with scancel mid-run;
 #     Snakemake must resubmit it (retries in the profile) and still finish;
 #  4. check_run.py: SLURM job IDs, states and GPUs from the scheduler's records,
 #     every rule through SLURM, the GPU rules with a GPU, the cancelled job rerun,
-#     results/cds/table7.dat equal to the local run's;
+#     results/publish/table7.dat equal to the local run's;
 #  5. stop-cluster.sh stops the daemons by PID (also on failure or Ctrl-C).
 # Everything lives in one temporary folder, removed on success (kept on failure, or
 # always with SLURM_TEST_KEEP=1).
@@ -93,10 +93,10 @@ log "local run in $WORK/local"
 LOCAL_PID=$!
 PIDS+=("$LOCAL_PID")
 
-# 3. kill the first train job mid-run: once its script has started logging (the train
+# 3. kill the first training job mid-run: once its script has started logging (the train
 #    log exists), or at the latest after it has run 8 s (the job takes 10-15 s here)
 CANCELLED=""
-TRAIN_LOGS=$WORK/slurm/logs/train
+TRAIN_LOGS=$WORK/slurm/logs/training
 deadline=$((SECONDS + RUN_TIMEOUT))
 while [ -z "$CANCELLED" ] && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$SLURM_PID" 2>/dev/null; do
     # JOBID COMMENT TIME-USED of the running jobs
@@ -116,7 +116,7 @@ while [ -z "$CANCELLED" ] && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$SLURM_P
     done < <(timeout 10 squeue -h -t running -o "%i %k %M" 2>/dev/null || true)
     sleep 0.2
 done
-[ -n "$CANCELLED" ] || log "WARNING: no running train job was seen to cancel"
+[ -n "$CANCELLED" ] || log "WARNING: no running training job was seen to cancel"
 
 # finish NAME PID LOG: wait for a run; when it failed, show the end of its log and stop
 finish() {
@@ -141,5 +141,5 @@ RECORDS=scontrol
     --slurm-dir "$WORK/slurm" --slurm-log "$WORK/slurm.log" \
     --local-dir "$WORK/local" --local-log "$WORK/local.log" \
     --jobcomp "$STATE/log/jobcomp.txt" --records "$RECORDS" ${CANCELLED:+--cancelled "$CANCELLED"}
-[ -n "$CANCELLED" ] || { log "ERROR: no train job was cancelled"; exit 1; }
+[ -n "$CANCELLED" ] || { log "ERROR: no training job was cancelled"; exit 1; }
 log "PASSED in $((SECONDS - T0)) s"

@@ -1,7 +1,7 @@
 """Per-field inference shards, survey selection and merge, cross-match, the CDS table."""
 
 
-rule predict:
+rule inference:
     input:
         stamps="results/stamps/{field}.parquet",
         sources="results/sources/{field}.parquet",
@@ -9,9 +9,9 @@ rule predict:
     output:
         "results/inference/{field}.parquet",
     log:
-        "logs/predict/{field}.log",
+        "logs/inference/{field}.log",
     benchmark:
-        "benchmarks/runs/predict/{field}.tsv"
+        "benchmarks/runs/inference/{field}.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -19,24 +19,24 @@ rule predict:
     params:
         inference=get_inference_params,
     script:
-        "../scripts/predict.py"
+        "../scripts/inference.py"
 
 
-rule select:
+rule selection:
     input:
         inference=expand("results/inference/{field}.parquet", field=FIELDS),
         sources=expand("results/sources/{field}.parquet", field=FIELDS),
-        phat_clusters="resources/catalogs/phat_clusters.parquet",
+        phat_clusters="resources/catalogues/phat_clusters.parquet",
     output:
-        "results/candidates/candidates.parquet",
+        "results/selection/candidates.parquet",
     log:
-        "logs/select.log",
+        "logs/selection.log",
     conda:
         "../../envs/astro.yaml"
     params:
         selection=get_selection_params,
     script:
-        "../scripts/select.py"
+        "../scripts/selection.py"
 
 
 rule crossmatch:
@@ -59,10 +59,10 @@ rule publish:
         candidates="results/crossmatch/candidates.parquet",
         inspection=get_inspection_files,
     output:
-        dat="results/cds/table7.dat",
-        readme="results/cds/ReadMe",
-        fits="results/cds/table7.fits",
-        parquet="results/cds/table7.parquet",
+        dat="results/publish/table7.dat",
+        readme="results/publish/ReadMe",
+        fits="results/publish/table7.fits",
+        parquet="results/publish/table7.parquet",
     log:
         "logs/publish.log",
     conda:

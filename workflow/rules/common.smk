@@ -5,8 +5,8 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from pandas_clusters.config import inference_params, sources_params, stamps_params
-from pandas_clusters.mock.catalogs import CATALOG_NAMES
+from pandas_clusters.core.config import inference_params, sources_params, stamps_params
+from pandas_clusters.acquire.mock.catalogues import CATALOGUE_NAMES
 
 min_version("9.0")
 
@@ -17,7 +17,7 @@ validate(config, "../schemas/config.schema.yaml")
 wildcard_constraints:
     field=r"\d+",
     band=r"[a-z]",
-    catalog=r"[a-z0-9_]+",
+    catalogue=r"[a-z0-9_]+",
     mag_limit=r"\d+\.\d",
     model=r"[a-z0-9_]+",
     seed=r"\d+",
@@ -34,7 +34,7 @@ TRAINING_FIELDS = (
 SELECTED_MODEL = config["selection"]["model"]
 SELECTED_MAG_LIMIT = f"{float(config['selection']['mag_limit']):.1f}"
 BANDS = list(config["bands"])
-MOCK_CATALOGS = list(CATALOG_NAMES)
+MOCK_CATALOGUES = list(CATALOGUE_NAMES)
 
 
 def _check_fields():
@@ -100,7 +100,7 @@ def get_field_images(wildcards):
 
 # --- the real survey (survey: pandas) ------------------------------------------------
 
-ARCHIVE_CATALOGS = list(config.get("catalogs", {}))
+ARCHIVE_CATALOGUES = list(config.get("catalogues", {}))
 
 
 def _per_field_band(mapping, wildcards):
@@ -132,9 +132,9 @@ def get_download_image_params(wildcards):
     }
 
 
-def get_fetch_catalog_params(wildcards):
+def get_fetch_catalogue_params(wildcards):
     """The catalogue's spec, and the VizieR settings when it comes from VizieR."""
-    spec = dict(config["catalogs"][wildcards.catalog])
+    spec = dict(config["catalogues"][wildcards.catalogue])
     vizier = dict(config.get("vizier", {})) if spec.get("vizier") else None
     return {"spec": spec, "vizier": vizier}
 
@@ -205,7 +205,7 @@ def get_train_params(wildcards):
 def _seed_weights(model, mag_limit):
     """The weights of every seed of one model x limiting magnitude (an ensemble)."""
     return expand(
-        "results/models/{model}/mag{mag_limit}/seed{seed}/weights.safetensors",
+        "results/training/{model}/mag{mag_limit}/seed{seed}/weights.safetensors",
         model=model,
         mag_limit=mag_limit,
         seed=SEEDS,
@@ -238,12 +238,12 @@ def get_selection_params(wildcards):
 def get_crossmatch_inputs(wildcards):
     """The candidates and every catalogue of the cross-match that is not optional-and-absent."""
     xm = config["crossmatch"]
-    inputs = {"candidates": "results/candidates/candidates.parquet"}
+    inputs = {"candidates": "results/selection/candidates.parquet"}
     for cat in xm["catalogues"]:
-        produced = config["survey"] == "mock" or cat in ARCHIVE_CATALOGS
+        produced = config["survey"] == "mock" or cat in ARCHIVE_CATALOGUES
         if not produced and cat in xm["optional"]:
             continue
-        inputs[cat] = f"resources/catalogs/{cat}.parquet"
+        inputs[cat] = f"resources/catalogues/{cat}.parquet"
     return inputs
 
 
@@ -260,8 +260,8 @@ def get_publish_params(wildcards):
 def get_final_targets():
     """What `snakemake` with no target builds: every stage implemented so far."""
     targets = expand("resources/images/{field}/{band}.fits", field=FIELDS, band=BANDS)
-    targets += ["resources/catalogs/phat_footprint.json"]
-    targets += ["results/evaluation/summary.tsv", "results/cds/table7.dat"]
+    targets += ["resources/catalogues/phat_footprint.json"]
+    targets += ["results/evaluation/summary.tsv", "results/publish/table7.dat"]
     targets += ["results/figures/skymap.png"]
     if config["survey"] == "mock":
         targets += [
@@ -270,6 +270,6 @@ def get_final_targets():
         ]
     else:
         targets += expand(
-            "resources/catalogs/{catalog}.parquet", catalog=ARCHIVE_CATALOGS
+            "resources/catalogues/{catalogue}.parquet", catalogue=ARCHIVE_CATALOGUES
         )
     return targets

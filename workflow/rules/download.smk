@@ -27,11 +27,11 @@ rule download_image:
         "../scripts/download_image.py"
 
 
-rule fetch_catalog:
+rule fetch_catalogue:
     output:
-        "resources/catalogs/{catalog}.parquet",
+        "resources/catalogues/{catalogue}.parquet",
     log:
-        "logs/fetch_catalog/{catalog}.log",
+        "logs/fetch_catalogue/{catalogue}.log",
     retries: 2
     localrule: True
     conda:
@@ -39,14 +39,14 @@ rule fetch_catalog:
     resources:
         archive_connections=1,
     params:
-        catalog=get_fetch_catalog_params,
+        catalogue=get_fetch_catalogue_params,
     script:
-        "../scripts/fetch_catalog.py"
+        "../scripts/fetch_catalogue.py"
 
 
 rule phat_footprint:
     output:
-        "resources/catalogs/phat_footprint.json",
+        "resources/catalogues/phat_footprint.json",
     log:
         "logs/phat_footprint.log",
     localrule: True

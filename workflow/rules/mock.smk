@@ -42,30 +42,32 @@ rule mock_truth:
         "../scripts/mock_truth.py"
 
 
-rule mock_catalogs:
+rule mock_catalogues:
     output:
-        catalogs=expand("resources/catalogs/{catalog}.parquet", catalog=MOCK_CATALOGS),
-        footprint="resources/catalogs/phat_footprint.json",
-        truth="resources/mock/catalog_truth.parquet",
+        catalogues=expand(
+            "resources/catalogues/{catalogue}.parquet", catalogue=MOCK_CATALOGUES
+        ),
+        footprint="resources/catalogues/phat_footprint.json",
+        truth="resources/mock/catalogue_truth.parquet",
     log:
-        "logs/mock_catalogs.log",
+        "logs/mock_catalogues.log",
     benchmark:
-        "benchmarks/runs/mock_catalogs.tsv"
+        "benchmarks/runs/mock_catalogues.tsv"
     conda:
         "../../envs/astro.yaml"
     params:
         mock=get_mock_survey_params,
     script:
-        "../scripts/mock_catalogs.py"
+        "../scripts/mock_catalogues.py"
 
 
 rule truth_score:
     input:
         predictions=f"results/evaluation/{SELECTED_MODEL}/mag{SELECTED_MAG_LIMIT}/predictions.parquet",
         summary=f"results/evaluation/{SELECTED_MODEL}/mag{SELECTED_MAG_LIMIT}/summary.json",
-        trainset=f"results/training_set/mag{SELECTED_MAG_LIMIT}.parquet",
+        training_set=f"results/training_set/mag{SELECTED_MAG_LIMIT}.parquet",
         truth="resources/mock/truth.parquet",
-        candidates="results/candidates/candidates.parquet",
+        candidates="results/selection/candidates.parquet",
     output:
         "results/evaluation/truth_score.json",
     log:

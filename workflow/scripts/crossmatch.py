@@ -1,4 +1,4 @@
-"""Snakemake adapter: cross-match the candidates with the literature (pandas_clusters.crossmatch).
+"""Snakemake adapter: cross-match the candidates with the literature (pandas_clusters.catalogue.crossmatch).
 
 Expects ``input.candidates`` and one named input per catalogue present
 (``input.c09`` ... ``input.h14``); ``output[0]`` (Parquet);
@@ -7,8 +7,8 @@ Expects ``input.candidates`` and one named input per catalogue present
 
 from typing import TYPE_CHECKING
 
-from pandas_clusters.crossmatch import CrossmatchSettings, write_crossmatch
-from pandas_clusters.logs import log_to
+from pandas_clusters.catalogue.crossmatch import CrossmatchSettings, write_crossmatch
+from pandas_clusters.core.logs import log_to
 
 if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     from snakemake.script import Snakemake

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 from pandas_clusters.acquire.download import DownloadSettings, download_image
-from pandas_clusters.logs import log_to
+from pandas_clusters.core.logs import log_to
 
 if TYPE_CHECKING:
     from snakemake.script import Snakemake

@@ -1,4 +1,4 @@
-"""Snakemake adapter: figures of the survey report (pandas_clusters.figures).
+"""Snakemake adapter: figures of the survey report (pandas_clusters.report.figures).
 
 Expects ``input.candidates`` (cross-matched candidates), ``input.stamps``
 (list, one ``results/stamps/{field}.parquet`` per field: the field is the
@@ -12,8 +12,8 @@ file's stem) and optionally ``input.sources`` (list, one
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pandas_clusters.figures import FigureSettings, write_report_figures
-from pandas_clusters.logs import log_to
+from pandas_clusters.core.logs import log_to
+from pandas_clusters.report.figures import FigureSettings, write_report_figures
 
 if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     from snakemake.script import Snakemake

@@ -2,8 +2,8 @@
 
 from typing import TYPE_CHECKING
 
-from pandas_clusters.logs import log_to
-from pandas_clusters.mock import settings_from_params, write_mock_image
+from pandas_clusters.acquire.mock import settings_from_params, write_mock_image
+from pandas_clusters.core.logs import log_to
 
 if TYPE_CHECKING:
     from snakemake.script import Snakemake

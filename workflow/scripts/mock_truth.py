@@ -2,8 +2,8 @@
 
 from typing import TYPE_CHECKING
 
-from pandas_clusters.logs import log_to
-from pandas_clusters.mock import write_survey_truth
+from pandas_clusters.acquire.mock import write_survey_truth
+from pandas_clusters.core.logs import log_to
 
 if TYPE_CHECKING:
     from snakemake.script import Snakemake

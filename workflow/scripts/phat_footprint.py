@@ -2,8 +2,8 @@
 
 from typing import TYPE_CHECKING
 
-from pandas_clusters.footprint import load_footprint, write_footprint
-from pandas_clusters.logs import log_to
+from pandas_clusters.core.footprint import load_footprint, write_footprint
+from pandas_clusters.core.logs import log_to
 
 if TYPE_CHECKING:
     from snakemake.script import Snakemake

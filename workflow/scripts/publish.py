@@ -1,4 +1,4 @@
-"""Snakemake adapter: write table 7 (CDS pair, FITS, Parquet) (pandas_clusters.publish).
+"""Snakemake adapter: write table 7 (CDS pair, FITS, Parquet) (pandas_clusters.catalogue.publish).
 
 Expects ``input.candidates`` (cross-matched Parquet); outputs ``dat``,
 ``readme``, ``fits``, ``parquet``; ``params.publish`` (the config's
@@ -8,8 +8,8 @@ inspection files; may be absent or empty); ``log[0]``.
 
 from typing import TYPE_CHECKING
 
-from pandas_clusters.logs import log_to
-from pandas_clusters.publish import PublishSettings, publish_catalogue
+from pandas_clusters.catalogue.publish import PublishSettings, publish_catalogue
+from pandas_clusters.core.logs import log_to
 
 if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     from snakemake.script import Snakemake

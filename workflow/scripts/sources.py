@@ -1,4 +1,4 @@
-"""Snakemake adapter: the source list of one field (pandas_clusters.sources).
+"""Snakemake adapter: the source list of one field (pandas_clusters.detect.sources).
 
 Expects one named input per band (``input.g``, ``input.i``: the field's
 multi-extension FITS) and, with ``method: catalogue``, ``input.catalogue``
@@ -8,8 +8,8 @@ multi-extension FITS) and, with ``method: catalogue``, ``input.catalogue``
 
 from typing import TYPE_CHECKING
 
-from pandas_clusters.logs import log_to
-from pandas_clusters.sources import SourceSettings, build_sources
+from pandas_clusters.core.logs import log_to
+from pandas_clusters.detect.sources import SourceSettings, build_sources
 
 if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     from snakemake.script import Snakemake

@@ -1,4 +1,4 @@
-"""Snakemake adapter: the stamps of one field (pandas_clusters.stamps).
+"""Snakemake adapter: the stamps of one field (pandas_clusters.detect.stamps).
 
 Expects ``input.sources`` (the field's sources Parquet) and one named input
 per band (``input.g``, ``input.i``); ``output[0]`` (Parquet);
@@ -7,8 +7,8 @@ per band (``input.g``, ``input.i``); ``output[0]`` (Parquet);
 
 from typing import TYPE_CHECKING
 
-from pandas_clusters.logs import log_to
-from pandas_clusters.stamps import StampSettings, cut_stamps
+from pandas_clusters.core.logs import log_to
+from pandas_clusters.detect.stamps import StampSettings, cut_stamps
 
 if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     from snakemake.script import Snakemake

@@ -6,8 +6,8 @@ Expects ``input`` (the evaluation summary JSON files of the grid);
 
 from typing import TYPE_CHECKING
 
-from pandas_clusters.evaluate import summarize
-from pandas_clusters.logs import log_to
+from pandas_clusters.core.logs import log_to
+from pandas_clusters.learn.evaluation import summarize
 
 if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     from snakemake.script import Snakemake

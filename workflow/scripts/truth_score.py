@@ -2,8 +2,8 @@
 
 from typing import TYPE_CHECKING
 
-from pandas_clusters.logs import log_to
-from pandas_clusters.mock.score import write_truth_score
+from pandas_clusters.core.logs import log_to
+from pandas_clusters.report.truth_score import write_truth_score
 
 if TYPE_CHECKING:
     from snakemake.script import Snakemake
@@ -14,7 +14,7 @@ with log_to(snakemake.log[0]):
     write_truth_score(
         predictions_path=snakemake.input.predictions,
         summary_path=snakemake.input.summary,
-        trainset_path=snakemake.input.trainset,
+        trainset_path=snakemake.input.training_set,
         truth_path=snakemake.input.truth,
         candidates_path=snakemake.input.candidates,
         out=snakemake.output[0],

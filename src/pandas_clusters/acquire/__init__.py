@@ -1,7 +1,7 @@
 """Acquisition of the real survey: PAndAS images over HTTP(S), catalogues from VizieR or files.
 
 With ``survey: pandas`` the workflow's first stage calls :func:`download_image`
-per field and band and :func:`fetch_catalog` per catalogue; both write their
+per field and band and :func:`fetch_catalogue` per catalogue; both write their
 output atomically, so a failed or interrupted run never leaves a partial file
 at an output path. Every part needs network access except local-file
 catalogues.
@@ -24,31 +24,31 @@ from pandas_clusters.acquire.download import (
     validate_fits_image,
 )
 from pandas_clusters.acquire.local import (
-    CATALOG_KEYS,
+    CATALOGUE_KEYS,
     NORMALISED_COLUMNS,
-    CatalogColumnDroppedWarning,
-    CatalogRowsDroppedWarning,
-    CatalogSpec,
-    fetch_local_catalog,
-    normalise_catalog,
-    read_local_catalog,
+    CatalogueColumnDroppedWarning,
+    CatalogueRowsDroppedWarning,
+    CatalogueSpec,
+    fetch_local_catalogue,
+    normalise_catalogue,
+    read_local_catalogue,
     table_to_dataframe,
-    write_catalog,
+    write_catalogue,
 )
 from pandas_clusters.acquire.vizier import (
     MissingTableWarning,
     VizierError,
     VizierSettings,
-    fetch_vizier_catalog,
+    fetch_vizier_catalogue,
     query_vizier,
 )
 
 __all__ = [
-    "CATALOG_KEYS",
+    "CATALOGUE_KEYS",
     "NORMALISED_COLUMNS",
-    "CatalogColumnDroppedWarning",
-    "CatalogRowsDroppedWarning",
-    "CatalogSpec",
+    "CatalogueColumnDroppedWarning",
+    "CatalogueRowsDroppedWarning",
+    "CatalogueSpec",
     "DownloadError",
     "DownloadSettings",
     "InvalidImageError",
@@ -57,37 +57,37 @@ __all__ = [
     "VizierSettings",
     "download_file",
     "download_image",
-    "fetch_catalog",
-    "fetch_local_catalog",
-    "fetch_vizier_catalog",
+    "fetch_catalogue",
+    "fetch_local_catalogue",
+    "fetch_vizier_catalogue",
     "image_url",
-    "normalise_catalog",
+    "normalise_catalogue",
     "query_vizier",
-    "read_local_catalog",
+    "read_local_catalogue",
     "table_to_dataframe",
     "validate_fits_image",
-    "write_catalog",
+    "write_catalogue",
 ]
 
 
-def fetch_catalog(
-    spec: CatalogSpec | Mapping[str, Any],
+def fetch_catalogue(
+    spec: CatalogueSpec | Mapping[str, Any],
     output: str | os.PathLike,
     *,
-    catalog: str,
+    catalogue: str,
     vizier: VizierSettings | Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``resources/catalogs/{catalog}.parquet`` from VizieR or from a local file.
+    """Write ``resources/catalogues/{catalogue}.parquet`` from VizieR or from a local file.
 
     Parameters
     ----------
-    spec : CatalogSpec or mapping
-        The catalogue's entry of the config's ``catalogs`` mapping: ``vizier``
+    spec : CatalogueSpec or mapping
+        The catalogue's entry of the config's ``catalogues`` mapping: ``vizier``
         (+ ``table``) or ``file`` (+ ``readme``/``format``/``table``), and
         ``name_col``, ``ra_col``, ``dec_col``.
     output : str or path-like
         Output Parquet path.
-    catalog : str
+    catalogue : str
         Catalogue key (``phat_clusters``, ``c09``, ...).
     vizier : VizierSettings or mapping, optional
         The config's ``vizier`` settings (server, timeout, retries), used
@@ -98,10 +98,10 @@ def fetch_catalog(
     pathlib.Path
         ``output``.
     """
-    if not isinstance(spec, CatalogSpec):
-        spec = CatalogSpec.from_config(spec)
+    if not isinstance(spec, CatalogueSpec):
+        spec = CatalogueSpec.from_config(spec)
     if spec.file is not None:
-        return fetch_local_catalog(spec, output, catalog=catalog)
+        return fetch_local_catalogue(spec, output, catalogue=catalogue)
     if not isinstance(vizier, VizierSettings):
         vizier = VizierSettings.from_config(vizier)
-    return fetch_vizier_catalog(spec, output, catalog=catalog, settings=vizier)
+    return fetch_vizier_catalogue(spec, output, catalogue=catalogue, settings=vizier)

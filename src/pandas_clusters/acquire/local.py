@@ -1,10 +1,10 @@
 """Catalogue tables from local files, and the normalisation shared with VizieR.
 
-Every literature catalogue ends up as ``resources/catalogs/{catalog}.parquet``
+Every literature catalogue ends up as ``resources/catalogues/{catalogue}.parquet``
 with the normalised columns ``name`` (text), ``ra_deg`` and ``dec_deg``
 (ICRS degrees) first, then every original column under its original name
-(see ``docs/data-model.md``). :func:`normalise_catalog` builds that layout
-from any table; :func:`read_local_catalog` reads the formats a user may have
+(see ``docs/data-model.md``). :func:`normalise_catalogue` builds that layout
+from any table; :func:`read_local_catalogue` reads the formats a user may have
 on disk instead of querying VizieR: a CDS ``ReadMe`` + fixed-width ``.dat``
 pair (astropy's CDS reader), FITS tables, VOTables and CSV/ECSV files.
 """
@@ -25,23 +25,23 @@ import pandas as pd
 from astropy.coordinates import Angle
 from astropy.table import Table
 
-from pandas_clusters.io import write_parquet
+from pandas_clusters.core.io import write_parquet
 
 __all__ = [
-    "CATALOG_KEYS",
+    "CATALOGUE_KEYS",
     "NORMALISED_COLUMNS",
-    "CatalogColumnDroppedWarning",
-    "CatalogRowsDroppedWarning",
-    "CatalogSpec",
-    "fetch_local_catalog",
-    "normalise_catalog",
-    "read_local_catalog",
+    "CatalogueColumnDroppedWarning",
+    "CatalogueRowsDroppedWarning",
+    "CatalogueSpec",
+    "fetch_local_catalogue",
+    "normalise_catalogue",
+    "read_local_catalogue",
     "table_to_dataframe",
-    "write_catalog",
+    "write_catalogue",
 ]
 
-#: The catalogue keys the pipeline knows (``resources/catalogs/{catalog}.parquet``).
-CATALOG_KEYS = ("phat_clusters", "phat_galaxies", "c09", "rbc", "c11", "w22", "w23", "h14")
+#: The catalogue keys the pipeline knows (``resources/catalogues/{catalogue}.parquet``).
+CATALOGUE_KEYS = ("phat_clusters", "phat_galaxies", "c09", "rbc", "c11", "w22", "w23", "h14")
 
 #: The leading columns of every normalised catalogue.
 NORMALISED_COLUMNS = ("name", "ra_deg", "dec_deg")
@@ -49,16 +49,16 @@ NORMALISED_COLUMNS = ("name", "ra_deg", "dec_deg")
 _FORMATS = ("cds", "fits", "votable", "csv", "ecsv")
 
 
-class CatalogRowsDroppedWarning(UserWarning):
+class CatalogueRowsDroppedWarning(UserWarning):
     """Rows without a usable sky position were left out of a catalogue."""
 
 
-class CatalogColumnDroppedWarning(UserWarning):
+class CatalogueColumnDroppedWarning(UserWarning):
     """An original column that cannot be stored in Parquet (multidimensional) was left out."""
 
 
 @dataclass(frozen=True)
-class CatalogSpec:
+class CatalogueSpec:
     """Where one catalogue comes from and which columns hold name and position.
 
     Exactly one of ``vizier`` and ``file`` is set.
@@ -112,8 +112,8 @@ class CatalogSpec:
             raise ValueError(msg)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> CatalogSpec:
-        """Build a spec from one entry of the config's ``catalogs`` mapping."""
+    def from_config(cls, config: Mapping[str, Any]) -> CatalogueSpec:
+        """Build a spec from one entry of the config's ``catalogues`` mapping."""
         known = {
             "name_col",
             "ra_col",
@@ -157,7 +157,7 @@ def _guess_format(path: Path, readme: str | os.PathLike | None) -> str:
     raise ValueError(msg)
 
 
-def read_local_catalog(
+def read_local_catalogue(
     path: str | os.PathLike,
     *,
     readme: str | os.PathLike | None = None,
@@ -240,19 +240,19 @@ def _read_votable_file(path: Path, table: str | int | None) -> Table:
     return chosen.to_table(use_names_over_ids=True)
 
 
-def table_to_dataframe(table: Table, *, catalog: str) -> pd.DataFrame:
+def table_to_dataframe(table: Table, *, catalogue: str) -> pd.DataFrame:
     """Convert an astropy table to a DataFrame, keeping units in ``df.attrs``.
 
     Masked integers become pandas nullable integers, masked floats NaN,
     masked text ``None``; byte strings are decoded. Multidimensional columns
     (which Parquet tables of scalars cannot hold) are left out with a
-    :class:`CatalogColumnDroppedWarning`.
+    :class:`CatalogueColumnDroppedWarning`.
 
     Parameters
     ----------
     table : astropy.table.Table
         The catalogue as read.
-    catalog : str
+    catalogue : str
         Catalogue key, used in messages.
 
     Returns
@@ -264,8 +264,8 @@ def table_to_dataframe(table: Table, *, catalog: str) -> pd.DataFrame:
     dropped = [name for name in table.colnames if table[name].ndim > 1]
     if dropped:
         warnings.warn(
-            f"catalogue {catalog}: multidimensional column(s) {dropped} left out",
-            CatalogColumnDroppedWarning,
+            f"catalogue {catalogue}: multidimensional column(s) {dropped} left out",
+            CatalogueColumnDroppedWarning,
             stacklevel=2,
         )
         table = table[[name for name in table.colnames if name not in dropped]]
@@ -284,7 +284,7 @@ def table_to_dataframe(table: Table, *, catalog: str) -> pd.DataFrame:
     return df
 
 
-def _to_degrees(values: pd.Series, unit: str | None, *, hours: bool, catalog: str, column: str):
+def _to_degrees(values: pd.Series, unit: str | None, *, hours: bool, catalogue: str, column: str):
     numeric = pd.to_numeric(values, errors="coerce")
     text = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
     if text and (numeric.isna() & values.notna()).any():
@@ -297,7 +297,7 @@ def _to_degrees(values: pd.Series, unit: str | None, *, hours: bool, catalog: st
                 unit=u.hourangle if hours else u.deg,
             )
         except (ValueError, u.UnitsError) as exc:
-            msg = f"catalogue {catalog}: cannot parse column {column!r} as sexagesimal: {exc}"
+            msg = f"catalogue {catalogue}: cannot parse column {column!r} as sexagesimal: {exc}"
             raise ValueError(msg) from exc
         out[valid.to_numpy()] = angles.deg
         return out
@@ -310,7 +310,7 @@ def _to_degrees(values: pd.Series, unit: str | None, *, hours: bool, catalog: st
                 factor = u.Unit(unit, parse_strict="silent").to(u.deg)
             except (ValueError, u.UnitsError) as exc:
                 msg = (
-                    f"catalogue {catalog}: column {column!r} has unit {unit!r}, "
+                    f"catalogue {catalogue}: column {column!r} has unit {unit!r}, "
                     "which is not an angle"
                 )
                 raise ValueError(msg) from exc
@@ -318,12 +318,12 @@ def _to_degrees(values: pd.Series, unit: str | None, *, hours: bool, catalog: st
 
 
 def _split_columns(
-    df: pd.DataFrame, cols: Sequence[str], *, hours: bool, catalog: str
+    df: pd.DataFrame, cols: Sequence[str], *, hours: bool, catalogue: str
 ) -> np.ndarray:
     """Degrees from CDS split columns (h m s) or (sign d m s)."""
     if hours:
         if len(cols) != 3:
-            msg = f"catalogue {catalog}: split RA needs 3 columns (h, m, s), got {list(cols)}"
+            msg = f"catalogue {catalogue}: split RA needs 3 columns (h, m, s), got {list(cols)}"
             raise ValueError(msg)
         h, m, s = (pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in cols)
         return 15.0 * (h + m / 60.0 + s / 3600.0)
@@ -336,7 +336,7 @@ def _split_columns(
         sign = None
     else:
         msg = (
-            f"catalogue {catalog}: split Dec needs columns (sign, d, m, s) or (d, m, s), "
+            f"catalogue {catalogue}: split Dec needs columns (sign, d, m, s) or (d, m, s), "
             f"got {list(cols)}"
         )
         raise ValueError(msg)
@@ -357,13 +357,13 @@ def _names_as_text(values: pd.Series) -> pd.Series:
     return values.map(lambda v: None if v is None or pd.isna(v) else str(v).strip() or None)
 
 
-def normalise_catalog(
+def normalise_catalogue(
     df: pd.DataFrame,
     *,
     name_col: str,
     ra_col: str | Sequence[str],
     dec_col: str | Sequence[str],
-    catalog: str,
+    catalogue: str,
 ) -> pd.DataFrame:
     """Put a catalogue in the pipeline's layout: ``name, ra_deg, dec_deg``, then the originals.
 
@@ -381,7 +381,7 @@ def normalise_catalog(
     dec_col : str or sequence of str
         One column in degrees (or sexagesimal text), or the CDS columns
         ``(DE-, DEd, DEm, DEs)`` (a blank sign means ``+``).
-    catalog : str
+    catalogue : str
         Catalogue key, used in every message.
 
     Returns
@@ -402,7 +402,7 @@ def normalise_catalog(
 
     Warns
     -----
-    CatalogRowsDroppedWarning
+    CatalogueRowsDroppedWarning
         For rows without a position (left out).
     """
     units = dict(df.attrs.get("units", {}))
@@ -412,21 +412,23 @@ def normalise_catalog(
     missing = [c for c in wanted if c not in df.columns]
     if missing:
         msg = (
-            f"catalogue {catalog}: column(s) {missing} not found; "
+            f"catalogue {catalogue}: column(s) {missing} not found; "
             f"columns present: {list(df.columns)}"
         )
         raise KeyError(msg)
 
     if isinstance(ra_col, str):
-        ra = _to_degrees(df[ra_col], units.get(ra_col), hours=True, catalog=catalog, column=ra_col)
-    else:
-        ra = _split_columns(df, list(ra_col), hours=True, catalog=catalog)
-    if isinstance(dec_col, str):
-        dec = _to_degrees(
-            df[dec_col], units.get(dec_col), hours=False, catalog=catalog, column=dec_col
+        ra = _to_degrees(
+            df[ra_col], units.get(ra_col), hours=True, catalogue=catalogue, column=ra_col
         )
     else:
-        dec = _split_columns(df, list(dec_col), hours=False, catalog=catalog)
+        ra = _split_columns(df, list(ra_col), hours=True, catalogue=catalogue)
+    if isinstance(dec_col, str):
+        dec = _to_degrees(
+            df[dec_col], units.get(dec_col), hours=False, catalogue=catalogue, column=dec_col
+        )
+    else:
+        dec = _split_columns(df, list(dec_col), hours=False, catalogue=catalogue)
     ra = np.asarray(ra, dtype=float)
     dec = np.asarray(dec, dtype=float)
 
@@ -435,9 +437,9 @@ def normalise_catalog(
     if not good.all():
         bad_names = names[~good].head(5).tolist()
         warnings.warn(
-            f"catalogue {catalog}: {int((~good).sum())} row(s) without a position in "
+            f"catalogue {catalogue}: {int((~good).sum())} row(s) without a position in "
             f"{ra_col!r}/{dec_col!r} left out (first: {bad_names})",
-            CatalogRowsDroppedWarning,
+            CatalogueRowsDroppedWarning,
             stacklevel=2,
         )
     ra_bad = good & ((ra < 0.0) | (ra > 360.0))
@@ -447,14 +449,14 @@ def normalise_catalog(
             i = int(np.flatnonzero(bad)[0])
             value = ra[i] if col is ra_col else dec[i]
             msg = (
-                f"catalogue {catalog}: {int(bad.sum())} position(s) from {col!r} outside "
+                f"catalogue {catalogue}: {int(bad.sum())} position(s) from {col!r} outside "
                 f"{lim} deg (row {i}, {names.iloc[i]!r}: {value}); wrong column or unit?"
             )
             raise ValueError(msg)
     no_name = names.isna().to_numpy() & good
     if no_name.any():
         rows = np.flatnonzero(no_name)[:5].tolist()
-        msg = f"catalogue {catalog}: {int(no_name.sum())} row(s) without a name in {name_col!r} (rows {rows})"
+        msg = f"catalogue {catalogue}: {int(no_name.sum())} row(s) without a name in {name_col!r} (rows {rows})"
         raise ValueError(msg)
     # If ra == 360 exactly, wrap to 0.
     ra = np.mod(ra, 360.0)
@@ -477,11 +479,11 @@ def normalise_catalog(
     return out
 
 
-def write_catalog(
+def write_catalogue(
     df: pd.DataFrame,
     path: str | os.PathLike,
     *,
-    catalog: str,
+    catalogue: str,
     source: Mapping[str, Any],
 ) -> Path:
     """Write a normalised catalogue to Parquet, atomically, with its provenance.
@@ -489,10 +491,10 @@ def write_catalog(
     Parameters
     ----------
     df : pandas.DataFrame
-        Output of :func:`normalise_catalog`.
+        Output of :func:`normalise_catalogue`.
     path : str or path-like
-        Output path (``resources/catalogs/{catalog}.parquet``).
-    catalog : str
+        Output path (``resources/catalogues/{catalogue}.parquet``).
+    catalogue : str
         Catalogue key.
     source : mapping
         Provenance stored in the file metadata (VizieR id and server, or the
@@ -504,11 +506,11 @@ def write_catalog(
         ``path``.
     """
     if list(df.columns[:3]) != list(NORMALISED_COLUMNS):
-        msg = f"catalogue {catalog}: not normalised (first columns {list(df.columns[:3])})"
+        msg = f"catalogue {catalogue}: not normalised (first columns {list(df.columns[:3])})"
         raise ValueError(msg)
     metadata = {
-        "stage": "catalog",
-        "catalog": catalog,
+        "stage": "catalogue",
+        "catalogue": catalogue,
         "n_rows": len(df),
         "source": dict(source),
         "units": dict(df.attrs.get("units", {})),
@@ -524,16 +526,18 @@ def _sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def fetch_local_catalog(spec: CatalogSpec, output: str | os.PathLike, *, catalog: str) -> Path:
+def fetch_local_catalogue(
+    spec: CatalogueSpec, output: str | os.PathLike, *, catalogue: str
+) -> Path:
     """Read a local catalogue file, normalise it and write it to Parquet.
 
     Parameters
     ----------
-    spec : CatalogSpec
+    spec : CatalogueSpec
         With ``file`` set (and ``readme`` for a CDS pair).
     output : str or path-like
         Output Parquet path.
-    catalog : str
+    catalogue : str
         Catalogue key.
 
     Returns
@@ -542,14 +546,16 @@ def fetch_local_catalog(spec: CatalogSpec, output: str | os.PathLike, *, catalog
         ``output``.
     """
     if spec.file is None:
-        msg = f"catalogue {catalog}: no local 'file' in its spec"
+        msg = f"catalogue {catalogue}: no local 'file' in its spec"
         raise ValueError(msg)
-    table = read_local_catalog(spec.file, readme=spec.readme, format=spec.format, table=spec.table)
-    df = table_to_dataframe(table, catalog=catalog)
-    out = normalise_catalog(
-        df, name_col=spec.name_col, ra_col=spec.ra_col, dec_col=spec.dec_col, catalog=catalog
+    table = read_local_catalogue(
+        spec.file, readme=spec.readme, format=spec.format, table=spec.table
+    )
+    df = table_to_dataframe(table, catalogue=catalogue)
+    out = normalise_catalogue(
+        df, name_col=spec.name_col, ra_col=spec.ra_col, dec_col=spec.dec_col, catalogue=catalogue
     )
     source = {"kind": "file", "file": os.fspath(spec.file), "sha256": _sha256(spec.file)}
     if spec.readme is not None:
         source.update(readme=os.fspath(spec.readme), readme_sha256=_sha256(spec.readme))
-    return write_catalog(out, output, catalog=catalog, source=source)
+    return write_catalogue(out, output, catalogue=catalogue, source=source)

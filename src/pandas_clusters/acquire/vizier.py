@@ -5,7 +5,7 @@ row limit, all columns plus the positions VizieR computes in ICRS degrees,
 ``_RA.icrs`` and ``_DE.icrs``); the VOTable answer is checked for VizieR's
 own error report (an HTTP 200 answer whose ``INFO name="Error"`` elements say
 what went wrong) and parsed with :mod:`astropy.io.votable`, then normalised
-by :func:`pandas_clusters.acquire.local.normalise_catalog`.
+by :func:`pandas_clusters.acquire.local.normalise_catalogue`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from astropy.table import Table, vstack
 
 from pandas_clusters.acquire.local import (
     NORMALISED_COLUMNS,
-    CatalogSpec,
-    normalise_catalog,
+    CatalogueSpec,
+    normalise_catalogue,
     table_to_dataframe,
-    write_catalog,
+    write_catalogue,
 )
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
     "MissingTableWarning",
     "VizierError",
     "VizierSettings",
-    "fetch_vizier_catalog",
+    "fetch_vizier_catalogue",
     "query_vizier",
 ]
 
@@ -164,7 +164,7 @@ def query_vizier(
     *,
     table: str | None = None,
     settings: VizierSettings | None = None,
-    catalog: str | None = None,
+    catalogue: str | None = None,
 ) -> Table | None:
     """Fetch one VizieR table in full (no row limit).
 
@@ -178,7 +178,7 @@ def query_vizier(
         return exactly one table with rows.
     settings : VizierSettings, optional
         Server, timeout, retries.
-    catalog : str, optional
+    catalogue : str, optional
         The pipeline's key for the catalogue, used in messages.
 
     Returns
@@ -197,7 +197,7 @@ def query_vizier(
     from astroquery.vizier import Vizier
 
     settings = settings or VizierSettings()
-    label = f"{catalog} ({source})" if catalog else source
+    label = f"{catalogue} ({source})" if catalogue else source
     if table is None:
         request_source = source
     elif "/" in table:
@@ -266,22 +266,22 @@ def query_vizier(
     return result
 
 
-def fetch_vizier_catalog(
-    spec: CatalogSpec,
+def fetch_vizier_catalogue(
+    spec: CatalogueSpec,
     output: str | os.PathLike,
     *,
-    catalog: str,
+    catalogue: str,
     settings: VizierSettings | None = None,
 ) -> Path:
     """Query VizieR for one catalogue, normalise it and write it to Parquet.
 
     Parameters
     ----------
-    spec : CatalogSpec
+    spec : CatalogueSpec
         With ``vizier`` set (and usually ``table``).
     output : str or path-like
-        Output path, ``resources/catalogs/{catalog}.parquet``.
-    catalog : str
+        Output path, ``resources/catalogues/{catalogue}.parquet``.
+    catalogue : str
         The pipeline's key for the catalogue.
     settings : VizierSettings, optional
         Server, timeout, retries.
@@ -303,10 +303,10 @@ def fetch_vizier_catalog(
         output then holds the normalised columns and no rows.
     """
     if spec.vizier is None:
-        msg = f"catalogue {catalog}: no 'vizier' identifier in its spec"
+        msg = f"catalogue {catalogue}: no 'vizier' identifier in its spec"
         raise ValueError(msg)
     settings = settings or VizierSettings()
-    table = query_vizier(spec.vizier, table=spec.table, settings=settings, catalog=catalog)
+    table = query_vizier(spec.vizier, table=spec.table, settings=settings, catalogue=catalogue)
     source = {
         "kind": "vizier",
         "vizier": spec.vizier,
@@ -317,10 +317,10 @@ def fetch_vizier_catalog(
     if table is None:
         what = f"table {spec.table!r}" if spec.table else "any table with rows"
         if spec.required:
-            msg = f"VizieR catalogue {catalog} ({spec.vizier}): the answer holds no {what}"
+            msg = f"VizieR catalogue {catalogue} ({spec.vizier}): the answer holds no {what}"
             raise VizierError(msg)
         warnings.warn(
-            f"VizieR catalogue {catalog} ({spec.vizier}) has no {what}; writing an empty catalogue",
+            f"VizieR catalogue {catalogue} ({spec.vizier}) has no {what}; writing an empty catalogue",
             MissingTableWarning,
             stacklevel=2,
         )
@@ -331,19 +331,19 @@ def fetch_vizier_catalog(
                 "dec_deg": pd.Series([], dtype="float64"),
             }
         )
-        return write_catalog(
-            empty[list(NORMALISED_COLUMNS)], output, catalog=catalog, source=source
+        return write_catalogue(
+            empty[list(NORMALISED_COLUMNS)], output, catalogue=catalogue, source=source
         )
     source["vizier_table"] = table.meta.get("vizier_table")
-    df = table_to_dataframe(table, catalog=catalog)
-    out = normalise_catalog(
+    df = table_to_dataframe(table, catalogue=catalogue)
+    out = normalise_catalogue(
         df,
         name_col=spec.name_col,
         ra_col=_as_col(spec.ra_col),
         dec_col=_as_col(spec.dec_col),
-        catalog=catalog,
+        catalogue=catalogue,
     )
-    return write_catalog(out, output, catalog=catalog, source=source)
+    return write_catalogue(out, output, catalogue=catalogue, source=source)
 
 
 def _as_col(col: str | Sequence[str]) -> str | list[str]:

@@ -1,0 +1,353 @@
+"""Objects of the mock sky, drawn per sky cell.
+
+The sky around M31 is divided into square cells in the offset frame
+centred on M31 (``lon``, ``lat`` = xi, eta in degrees). Each cell and each
+object class has its own random generator seeded from ``(seed, class, i,
+j)``, so the objects of a cell never depend on which fields are rendered:
+overlapping fields show the same objects, and adding a field changes no
+other field's pixels. ``obj_id`` encodes class, cell and index.
+
+Populations (all magnitudes AB, total):
+
+``star``
+    Resolved M31 stars (red giants, blue main sequence and blue-loop stars,
+    red supergiants) whose surface density follows the exponential disk plus
+    a power-law halo, and Milky Way foreground dwarfs (uniform), down to
+    ``star_faint_mag``.
+``bright_star``
+    Rare saturated foreground stars.
+``young_cluster``
+    Young disk clusters: King profiles, r_h log-uniform in
+    ``young_cluster_rh_pc``, blue, in a star-forming ring; partly resolved
+    into bright member stars.
+``globular_cluster``
+    Old clusters: red, compact, centrally concentrated in projection, out to
+    the halo.
+``galaxy``
+    Background Sersic galaxies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from pandas_clusters.core.geometry import M31, offsets_to_radec, radii_from_offsets_kpc
+
+from .settings import MockSettings
+
+__all__ = [
+    "KINDS",
+    "catalogue_truth",
+    "cluster_members",
+    "draw_region",
+    "king_radius_table",
+]
+
+#: Object classes and their codes in ``obj_id``.
+KINDS = {"star": 1, "bright_star": 2, "young_cluster": 3, "globular_cluster": 4, "galaxy": 5}
+#: Cell size factor per class (clusters and galaxies use coarser cells).
+_CELL_FACTOR = {"star": 1, "bright_star": 5, "young_cluster": 5, "globular_cluster": 5, "galaxy": 5}
+_OFF = 1 << 15  # cell index offset so that indices are non-negative in obj_id
+
+TRUTH_COLUMNS = {
+    "obj_id": "int64",
+    "kind": "string",
+    "ra": "float64",
+    "dec": "float64",
+    "gmag": "float64",
+    "imag": "float64",
+    "r_h_pc": "float64",
+    "king_c": "float64",
+    "r_e_arcsec": "float64",
+    "sersic_n": "float64",
+    "ellipticity": "float64",
+    "pa_deg": "float64",
+    "n_resolved": "int32",
+    "rproj_kpc": "float64",
+}
+
+
+def _lf(rng, n, m1, m2, slope):
+    """Draw n magnitudes from dN/dm ~ 10**(slope*m) on [m1, m2]."""
+    a, b = 10 ** (slope * m1), 10 ** (slope * m2)
+    return np.log10(a + rng.random(n) * (b - a)) / slope
+
+
+def _density(kind: str, xi, eta, s: MockSettings) -> float:
+    """Surface density per arcmin^2 of a class at offsets (xi, eta)."""
+    r_disk, r_proj = radii_from_offsets_kpc(xi, eta)
+    if kind == "star":
+        disk = s.star_density_arcmin2 * np.exp(-(r_disk - 5.0) / s.disk_scale_kpc)
+        halo = 4.0 * (np.maximum(r_proj, 2.0) / 10.0) ** -2.5
+        return disk + halo + s.foreground_density_arcmin2
+    if kind == "bright_star":
+        return s.bright_star_density_arcmin2
+    if kind == "young_cluster":
+        ring = np.exp(
+            -0.5 * ((r_disk - s.young_cluster_ring_kpc) / s.young_cluster_ring_width_kpc) ** 2
+        )
+        inner = 0.3 * np.exp(-r_disk / s.disk_scale_kpc)
+        cutoff = np.exp(-np.maximum(r_disk - 20.0, 0.0) / 2.0)
+        return s.young_cluster_density_arcmin2 * (ring + inner) * cutoff
+    if kind == "globular_cluster":
+        return (
+            s.globular_cluster_density_arcmin2
+            * (1 + (r_proj / s.globular_cluster_core_kpc) ** 2) ** -1.5
+        )
+    if kind == "galaxy":
+        return s.galaxy_density_arcmin2
+    msg = f"unknown object class {kind!r}"
+    raise ValueError(msg)
+
+
+@lru_cache(maxsize=1)
+def king_radius_table():
+    """Tabulated King (1962) projected profiles.
+
+    Returns
+    -------
+    c_grid : ndarray
+        Concentrations ``log10(r_t / r_c)``.
+    rh_over_rc : ndarray
+        Half-light radius in units of the core radius for each ``c``.
+    x_grid, cdf : ndarray
+        Radius grid (units of r_t) and cumulative projected light per ``c``
+        (rows), for drawing member-star radii.
+    """
+    c_grid = np.linspace(0.3, 2.3, 41)
+    x = np.linspace(0.0, 1.0, 2001)
+    rh = np.empty_like(c_grid)
+    cdfs = np.empty((c_grid.size, x.size))
+    for k, c in enumerate(c_grid):
+        rt_rc = 10**c
+        r_rc = x * rt_rc
+        prof = (1 / np.sqrt(1 + r_rc**2) - 1 / np.sqrt(1 + rt_rc**2)) ** 2
+        w = prof * x
+        cum = np.concatenate([[0.0], np.cumsum(0.5 * (w[1:] + w[:-1]) * np.diff(x))])
+        cum /= cum[-1]
+        cdfs[k] = cum
+        rh[k] = np.interp(0.5, cum, x) * rt_rc
+    return c_grid, rh, x, cdfs
+
+
+def _cell_rng(s: MockSettings, kind: str, i: int, j: int) -> np.random.Generator:
+    return np.random.default_rng([s.seed, KINDS[kind], i + _OFF, j + _OFF])
+
+
+def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarray]:
+    cell = s.cell_deg * _CELL_FACTOR[kind]
+    xi0, eta0 = i * cell, j * cell
+    rng = _cell_rng(s, kind, i, j)
+    dens = float(_density(kind, xi0 + 0.5 * cell, eta0 + 0.5 * cell, s))
+    n = int(rng.poisson(dens * (cell * 60.0) ** 2))
+    xi = xi0 + rng.random(n) * cell
+    eta = eta0 + rng.random(n) * cell
+    nan = np.full(n, np.nan)
+    out = {
+        "xi": xi,
+        "eta": eta,
+        "r_h_pc": nan,
+        "king_c": nan,
+        "r_e_arcsec": nan,
+        "sersic_n": nan,
+        "ellipticity": nan,
+        "pa_deg": nan,
+        "n_resolved": np.zeros(n, dtype=np.int32),
+    }
+    if kind == "star":
+        fg_frac = s.foreground_density_arcmin2 / max(dens, 1e-9)
+        pop = rng.random(n)
+        g = np.empty(n)
+        gi = np.empty(n)
+        fg = pop < fg_frac
+        # Milky Way foreground dwarfs
+        g[fg] = _lf(rng, fg.sum(), 16.0, s.star_faint_mag, 0.15)
+        gi[fg] = rng.uniform(0.4, 2.8, fg.sum())
+        # M31: 55% red giants, 33% blue main sequence / blue loop, 9% yellow, 3% RSG
+        u_m31 = np.where(fg, 1.0, rng.random(n))
+        red = ~fg & (u_m31 < 0.55)
+        blue = ~fg & (u_m31 >= 0.55) & (u_m31 < 0.88)
+        yellow = ~fg & (u_m31 >= 0.88) & (u_m31 < 0.97)
+        rsg = ~fg & (u_m31 >= 0.97)
+        g[red] = _lf(rng, red.sum(), 22.3, s.star_faint_mag, 0.35)
+        gi[red] = rng.normal(1.55, 0.3, red.sum())
+        g[blue] = _lf(rng, blue.sum(), 19.5, s.star_faint_mag, 0.3)
+        gi[blue] = rng.normal(-0.15, 0.15, blue.sum())
+        g[yellow] = _lf(rng, yellow.sum(), 20.5, s.star_faint_mag, 0.3)
+        gi[yellow] = rng.normal(0.8, 0.2, yellow.sum())
+        g[rsg] = _lf(rng, rsg.sum(), 19.5, 23.5, 0.3)
+        gi[rsg] = rng.normal(2.0, 0.3, rsg.sum())
+    elif kind == "bright_star":
+        g = rng.uniform(9.0, 16.0, n)
+        gi = rng.uniform(0.4, 2.5, n)
+    elif kind == "young_cluster":
+        lo, hi = s.young_cluster_mag_range
+        g = _lf(rng, n, lo, hi, 0.3)
+        gi = rng.uniform(-0.35, 0.65, n)
+        rlo, rhi = s.young_cluster_rh_pc
+        out["r_h_pc"] = np.exp(rng.uniform(np.log(rlo), np.log(rhi), n))
+        out["king_c"] = rng.uniform(0.6, 1.6, n)
+        lam = np.minimum(5.0 * 10 ** (-0.4 * (g - 19.0)), 30.0)
+        out["n_resolved"] = rng.poisson(lam).astype(np.int32)
+    elif kind == "globular_cluster":
+        g = np.clip(rng.normal(17.3, 1.1, n), 14.5, 21.5)
+        gi = rng.normal(1.05, 0.12, n)
+        out["r_h_pc"] = np.clip(np.exp(rng.normal(np.log(2.5), 0.35, n)), 1.0, 6.0)
+        out["king_c"] = rng.uniform(1.2, 2.0, n)
+    elif kind == "galaxy":
+        lo, hi = s.galaxy_mag_range
+        g = _lf(rng, n, lo, hi, 0.33)
+        gi = rng.uniform(0.3, 1.6, n)
+        r_e = np.exp(rng.normal(np.log(1.2 * 10 ** (-0.12 * (g - 20.0))), 0.35, n))
+        out["r_e_arcsec"] = np.clip(r_e, 0.2, 5.0)
+        out["sersic_n"] = np.where(
+            rng.random(n) < 0.6, rng.uniform(0.6, 1.5, n), rng.uniform(2.0, 4.0, n)
+        )
+        out["ellipticity"] = rng.uniform(0.0, 0.7, n)
+        out["pa_deg"] = rng.uniform(0.0, 180.0, n)
+    else:  # pragma: no cover - guarded by _density
+        raise AssertionError(kind)
+    out["gmag"] = g
+    out["imag"] = g - gi
+    code = KINDS[kind]
+    out["obj_id"] = (((code << 16) + (i + _OFF)) << 16 | (j + _OFF)) << 20 | np.arange(
+        n, dtype=np.int64
+    )
+    out["kind"] = np.full(n, kind, dtype=object)
+    return out
+
+
+@dataclass(frozen=True)
+class _Box:
+    xi_min: float
+    xi_max: float
+    eta_min: float
+    eta_max: float
+
+
+def draw_region(
+    settings: MockSettings,
+    *,
+    xi_range: tuple[float, float],
+    eta_range: tuple[float, float],
+    kinds=tuple(KINDS),
+    faint_limit: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """All objects of the given classes in cells overlapping a box of offsets.
+
+    Parameters
+    ----------
+    settings : MockSettings
+    xi_range, eta_range : (float, float)
+        Box in the M31 offset frame, degrees. Whole cells are returned, so
+        the caller trims to its exact footprint.
+    kinds : iterable of str
+        Object classes to draw.
+    faint_limit : dict, optional
+        Per class, drop objects fainter than this g magnitude.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Truth columns (see ``docs/data-model.md``) plus ``xi``, ``eta``.
+    """
+    parts = []
+    for kind in kinds:
+        cell = settings.cell_deg * _CELL_FACTOR[kind]
+        i0, i1 = int(np.floor(xi_range[0] / cell)), int(np.floor(xi_range[1] / cell))
+        j0, j1 = int(np.floor(eta_range[0] / cell)), int(np.floor(eta_range[1] / cell))
+        for i in range(i0, i1 + 1):
+            for j in range(j0, j1 + 1):
+                d = _draw_cell(kind, i, j, settings)
+                if faint_limit and kind in faint_limit:
+                    keep = d["gmag"] <= faint_limit[kind]
+                    d = {k: v[keep] for k, v in d.items()}
+                if len(d["xi"]):
+                    parts.append(d)
+    if not parts:
+        df = pd.DataFrame({k: pd.Series(dtype=t) for k, t in TRUTH_COLUMNS.items()})
+        df["xi"] = pd.Series(dtype="float64")
+        df["eta"] = pd.Series(dtype="float64")
+        return df
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    ra, dec = offsets_to_radec(cols["xi"], cols["eta"])
+    _, r_proj = radii_from_offsets_kpc(cols["xi"], cols["eta"])
+    df = pd.DataFrame(
+        {
+            "obj_id": cols["obj_id"].astype(np.int64),
+            "kind": pd.array(cols["kind"], dtype="string"),
+            "ra": ra,
+            "dec": dec,
+            "gmag": cols["gmag"],
+            "imag": cols["imag"],
+            "r_h_pc": cols["r_h_pc"],
+            "king_c": cols["king_c"],
+            "r_e_arcsec": cols["r_e_arcsec"],
+            "sersic_n": cols["sersic_n"],
+            "ellipticity": cols["ellipticity"],
+            "pa_deg": cols["pa_deg"],
+            "n_resolved": cols["n_resolved"].astype(np.int32),
+            "rproj_kpc": r_proj,
+            "xi": cols["xi"],
+            "eta": cols["eta"],
+        }
+    )
+    return df.sort_values("obj_id", kind="stable").reset_index(drop=True)
+
+
+def cluster_members(settings: MockSettings, row) -> pd.DataFrame:
+    """Resolved member stars of one cluster (deterministic from its obj_id).
+
+    Returns a frame with ``dx_arcsec``, ``dy_arcsec`` (east, north offsets),
+    ``gmag``, ``imag``. Together the members carry a fraction (10-40%) of the
+    cluster's light; the smooth King component carries the rest.
+    """
+    n = int(row.n_resolved)
+    if n == 0:
+        return pd.DataFrame({"dx_arcsec": [], "dy_arcsec": [], "gmag": [], "imag": []})
+    rng = np.random.default_rng([settings.seed, 77, int(row.obj_id)])
+    c_grid, rh_rc, x_grid, cdfs = king_radius_table()
+    k = int(np.clip(np.searchsorted(c_grid, row.king_c), 0, c_grid.size - 1))
+    rt_rc = 10 ** c_grid[k]
+    rc_pc = row.r_h_pc / rh_rc[k]
+    rt_arcsec = rt_rc * rc_pc / M31.pc_per_arcsec
+    r = np.interp(rng.random(n), cdfs[k], x_grid) * rt_arcsec
+    phi = rng.uniform(0, 2 * np.pi, n)
+    frac = rng.uniform(0.1, 0.4)
+    weights = rng.pareto(1.5, n) + 1.0
+    weights *= frac / weights.sum()
+    f_g = 10 ** (-0.4 * row.gmag) * weights
+    red = rng.random(n) < 0.3
+    gi = np.where(red, rng.normal(2.0, 0.3, n), rng.normal(-0.2, 0.12, n))
+    gmag = -2.5 * np.log10(f_g)
+    return pd.DataFrame(
+        {
+            "dx_arcsec": r * np.cos(phi),
+            "dy_arcsec": r * np.sin(phi),
+            "gmag": gmag,
+            "imag": gmag - gi,
+        }
+    )
+
+
+def catalogue_truth(settings: MockSettings) -> pd.DataFrame:
+    """Cluster-like objects over ``catalogue_radius_deg`` around M31.
+
+    The input of the mock literature and PHAT catalogues: every young and
+    globular cluster, and galaxies brighter than ``catalogue_galaxy_faint_mag``,
+    independent of the field list.
+    """
+    r = settings.catalogue_radius_deg
+    df = draw_region(
+        settings,
+        xi_range=(-r, r),
+        eta_range=(-r, r),
+        kinds=("young_cluster", "globular_cluster", "galaxy"),
+        faint_limit={"galaxy": settings.catalogue_galaxy_faint_mag},
+    )
+    keep = np.hypot(df["xi"], df["eta"]) <= r
+    return df.loc[keep].drop(columns=["xi", "eta"]).reset_index(drop=True)

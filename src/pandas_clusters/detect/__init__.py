@@ -1,0 +1,1 @@
+"""Detection: per-field source lists (``sources``) and their image stamps (``stamps``)."""

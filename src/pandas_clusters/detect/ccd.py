@@ -1,0 +1,342 @@
+"""Private helpers shared by :mod:`pandas_clusters.detect.sources` and :mod:`pandas_clusters.detect.stamps`.
+
+Reading one CCD of a multi-extension FITS image (validated WCS, AB zero
+point, gain, saturation level), sep background maps, and the analytic
+Moffat aperture correction. Nothing here is public API.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sep
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs.utils import proj_plane_pixel_scales
+
+__all__ = [
+    "PER_SECOND_ZERO_POINT_KEYWORDS",
+    "CCDImage",
+    "CCDRef",
+    "background",
+    "explicit_zero_point",
+    "list_ccds",
+    "moffat_aperture_correction",
+    "pixel_scale_arcsec",
+    "read_ccd",
+    "read_wcs",
+    "resolve_zero_point",
+]
+
+#: Zero-point keywords that refer to one second of exposure (CFHT Elixir
+#: convention ``mag = PHOT_C + 2.5 log10(EXPTIME) - 2.5 log10(DN)``); the
+#: exposure time ``EXPTIME`` is added when such a keyword is used.
+PER_SECOND_ZERO_POINT_KEYWORDS = frozenset({"PHOT_C"})
+
+
+@dataclass(frozen=True)
+class CCDRef:
+    """Where one CCD lives in a FITS file.
+
+    Attributes
+    ----------
+    hdu : int
+        HDU index in the file.
+    key : str
+        Name used to pair the same CCD across bands (``EXTNAME``, or the HDU
+        index as text when the HDU has no name).
+    ccd : int
+        CCD number (``CCDNUM``, else ``EXTVER``, else the HDU index).
+    """
+
+    hdu: int
+    key: str
+    ccd: int
+
+
+@dataclass
+class CCDImage:
+    """One CCD of one band, read and validated.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        File it came from.
+    ref : CCDRef
+        Its location in the file.
+    data : numpy.ndarray
+        float32 pixels (ADU), shape ``(ny, nx)``, C-contiguous native order.
+    wcs : astropy.wcs.WCS
+        Celestial WCS (2 axes).
+    zero_point : float
+        AB zero point: ``mag = zero_point - 2.5 log10(flux_ADU)``.
+    gain : float or None
+        e-/ADU, ``None`` when the header has no usable ``GAIN``.
+    saturate : float
+        Saturation level, ADU (``inf`` when unknown).
+    header : astropy.io.fits.Header
+        The HDU header.
+    """
+
+    path: Path
+    ref: CCDRef
+    data: np.ndarray
+    wcs: WCS
+    zero_point: float
+    gain: float | None
+    saturate: float
+    header: fits.Header
+
+
+def _hdu_label(path: str | os.PathLike, hdu: int, header: fits.Header | None = None) -> str:
+    name = header.get("EXTNAME") if header is not None else None
+    return f"{path}[{hdu}]" + (f" (EXTNAME={name!r})" if name else "")
+
+
+def list_ccds(path: str | os.PathLike) -> list[CCDRef]:
+    """List the image HDUs (2-D data) of a FITS file, ordered by HDU index.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Multi-extension FITS (a single image in the primary HDU also works).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file cannot be read as FITS or has no 2-D image HDU.
+    """
+    path = Path(path)
+    if not path.exists():
+        msg = f"image file {path} does not exist"
+        raise FileNotFoundError(msg)
+    refs: list[CCDRef] = []
+    try:
+        with fits.open(path, memmap=True) as hdul:
+            for index, hdu in enumerate(hdul):
+                if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU):
+                    continue
+                if hdu.header.get("NAXIS", 0) != 2:
+                    continue
+                head = hdu.header
+                name = str(head.get("EXTNAME", "")).strip()
+                ccd = head.get("CCDNUM", head.get("EXTVER", index))
+                refs.append(CCDRef(hdu=index, key=name or str(index), ccd=int(ccd)))
+    except OSError as exc:
+        msg = f"cannot read FITS file {path}: {exc}"
+        raise ValueError(msg) from exc
+    if not refs:
+        msg = f"FITS file {path} has no 2-D image HDU"
+        raise ValueError(msg)
+    return refs
+
+
+def resolve_zero_point(
+    header: fits.Header,
+    *,
+    label: str,
+    explicit: float | None = None,
+    keywords: Sequence[str] = ("MAGZPT",),
+) -> float:
+    """AB zero point of one HDU.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        HDU header.
+    label : str
+        File and HDU, for the error message.
+    explicit : float, optional
+        Zero point given in the configuration; when set it wins over the header
+        (it is the user's explicit statement, e.g. for an image whose header
+        carries no calibration).
+    keywords : sequence of str
+        Header keywords tried in order. Keywords in
+        :data:`PER_SECOND_ZERO_POINT_KEYWORDS` get ``2.5 log10(EXPTIME)`` added.
+
+    Returns
+    -------
+    float
+        ``mag = zero_point - 2.5 log10(flux_ADU)``, AB mag.
+
+    Raises
+    ------
+    ValueError
+        If no zero point is found, naming the file/HDU and the keywords tried.
+    """
+    if explicit is not None:
+        return float(explicit)
+    for key in keywords:
+        value = header.get(key)
+        if value is None or not np.isfinite(float(value)):
+            continue
+        zp = float(value)
+        if key.upper() in PER_SECOND_ZERO_POINT_KEYWORDS:
+            exptime = header.get("EXPTIME")
+            if exptime is None or float(exptime) <= 0:
+                msg = f"{label}: zero point {key} is per second but EXPTIME is missing or <= 0"
+                raise ValueError(msg)
+            zp += 2.5 * math.log10(float(exptime))
+        return zp
+    msg = (
+        f"{label}: no photometric zero point (looked for header keywords "
+        f"{', '.join(keywords) or 'none'}); give one explicitly in the config "
+        "(zero_points: {band: value})"
+    )
+    raise ValueError(msg)
+
+
+def _celestial_wcs(header: fits.Header, label: str) -> WCS:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        try:
+            wcs = WCS(header, naxis=2)
+        except Exception as exc:  # astropy raises many kinds for broken WCS
+            msg = f"{label}: invalid WCS: {exc}"
+            raise ValueError(msg) from exc
+    if not wcs.has_celestial or wcs.celestial.naxis != 2:
+        msg = f"{label}: no celestial WCS (CTYPE1/2 = {header.get('CTYPE1')!r}/{header.get('CTYPE2')!r})"
+        raise ValueError(msg)
+    return wcs.celestial
+
+
+def read_ccd(
+    path: str | os.PathLike,
+    ref: CCDRef,
+    *,
+    zero_point: float | None = None,
+    zero_point_keywords: Sequence[str] = ("MAGZPT",),
+) -> CCDImage:
+    """Read and validate one CCD HDU.
+
+    Parameters
+    ----------
+    path : str or path-like
+        FITS file.
+    ref : CCDRef
+        HDU to read (from :func:`list_ccds`).
+    zero_point : float, optional
+        Explicit AB zero point (wins over the header).
+    zero_point_keywords : sequence of str
+        Header keywords tried for the zero point.
+
+    Raises
+    ------
+    ValueError
+        Missing/invalid celestial WCS or zero point, or unreadable data; the
+        message names the file and HDU.
+    """
+    path = Path(path)
+    # memmap=False: scaled integer images (BZERO/BSCALE, e.g. raw CFHT) cannot be memory-mapped;
+    # HDUs are loaded lazily, so only this HDU's data is read.
+    with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+        hdu = hdul[ref.hdu]
+        header = hdu.header.copy()
+        label = _hdu_label(path, ref.hdu, header)
+        wcs = _celestial_wcs(header, label)
+        zp = resolve_zero_point(
+            header, label=label, explicit=zero_point, keywords=zero_point_keywords
+        )
+        try:
+            data = np.ascontiguousarray(hdu.data, dtype=np.float32)
+        except (OSError, TypeError, ValueError) as exc:
+            msg = f"{label}: cannot read image data: {exc}"
+            raise ValueError(msg) from exc
+    if data.ndim != 2:
+        msg = f"{label}: image data is not 2-D (shape {data.shape})"
+        raise ValueError(msg)
+    gain = header.get("GAIN")
+    gain = float(gain) if gain is not None and float(gain) > 0 else None
+    saturate = header.get("SATURATE")
+    saturate = float(saturate) if saturate is not None else math.inf
+    return CCDImage(
+        path=path,
+        ref=ref,
+        data=data,
+        wcs=wcs,
+        zero_point=zp,
+        gain=gain,
+        saturate=saturate,
+        header=header,
+    )
+
+
+def read_wcs(path: str | os.PathLike, ref: CCDRef) -> WCS:
+    """Celestial WCS of one HDU (error naming file and HDU when absent)."""
+    with fits.open(path, memmap=True) as hdul:
+        header = hdul[ref.hdu].header
+        return _celestial_wcs(header, _hdu_label(path, ref.hdu, header))
+
+
+def pixel_scale_arcsec(wcs: WCS) -> float:
+    """Mean pixel scale of a celestial WCS, arcsec/px."""
+    scales = np.abs(proj_plane_pixel_scales(wcs))
+    return float(np.sqrt(scales[0] * scales[1]) * 3600.0)
+
+
+def background(
+    data: np.ndarray,
+    mask: np.ndarray | None,
+    *,
+    box: int,
+    filter_size: int,
+    with_rms: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """sep (Source Extractor) background and noise maps.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        float32 image with NaN already replaced (masked pixels may hold anything).
+    mask : numpy.ndarray of bool, optional
+        True where the pixel is bad.
+    box : int
+        Mesh size, px (clipped to the image size).
+    filter_size : int
+        Median filter over meshes.
+    with_rms : bool
+        Also interpolate the noise map (one more full-image pass); ``rms`` is
+        ``None`` when False.
+
+    Returns
+    -------
+    back, rms : numpy.ndarray
+        float32 maps, same shape as ``data``.
+    """
+    ny, nx = data.shape
+    bw, bh = max(min(box, nx), 1), max(min(box, ny), 1)
+    bkg = sep.Background(data, mask=mask, bw=bw, bh=bh, fw=filter_size, fh=filter_size)
+    back = bkg.back(dtype=np.float32)
+    rms = bkg.rms(dtype=np.float32) if with_rms else None
+    return back, rms
+
+
+def moffat_aperture_correction(radius_arcsec: float, fwhm_arcsec: float, beta: float) -> float:
+    """Magnitude correction from a circular aperture to total flux for a Moffat PSF.
+
+    ``frac(<r) = 1 - (1 + (r/alpha)^2)^(1 - beta)`` with
+    ``alpha = FWHM / (2 sqrt(2^(1/beta) - 1))``; returns ``2.5 log10(frac)``
+    (negative: add it to the aperture magnitude).
+    """
+    if beta <= 1 or fwhm_arcsec <= 0:
+        msg = f"Moffat aperture correction needs beta > 1 and FWHM > 0, got {beta}, {fwhm_arcsec}"
+        raise ValueError(msg)
+    alpha = fwhm_arcsec / (2.0 * math.sqrt(2.0 ** (1.0 / beta) - 1.0))
+    frac = 1.0 - (1.0 + (radius_arcsec / alpha) ** 2) ** (1.0 - beta)
+    return 2.5 * math.log10(frac)
+
+
+def explicit_zero_point(zero_points: Mapping[str, float] | None, band: str) -> float | None:
+    """The configured zero point of ``band`` or ``None``."""
+    if not zero_points:
+        return None
+    value = zero_points.get(band)
+    return None if value is None else float(value)

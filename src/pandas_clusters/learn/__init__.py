@@ -1,0 +1,1 @@
+"""Learning: the labelled training set, the CNNs, their training and their evaluation."""

@@ -1,0 +1,614 @@
+"""Evaluation of trained models (one model x limiting magnitude, all seeds).
+
+For each seed's weights and for their ensemble (mean probability), on the
+test split: purity (precision), recall, F1 and accuracy at every threshold
+of a fine grid; the threshold that maximises F1 on the *validation* split and
+the test metrics there; metrics per g-magnitude bin; PR and ROC curves with
+their areas; calibration (reliability diagram, expected calibration error);
+the confusion matrix. Seeds are combined into mean and standard deviation.
+:func:`summarize` gathers the summaries of the whole grid into one table
+(TSV, Markdown) and a plot, like the paper's model comparison.
+
+Figures are drawn with matplotlib's Agg canvas and written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from pandas_clusters.core.io import atomic_path, save_figure, write_parquet
+from pandas_clusters.learn.datasets import load_splits
+from pandas_clusters.learn.models import (
+    load_model,
+    predict_proba,
+    read_weights_metadata,
+    resolve_device,
+)
+
+__all__ = [
+    "METRICS",
+    "EvaluationPaths",
+    "EvaluationSettings",
+    "best_threshold",
+    "calibration_table",
+    "evaluate",
+    "metrics_at",
+    "pr_curve",
+    "roc_curve",
+    "summarize",
+    "threshold_scan",
+]
+
+#: Scalar metrics reported at the chosen threshold.
+METRICS = ("precision", "recall", "f1", "accuracy", "roc_auc", "average_precision", "ece")
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """Settings of the evaluation.
+
+    Attributes
+    ----------
+    threshold_step : float
+        Spacing of the threshold grid on [0, 1].
+    mag_bin_width : float
+        Width of the g-magnitude bins, mag.
+    calibration_bins : int
+        Equal-width probability bins of the reliability diagram and the ECE.
+    batch_size : int
+        Stamps per forward pass.
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
+    """
+
+    threshold_step: float = 0.001
+    mag_bin_width: float = 0.5
+    calibration_bins: int = 10
+    batch_size: int = 512
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.threshold_step <= 0.5:
+            msg = f"evaluation.threshold_step must be in (0, 0.5], got {self.threshold_step}"
+            raise ValueError(msg)
+        if self.mag_bin_width <= 0 or self.calibration_bins < 1:
+            msg = "evaluation.mag_bin_width must be > 0 and evaluation.calibration_bins >= 1"
+            raise ValueError(msg)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> EvaluationSettings:
+        """Build from the workflow config (its ``evaluation`` section)."""
+        ev = config.get("evaluation", config)
+        return cls(
+            threshold_step=float(ev.get("threshold_step", 0.001)),
+            mag_bin_width=float(ev.get("mag_bin_width", 0.5)),
+            calibration_bins=int(ev.get("calibration_bins", 10)),
+            batch_size=int(ev.get("batch_size", 512)),
+            device=str(ev.get("device", "auto")),
+        )
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        """The threshold grid, from 0 to 1 inclusive."""
+        n = int(round(1.0 / self.threshold_step))
+        return np.linspace(0.0, 1.0, n + 1)
+
+
+@dataclass(frozen=True)
+class EvaluationPaths:
+    """Output files of :func:`evaluate` (the workflow rule decides them).
+
+    Attributes
+    ----------
+    summary : path-like
+        JSON: chosen thresholds and metrics per seed, mean, std and ensemble.
+    threshold_scan : path-like
+        TSV: metrics at every threshold (long format, column ``member``).
+    mag_bins : path-like
+        TSV: metrics per g-magnitude bin at the chosen thresholds.
+    predictions : path-like
+        Parquet: validation and test probabilities per seed and their mean.
+    curves, calibration, confusion : path-like
+        PNG figures: PR/ROC/threshold scan; reliability diagram; confusion matrix.
+    """
+
+    summary: str | os.PathLike
+    threshold_scan: str | os.PathLike
+    mag_bins: str | os.PathLike
+    predictions: str | os.PathLike
+    curves: str | os.PathLike
+    calibration: str | os.PathLike
+    confusion: str | os.PathLike
+
+
+def threshold_scan(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> pd.DataFrame:
+    """Counts and metrics when predicting positive for ``p >= threshold``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``threshold, tp, fp, fn, tn, precision, recall, f1, accuracy``;
+        precision is NaN where nothing is predicted positive, recall NaN
+        without positives.
+    """
+    y = np.asarray(y).astype(bool)
+    p = np.asarray(p, np.float64)
+    t = np.asarray(thresholds, np.float64)
+    pos = np.sort(p[y])
+    neg = np.sort(p[~y])
+    tp = len(pos) - np.searchsorted(pos, t, side="left")
+    fp = len(neg) - np.searchsorted(neg, t, side="left")
+    fn = len(pos) - tp
+    tn = len(neg) - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+        recall = np.where(len(pos) > 0, tp / max(len(pos), 1), np.nan)
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        accuracy = (tp + tn) / max(len(y), 1)
+    return pd.DataFrame(
+        {
+            "threshold": t,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "tn": tn,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "accuracy": accuracy,
+        }
+    )
+
+
+def best_threshold(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> float:
+    """The threshold of the grid that maximises F1 (the middle of a tied plateau)."""
+    f1 = threshold_scan(y, p, thresholds)["f1"].to_numpy()
+    best = np.flatnonzero(f1 == f1.max())
+    # middle of the first run of maxima: robust to a flat F1 plateau
+    run = best[: np.argmax(np.r_[np.diff(best) != 1, True]) + 1]
+    return float(thresholds[run[len(run) // 2]])
+
+
+def roc_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """False- and true-positive rates over all thresholds, and the area under the curve."""
+    t = np.r_[np.inf, np.unique(p)[::-1]]
+    scan = threshold_scan(y, p, t)
+    n_pos = max(int(np.sum(y)), 1)
+    n_neg = max(len(y) - int(np.sum(y)), 1)
+    tpr = scan["tp"].to_numpy() / n_pos
+    fpr = scan["fp"].to_numpy() / n_neg
+    fpr, tpr = np.r_[fpr, 1.0], np.r_[tpr, 1.0]
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+    return fpr, tpr, auc
+
+
+def pr_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Precision and recall over all thresholds, and the average precision.
+
+    Average precision is ``sum_n (R_n - R_{n-1}) P_n`` over decreasing thresholds.
+    """
+    t = np.unique(p)[::-1]
+    scan = threshold_scan(y, p, t)
+    precision = scan["precision"].fillna(1.0).to_numpy()
+    recall = scan["recall"].fillna(0.0).to_numpy()
+    ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return precision, recall, ap
+
+
+def calibration_table(y: np.ndarray, p: np.ndarray, *, n_bins: int) -> tuple[pd.DataFrame, float]:
+    """Reliability diagram table and expected calibration error.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Per equal-width bin: ``bin_lo, bin_hi, n, mean_prob, fraction_positive``.
+    ece : float
+        ``sum_b n_b / N * |fraction_positive_b - mean_prob_b|``.
+    """
+    p = np.asarray(p, np.float64)
+    y = np.asarray(y, np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, n_bins - 1)
+    n = np.bincount(idx, minlength=n_bins)
+    sp = np.bincount(idx, weights=p, minlength=n_bins)
+    sy = np.bincount(idx, weights=y, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_prob = np.where(n > 0, sp / np.maximum(n, 1), np.nan)
+        frac = np.where(n > 0, sy / np.maximum(n, 1), np.nan)
+    ece = float(np.sum(n[n > 0] / max(len(p), 1) * np.abs(frac[n > 0] - mean_prob[n > 0])))
+    table = pd.DataFrame(
+        {
+            "bin_lo": edges[:-1],
+            "bin_hi": edges[1:],
+            "n": n,
+            "mean_prob": mean_prob,
+            "fraction_positive": frac,
+        }
+    )
+    return table, ece
+
+
+def metrics_at(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Precision, recall, F1, accuracy and the confusion matrix ``[[tn, fp], [fn, tp]]``."""
+    row = threshold_scan(y, p, np.array([threshold])).iloc[0]
+    return {
+        "precision": float(row["precision"]),
+        "recall": float(row["recall"]),
+        "f1": float(row["f1"]),
+        "accuracy": float(row["accuracy"]),
+        "confusion": [[int(row["tn"]), int(row["fp"])], [int(row["fn"]), int(row["tp"])]],
+    }
+
+
+def _mag_edges(gmag: np.ndarray, width: float, mag_limit: float | None) -> np.ndarray:
+    finite = gmag[np.isfinite(gmag)]
+    lo = np.floor(finite.min() / width) * width if finite.size else 0.0
+    top = finite.max() if finite.size else lo + width
+    if mag_limit is not None:
+        top = max(top, float(mag_limit))
+    hi = np.ceil(top / width) * width
+    if hi <= lo:
+        hi = lo + width
+    return np.arange(lo, hi + width / 2, width)
+
+
+def _json_float(v: float) -> float | None:
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+def evaluate(
+    trainset_path: str | os.PathLike,
+    weights_paths: Sequence[str | os.PathLike],
+    *,
+    settings: EvaluationSettings,
+    paths: EvaluationPaths,
+) -> dict[str, Any]:
+    """Evaluate the seeds of one model x limiting magnitude (see the module docstring).
+
+    Parameters
+    ----------
+    trainset_path : path-like
+        Training set with the validation and test splits.
+    weights_paths : sequence of path-like
+        One safetensors file per seed (:func:`pandas_clusters.learn.training.train`), all of
+        the same model and limiting magnitude.
+    settings : EvaluationSettings
+    paths : EvaluationPaths
+
+    Returns
+    -------
+    dict
+        The summary written to ``paths.summary``.
+    """
+    if not weights_paths:
+        msg = "no weights files given to evaluate"
+        raise ValueError(msg)
+    metas = [read_weights_metadata(w) for w in weights_paths]
+    models = {m.get("model") for m in metas}
+    mags = {m.get("mag_limit") for m in metas}
+    if len(models) != 1 or len(mags) != 1:
+        msg = f"weights {[str(w) for w in weights_paths]} mix models {models} or mag limits {mags}"
+        raise ValueError(msg)
+    model_name, mag_limit = models.pop(), mags.pop()
+    splits = load_splits(trainset_path, ["validation", "test"])
+    val, test = splits["validation"], splits["test"]
+    if len(test.y) == 0 or len(val.y) == 0:
+        msg = f"training set {str(trainset_path)!r} has an empty validation or test split"
+        raise ValueError(msg)
+    device = resolve_device(settings.device)
+    thresholds = settings.thresholds
+    probs_val: dict[str, np.ndarray] = {}
+    probs_test: dict[str, np.ndarray] = {}
+    kw = {"batch_size": settings.batch_size, "device": device, "normalized": True}
+    for w, meta in zip(weights_paths, metas, strict=True):
+        member = f"seed{meta.get('seed')}"
+        if member in probs_val:
+            msg = f"two weights files for {member} among {[str(p) for p in weights_paths]}"
+            raise ValueError(msg)
+        model = load_model(w, device=device)
+        probs_val[member] = predict_proba(model, val.x, **kw)
+        probs_test[member] = predict_proba(model, test.x, **kw)
+    seeds = list(probs_val)
+    probs_val["ensemble"] = np.mean([probs_val[s] for s in seeds], axis=0)
+    probs_test["ensemble"] = np.mean([probs_test[s] for s in seeds], axis=0)
+
+    yv, yt = val.y, test.y
+    gmag = (
+        test.table["gmag"].to_numpy(np.float64)
+        if "gmag" in test.table
+        else np.full(len(yt), np.nan)
+    )
+    edges = _mag_edges(gmag, settings.mag_bin_width, mag_limit)
+    which = np.digitize(gmag, edges) - 1
+    per_member: dict[str, dict[str, Any]] = {}
+    scans, bins_rows, calib, curves = [], [], {}, {}
+    for member in [*seeds, "ensemble"]:
+        pv, pt = probs_val[member], probs_test[member]
+        thr = best_threshold(yv, pv, thresholds)
+        m = metrics_at(yt, pt, thr)
+        curves[member] = (pr_curve(yt, pt), roc_curve(yt, pt))
+        (_, _, ap), (_, _, auc) = curves[member]
+        table, ece = calibration_table(yt, pt, n_bins=settings.calibration_bins)
+        calib[member] = table
+        per_member[member] = {
+            "threshold": thr,
+            **m,
+            "roc_auc": auc,
+            "average_precision": ap,
+            "ece": ece,
+        }
+        scans.append(threshold_scan(yt, pt, thresholds).assign(member=member))
+        for b in range(len(edges) - 1):
+            sel = which == b
+            mb = metrics_at(yt[sel], pt[sel], thr)
+            bins_rows.append(
+                {
+                    "member": member,
+                    "mag_lo": edges[b],
+                    "mag_hi": edges[b + 1],
+                    "n": int(sel.sum()),
+                    "n_positive": int(yt[sel].sum()),
+                    **{k: mb[k] for k in ("precision", "recall", "f1", "accuracy")},
+                }
+            )
+    scan = pd.concat(scans, ignore_index=True)
+    seed_scan = scan[scan["member"].isin(seeds)].groupby("threshold", sort=True)
+    cols = ["precision", "recall", "f1", "accuracy"]
+    agg = pd.concat(
+        [
+            seed_scan[cols].mean().assign(member="mean"),
+            seed_scan[cols].std(ddof=0).assign(member="std"),
+        ]
+    ).reset_index()
+    scan = pd.concat([scan, agg], ignore_index=True)[
+        ["member", "threshold", *["tp", "fp", "fn", "tn"], *cols]
+    ]
+    bins = pd.DataFrame(bins_rows)
+    seed_bins = bins[bins["member"].isin(seeds)].groupby(["mag_lo", "mag_hi"], sort=True)
+    bins = pd.concat(
+        [
+            bins,
+            seed_bins[["n", "n_positive", *cols]].mean().assign(member="mean").reset_index(),
+            seed_bins[cols].std(ddof=0).assign(member="std").reset_index(),
+        ],
+        ignore_index=True,
+    )
+    seed_frame = pd.DataFrame({s: per_member[s] for s in seeds}).T
+    keys = ["threshold", *METRICS]
+    mean = {k: _json_float(pd.to_numeric(seed_frame[k]).mean()) for k in keys}
+    std = {k: _json_float(pd.to_numeric(seed_frame[k]).std(ddof=0)) for k in keys}
+
+    def clean(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: (v if k == "confusion" else _json_float(v)) for k, v in d.items()}
+
+    summary = {
+        "model": model_name,
+        "mag_limit": mag_limit,
+        "seeds": [int(m.get("seed")) for m in metas],
+        "n_validation": int(len(yv)),
+        "n_validation_positive": int(yv.sum()),
+        "n_test": int(len(yt)),
+        "n_test_positive": int(yt.sum()),
+        "threshold_selection": "max F1 on the validation split",
+        "settings": asdict(settings),
+        "per_seed": {s: clean(per_member[s]) for s in seeds},
+        "mean": mean,
+        "std": std,
+        "ensemble": clean(per_member["ensemble"]),
+    }
+    preds = pd.concat(
+        [
+            val.table[["source_id"]].assign(
+                split="validation", label=yv, **{f"prob_{k}": v for k, v in probs_val.items()}
+            ),
+            test.table[["source_id"]].assign(
+                split="test", label=yt, **{f"prob_{k}": v for k, v in probs_test.items()}
+            ),
+        ],
+        ignore_index=True,
+    ).rename(columns={"prob_ensemble": "prob_mean"})
+    if "gmag" in val.table and "gmag" in test.table:
+        preds.insert(3, "gmag", np.r_[val.table["gmag"].to_numpy(), gmag])
+    write_parquet(preds, paths.predictions, metadata={"model": model_name, "mag_limit": mag_limit})
+    with atomic_path(paths.threshold_scan) as tmp:
+        scan.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    with atomic_path(paths.mag_bins) as tmp:
+        bins.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    _plot_curves(paths.curves, curves, scan, summary)
+    _plot_calibration(paths.calibration, calib, per_member)
+    _plot_confusion(paths.confusion, summary)
+    with atomic_path(paths.summary) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
+
+
+def _title(summary: Mapping[str, Any]) -> str:
+    return f"{summary['model']}, g <= {summary['mag_limit']}, {len(summary['seeds'])} seed(s)"
+
+
+def _plot_curves(path, curves, scan, summary) -> None:
+    fig = Figure(figsize=(13, 4.2), layout="constrained")
+    ax_pr, ax_roc, ax_t = fig.subplots(1, 3)
+    for member, ((prec, rec, ap), (fpr, tpr, auc)) in curves.items():
+        ens = member == "ensemble"
+        kw = {
+            "lw": 2.0 if ens else 0.8,
+            "alpha": 1.0 if ens else 0.6,
+            "color": "k" if ens else None,
+        }
+        ax_pr.step(rec, prec, where="post", label=f"{member} AP={ap:.3f}", **kw)
+        ax_roc.plot(fpr, tpr, label=f"{member} AUC={auc:.3f}", **kw)
+    ax_pr.set(
+        xlabel="recall", ylabel="purity (precision)", xlim=(0, 1), ylim=(0, 1.02), title="PR (test)"
+    )
+    ax_roc.plot([0, 1], [0, 1], ls=":", color="grey")
+    ax_roc.set(xlabel="false-positive rate", ylabel="true-positive rate", title="ROC (test)")
+    for ax in (ax_pr, ax_roc):
+        ax.legend(fontsize=7)
+    mean = scan[scan["member"] == "mean"].set_index("threshold")
+    std = scan[scan["member"] == "std"].set_index("threshold")
+    for col, color in (("precision", "C0"), ("recall", "C1"), ("f1", "C2"), ("accuracy", "C3")):
+        t = mean.index.to_numpy()
+        ax_t.plot(t, mean[col], color=color, label=col)
+        ax_t.fill_between(
+            t, mean[col] - std[col], mean[col] + std[col], color=color, alpha=0.25, lw=0
+        )
+    thr = summary["ensemble"]["threshold"]
+    ax_t.axvline(thr, color="k", ls="--", lw=1, label=f"chosen {thr:.3f}")
+    ax_t.set(
+        xlabel="threshold",
+        ylabel="metric (mean ± std over seeds)",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        title="threshold scan (test)",
+    )
+    ax_t.legend(fontsize=7)
+    fig.suptitle(_title(summary))
+    save_figure(fig, path)
+
+
+def _plot_calibration(path, calib, per_member) -> None:
+    fig = Figure(figsize=(5, 5), layout="constrained")
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", label="perfect")
+    for member, table in calib.items():
+        ens = member == "ensemble"
+        ok = table["n"] > 0
+        ax.plot(
+            table.loc[ok, "mean_prob"],
+            table.loc[ok, "fraction_positive"],
+            marker="o",
+            lw=2.0 if ens else 0.8,
+            color="k" if ens else None,
+            label=f"{member} ECE={per_member[member]['ece']:.3f}",
+        )
+    ax.set(
+        xlabel="mean predicted probability",
+        ylabel="fraction of clusters",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        title="reliability (test)",
+    )
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def _plot_confusion(path, summary) -> None:
+    fig = Figure(figsize=(4.5, 4), layout="constrained")
+    ax = fig.subplots()
+    cm = np.asarray(summary["ensemble"]["confusion"])
+    ax.imshow(cm, cmap="Blues")
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="k", fontsize=12)
+    ax.set_xticks([0, 1], ["not cluster", "cluster"])
+    ax.set_yticks([0, 1], ["not cluster", "cluster"])
+    ax.set(xlabel="predicted", ylabel="true")
+    ax.set_title(f"ensemble at threshold {summary['ensemble']['threshold']:.3f}", fontsize=9)
+    save_figure(fig, path)
+
+
+def summarize(
+    summary_paths: Sequence[str | os.PathLike],
+    *,
+    tsv_path: str | os.PathLike,
+    markdown_path: str | os.PathLike,
+    plot_path: str | os.PathLike,
+) -> pd.DataFrame:
+    """One table over the model x limiting-magnitude grid, from :func:`evaluate` summaries.
+
+    Parameters
+    ----------
+    summary_paths : sequence of path-like
+        Summary JSON files.
+    tsv_path, markdown_path, plot_path : path-like
+        Outputs: the table as TSV and as Markdown (mean ± std over seeds), and
+        a figure of purity, recall and F1 against limiting magnitude per model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model and limiting magnitude, sorted: ``model``,
+        ``mag_limit``, ``n_seeds``, ``n_test``, ``n_test_positive``, then
+        ``<metric>_mean`` and ``<metric>_std`` for the threshold and every metric of
+        :data:`METRICS` over the seeds, and ``ensemble_<metric>``.
+    """
+    rows = []
+    for p in summary_paths:
+        s = json.loads(Path(p).read_text())
+        row: dict[str, Any] = {
+            "model": s["model"],
+            "mag_limit": float(s["mag_limit"]),
+            "n_seeds": len(s["seeds"]),
+            "n_test": s["n_test"],
+            "n_test_positive": s["n_test_positive"],
+        }
+        for k in ("threshold", *METRICS):
+            row[f"{k}_mean"] = s["mean"][k]
+            row[f"{k}_std"] = s["std"][k]
+        for k in ("threshold", *METRICS):
+            row[f"ensemble_{k}"] = s["ensemble"][k]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        msg = "no evaluation summaries given to summarize"
+        raise ValueError(msg)
+    table = table.sort_values(["model", "mag_limit"], kind="stable").reset_index(drop=True)
+    with atomic_path(tsv_path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+
+    def pm(r, k):
+        m, s = r[f"{k}_mean"], r[f"{k}_std"]
+        if m is None or not np.isfinite(m):
+            return "n/a"
+        return f"{m:.3f} ± {s:.3f}" if r["n_seeds"] > 1 else f"{m:.3f}"
+
+    shown = ("threshold", "precision", "recall", "f1", "accuracy", "roc_auc", "ece")
+    head = ["model", "g limit", "seeds", "test (pos)", *shown, "ensemble F1"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in table.iterrows():
+        cells = [
+            r["model"],
+            f"{r['mag_limit']:g}",
+            str(r["n_seeds"]),
+            f"{r['n_test']} ({r['n_test_positive']})",
+        ]
+        cells += [pm(r, k) for k in shown]
+        ens = r["ensemble_f1"]
+        cells.append("n/a" if ens is None or not np.isfinite(ens) else f"{ens:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    note = (
+        "\nMetrics on the test split at the threshold maximising F1 on the validation split; "
+        "mean ± standard deviation over seeds. ECE: expected calibration error.\n"
+    )
+    with atomic_path(markdown_path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n" + note)
+
+    fig = Figure(figsize=(12, 4), layout="constrained")
+    axes = fig.subplots(1, 3, sharey=True)
+    for ax, k, label in zip(
+        axes, ("precision", "recall", "f1"), ("purity (precision)", "recall", "F1"), strict=True
+    ):
+        for model, sub in table.groupby("model", sort=True):
+            ax.errorbar(
+                sub["mag_limit"],
+                sub[f"{k}_mean"],
+                yerr=sub[f"{k}_std"],
+                marker="o",
+                capsize=3,
+                label=model,
+            )
+        ax.set(xlabel="limiting g magnitude", title=label)
+    axes[0].set_ylabel("test metric at chosen threshold")
+    axes[-1].legend(fontsize=8)
+    save_figure(fig, plot_path)
+    return table

@@ -1,0 +1,516 @@
+"""Training of one CNN (one model x limiting magnitude x seed).
+
+:func:`train` runs seeded mini-batch training on the GPU when present (bf16
+autocast, channels_last) and on the CPU otherwise, with the whole training
+split held on the device and augmented there (:mod:`pandas_clusters.learn.datasets`).
+After every epoch it writes a checkpoint (model, optimiser, scheduler,
+random-generator states, history, early-stopping state); a rerun with the
+same settings and training set resumes from it instead of starting over, and
+reaches the same result as an uninterrupted run. Early stopping watches the
+validation loss; the weights of the best epoch are written as safetensors,
+with the history (CSV) and the resolved settings (JSON).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import random
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from pandas_clusters.core.io import atomic_path, read_parquet_metadata
+from pandas_clusters.learn.datasets import DeviceBatches, SplitData, fits_on_device, load_splits
+from pandas_clusters.learn.models import build_model, resolve_device, save_weights
+
+__all__ = [
+    "HISTORY_COLUMNS",
+    "ResumeWarning",
+    "TrainResult",
+    "TrainSettings",
+    "class_weights",
+    "seed_everything",
+    "train",
+    "train_one_epoch",
+    "validate",
+]
+
+#: Columns of the history CSV.
+HISTORY_COLUMNS = (
+    "epoch",
+    "session",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "val_f1",
+    "learning_rate",
+    "seconds",
+    "is_best",
+)
+
+
+class ResumeWarning(UserWarning):
+    """A checkpoint was found but does not belong to this run; training starts over."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Settings of one training run.
+
+    Attributes
+    ----------
+    model : str
+        Architecture (:data:`pandas_clusters.learn.models.SUPPORTED_MODELS`).
+    mag_limit : float
+        Limiting g magnitude of the training set, AB mag (recorded only).
+    seed : int
+        Seed of initialisation, shuffling and augmentation.
+    max_epochs : int
+        Largest number of epochs.
+    batch_size : int
+        Samples per mini-batch.
+    learning_rate, weight_decay : float
+        AdamW settings; the rate follows a cosine schedule over ``max_epochs``.
+    patience : int
+        Stop after this many epochs without a validation-loss improvement
+        larger than ``min_delta``.
+    min_delta : float
+        Smallest improvement of the validation loss that counts.
+    augment : bool
+        Apply the 8 rotations/flips and shifts to training batches.
+    max_shift_px : int
+        Largest augmentation shift, pixels.
+    pretrained_path : str or None
+        Local ImageNet weights file for this architecture (None: random init).
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:n]"``.
+    keep_checkpoint : bool
+        Keep the checkpoint file after a completed run (default: delete it).
+    """
+
+    model: str
+    mag_limit: float
+    seed: int
+    max_epochs: int = 30
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 5
+    min_delta: float = 1e-4
+    augment: bool = True
+    max_shift_px: int = 2
+    pretrained_path: str | None = None
+    device: str = "auto"
+    keep_checkpoint: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                msg = f"training.{name} must be >= 1, got {getattr(self, name)}"
+                raise ValueError(msg)
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], *, model: str, mag_limit: float, seed: int
+    ) -> TrainSettings:
+        """Build from the workflow config (its ``training`` section) for one grid point."""
+        tr = config.get("training", config)
+        pretrained = (tr.get("pretrained_weights") or {}).get(model)
+        return cls(
+            model=str(model),
+            mag_limit=float(mag_limit),
+            seed=int(seed),
+            max_epochs=int(tr.get("max_epochs", 30)),
+            batch_size=int(tr.get("batch_size", 256)),
+            learning_rate=float(tr.get("learning_rate", 1e-3)),
+            weight_decay=float(tr.get("weight_decay", 1e-4)),
+            patience=int(tr.get("patience", 5)),
+            min_delta=float(tr.get("min_delta", 1e-4)),
+            augment=bool(tr.get("augment", True)),
+            max_shift_px=int(tr.get("max_shift_px", 2)),
+            pretrained_path=None if pretrained is None else str(pretrained),
+            device=str(tr.get("device", "auto")),
+            keep_checkpoint=bool(tr.get("keep_checkpoint", False)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of the settings."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    Attributes
+    ----------
+    best_epoch : int
+        Epoch (1-based) whose weights were written.
+    best_val_loss : float
+        Validation loss at that epoch.
+    epochs_run : int
+        Epochs completed in all sessions.
+    resumed_from_epoch : int
+        Last epoch of the checkpoint this run resumed from (0: fresh start).
+    stopped_early : bool
+        Whether early stopping ended the run before ``max_epochs``.
+    device : str
+        Device used.
+    """
+
+    best_epoch: int
+    best_val_loss: float
+    epochs_run: int
+    resumed_from_epoch: int
+    stopped_early: bool
+    device: str
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) random generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global state used by some libraries
+    torch.manual_seed(seed)
+
+
+def class_weights(y: np.ndarray, policy: str) -> torch.Tensor | None:
+    """Cross-entropy class weights: inverse class frequency for ``"weighted"``, else None."""
+    if policy != "weighted":
+        return None
+    counts = np.bincount(np.asarray(y, np.int64), minlength=2).astype(np.float64)
+    w = len(y) / (2.0 * np.maximum(counts, 1.0))
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_one_epoch(
+    model: nn.Module,
+    batches: DeviceBatches,
+    optimizer: torch.optim.Optimizer,
+    criterion: nn.Module,
+    *,
+    device: torch.device,
+    progress: bool | None = None,
+    description: str = "train",
+) -> dict[str, float]:
+    """One pass over the training batches.
+
+    Returns
+    -------
+    dict
+        ``train_loss`` (mean per sample) and ``train_accuracy``.
+    """
+    model.train()
+    channels_last = device.type == "cuda"
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    n = 0
+    for xb, yb in tqdm(batches, desc=description, leave=False, disable=_disable(progress)):
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device):
+            logits = model(xb)
+        loss = criterion(logits.float(), yb)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.detach() * len(yb)
+        correct += (logits.detach().argmax(1) == yb).sum()
+        n += len(yb)
+    return {"train_loss": float(total_loss) / n, "train_accuracy": float(correct) / n}
+
+
+def validate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    criterion: nn.Module,
+    *,
+    device: torch.device,
+    batch_size: int,
+) -> dict[str, float]:
+    """Loss, accuracy and F1 (at probability 0.5) on normalised stamps ``x`` with labels ``y``.
+
+    ``x`` and ``y`` may live on the CPU or already on ``device``.
+    """
+    model.eval()
+    total = 0.0
+    pred = []
+    with torch.inference_mode():
+        for start in range(0, len(y), batch_size):
+            xb = x[start : start + batch_size].to(device)
+            yb = y[start : start + batch_size].to(device)
+            if device.type == "cuda":
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with _autocast(device):
+                logits = model(xb)
+            total += float(criterion(logits.float(), yb)) * len(yb)
+            pred.append(logits.argmax(1).cpu())
+    p = torch.cat(pred).numpy() if pred else np.empty(0, np.int64)
+    yt = y.cpu().numpy()
+    tp = int(((p == 1) & (yt == 1)).sum())
+    fp = int(((p == 1) & (yt == 0)).sum())
+    fn = int(((p == 0) & (yt == 1)).sum())
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    n = max(len(yt), 1)
+    return {
+        "val_loss": total / n,
+        "val_accuracy": float((p == yt).mean()) if len(yt) else 0.0,
+        "val_f1": f1,
+    }
+
+
+def _disable(progress: bool | None) -> bool | None:
+    # tqdm: disable=None hides the bar when not writing to a terminal
+    return None if progress is None else not progress
+
+
+def _fingerprint(settings: TrainSettings, train: SplitData, val: SplitData) -> str:
+    h = hashlib.sha256()
+    # what decides the numbers; not where they run or whether the checkpoint is kept
+    relevant = {
+        k: v for k, v in settings.to_dict().items() if k not in ("device", "keep_checkpoint")
+    }
+    h.update(json.dumps(relevant, sort_keys=True).encode())
+    for part in (train, val):
+        h.update(part.table["source_id"].to_numpy().astype(np.int64).tobytes())
+        h.update(part.y.tobytes())
+        h.update(np.ascontiguousarray(part.x).tobytes())
+    return h.hexdigest()
+
+
+def _write_history(path: str | os.PathLike, history: list[dict[str, Any]]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def train(
+    trainset_path: str | os.PathLike,
+    *,
+    settings: TrainSettings,
+    weights_path: str | os.PathLike,
+    history_path: str | os.PathLike,
+    settings_path: str | os.PathLike,
+    checkpoint_path: str | os.PathLike,
+    progress: bool | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train one model on a training set, resuming from ``checkpoint_path`` if present.
+
+    Parameters
+    ----------
+    trainset_path : path-like
+        Training set (:func:`pandas_clusters.learn.training_set.write_trainset`).
+    settings : TrainSettings
+    weights_path : path-like
+        Output safetensors file (weights of the best epoch, metadata: model,
+        bands, size, in_channels, mag_limit, seed).
+    history_path : path-like
+        Output CSV, one row per epoch (:data:`HISTORY_COLUMNS`); ``session``
+        counts the (re)starts, so a resumed run shows epochs of session 1 after
+        those of session 0. Rewritten after every epoch.
+    settings_path : path-like
+        Output JSON: the resolved settings, data sizes, device and outcome.
+    checkpoint_path : path-like
+        Checkpoint written after every epoch; read at start when present and
+        made by a run with the same settings and data.
+    progress : bool, optional
+        Show tqdm bars (default: only on a terminal).
+    on_epoch_end : callable, optional
+        Called with each epoch's history row, after its checkpoint is written.
+
+    Raises
+    ------
+    ValueError
+        If the train split has no positives or the validation split is empty.
+    """
+    trainset_path = Path(trainset_path)
+    checkpoint_path = Path(checkpoint_path)
+    meta = read_parquet_metadata(trainset_path)
+    splits = load_splits(trainset_path, ["train", "validation"])
+    train_data, val_data = splits["train"], splits["validation"]
+    if int(train_data.y.sum()) == 0:
+        msg = f"the train split of {str(trainset_path)!r} has no positives"
+        raise ValueError(msg)
+    if len(val_data.y) == 0:
+        msg = f"the validation split of {str(trainset_path)!r} is empty"
+        raise ValueError(msg)
+    device = resolve_device(settings.device)
+    seed_everything(settings.seed)
+    in_channels = train_data.x.shape[1]
+    model = build_model(
+        settings.model, in_channels=in_channels, pretrained_path=settings.pretrained_path
+    ).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    weights = class_weights(train_data.y, str(meta.get("class_balance", "none")))
+    criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.max_epochs)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(settings.seed)
+    batches = DeviceBatches(
+        train_data.x,
+        train_data.y,
+        device=device,
+        batch_size=settings.batch_size,
+        generator=generator,
+        augment=settings.augment,
+        max_shift=settings.max_shift_px,
+    )
+    val_x, val_y = torch.from_numpy(val_data.x), torch.from_numpy(val_data.y)
+    if batches.resident and fits_on_device(val_data.x.nbytes, device):
+        val_x, val_y = val_x.to(device), val_y.to(device)
+    fingerprint = _fingerprint(settings, train_data, val_data)
+
+    history: list[dict[str, Any]] = []
+    best_state = _state_copy(model)
+    best_loss, best_epoch, bad_epochs, done, session, start_epoch = np.inf, 0, 0, False, 0, 0
+    if checkpoint_path.is_file():
+        ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        if ckpt.get("fingerprint") != fingerprint:
+            warnings.warn(
+                f"checkpoint {str(checkpoint_path)!r} was made with other settings or data; "
+                "training starts over",
+                ResumeWarning,
+                stacklevel=2,
+            )
+        else:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+            generator.set_state(ckpt["generator"])
+            torch.set_rng_state(ckpt["torch_rng"])
+            if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
+            history = list(ckpt["history"])
+            best_state = ckpt["best_state"]
+            best_loss, best_epoch = float(ckpt["best_val_loss"]), int(ckpt["best_epoch"])
+            bad_epochs, done = int(ckpt["bad_epochs"]), bool(ckpt["done"])
+            start_epoch = int(ckpt["epoch"])
+            session = int(ckpt["session"]) + 1
+    resumed_from = start_epoch
+
+    epoch = start_epoch
+    bar = tqdm(
+        total=settings.max_epochs,
+        initial=start_epoch,
+        desc=f"{settings.model} g<{settings.mag_limit} seed {settings.seed}",
+        disable=_disable(progress),
+    )
+    with bar:
+        while not done and epoch < settings.max_epochs:
+            epoch += 1
+            t0 = time.perf_counter()
+            lr = optimizer.param_groups[0]["lr"]
+            row: dict[str, Any] = {"epoch": epoch, "session": session}
+            row |= train_one_epoch(
+                model, batches, optimizer, criterion, device=device, progress=progress
+            )
+            row |= validate(
+                model, val_x, val_y, criterion, device=device, batch_size=settings.batch_size
+            )
+            scheduler.step()
+            improved = row["val_loss"] < best_loss - settings.min_delta
+            if improved:
+                best_loss, best_epoch, bad_epochs = row["val_loss"], epoch, 0
+                best_state = _state_copy(model)
+            else:
+                bad_epochs += 1
+            done = bad_epochs >= settings.patience or epoch >= settings.max_epochs
+            row |= {"learning_rate": lr, "seconds": time.perf_counter() - t0, "is_best": improved}
+            history.append(row)
+            ckpt = {
+                "fingerprint": fingerprint,
+                "epoch": epoch,
+                "session": session,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "history": history,
+                "best_state": best_state,
+                "best_val_loss": float(best_loss),
+                "best_epoch": best_epoch,
+                "bad_epochs": bad_epochs,
+                "done": done,
+            }
+            with atomic_path(checkpoint_path) as tmp:
+                torch.save(ckpt, tmp)
+            _write_history(history_path, history)
+            bar.update(1)
+            bar.set_postfix(val_loss=f"{row['val_loss']:.4f}", best=best_epoch)
+            if on_epoch_end is not None:
+                on_epoch_end(row)
+
+    stopped_early = bool(history) and len(history) < settings.max_epochs
+    meta_w = {
+        "model": settings.model,
+        "in_channels": in_channels,
+        "bands": train_data.bands,
+        "size": int(train_data.x.shape[-1]),
+        "mag_limit": settings.mag_limit,
+        "seed": settings.seed,
+        "best_epoch": best_epoch,
+    }
+    save_weights(best_state, weights_path, metadata=meta_w)
+    _write_history(history_path, history)
+    result = TrainResult(
+        best_epoch=best_epoch,
+        best_val_loss=float(best_loss),
+        epochs_run=len(history),
+        resumed_from_epoch=resumed_from,
+        stopped_early=stopped_early,
+        device=str(device),
+    )
+    resolved = {
+        "settings": settings.to_dict(),
+        "trainset": {
+            "path": str(trainset_path),
+            "mag_limit": meta.get("mag_limit"),
+            "class_balance": meta.get("class_balance"),
+            "n_train": int(len(train_data.y)),
+            "n_train_positive": int(train_data.y.sum()),
+            "n_validation": int(len(val_data.y)),
+            "n_validation_positive": int(val_data.y.sum()),
+        },
+        "bands": train_data.bands,
+        "size": int(train_data.x.shape[-1]),
+        "class_weights": None if weights is None else weights.tolist(),
+        "data_resident_on_device": batches.resident,
+        "torch_version": torch.__version__,
+        "result": asdict(result),
+    }
+    with atomic_path(settings_path) as tmp:
+        tmp.write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
+    if not settings.keep_checkpoint:
+        checkpoint_path.unlink(missing_ok=True)
+    return result

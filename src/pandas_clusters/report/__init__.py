@@ -1,0 +1,1 @@
+"""The report: survey figures and, on the mock survey, scores against the truth."""

@@ -1,0 +1,280 @@
+"""Tests of pandas_clusters.learn.datasets and pandas_clusters.learn.training (tiny CPU runs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from pandas_clusters.core.io import write_parquet
+from pandas_clusters.learn.datasets import augment, load_split, synthetic_stamps
+from pandas_clusters.learn.models import load_model, read_weights_metadata
+from pandas_clusters.learn.training import ResumeWarning, TrainSettings, train
+
+torch.set_num_threads(1)
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def write_toy_trainset(
+    path: Path,
+    *,
+    n_train: int = 36,
+    n_val: int = 12,
+    n_test: int = 12,
+    size: int = 16,
+    seed: int = 0,
+    positives: bool = True,
+    class_balance: str = "weighted",
+) -> Path:
+    """A training-set Parquet file as trainset.write_trainset writes it, from toy stamps."""
+    rng = np.random.default_rng(seed)
+    split = np.array(["train"] * n_train + ["validation"] * n_val + ["test"] * n_test)
+    n = len(split)
+    label = (np.arange(n) % 5 < 2).astype(np.int8) if positives else np.zeros(n, np.int8)
+    x = synthetic_stamps(label, n_bands=2, size=size, seed=seed)
+    df = pd.DataFrame(
+        {
+            "source_id": np.arange(n, dtype=np.int64) + 1000,
+            "field": np.ones(n, np.int32),
+            "ra": 10.7 + rng.uniform(0, 0.1, n),
+            "dec": 41.3 + rng.uniform(0, 0.1, n),
+            "gmag": rng.uniform(17.0, 21.0, n),
+            "label": label,
+            "split": split,
+        }
+    )
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    stamp = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 2 * size * size)
+    table = table.append_column("stamp", stamp)
+    meta = {"bands": ["g", "i"], "size": size, "mag_limit": 21.0, "class_balance": class_balance}
+    return write_parquet(table, path, metadata=meta)
+
+
+def settings(**kw) -> TrainSettings:
+    base = {
+        "model": "resnet18",
+        "mag_limit": 21.0,
+        "seed": 3,
+        "max_epochs": 1,
+        "batch_size": 12,
+        "learning_rate": 1e-3,
+        "device": "cpu",
+    }
+    return TrainSettings(**(base | kw))
+
+
+def outputs(folder: Path) -> dict[str, Path]:
+    return {
+        "weights_path": folder / "weights.safetensors",
+        "history_path": folder / "history.csv",
+        "settings_path": folder / "settings.json",
+        "checkpoint_path": folder / "checkpoint.pt",
+    }
+
+
+@pytest.fixture(scope="module")
+def trainset(tmp_path_factory) -> Path:
+    return write_toy_trainset(tmp_path_factory.mktemp("ts") / "trainset.parquet")
+
+
+def test_one_epoch_cpu_smoke(trainset, tmp_path):
+    out = outputs(tmp_path)
+    result = train(trainset, settings=settings(), progress=False, **out)
+    assert result.epochs_run == 1
+    assert result.resumed_from_epoch == 0
+    assert result.device == "cpu"
+    hist = pd.read_csv(out["history_path"])
+    assert list(hist["epoch"]) == [1]
+    assert np.isfinite(hist["train_loss"]).all() and np.isfinite(hist["val_loss"]).all()
+    meta = read_weights_metadata(out["weights_path"])
+    assert meta["model"] == "resnet18" and meta["bands"] == ["g", "i"] and meta["size"] == 16
+    model = load_model(out["weights_path"])
+    with torch.inference_mode():
+        assert model(torch.zeros(2, 2, 16, 16)).shape == (2, 2)
+    resolved = json.loads(out["settings_path"].read_text())
+    assert resolved["settings"]["model"] == "resnet18"
+    assert resolved["trainset"]["n_train"] == 36
+    assert resolved["class_weights"] is not None  # class_balance "weighted"
+    assert not out["checkpoint_path"].exists()  # deleted after a completed run
+
+
+def test_no_positives_in_train_fails(tmp_path):
+    path = write_toy_trainset(tmp_path / "neg.parquet", positives=False)
+    with pytest.raises(ValueError, match="no positives"):
+        train(path, settings=settings(), progress=False, **outputs(tmp_path))
+
+
+def test_unknown_model_lists_choices(trainset, tmp_path):
+    with pytest.raises(ValueError, match="resnet50.*efficientnet_b0"):
+        train(trainset, settings=settings(model="resnet9000"), progress=False, **outputs(tmp_path))
+
+
+def test_nan_pixels_are_normalised_away(trainset):
+    raw = pq.read_table(trainset, columns=["stamp"])["stamp"]
+    assert np.isnan(raw.combine_chunks().flatten().to_numpy()).any()  # the fixture has NaN
+    for split in ("train", "validation", "test"):
+        data = load_split(trainset, split)
+        assert data.x.dtype == np.float32 and np.isfinite(data.x).all()
+
+
+def test_network_never_sees_nan(trainset, tmp_path, monkeypatch):
+    import pandas_clusters.learn.training as train_module
+
+    seen = []
+
+    def build_with_probe(*args, **kwargs):
+        model = train_module_build(*args, **kwargs)
+        model.register_forward_pre_hook(
+            lambda mod, inp: seen.append(bool(torch.isfinite(inp[0]).all()))
+        )
+        return model
+
+    train_module_build = train_module.build_model
+    monkeypatch.setattr(train_module, "build_model", build_with_probe)
+    train(trainset, settings=settings(), progress=False, **outputs(tmp_path))
+    assert len(seen) >= 4  # 3 train batches + validation
+    assert all(seen)
+
+
+def test_augment_is_a_seeded_dihedral_shift():
+    x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).reshape(2, 3, 5, 5)
+    g1 = torch.Generator().manual_seed(1)
+    g2 = torch.Generator().manual_seed(1)
+    a = augment(x, generator=g1, max_shift=0)
+    assert torch.equal(a, augment(x, generator=g2, max_shift=0))
+    for k in range(2):
+        candidates = [torch.rot90(x[k], r, dims=(1, 2)) for r in range(4)]
+        candidates += [torch.flip(c, dims=(2,)) for c in candidates]
+        assert any(torch.equal(a[k], c) for c in candidates)
+    # a pure shift: every output pixel is an input pixel moved by at most max_shift, or 0
+    s = augment(x, generator=torch.Generator().manual_seed(5), max_shift=2, flips=False)
+    for k in range(2):
+        ok = False
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                ref = torch.zeros_like(x[k])
+                ys, yd = slice(max(0, -dy), 5 - max(0, dy)), slice(max(0, dy), 5 - max(0, -dy))
+                xs, xd = slice(max(0, -dx), 5 - max(0, dx)), slice(max(0, dx), 5 - max(0, -dx))
+                ref[:, yd, xd] = x[k][:, ys, xs]
+                ok |= torch.equal(s[k], ref)
+        assert ok
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    import torch
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+    torch.set_num_threads(1)
+    from pandas_clusters.learn.training import TrainSettings, train
+
+    cfg = json.loads(sys.argv[1])
+    flag = Path(cfg.pop("flag"))
+    steps_per_epoch = cfg.pop("steps_per_epoch")
+    out = {k: cfg.pop(k) for k in ("weights_path", "history_path", "settings_path",
+                                    "checkpoint_path")}
+    trainset = cfg.pop("trainset")
+    n = {"steps": 0}
+
+    def hang_mid_second_epoch(optimizer, args, kwargs):
+        n["steps"] += 1
+        if n["steps"] == steps_per_epoch + 1:  # one step into epoch 2
+            flag.write_text("hanging")
+            time.sleep(600)
+
+    register_optimizer_step_post_hook(hang_mid_second_epoch)
+    train(trainset, settings=TrainSettings(**cfg), progress=False, **out)
+    """
+)
+
+
+def test_killed_training_resumes_from_checkpoint(trainset, tmp_path):
+    st = settings(max_epochs=3, patience=10)
+    out = outputs(tmp_path / "killed")
+    flag = tmp_path / "flag"
+    payload = st.to_dict() | {k: str(v) for k, v in out.items()}
+    payload |= {"flag": str(flag), "steps_per_epoch": 3, "trainset": str(trainset)}
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, json.dumps(payload)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not flag.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"training subprocess exited early: {proc.stderr.read().decode()}")
+            if time.monotonic() > deadline:
+                pytest.fail("training subprocess never reached epoch 2")
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert out["checkpoint_path"].is_file()
+    assert torch.load(out["checkpoint_path"], weights_only=True)["epoch"] == 1
+    assert not out["weights_path"].exists()
+
+    result = train(trainset, settings=st, progress=False, **out)
+    assert result.resumed_from_epoch == 1
+    hist = pd.read_csv(out["history_path"])
+    assert list(hist["epoch"]) == [1, 2, 3]
+    assert list(hist["session"]) == [0, 1, 1]
+
+    # the same run without interruption gives the same numbers
+    ref_out = outputs(tmp_path / "straight")
+    ref = train(trainset, settings=st, progress=False, **ref_out)
+    assert ref.resumed_from_epoch == 0
+    ref_hist = pd.read_csv(ref_out["history_path"])
+    for col in ("train_loss", "val_loss"):
+        np.testing.assert_allclose(hist[col], ref_hist[col], rtol=1e-5)
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(trainset, tmp_path):
+    out = outputs(tmp_path)
+    st = settings(max_epochs=2, keep_checkpoint=True)
+    train(trainset, settings=st, progress=False, **out)
+    assert out["checkpoint_path"].is_file()
+    with pytest.warns(ResumeWarning, match="starts over"):
+        result = train(trainset, settings=replace(st, seed=4), progress=False, **out)
+    assert result.resumed_from_epoch == 0
+    # same settings: the completed checkpoint is reused, nothing retrained
+    again = train(trainset, settings=replace(st, seed=4), progress=False, **out)
+    assert again.resumed_from_epoch == 2 and again.epochs_run == 2
+
+
+def test_settings_from_config():
+    cfg = {
+        "training": {
+            "max_epochs": 7,
+            "batch_size": 64,
+            "pretrained_weights": {"resnet50": "/data/resnet50.safetensors"},
+        }
+    }
+    st = TrainSettings.from_config(cfg, model="resnet50", mag_limit=21.5, seed=2)
+    assert (st.max_epochs, st.batch_size, st.seed) == (7, 64, 2)
+    assert st.pretrained_path == "/data/resnet50.safetensors"
+    assert (
+        TrainSettings.from_config(cfg, model="resnet18", mag_limit=21, seed=0).pretrained_path
+        is None
+    )
+    with pytest.raises(ValueError, match="max_epochs"):
+        TrainSettings(model="resnet18", mag_limit=21, seed=0, max_epochs=0)
