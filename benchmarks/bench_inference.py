@@ -133,7 +133,7 @@ def _project_child(stamps, weights, out, batch_size, threads, queue):
     predict_stamps(
         stamps,
         [weights],
-        settings=InferenceSettings(batch_size=batch_size, device="cpu"),
+        settings=InferenceSettings.from_config(batch_size=batch_size, device="cpu", mag_limit=None),
         output_path=out,
         progress=False,
     )

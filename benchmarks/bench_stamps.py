@@ -281,8 +281,8 @@ def main(argv=None) -> int:
     else:
         n_ccd, ny, nx, per_ccd = 4, 4612, 2048, 20000
     s = args.size
-    settings = StampSettings(bands=BANDS, size=s)
-    buffered = StampSettings(bands=BANDS, size=s, direct_io=False)
+    settings = StampSettings.from_config(bands=BANDS, size=s)
+    buffered = StampSettings.from_config(bands=BANDS, size=s, direct_io=False)
     with tempfile.TemporaryDirectory(prefix="bench_stamps_", dir=args.workdir) as tmp:
         root = Path(tmp)
         images, src = make_field(root, n_ccd=n_ccd, ny=ny, nx=nx, per_ccd=per_ccd, seed=args.seed)

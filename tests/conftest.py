@@ -98,7 +98,7 @@ def mock_field_with_sources(tmp_path_factory):
     for band, path in images.items():
         write_field_image(settings, field_id=1, band=band, path=path)
     out = root / "sources.parquet"
-    frame = build_sources(images, field=1, out=out, settings=SourceSettings())
+    frame = build_sources(images, field=1, out=out, settings=SourceSettings.from_config())
     return {
         "images": images,
         "truth": field_truth(settings, field_id=1),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping
 
 import pytest
 import yaml
@@ -90,3 +91,74 @@ def test_snakemake_rejects_an_unknown_field(repo, tmp_path):
     )
     assert proc.returncode != 0
     assert "[999] are not in the mock field sheet" in proc.stdout + proc.stderr
+
+
+def _stage_settings_classes():
+    """Every StageSettings subclass of the library (importing every module first)."""
+    import importlib
+    import pkgutil
+
+    import pandas_clusters
+    from pandas_clusters.core.config import StageSettings
+
+    for mod in pkgutil.walk_packages(pandas_clusters.__path__, "pandas_clusters."):
+        importlib.import_module(mod.name)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    return sorted(set(subclasses(StageSettings)), key=lambda c: c.__name__)
+
+
+def test_every_stage_settings_class_is_found():
+    names = {cls.__name__ for cls in _stage_settings_classes()}
+    assert {
+        "SourceSettings",
+        "StampSettings",
+        "TrainsetSettings",
+        "TrainSettings",
+        "EvaluationSettings",
+        "InferenceSettings",
+        "SelectionSettings",
+        "CrossmatchSettings",
+        "PublishSettings",
+        "FigureSettings",
+    } <= names
+
+
+@pytest.mark.parametrize("cls", _stage_settings_classes(), ids=lambda c: c.__name__)
+def test_settings_defaults_live_in_the_schema_only(cls):
+    """No dataclass default (it could contradict the schema); every config field has one there."""
+    import dataclasses
+
+    from pandas_clusters.core.config import schema_default, section_schema
+
+    keys = section_schema(cls._section)["properties"]
+    for f in dataclasses.fields(cls):
+        assert f.default is dataclasses.MISSING, f"{cls.__name__}.{f.name} has a default"
+        assert f.default_factory is dataclasses.MISSING, f"{cls.__name__}.{f.name} has a default"
+        if f.name in keys:
+            assert "default" in keys[f.name], f"{cls._section}.{f.name}: no schema default"
+    for name, path in cls._defaults_from.items():
+        schema_default(path)  # raises KeyError when the path has no default
+        assert name in {f.name for f in dataclasses.fields(cls)}
+
+
+@pytest.mark.parametrize("cls", _stage_settings_classes(), ids=lambda c: c.__name__)
+def test_settings_built_from_the_schema_defaults_equal_them(cls):
+    import dataclasses
+
+    from pandas_clusters.core.config import section_schema
+
+    keys = section_schema(cls._section)["properties"]
+    context = {"model": "resnet18", "mag_limit": 22.0, "seed": 0}
+    context = {k: v for k, v in context.items() if k in {f.name for f in dataclasses.fields(cls)}}
+    settings = cls.from_config(**context)
+    for f in dataclasses.fields(cls):
+        value = getattr(settings, f.name)
+        if f.name in keys and not (
+            isinstance(value, tuple | Mapping) or dataclasses.is_dataclass(value)
+        ):
+            assert value == keys[f.name]["default"], f.name

@@ -76,7 +76,7 @@ def candidates():
 
 def test_names_and_new_flag(candidates, catalogues):
     out, meta = crossmatch_candidates(
-        candidates, catalogues, settings=CrossmatchSettings(radius_arcsec=1.0)
+        candidates, catalogues, settings=CrossmatchSettings.from_config(radius_arcsec=1.0)
     )
     assert out["c09"].tolist() == ["B001-G070", "", "", ""]
     assert out["rbc"].tolist() == ["B001", "", "", ""]
@@ -88,7 +88,7 @@ def test_names_and_new_flag(candidates, catalogues):
     np.testing.assert_allclose(out["rbc_sep_arcsec"].iloc[0], 0.2, atol=1e-6)
     assert meta["counts"]["new"] == 2 and meta["absent"] == []
     wide, _ = crossmatch_candidates(
-        candidates, catalogues, settings=CrossmatchSettings(radius_arcsec=3.0)
+        candidates, catalogues, settings=CrossmatchSettings.from_config(radius_arcsec=3.0)
     )
     assert wide["w23"].tolist() == ["", "", "3", ""]
     assert wide["new"].tolist() == [False, False, False, True]
@@ -98,9 +98,9 @@ def test_absent_catalogues(candidates, catalogues, tmp_path):
     paths = dict(catalogues)
     paths["h14"] = tmp_path / "nowhere" / "h14.parquet"
     with pytest.raises(FileNotFoundError, match="'h14'.*nowhere"):
-        crossmatch_candidates(candidates, paths, settings=CrossmatchSettings())
+        crossmatch_candidates(candidates, paths, settings=CrossmatchSettings.from_config())
     del paths["w22"]
-    settings = CrossmatchSettings(optional=("h14", "w22"))
+    settings = CrossmatchSettings.from_config(optional=("h14", "w22"))
     with pytest.warns(MissingCatalogueWarning) as record:
         out, meta = crossmatch_candidates(candidates, paths, settings=settings)
     assert len(record) == 2
@@ -108,8 +108,8 @@ def test_absent_catalogues(candidates, catalogues, tmp_path):
     assert out["w22"].tolist() == [""] * 4
     # 'new' only looks at the catalogues present: candidate 2 matched C11 anyway
     assert out["new"].tolist() == [False, False, True, True]
-    with pytest.raises(ValueError, match="unknown catalogue"):
-        CrossmatchSettings(optional=("x99",))
+    with pytest.raises(ValueError, match="crossmatch.optional.0.*is not one of"):
+        CrossmatchSettings.from_config(optional=("x99",))
 
 
 def test_bad_catalogue_columns(candidates, catalogues, tmp_path):
@@ -121,14 +121,14 @@ def test_bad_catalogue_columns(candidates, catalogues, tmp_path):
     with pytest.raises(
         ValueError, match=r"'rbc'.*bad_rbc\.parquet.*\['name', 'ra_deg', 'dec_deg'\]"
     ):
-        crossmatch_candidates(candidates, paths, settings=CrossmatchSettings())
+        crossmatch_candidates(candidates, paths, settings=CrossmatchSettings.from_config())
     nan = write_parquet(
         pd.DataFrame({"name": ["a", "b"], "ra_deg": [RA0, np.nan], "dec_deg": [DEC0, 1.0]}),
         tmp_path / "nan_rbc.parquet",
     )
     with pytest.warns(CatalogueWarning, match="1 entr"):
         out, _ = crossmatch_candidates(
-            candidates, {**catalogues, "rbc": nan}, settings=CrossmatchSettings()
+            candidates, {**catalogues, "rbc": nan}, settings=CrossmatchSettings.from_config()
         )
     assert out["rbc"].iloc[0] == "a"
 
@@ -140,7 +140,10 @@ def test_write_crossmatch_keeps_provenance(candidates, catalogues, tmp_path):
         metadata={"stage": "selection", "settings": {"threshold": 0.7}},
     )
     out = write_crossmatch(
-        cand_path, catalogues, tmp_path / "xm" / "crossmatch.parquet", settings=CrossmatchSettings()
+        cand_path,
+        catalogues,
+        tmp_path / "xm" / "crossmatch.parquet",
+        settings=CrossmatchSettings.from_config(),
     )
     df = pd.read_parquet(out)
     assert [c for c in CATALOGUES if c in df.columns] == list(CATALOGUES)
@@ -201,7 +204,7 @@ def test_c11_recovers_rbc_names_from_peacock(tmp_path):
     c11 = _c11_table1()
     rbc = _peacock_rbc()
     rbc_path = write_parquet(rbc, tmp_path / "rbc.parquet")
-    settings = CrossmatchSettings(
+    settings = CrossmatchSettings.from_config(
         radius_arcsec=1.0, optional=tuple(c for c in CATALOGUES if c != "rbc")
     )
     with pytest.warns(MissingCatalogueWarning):

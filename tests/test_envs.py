@@ -1,37 +1,79 @@
-"""envs/*.yaml (conda, for --sdm conda) name the same packages as pyproject.toml."""
+"""envs/*.yaml (conda, for --sdm conda) install the package's core and one extra each, and
+every rule's script imports under the environment that its rule names."""
 
 from __future__ import annotations
 
+import ast
 import re
+import subprocess
+import sys
 import tomllib
 
+import pytest
 import yaml
 
 # conda-forge names that differ from PyPI's
 CONDA_TO_PYPI = {"pytorch": "torch"}
-# packages of the runner or of conda itself, not of the rules
-NOT_RULE_DEPS = {"python", "pip", "snakemake", "snakemake-executor-plugin-slurm"}
+# packages of the environment itself, not of the rules
+NOT_RULE_DEPS = {"python", "pip"}
+# distribution -> top-level module
+MODULE = {"pyyaml": "yaml"}
+# modules that come with a dependency of an extra and must not be reached without it
+EXTRA_MODULES = {"requests": ["urllib3"]}
 
 
 def _name(spec: str) -> str:
     return re.split(r"[<>=!~ \[]", spec.strip(), maxsplit=1)[0].lower()
 
 
-def test_envs_match_pyproject(repo):
-    project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
-    pyproject = {_name(d) for d in project["dependencies"]} - NOT_RULE_DEPS
-    named = set()
+def _project(repo):
+    return tomllib.loads((repo / "pyproject.toml").read_text())["project"]
+
+
+def _env_packages(path):
+    """(conda + pip package names, the extra installed by ``-e ../[extra]``) of one env."""
+    spec = yaml.safe_load(path.read_text())
+    named, extra = set(), None
+    for dep in spec["dependencies"]:
+        if isinstance(dep, dict):
+            for d in dep["pip"]:
+                if d.startswith("-e"):
+                    m = re.search(r"\[(\w+)\]", d)
+                    extra = m.group(1) if m else None
+                else:
+                    named.add(_name(d))
+        else:
+            named.add(CONDA_TO_PYPI.get(_name(dep), _name(dep)))
+    return named - NOT_RULE_DEPS, extra
+
+
+def _rules(repo):
+    """(rule, env file name, script path) of every rule with a conda env and a script."""
+    out = []
+    for smk in sorted((repo / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^(?=rule \w+:)", smk.read_text(), flags=re.M):
+            rule = re.match(r"rule (\w+):", block)
+            env = re.search(r'conda:\s*\n\s*"\.\./\.\./envs/(\w+)\.yaml"', block)
+            script = re.search(r'script:\s*\n\s*"\.\./scripts/(\w+\.py)"', block)
+            if rule and env and script:
+                out.append(
+                    (rule.group(1), env.group(1), repo / "workflow" / "scripts" / script.group(1))
+                )
+    return out
+
+
+def test_envs_are_core_plus_one_extra(repo):
+    project = _project(repo)
+    core = {_name(d) for d in project["dependencies"]}
+    extras = project["optional-dependencies"]
     for env in sorted((repo / "envs").glob("*.yaml")):
-        spec = yaml.safe_load(env.read_text())
-        for dep in spec["dependencies"]:
-            if isinstance(dep, dict):
-                named |= {_name(d) for d in dep["pip"] if not d.startswith("-e")}
-            else:
-                named.add(CONDA_TO_PYPI.get(_name(dep), _name(dep)))
-    named -= NOT_RULE_DEPS
-    assert named == pyproject, (
-        f"only in envs: {sorted(named - pyproject)}; only in pyproject: {sorted(pyproject - named)}"
-    )
+        named, extra = _env_packages(env)
+        assert extra == env.stem, f"{env.name} must install -e ../[{env.stem}]"
+        expected = core | {_name(d) for d in extras[extra]}
+        assert named == expected, (
+            f"{env.name}: only in env {sorted(named - expected)}; "
+            f"only in pyproject {sorted(expected - named)}"
+        )
 
 
 def test_every_rule_names_an_env(repo):
@@ -41,3 +83,48 @@ def test_every_rule_names_an_env(repo):
         n_local = len(re.findall(r"^localrules:", text, flags=re.M))
         n_conda = text.count("conda:")
         assert n_conda >= n_rules - n_local, f"{smk.name}: a rule without conda:"
+
+
+_BLOCKER = """
+import importlib.abc, sys
+BLOCKED = set(sys.argv[1].split(","))
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is not in this rule's environment")
+sys.meta_path.insert(0, Block())
+exec(compile(sys.stdin.read(), "imports", "exec"))
+"""
+
+
+def _import_lines(script):
+    """The script's import statements (what it needs at import time), as source."""
+    tree = ast.parse(script.read_text())
+    nodes = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    return "\n".join(ast.unparse(n) for n in nodes)
+
+
+@pytest.mark.parametrize(
+    "rule", [r[0] for r in _rules(__import__("pathlib").Path(__file__).parents[1])]
+)
+def test_rule_script_imports_under_its_env(repo, rule):
+    """Import the script's modules with every project dependency outside its env blocked."""
+    project = _project(repo)
+    every = {_name(d) for d in project["dependencies"]}
+    for name, deps in project["optional-dependencies"].items():
+        if name not in ("all", "test", "workflow"):
+            every |= {_name(d) for d in deps}
+    _, env, script = next(r for r in _rules(repo) if r[0] == rule)
+    named, _ = _env_packages(repo / "envs" / f"{env}.yaml")
+    blocked = set()
+    for dist in every - named:
+        blocked |= {MODULE.get(dist, dist)} | set(EXTRA_MODULES.get(dist, []))
+    blocked.add("snakemake")  # the runner is not inside a rule's environment
+    result = subprocess.run(
+        [sys.executable, "-c", _BLOCKER, ",".join(sorted(blocked))],
+        input=_import_lines(script),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"{script.name} under envs/{env}.yaml:\n{result.stderr[-2000:]}"

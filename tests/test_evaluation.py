@@ -78,7 +78,7 @@ def trained(tmp_path_factory):
     ts = write_toy_trainset(folder / "trainset.parquet", n_train=36, n_val=20, n_test=30)
     weights = []
     for seed in (0, 1):
-        st = TrainSettings(
+        st = TrainSettings.from_config(
             model="resnet18", mag_limit=21.0, seed=seed, max_epochs=1, batch_size=12, device="cpu"
         )
         w = folder / f"seed{seed}.safetensors"
@@ -110,7 +110,7 @@ def eval_paths(folder: Path) -> EvaluationPaths:
 def test_evaluate_and_summarize(trained, tmp_path):
     ts, weights = trained
     paths = eval_paths(tmp_path)
-    st = EvaluationSettings(threshold_step=0.01, mag_bin_width=1.0, device="cpu")
+    st = EvaluationSettings.from_config(threshold_step=0.01, mag_bin_width=1.0, device="cpu")
     summary = evaluate(ts, weights, settings=st, paths=paths)
     assert summary["seeds"] == [0, 1]
     assert summary["n_test"] == 30 and summary["n_test_positive"] == 12
@@ -171,16 +171,14 @@ def test_evaluate_rejects_mixed_weights(trained, tmp_path):
         evaluate(
             ts,
             [weights[0], weights[0]],
-            settings=EvaluationSettings(device="cpu"),
+            settings=EvaluationSettings.from_config(device="cpu"),
             paths=eval_paths(tmp_path),
         )
 
 
 def test_settings_from_config():
-    st = EvaluationSettings.from_config(
-        {"evaluation": {"threshold_step": 0.005, "mag_bin_width": 0.25}}
-    )
+    st = EvaluationSettings.from_config({"threshold_step": 0.005, "mag_bin_width": 0.25})
     assert st.thresholds.size == 201 and st.thresholds[-1] == 1.0
     assert st.mag_bin_width == 0.25
     with pytest.raises(ValueError, match="threshold_step"):
-        EvaluationSettings(threshold_step=0.0)
+        EvaluationSettings.from_config(threshold_step=0.0)

@@ -111,7 +111,7 @@ def test_write_report_figures(survey):
         survey.candidates_path,
         survey.stamps_paths,
         **out,
-        settings=FigureSettings(gallery_size=5, gallery_columns=3),
+        settings=FigureSettings.from_config(gallery_size=5, gallery_columns=3),
         sources_paths=survey.sources_paths,
     )
     assert written == out
@@ -125,10 +125,10 @@ def test_empty_candidates_still_give_figures(survey, tmp_path):
     empty = survey.candidates.iloc[:0]
     path = write_parquet(empty, tmp_path / "empty.parquet")
     out = _outputs(tmp_path / "empty_figs")
-    write_report_figures(path, {}, **out, settings=FigureSettings())
+    write_report_figures(path, {}, **out, settings=FigureSettings.from_config())
     for p in out.values():
         _check_png(p)
-    fig = plot_skymap(empty, settings=FigureSettings())
+    fig = plot_skymap(empty, settings=FigureSettings.from_config())
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "no candidates" in texts
 
@@ -140,7 +140,7 @@ def test_gallery_limited_to_n_and_shows_the_right_stamps(survey):
     probs = top["prob_mean"].to_numpy()
     assert (np.diff(probs) <= 0).all()
     assert probs[-1] >= np.sort(survey.candidates["prob_mean"].to_numpy())[-n]
-    settings = FigureSettings(gallery_size=n, gallery_columns=4)
+    settings = FigureSettings.from_config(gallery_size=n, gallery_columns=4)
     fig = plot_gallery(top, survey.stamps, bands=BANDS, settings=settings)
     image_axes = [ax for ax in fig.axes if ax.images]
     assert len(image_axes) == n * len(BANDS)
@@ -155,7 +155,7 @@ def test_gallery_limited_to_n_and_shows_the_right_stamps(survey):
 def test_gallery_reads_the_stamps_from_the_files(survey, tmp_path):
     """Through the files: the gallery of every candidate equals one drawn from the arrays."""
     n = len(survey.candidates)
-    settings = FigureSettings(gallery_size=n, gallery_columns=5, dpi=40)
+    settings = FigureSettings.from_config(gallery_size=n, gallery_columns=5, dpi=40)
     out = _outputs(tmp_path / "a")
     write_report_figures(survey.candidates_path, survey.stamps_paths, **out, settings=settings)
     ref = plot_gallery(
@@ -168,7 +168,7 @@ def test_gallery_reads_the_stamps_from_the_files(survey, tmp_path):
 
 
 def test_skymap_marks_new_and_known(survey):
-    fig = plot_skymap(survey.candidates, settings=FigureSettings())
+    fig = plot_skymap(survey.candidates, settings=FigureSettings.from_config())
     ax = fig.axes[0]
     counts = sorted(len(c.get_offsets()) for c in ax.collections)
     n_new = int(survey.candidates["new"].sum())
@@ -183,14 +183,14 @@ def test_missing_stamps_are_errors(survey, tmp_path):
             survey.candidates_path,
             {7: survey.stamps_paths[7]},
             **out,
-            settings=FigureSettings(gallery_size=50),
+            settings=FigureSettings.from_config(gallery_size=50),
         )
     with pytest.raises(ValueError, match="lacks source_id"):
         write_report_figures(
             survey.candidates_path,
             {7: survey.stamps_paths[9], 9: survey.stamps_paths[9]},
             **out,
-            settings=FigureSettings(gallery_size=50),
+            settings=FigureSettings.from_config(gallery_size=50),
         )
 
 
@@ -202,7 +202,7 @@ def test_stamp_length_mismatch_is_an_error(survey, tmp_path):
             survey.candidates_path,
             {7: bad, 9: survey.stamps_paths[9]},
             **_outputs(tmp_path / "y"),
-            settings=FigureSettings(gallery_size=50),
+            settings=FigureSettings.from_config(gallery_size=50),
         )
 
 
@@ -210,7 +210,7 @@ def test_missing_column_is_named(survey, tmp_path):
     path = write_parquet(survey.candidates.drop(columns="imag"), tmp_path / "c.parquet")
     with pytest.raises(ValueError, match="imag"):
         write_report_figures(
-            path, survey.stamps_paths, **_outputs(tmp_path), settings=FigureSettings()
+            path, survey.stamps_paths, **_outputs(tmp_path), settings=FigureSettings.from_config()
         )
 
 
@@ -230,14 +230,12 @@ def test_overlay_geometry():
 
 
 def test_settings():
-    s = FigureSettings.from_config(
-        {"figures": {"gallery_size": 9}, "selection": {"rproj_max_kpc": 25.0}}
-    )
+    s = FigureSettings.from_config({"gallery_size": 9}, rproj_max_kpc=25.0)
     assert (s.gallery_size, s.rproj_max_kpc, s.gallery_columns) == (9, 25.0, 6)
     with pytest.raises(ValueError, match="gallery_size"):
-        FigureSettings(gallery_size=0)
+        FigureSettings.from_config(gallery_size=0)
     with pytest.raises(ValueError, match="rproj_max_kpc"):
-        FigureSettings(rproj_max_kpc=-1.0)
+        FigureSettings.from_config(rproj_max_kpc=-1.0)
 
 
 def test_snakemake_adapter(survey, tmp_path):

@@ -54,7 +54,7 @@ def test_predict_streams_and_ensembles(weights, tmp_path):
     out = predict_stamps(
         tmp_path / "stamps.parquet",
         weights,
-        settings=InferenceSettings(batch_size=7, device="cpu"),
+        settings=InferenceSettings.from_config(batch_size=7, device="cpu", mag_limit=None),
         output_path=tmp_path / "pred.parquet",
         progress=False,
     )
@@ -77,7 +77,7 @@ def test_empty_stamps_give_empty_predictions(weights, tmp_path):
     out = predict_stamps(
         tmp_path / "stamps.parquet",
         weights[:1],
-        settings=InferenceSettings(device="cpu"),
+        settings=InferenceSettings.from_config(device="cpu", mag_limit=None),
         output_path=tmp_path / "pred.parquet",
     )
     table = pq.read_table(out)
@@ -91,7 +91,7 @@ def test_band_mismatch_is_an_error(weights, tmp_path):
         predict_stamps(
             tmp_path / "stamps.parquet",
             weights,
-            settings=InferenceSettings(device="cpu"),
+            settings=InferenceSettings.from_config(device="cpu", mag_limit=None),
             output_path=tmp_path / "pred.parquet",
         )
     assert not (tmp_path / "pred.parquet").exists()
@@ -103,7 +103,7 @@ def test_same_seed_twice_is_an_error(weights, tmp_path):
         predict_stamps(
             tmp_path / "stamps.parquet",
             [weights[0], weights[0]],
-            settings=InferenceSettings(device="cpu"),
+            settings=InferenceSettings.from_config(device="cpu", mag_limit=None),
             output_path=tmp_path / "pred.parquet",
         )
 
@@ -113,7 +113,7 @@ def test_mag_limit_classifies_only_bright_sources(weights, tmp_path):
     gmag = np.linspace(18.0, 24.0, ids.size)
     gmag[3] = np.nan  # no g measurement: never classified under a limit
     write_parquet(pa.table({"source_id": ids, "gmag": gmag}), tmp_path / "sources.parquet")
-    settings = InferenceSettings(batch_size=8, device="cpu", mag_limit=21.0)
+    settings = InferenceSettings.from_config(batch_size=8, device="cpu", mag_limit=21.0)
     out = predict_stamps(
         tmp_path / "stamps.parquet",
         weights,
@@ -127,7 +127,7 @@ def test_mag_limit_classifies_only_bright_sources(weights, tmp_path):
     full = predict_stamps(
         tmp_path / "stamps.parquet",
         weights,
-        settings=InferenceSettings(batch_size=8, device="cpu"),
+        settings=InferenceSettings.from_config(batch_size=8, device="cpu", mag_limit=None),
         output_path=tmp_path / "all.parquet",
         progress=False,
     )

@@ -12,7 +12,7 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
 
-from pandas_clusters.acquire import fetch_catalogue
+from pandas_clusters.acquire.catalogues import fetch_catalogue
 from pandas_clusters.acquire.local import (
     CatalogueRowsDroppedWarning,
     CatalogueSpec,

@@ -18,7 +18,6 @@ from pandas_clusters.catalogue.publish import (
     TABLE7_COLUMNS,
     InspectionWarning,
     PublishSettings,
-    ReadmeHeader,
     build_table7,
     publish_catalogue,
     read_inspection_scores,
@@ -119,7 +118,7 @@ def _publish(tmp_path, df, *, inspection=None, settings=None, meta=None):
         "parquet_path": out / "table7.parquet",
     }
     result = publish_catalogue(
-        cand, settings=settings or PublishSettings(), inspection_dir=inspection, **paths
+        cand, settings=settings or PublishSettings.from_config(), inspection_dir=inspection, **paths
     )
     return paths, result
 
@@ -308,7 +307,9 @@ def test_byte_by_byte_reproduces_seed_for_paper_ranges(tmp_path):
     seed = _parse_bbb(seed_bbb)
     df, scores, n = _paper_rows(seed, np.random.default_rng(2025))
     folder = _write_inspection(tmp_path / "inspection", scores)
-    paths, meta = _publish(tmp_path, df, inspection=folder, settings=PublishSettings(min_score=3))
+    paths, meta = _publish(
+        tmp_path, df, inspection=folder, settings=PublishSettings.from_config(min_score=3)
+    )
     assert meta["records"] == n
     ours = _bbb_section(paths["readme_path"].read_text().splitlines())
     assert len(ours) == len(seed_bbb)
@@ -354,7 +355,7 @@ def test_no_inspection_leaves_score_blank_and_says_so(tmp_path):
     cds = ascii.read(paths["dat_path"], readme=str(paths["readme_path"]), format="cds")
     assert np.ma.getmaskarray(cds["Score"]).all()
     with pytest.raises(ValueError, match="min_score is set but no visual-inspection"):
-        _publish(tmp_path / "again", df, settings=PublishSettings(min_score=3))
+        _publish(tmp_path / "again", df, settings=PublishSettings.from_config(min_score=3))
 
 
 def test_inspection_file_errors(tmp_path):
@@ -399,9 +400,9 @@ def test_sexagesimal_matches_astropy_with_carries():
 
 def test_failed_readme_leaves_no_files(tmp_path):
     df = _candidates(3, np.random.default_rng(5))
-    settings = PublishSettings(readme=ReadmeHeader(short_title="x" * 90))
+    settings = PublishSettings.from_config(readme={"short_title": "x" * 90})
     with pytest.raises(ValueError, match="longer than 80"):
         _publish(tmp_path, df, settings=settings)
     assert not (tmp_path / "cds").exists() or not any((tmp_path / "cds").iterdir())
     with pytest.raises(ValueError, match="unknown key"):
-        PublishSettings.from_config({"publish": {"readme": {"titel": "x"}}})
+        PublishSettings.from_config({"readme": {"titel": "x"}})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -76,15 +78,18 @@ def two_fields(tmp_path):
 
 
 def _run(fields, **kw):
-    settings = SelectionSettings(
+    mag_limit = kw.pop("mag_limit", 21.0)
+    settings = SelectionSettings.from_config(
         threshold=kw.pop("threshold", 0.5),
-        mag_limit=kw.pop("mag_limit", 21.0),
+        mag_limit=21.0 if mag_limit is None else mag_limit,
         rproj_max_kpc=kw.pop("rproj_max_kpc", 30.0),
         duplicate_radius_arcsec=kw.pop("duplicate_radius_arcsec", 1.0),
         reject_flags=kw.pop("reject_flags", 4),
         model="resnet50",
         exclude_training_positives=kw.pop("exclude_training_positives", False),
     )
+    if mag_limit is None:  # the library's "no magnitude cut" (not a config value)
+        settings = dataclasses.replace(settings, mag_limit=None)
     inf = [f[0] for f in fields]
     src = [f[1] for f in fields]
     return select_candidates(inf, src, settings=settings, **kw)
@@ -184,19 +189,19 @@ def test_training_positives(two_fields, tmp_path):
 def test_bad_inputs(two_fields, tmp_path):
     (inf1, src1), (inf2, src2) = two_fields
     with pytest.raises(ValueError, match="not in the sources file"):
-        select_candidates([inf1], [src2], settings=SelectionSettings())
+        select_candidates([inf1], [src2], settings=SelectionSettings.from_config())
     with pytest.raises(ValueError, match="in pairs"):
-        select_candidates([inf1, inf2], [src1], settings=SelectionSettings())
+        select_candidates([inf1, inf2], [src1], settings=SelectionSettings.from_config())
     bad = pd.read_parquet(inf1).drop(columns="prob_mean")
     bad_path = write_parquet(bad, tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match=r"bad\.parquet.*prob_mean"):
-        select_candidates([bad_path], [src1], settings=SelectionSettings())
+        select_candidates([bad_path], [src1], settings=SelectionSettings.from_config())
     nan = pd.read_parquet(inf1).assign(prob_mean=np.nan)
     nan_path = write_parquet(nan, tmp_path / "nan.parquet")
     with pytest.raises(ValueError, match="not finite"):
-        select_candidates([nan_path], [src1], settings=SelectionSettings())
+        select_candidates([nan_path], [src1], settings=SelectionSettings.from_config())
     with pytest.raises(ValueError, match="threshold"):
-        SelectionSettings(threshold=1.5)
+        SelectionSettings.from_config(threshold=1.5)
 
 
 def test_write_candidates_and_empty_result(two_fields, tmp_path):
@@ -206,12 +211,12 @@ def test_write_candidates_and_empty_result(two_fields, tmp_path):
         inf,
         src,
         tmp_path / "out" / "candidates.parquet",
-        settings=SelectionSettings(threshold=0.5, reject_flags=4),
+        settings=SelectionSettings.from_config(threshold=0.5, mag_limit=21.0, reject_flags=4),
     )
     meta = read_parquet_metadata(out)
     assert meta["stage"] == "selection" and meta["counts"]["unique"] == 3
     empty = write_candidates(
-        inf, src, tmp_path / "empty.parquet", settings=SelectionSettings(threshold=0.99)
+        inf, src, tmp_path / "empty.parquet", settings=SelectionSettings.from_config(threshold=0.99)
     )
     table = pq.read_table(empty)
     assert table.num_rows == 0
@@ -222,17 +227,15 @@ def test_write_candidates_and_empty_result(two_fields, tmp_path):
 def test_from_config_and_confidence():
     s = SelectionSettings.from_config(
         {
-            "selection": {
-                "threshold": 0.669,
-                "rproj_max_kpc": 25,
-                "duplicate_radius_arcsec": 0.5,
-                "exclude_training_positives": True,
-                "mag_limit": None,
-            }
+            "threshold": 0.669,
+            "rproj_max_kpc": 25,
+            "duplicate_radius_arcsec": 0.5,
+            "exclude_training_positives": True,
+            "mag_limit": 21,
         }
     )
     assert (s.threshold, s.rproj_max_kpc, s.duplicate_radius_arcsec) == (0.669, 25.0, 0.5)
-    assert s.exclude_training_positives and s.mag_limit is None
+    assert s.exclude_training_positives and s.mag_limit == 21.0
     np.testing.assert_allclose(
         predicted_class_confidence([0.9, 0.3, 0.669], 0.669), [0.9, 0.7, 0.669]
     )

@@ -123,7 +123,10 @@ def test_sources_file_contract(mock_field, tmp_path):
     assert np.all(np.isfinite(table.column("rproj_kpc").to_numpy()))
     # stable across reruns
     again = build_sources(
-        mock_field["images"], field=1, out=tmp_path / "again.parquet", settings=SourceSettings()
+        mock_field["images"],
+        field=1,
+        out=tmp_path / "again.parquet",
+        settings=SourceSettings.from_config(),
     )
     np.testing.assert_array_equal(again["source_id"].to_numpy(), ids)
 
@@ -179,14 +182,17 @@ def test_missing_wcs_names_file_and_hdu(tmp_path):
     g = _write_mef(tmp_path / "g.fits", ccds=[(0, [80, 60])], drop=["CTYPE1", "CTYPE2"])
     with pytest.raises(ValueError, match=r"g\.fits\[1\].*celestial WCS"):
         build_sources(
-            {"g": g}, field=3, out=tmp_path / "s.parquet", settings=SourceSettings(bands=("g",))
+            {"g": g},
+            field=3,
+            out=tmp_path / "s.parquet",
+            settings=SourceSettings.from_config(bands=("g",)),
         )
     assert not (tmp_path / "s.parquet").exists()
 
 
 def test_missing_zero_point_names_file_and_hdu(tmp_path):
     g = _write_mef(tmp_path / "g.fits", ccds=[(0, [80, 60])], drop=["MAGZPT"])
-    settings = SourceSettings(bands=("g",))
+    settings = SourceSettings.from_config(bands=("g",))
     with pytest.raises(ValueError, match=r"g\.fits\[1\].*zero point"):
         build_sources({"g": g}, field=3, out=tmp_path / "s.parquet", settings=settings)
     # an explicit zero point is accepted
@@ -212,7 +218,7 @@ def test_all_nan_ccd_gives_empty_file_and_warning(tmp_path):
         paths[band] = p
     out = tmp_path / "empty.parquet"
     with pytest.warns(EmptyCCDWarning, match=r"g\.fits\[1\].*all NaN"):
-        frame = build_sources(paths, field=5, out=out, settings=SourceSettings())
+        frame = build_sources(paths, field=5, out=out, settings=SourceSettings.from_config())
     assert len(frame) == 0
     table = pq.read_table(out)
     assert table.num_rows == 0
@@ -236,7 +242,7 @@ def test_duplicates_in_ccd_overlap_resolved(tmp_path):
         )
         for k, b in enumerate(("g", "i"))
     }
-    settings = SourceSettings(aperture_correction="none", detect_thresh=5.0)
+    settings = SourceSettings.from_config(aperture_correction="none", detect_thresh=5.0)
     frame = build_sources(paths, field=2, out=tmp_path / "s.parquet", settings=settings)
     bright = frame[frame["gmag"] < 21]
     assert len(bright) == 5
@@ -258,7 +264,7 @@ def test_casu_catalogue_input(tmp_path):
     cat = pd.DataFrame(rows, columns=list(CASU_COLUMNS))
     path = tmp_path / "casu.txt"
     cat.to_csv(path, sep=" ", index=False)
-    settings = SourceSettings(method="catalogue")
+    settings = SourceSettings.from_config(method="catalogue")
     frame = build_sources(
         {}, field=7, out=tmp_path / "s.parquet", settings=settings, catalogue=path
     )
@@ -289,7 +295,7 @@ def test_casu_catalogue_input(tmp_path):
 
 @pytest.mark.reference
 def test_real_cfht_megacam_image(tmp_path, cfht_image):
-    settings = SourceSettings(bands=("g",))
+    settings = SourceSettings.from_config(bands=("g",))
     with pytest.raises(ValueError, match=r"query_images\.fits\[0\].*zero point"):
         build_sources({"g": cfht_image}, field=0, out=tmp_path / "s.parquet", settings=settings)
     # a zero point given explicitly; a 2 s exposure of 101 px has no star for an aperture correction

@@ -97,7 +97,9 @@ def mock_stamps(mock_field_with_sources, tmp_path_factory):
     images = mock_field_with_sources["images"]
     src_path = mock_field_with_sources["path"]
     out = tmp_path_factory.mktemp("mockst") / "stamps.parquet"
-    n = cut_stamps(src_path, images, out=out, settings=StampSettings(rows_per_group=128))
+    n = cut_stamps(
+        src_path, images, out=out, settings=StampSettings.from_config(rows_per_group=128)
+    )
     return {
         "images": images,
         "sources": mock_field_with_sources["sources"],
@@ -173,7 +175,9 @@ def test_edge_source_padded_and_flagged(mock_stamps, tmp_path):
         pa.Table.from_pandas(row, schema=sources_schema(("g", "i")), preserve_index=False), path
     )
     out = tmp_path / "st.parquet"
-    assert cut_stamps(path, mock_stamps["images"], out=out, settings=StampSettings()) == 1
+    assert (
+        cut_stamps(path, mock_stamps["images"], out=out, settings=StampSettings.from_config()) == 1
+    )
     _, stamps, flags, _ = read_stamps(out)
     assert flags[0] & STAMP_FLAG_EDGE and flags[0] & STAMP_FLAG_HAS_NAN
     assert np.all(np.isnan(stamps[0, :, :, :30]))
@@ -186,7 +190,7 @@ def test_empty_sources_give_valid_empty_stamps(mock_stamps, tmp_path):
     path = tmp_path / "none.parquet"
     pq.write_table(sources_schema(("g", "i")).empty_table(), path)
     out = tmp_path / "st.parquet"
-    settings = StampSettings(size=17)
+    settings = StampSettings.from_config(size=17)
     assert cut_stamps(path, mock_stamps["images"], out=out, settings=settings) == 0
     table = pq.read_table(out)
     assert table.num_rows == 0
@@ -199,14 +203,17 @@ def test_missing_column_and_band_errors(mock_stamps, tmp_path):
     pq.write_table(pa.table({"source_id": [1], "ccd": [0]}), path)
     with pytest.raises(ValueError, match=r"bad\.parquet: missing column\(s\) x_g"):
         cut_stamps(
-            path, mock_stamps["images"], out=tmp_path / "o.parquet", settings=StampSettings()
+            path,
+            mock_stamps["images"],
+            out=tmp_path / "o.parquet",
+            settings=StampSettings.from_config(),
         )
     with pytest.raises(ValueError, match="no image for band"):
         cut_stamps(
             mock_stamps["src_path"],
             {"g": mock_stamps["images"]["g"]},
             out=tmp_path / "o.parquet",
-            settings=StampSettings(),
+            settings=StampSettings.from_config(),
         )
     assert not (tmp_path / "o.parquet").exists()
 
@@ -223,7 +230,7 @@ def test_missing_zero_point_in_stamps(tmp_path):
         {"source_id": [1], "ccd": np.array([1], np.int16), "x_g": [5.0], "y_g": [5.0]}
     )
     src.to_parquet(tmp_path / "s.parquet")
-    settings = StampSettings(bands=("g",), size=8)
+    settings = StampSettings.from_config(bands=("g",), size=8)
     with pytest.raises(ValueError, match=r"g\.fits\[1\].*zero point"):
         cut_stamps(
             tmp_path / "s.parquet",
@@ -236,10 +243,12 @@ def test_missing_zero_point_in_stamps(tmp_path):
 @pytest.mark.reference
 def test_real_cfht_image_stamps(tmp_path, cfht_image):
     src = tmp_path / "s.parquet"
-    settings = SourceSettings(bands=("g",), zero_points={"g": 26.5}, aperture_correction="none")
+    settings = SourceSettings.from_config(
+        bands=("g",), zero_points={"g": 26.5}, aperture_correction="none"
+    )
     sources = build_sources({"g": cfht_image}, field=0, out=src, settings=settings)
     out = tmp_path / "st.parquet"
-    st = StampSettings(bands=("g",), zero_points={"g": 26.5})
+    st = StampSettings.from_config(bands=("g",), zero_points={"g": 26.5})
     assert cut_stamps(src, {"g": cfht_image}, out=out, settings=st) == len(sources)
     ids, stamps, flags, meta = read_stamps(out)
     assert stamps.shape == (len(sources), 1, 64, 64)
@@ -252,7 +261,7 @@ def test_stamps_leave_nothing_when_the_disk_fills(mock_stamps, tmp_path):
     # a file-size limit (inherited by the writer process) makes writes fail as on a full disk
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     out = tmp_path / "stamps.parquet"
-    settings = StampSettings(size=32, rows_per_group=16)
+    settings = StampSettings.from_config(size=32, rows_per_group=16)
     stamp_bytes = 2 * 32 * 32 * 4
     shared = 9 * 16 * stamp_bytes  # the writer's shared buffers (also limited)
     output = len(mock_stamps["sources"]) * stamp_bytes

@@ -74,7 +74,7 @@ def settings(**kw) -> TrainSettings:
         "learning_rate": 1e-3,
         "device": "cpu",
     }
-    return TrainSettings(**(base | kw))
+    return TrainSettings.from_config(**(base | kw))
 
 
 def outputs(folder: Path) -> dict[str, Path]:
@@ -198,7 +198,7 @@ KILL_SCRIPT = textwrap.dedent(
             time.sleep(600)
 
     register_optimizer_step_post_hook(hang_mid_second_epoch)
-    train(trainset, settings=TrainSettings(**cfg), progress=False, **out)
+    train(trainset, settings=TrainSettings.from_config(**cfg), progress=False, **out)
     """
 )
 
@@ -263,11 +263,9 @@ def test_checkpoint_of_other_settings_is_not_resumed(trainset, tmp_path):
 
 def test_settings_from_config():
     cfg = {
-        "training": {
-            "max_epochs": 7,
-            "batch_size": 64,
-            "pretrained_weights": {"resnet50": "/data/resnet50.safetensors"},
-        }
+        "max_epochs": 7,
+        "batch_size": 64,
+        "pretrained_weights": {"resnet50": "/data/resnet50.safetensors"},
     }
     st = TrainSettings.from_config(cfg, model="resnet50", mag_limit=21.5, seed=2)
     assert (st.max_epochs, st.batch_size, st.seed) == (7, 64, 2)
@@ -277,4 +275,4 @@ def test_settings_from_config():
         is None
     )
     with pytest.raises(ValueError, match="max_epochs"):
-        TrainSettings(model="resnet18", mag_limit=21, seed=0, max_epochs=0)
+        TrainSettings.from_config(model="resnet18", mag_limit=21, seed=0, max_epochs=0)

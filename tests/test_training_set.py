@@ -105,7 +105,7 @@ def survey(tmp_path_factory):
 
 
 def build(survey, path: Path, **kw) -> pd.DataFrame:
-    st = TrainsetSettings(**({"mag_limit": 22.0, "match_radius_arcsec": 1.0} | kw))
+    st = TrainsetSettings.from_config(**({"mag_limit": 22.0, "match_radius_arcsec": 1.0} | kw))
     f = survey["folder"]
     write_trainset(
         path,
@@ -211,16 +211,16 @@ def test_catalogue_without_columns(survey, tmp_path):
             clusters_path=bad,
             galaxies_path=None,
             footprint_path=f / "phat_footprint.json",
-            settings=TrainsetSettings(mag_limit=22.0),
+            settings=TrainsetSettings.from_config(mag_limit=22.0),
         )
 
 
 def test_settings_validation_and_config():
     with pytest.raises(ValueError, match="class_balance"):
-        TrainsetSettings(mag_limit=21, class_balance="smote")
+        TrainsetSettings.from_config(mag_limit=21, class_balance="smote")
     with pytest.raises(ValueError, match="sum to 1"):
-        TrainsetSettings(mag_limit=21, split_fractions=(0.5, 0.2, 0.2))
-    cfg = {"training": {"match_radius_arcsec": 0.5, "split": {"seed": 9, "block_arcsec": 30}}}
+        TrainsetSettings.from_config(mag_limit=21, split_fractions=(0.5, 0.2, 0.2))
+    cfg = {"match_radius_arcsec": 0.5, "split": {"seed": 9, "block_arcsec": 30}}
     st = TrainsetSettings.from_config(cfg, mag_limit=21.5)
     assert (st.mag_limit, st.match_radius_arcsec, st.split_seed) == (21.5, 0.5, 9)
     assert st.split_block_arcsec == 30.0

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pandas_clusters.acquire import fetch_catalogue
+from pandas_clusters.acquire.catalogues import fetch_catalogue
 from pandas_clusters.acquire.local import CatalogueSpec
 from pandas_clusters.acquire.vizier import (
     MissingTableWarning,

@@ -67,7 +67,7 @@ def _pairs(items, what):
 def _cmd_sources(cfg, args):
     from pandas_clusters.detect.sources import SourceSettings, build_sources
 
-    settings = SourceSettings.from_config(sources_params(cfg))
+    settings = SourceSettings.from_config(**sources_params(cfg))
     build_sources(
         _pairs(args.image, "image"),
         field=args.field,
@@ -80,7 +80,7 @@ def _cmd_sources(cfg, args):
 def _cmd_stamps(cfg, args):
     from pandas_clusters.detect.stamps import StampSettings, cut_stamps
 
-    settings = StampSettings.from_config(stamps_params(cfg))
+    settings = StampSettings.from_config(**stamps_params(cfg))
     cut_stamps(args.sources, _pairs(args.image, "image"), out=args.out, settings=settings)
 
 
@@ -103,7 +103,7 @@ def _cmd_train(cfg, args):
 
     out = Path(args.outdir)
     train(
-        args.trainset,
+        args.training_set,
         settings=TrainSettings.from_config(
             cfg["training"], model=args.model, mag_limit=args.mag_limit, seed=args.seed
         ),
@@ -120,7 +120,7 @@ def _cmd_predict(cfg, args):
     predict_stamps(
         args.stamps,
         args.weights,
-        settings=InferenceSettings.from_config(inference_params(cfg)),
+        settings=InferenceSettings.from_config(**inference_params(cfg)),
         output_path=args.out,
         sources_path=args.sources,
     )
@@ -173,75 +173,77 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("mock-image", help="render one mock field in one band (MEF FITS)")
-    p.add_argument("--field", type=int, required=True)
-    p.add_argument("--band", required=True, choices=["g", "i"])
-    p.add_argument("--out", required=True)
+    p.add_argument("--field", type=int, required=True, help="field id (one of mock.fields)")
+    p.add_argument("--band", required=True, choices=["g", "i"], help="band to render")
+    p.add_argument("--out", required=True, help="output FITS path")
     p.set_defaults(func=_cmd_mock_image)
 
     p = sub.add_parser("mock-truth", help="truth table of one mock field (Parquet)")
-    p.add_argument("--field", type=int, required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--field", type=int, required=True, help="field id (one of mock.fields)")
+    p.add_argument("--out", required=True, help="output Parquet path")
     p.set_defaults(func=_cmd_mock_truth)
 
     p = sub.add_parser("mock-catalogues", help="PHAT footprint and the eight mock catalogues")
-    p.add_argument("--outdir", required=True)
+    p.add_argument("--outdir", required=True, help="folder of the catalogue Parquet files")
     p.set_defaults(func=_cmd_mock_catalogues)
 
     p = sub.add_parser("sources", help="detect and measure the sources of one field")
-    p.add_argument("--field", type=int, required=True)
+    p.add_argument("--field", type=int, required=True, help="field id")
     p.add_argument("--image", action="append", metavar="BAND=FITS", help="one per band")
     p.add_argument("--catalogue", help="CASU band-merged catalogue (sources.method: catalogue)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="output sources Parquet")
     p.set_defaults(func=_cmd_sources)
 
     p = sub.add_parser("stamps", help="cut the stamps of one field to Parquet")
-    p.add_argument("--sources", required=True)
-    p.add_argument("--image", action="append", metavar="BAND=FITS", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--sources", required=True, help="the field's sources Parquet")
+    p.add_argument(
+        "--image", action="append", metavar="BAND=FITS", required=True, help="one per band"
+    )
+    p.add_argument("--out", required=True, help="output stamps Parquet")
     p.set_defaults(func=_cmd_stamps)
 
-    p = sub.add_parser("trainset", help="label, balance and split the training set")
-    p.add_argument("--mag-limit", type=float, required=True)
-    p.add_argument("--sources", nargs="+", required=True)
-    p.add_argument("--stamps", nargs="+", required=True)
+    p = sub.add_parser("training-set", help="label, balance and split the training set")
+    p.add_argument("--mag-limit", type=float, required=True, help="limiting g magnitude, AB")
+    p.add_argument("--sources", nargs="+", required=True, help="sources Parquet, per field")
+    p.add_argument("--stamps", nargs="+", required=True, help="stamps Parquet, per field")
     p.add_argument("--clusters", required=True, help="PHAT clusters Parquet")
     p.add_argument("--galaxies", help="PHAT galaxies Parquet")
     p.add_argument("--footprint", required=True, help="PHAT footprint JSON")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="output training-set Parquet")
     p.set_defaults(func=_cmd_trainset)
 
-    p = sub.add_parser("train", help="train one model x mag limit x seed (resumes a checkpoint)")
-    p.add_argument("--trainset", required=True)
-    p.add_argument("--model", required=True)
-    p.add_argument("--mag-limit", type=float, required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--outdir", required=True)
+    p = sub.add_parser("training", help="train one model x mag limit x seed (resumes a checkpoint)")
+    p.add_argument("--training-set", required=True, help="training-set Parquet")
+    p.add_argument("--model", required=True, help="architecture, e.g. resnet50")
+    p.add_argument("--mag-limit", type=float, required=True, help="limiting g magnitude, AB")
+    p.add_argument("--seed", type=int, required=True, help="seed of this ensemble member")
+    p.add_argument("--outdir", required=True, help="folder of weights, history, settings")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("predict", help="classify the stamps of one field with an ensemble")
-    p.add_argument("--stamps", required=True)
+    p = sub.add_parser("inference", help="classify the stamps of one field with an ensemble")
+    p.add_argument("--stamps", required=True, help="the field's stamps Parquet")
     p.add_argument("--sources", help="sources table (needed unless inference.all_sources)")
-    p.add_argument("--weights", nargs="+", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--weights", nargs="+", required=True, help="safetensors, one per seed")
+    p.add_argument("--out", required=True, help="output probabilities Parquet")
     p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("select", help="threshold, cuts and cross-field merge of the candidates")
-    p.add_argument("--inference", nargs="+", required=True)
-    p.add_argument("--sources", nargs="+", required=True)
-    p.add_argument("--phat-clusters")
-    p.add_argument("--out", required=True)
+    p = sub.add_parser("selection", help="threshold, cuts and cross-field merge of the candidates")
+    p.add_argument("--inference", nargs="+", required=True, help="probabilities, per field")
+    p.add_argument("--sources", nargs="+", required=True, help="sources Parquet, per field")
+    p.add_argument("--phat-clusters", help="PHAT clusters (selection.exclude_training_positives)")
+    p.add_argument("--out", required=True, help="output candidates Parquet")
     p.set_defaults(func=_cmd_select)
 
     p = sub.add_parser("crossmatch", help="name the candidates in the literature catalogues")
-    p.add_argument("--candidates", required=True)
+    p.add_argument("--candidates", required=True, help="selected candidates Parquet")
     p.add_argument("--catalogue", action="append", metavar="NAME=PARQUET", help="c09=..., rbc=...")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="output cross-matched Parquet")
     p.set_defaults(func=_cmd_crossmatch)
 
     p = sub.add_parser("publish", help="write table7.dat + ReadMe (CDS), FITS and Parquet")
-    p.add_argument("--candidates", required=True)
-    p.add_argument("--inspection-dir")
-    p.add_argument("--outdir", required=True)
+    p.add_argument("--candidates", required=True, help="cross-matched candidates Parquet")
+    p.add_argument("--inspection-dir", help="folder of <inspector>.csv visual-inspection scores")
+    p.add_argument("--outdir", required=True, help="folder of table7.dat, ReadMe, FITS, Parquet")
     p.set_defaults(func=_cmd_publish)
     return ap
 

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from pandas_clusters.acquire import fetch_catalogue
+from pandas_clusters.acquire.catalogues import fetch_catalogue
 from pandas_clusters.core.logs import log_to
 
 if TYPE_CHECKING:

@@ -27,9 +27,9 @@ def by_field(paths):
 
 
 with log_to(snakemake.log[0]) as log:
-    section = dict(snakemake.params.figures)
-    section.setdefault("rproj_max_kpc", snakemake.params.rproj_max_kpc)
-    settings = FigureSettings.from_config(section)
+    settings = FigureSettings.from_config(
+        snakemake.params.figures, rproj_max_kpc=snakemake.params.rproj_max_kpc
+    )
     log.info("figure settings: %s", settings.to_dict())
     write_report_figures(
         snakemake.input.candidates,

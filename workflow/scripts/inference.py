@@ -20,7 +20,7 @@ with log_to(snakemake.log[0]) as log:
     path = predict_stamps(
         snakemake.input.stamps,
         list(snakemake.input.weights),
-        settings=InferenceSettings.from_config(dict(snakemake.params.inference)),
+        settings=InferenceSettings.from_config(**snakemake.params.inference),
         output_path=snakemake.output[0],
         sources_path=snakemake.input.sources,
     )

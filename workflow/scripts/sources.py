@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     snakemake: Snakemake
 
 with log_to(snakemake.log[0]) as log:
-    settings = SourceSettings.from_config(dict(snakemake.params.sources))
+    settings = SourceSettings.from_config(**snakemake.params.sources)
     images = {band: getattr(snakemake.input, band) for band in settings.bands}
     log.info("sources settings: %s; images: %s", settings.to_dict(), images)
     frame = build_sources(

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     snakemake: Snakemake
 
 with log_to(snakemake.log[0]) as log:
-    settings = StampSettings.from_config(dict(snakemake.params.stamps))
+    settings = StampSettings.from_config(**snakemake.params.stamps)
     images = {band: getattr(snakemake.input, band) for band in settings.bands}
     log.info("stamps settings: %s; images: %s", settings.to_dict(), images)
     n = cut_stamps(snakemake.input.sources, images, out=snakemake.output[0], settings=settings)

@@ -39,13 +39,14 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import astropy.units as u
 import numpy as np
 import pandas as pd
 from astropy.coordinates import SkyCoord, search_around_sky
 
+from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
 
 __all__ = [
@@ -72,7 +73,7 @@ class CatalogueWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class CrossmatchSettings:
+class CrossmatchSettings(StageSettings):
     """Settings of the literature cross-match.
 
     Attributes
@@ -85,9 +86,11 @@ class CrossmatchSettings:
         Catalogues to match, in output column order.
     """
 
-    radius_arcsec: float = 1.0
-    optional: tuple[str, ...] = ()
-    catalogues: tuple[str, ...] = CATALOGUES
+    _section: ClassVar[str] = "crossmatch"
+
+    radius_arcsec: float
+    optional: tuple[str, ...]
+    catalogues: tuple[str, ...]
 
     def __post_init__(self) -> None:
         if not self.radius_arcsec > 0:
@@ -102,24 +105,6 @@ class CrossmatchSettings:
         if len(set(self.catalogues)) != len(self.catalogues):
             msg = f"crossmatch.catalogues lists a catalogue twice: {list(self.catalogues)}"
             raise ValueError(msg)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> CrossmatchSettings:
-        """Build from a config mapping (its ``crossmatch`` section, or the section itself)."""
-        cm = config.get("crossmatch", config)
-        return cls(
-            radius_arcsec=float(cm.get("radius_arcsec", 1.0)),
-            optional=tuple(cm.get("optional", ())),
-            catalogues=tuple(cm.get("catalogues", CATALOGUES)),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of the settings."""
-        return {
-            "radius_arcsec": self.radius_arcsec,
-            "optional": list(self.optional),
-            "catalogues": list(self.catalogues),
-        }
 
 
 def read_catalogue(path: str | os.PathLike, *, catalogue: str) -> pd.DataFrame:

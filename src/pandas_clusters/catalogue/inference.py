@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import torch
 from tqdm.auto import tqdm
 
+from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
 from pandas_clusters.learn.datasets import stamps_to_array
 from pandas_clusters.learn.models import (
@@ -37,7 +38,7 @@ __all__ = ["InferenceSettings", "predict_stamps"]
 
 
 @dataclass(frozen=True)
-class InferenceSettings:
+class InferenceSettings(StageSettings):
     """Settings of inference.
 
     Attributes
@@ -52,25 +53,16 @@ class InferenceSettings:
         ``None`` classifies every stamp. Needs the sources table.
     """
 
-    batch_size: int = 1024
-    device: str = "auto"
-    mag_limit: float | None = None
+    _section: ClassVar[str] = "inference"
+
+    batch_size: int
+    device: str
+    mag_limit: float | None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             msg = f"inference.batch_size must be >= 1, got {self.batch_size}"
             raise ValueError(msg)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> InferenceSettings:
-        """Build from the workflow config (its ``inference`` section)."""
-        inf = config.get("inference", config)
-        mag = inf.get("mag_limit")
-        return cls(
-            batch_size=int(inf.get("batch_size", 1024)),
-            device=str(inf.get("device", "auto")),
-            mag_limit=None if mag is None else float(mag),
-        )
 
 
 def _check_weights(weights_paths: Sequence[str | os.PathLike]) -> list[dict[str, Any]]:

@@ -52,9 +52,9 @@ import os
 import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,7 @@ from astropy.table import MaskedColumn, Table
 
 from pandas_clusters import __version__
 from pandas_clusters.catalogue.crossmatch import CATALOGUES
+from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import atomic_path, read_parquet_metadata, write_parquet
 
 __all__ = [
@@ -233,7 +234,7 @@ class ReadmeHeader:
 
 
 @dataclass(frozen=True)
-class PublishSettings:
+class PublishSettings(StageSettings):
     """Settings of the publication stage.
 
     Attributes
@@ -246,24 +247,19 @@ class PublishSettings:
         Descriptive header of the ReadMe.
     """
 
-    table_name: str = "table7.dat"
-    min_score: int | None = None
-    readme: ReadmeHeader = field(default_factory=ReadmeHeader)
+    _section: ClassVar[str] = "publish"
+
+    table_name: str
+    min_score: int | None
+    readme: ReadmeHeader
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> PublishSettings:
-        """Build from a config mapping (its ``publish`` section, or the section itself)."""
-        pub = config.get("publish", config)
-        ms = pub.get("min_score")
-        return cls(
-            table_name=str(pub.get("table_name", "table7.dat")),
-            min_score=None if ms is None else int(ms),
-            readme=ReadmeHeader.from_mapping(pub.get("readme")),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of the settings."""
-        return asdict(self)
+    def _derive(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The ReadMe header overrides as a :class:`ReadmeHeader`."""
+        readme = values.get("readme")
+        if not isinstance(readme, ReadmeHeader):
+            values = {**values, "readme": ReadmeHeader.from_mapping(readme)}
+        return values
 
 
 # --------------------------------------------------------------------- scores

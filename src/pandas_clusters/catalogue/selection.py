@@ -47,10 +47,10 @@ the metadata of each inference file.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import astropy.units as u
 import numpy as np
@@ -59,6 +59,7 @@ import pyarrow.parquet as pq
 from astropy.coordinates import SkyCoord, search_around_sky
 
 from pandas_clusters.catalogue.crossmatch import match_nearest_unique, read_catalogue
+from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
 
 __all__ = [
@@ -99,7 +100,7 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class SelectionSettings:
+class SelectionSettings(StageSettings):
     """Settings of the survey-level selection.
 
     Attributes
@@ -122,14 +123,16 @@ class SelectionSettings:
         Name of the model whose probabilities are used (provenance only).
     """
 
-    threshold: float = 0.5
-    mag_limit: float | None = 21.0
-    rproj_max_kpc: float = 30.0
-    duplicate_radius_arcsec: float = 1.0
-    exclude_training_positives: bool = False
-    training_match_radius_arcsec: float = 1.0
-    reject_flags: int = 0
-    model: str = ""
+    _section: ClassVar[str] = "selection"
+
+    threshold: float
+    mag_limit: float | None
+    rproj_max_kpc: float
+    duplicate_radius_arcsec: float
+    exclude_training_positives: bool
+    training_match_radius_arcsec: float
+    reject_flags: int
+    model: str
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -142,26 +145,6 @@ class SelectionSettings:
         if self.reject_flags < 0:
             msg = f"selection.reject_flags must be a non-negative bit mask, got {self.reject_flags}"
             raise ValueError(msg)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> SelectionSettings:
-        """Build from a config mapping (its ``selection`` section, or the section itself)."""
-        sel = config.get("selection", config)
-        mag = sel.get("mag_limit", 21.0)
-        return cls(
-            threshold=float(sel.get("threshold", 0.5)),
-            mag_limit=None if mag is None else float(mag),
-            rproj_max_kpc=float(sel.get("rproj_max_kpc", 30.0)),
-            duplicate_radius_arcsec=float(sel.get("duplicate_radius_arcsec", 1.0)),
-            exclude_training_positives=bool(sel.get("exclude_training_positives", False)),
-            training_match_radius_arcsec=float(sel.get("training_match_radius_arcsec", 1.0)),
-            reject_flags=int(sel.get("reject_flags", 0)),
-            model=str(sel.get("model", "")),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of the settings."""
-        return asdict(self)
 
 
 def predicted_class_confidence(prob, threshold: float) -> np.ndarray:

@@ -36,32 +36,87 @@ SHARED_WITH_STAMPS = ("background_box", "background_filter", "zero_points", "zer
 
 
 class StageSettings:
-    """Mixin of the stage-settings dataclasses built from one whole config section.
+    """Mixin of the stage-settings dataclasses: built from one schema section, defaults there.
 
-    Subclasses (frozen dataclasses) name their section in ``_section``.
+    A subclass is a frozen dataclass whose fields carry **no defaults**: every
+    default lives in the config schema (``pandas_clusters/data/config.schema.yaml``),
+    and :meth:`from_config` is the one way to build one. Fields that are keys of the
+    section ``_section`` come from the (validated, default-filled) section; any other
+    field is *context* the caller passes by keyword (the bands, a grid point's model
+    or seed, another section's setting). A subclass whose fields are derived from
+    section keys (a renamed or computed setting) overrides :meth:`_derive`.
     """
 
     _section: ClassVar[str]
+    #: Context fields that default to another schema entry (field -> dotted schema path),
+    #: e.g. the stamps' sky settings to those of ``sources``.
+    _defaults_from: ClassVar[Mapping[str, str]] = {}
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Self:
-        """Build from the (validated) section mapping; unknown keys are errors."""
-        unknown = set(config) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            msg = f"{cls._section}: unknown config keys {sorted(unknown)}"
-            raise ValueError(msg)
-        return cls(**dict(config))
+    def from_config(cls, section: Mapping[str, Any] | None = None, /, **values: Any) -> Self:
+        """Build from a config section (missing keys take the schema's defaults).
+
+        Parameters
+        ----------
+        section : mapping, optional
+            The config section (``config[cls._section]``), whole or partial; None: all
+            defaults.
+        **values
+            Keys of the section to override, and the context fields that are not
+            keys of the section (e.g. ``bands``, ``model``, ``seed``).
+
+        Raises
+        ------
+        ConfigError
+            A section key has a wrong type or value (the message names ``section.key``),
+            a keyword is neither a section key nor a field, or a field has no value.
+        """
+        keys = set(section_schema(cls._section).get("properties", {}))
+        merged = _plain({**dict(section or {}), **{k: v for k, v in values.items() if k in keys}})
+        resolved = resolve_section(cls._section, merged)
+        context = {k: v for k, v in values.items() if k not in keys}
+        for name, path in cls._defaults_from.items():
+            context.setdefault(name, schema_default(path))
+        resolved = cls._derive({**resolved, **context})
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(context) - set(names))
+        missing = [n for n in names if n not in resolved]
+        if unknown or missing:
+            msg = (
+                f"{cls.__name__} ({cls._section}): "
+                + (f"unknown settings {unknown}; " if unknown else "")
+                + (f"missing context {missing}" if missing else "")
+            )
+            raise ConfigError(msg.rstrip("; "))
+        kinds = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+        return cls(**{n: _coerce(resolved[n], kinds[n]) for n in names})
+
+    @classmethod
+    def _derive(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Fields computed from the section's keys (identity by default)."""
+        return values
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples as lists, mappings as dicts), e.g. for file metadata."""
-        return {
-            key: list(value)
-            if isinstance(value, tuple)
-            else dict(value)
-            if isinstance(value, Mapping)
-            else value
-            for key, value in dataclasses.asdict(self).items()
-        }
+        return {key: _plain(value) for key, value in dataclasses.asdict(self).items()}
+
+
+def _coerce(value: Any, kind: str) -> Any:
+    """Lists as tuples (frozen settings hold no mutable sequence); YAML integers as floats
+    where the field is a float (``mag_limit: 22`` is 22.0)."""
+    if isinstance(value, list):
+        return tuple(_coerce(v, "") for v in value)
+    if kind.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 class ConfigError(ValueError):
@@ -107,17 +162,56 @@ def validate_config(config: Mapping[str, Any], *, source: str = "config") -> dic
     """
     cfg = copy.deepcopy(dict(config))
     validator = _Validator(load_schema())
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    errors = list(validator.iter_errors(cfg))
     if errors:
-        lines = []
-        for err in errors:
-            path = ".".join(str(p) for p in err.absolute_path) or "<top level>"
-            if err.validator == "additionalProperties":
-                lines.append(f"{path}: {err.message} (unknown key)")
-            else:
-                lines.append(f"{path}: {err.message}")
-        msg = f"invalid configuration in {source}:\n  " + "\n  ".join(lines)
-        raise ConfigError(msg)
+        raise ConfigError(_error_summary(errors, prefix="", source=source))
+    return cfg
+
+
+def _error_summary(errors: list, *, prefix: str, source: str) -> str:
+    """One line per schema error: the dotted key (under ``prefix``) and what is wrong."""
+    lines = []
+    for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+        path = ".".join([prefix] * bool(prefix) + [str(p) for p in err.absolute_path])
+        path = path or "<top level>"
+        if err.validator == "additionalProperties":
+            lines.append(f"{path}: {err.message} (unknown key)")
+        else:
+            lines.append(f"{path}: {err.message}")
+    return f"invalid configuration in {source}:\n  " + "\n  ".join(lines)
+
+
+def section_schema(path: str) -> dict[str, Any]:
+    """The schema of one config section, by dotted path (``"training"``, ``"mock.psf"``)."""
+    node = load_schema()
+    for part in path.split("."):
+        try:
+            node = node["properties"][part]
+        except KeyError:
+            msg = f"the config schema has no section {path!r}"
+            raise KeyError(msg) from None
+    return node
+
+
+def schema_default(path: str) -> Any:
+    """The schema's default of one key, by dotted path (``"sources.background_box"``)."""
+    head, _, key = path.rpartition(".")
+    node = section_schema(head) if head else load_schema()
+    return copy.deepcopy(node["properties"][key]["default"])
+
+
+def resolve_section(path: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validate one (partial) config section; a copy with the schema's defaults filled in.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key as ``path.key`` and what is wrong with it.
+    """
+    cfg = copy.deepcopy(dict(values or {}))
+    errors = list(_Validator(section_schema(path)).iter_errors(cfg))
+    if errors:
+        raise ConfigError(_error_summary(errors, prefix=path, source="settings"))
     return cfg
 
 

@@ -72,7 +72,7 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -224,23 +224,24 @@ class SourceSettings(StageSettings):
     """
 
     _section: ClassVar[str] = "sources"
+    _defaults_from: ClassVar[Mapping[str, str]] = {"bands": "bands"}
 
-    bands: tuple[str, ...] = ("g", "i")
-    method: str = "detect"
-    detect_thresh: float = 1.5
-    minarea: int = 5
-    deblend_nthresh: int = 32
-    deblend_cont: float = 0.005
-    background_box: int = 64
-    background_filter: int = 3
-    aperture_radius_arcsec: float = 1.0
-    aperture_correction: str = "auto"
-    total_radius_arcsec: float = 3.0
-    apcorr_min_stars: int = 5
-    crowding_radius_arcsec: float = 1.5
-    duplicate_radius_arcsec: float = 0.5
-    zero_points: Mapping[str, float] = field(default_factory=dict)
-    zero_point_keywords: tuple[str, ...] = ("MAGZPT",)
+    bands: tuple[str, ...]
+    method: str
+    detect_thresh: float
+    minarea: int
+    deblend_nthresh: int
+    deblend_cont: float
+    background_box: int
+    background_filter: int
+    aperture_radius_arcsec: float
+    aperture_correction: str
+    total_radius_arcsec: float
+    apcorr_min_stars: int
+    crowding_radius_arcsec: float
+    duplicate_radius_arcsec: float
+    zero_points: Mapping[str, float]
+    zero_point_keywords: tuple[str, ...]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bands", tuple(self.bands))

@@ -69,7 +69,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -77,7 +77,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pandas_clusters.core.config import StageSettings
+from pandas_clusters.core.config import SHARED_WITH_STAMPS, StageSettings
 from pandas_clusters.core.io import atomic_path
 from pandas_clusters.detect._stamp_writer import StampFileWriter
 from pandas_clusters.detect.ccd import (
@@ -160,18 +160,22 @@ class StampSettings(StageSettings):
     """
 
     _section: ClassVar[str] = "stamps"
+    _defaults_from: ClassVar[Mapping[str, str]] = {
+        "bands": "bands",
+        **{key: f"sources.{key}" for key in SHARED_WITH_STAMPS},
+    }
 
-    bands: tuple[str, ...] = ("g", "i")
-    size: int = 64
-    zero_point_ab: float = 30.0
-    rows_per_group: int = 1024
-    compression: str = "none"
-    background_box: int = 64
-    background_filter: int = 3
-    zero_points: Mapping[str, float] = field(default_factory=dict)
-    zero_point_keywords: tuple[str, ...] = ("MAGZPT",)
-    direct_io: bool = True
-    write_queue: int = 8
+    bands: tuple[str, ...]
+    size: int
+    zero_point_ab: float
+    rows_per_group: int
+    compression: str
+    background_box: int
+    background_filter: int
+    zero_points: Mapping[str, float]
+    zero_point_keywords: tuple[str, ...]
+    direct_io: bool
+    write_queue: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bands", tuple(self.bands))

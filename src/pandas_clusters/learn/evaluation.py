@@ -19,12 +19,13 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import atomic_path, save_figure, write_parquet
 from pandas_clusters.learn.datasets import load_splits
 from pandas_clusters.learn.models import (
@@ -53,7 +54,7 @@ METRICS = ("precision", "recall", "f1", "accuracy", "roc_auc", "average_precisio
 
 
 @dataclass(frozen=True)
-class EvaluationSettings:
+class EvaluationSettings(StageSettings):
     """Settings of the evaluation.
 
     Attributes
@@ -70,11 +71,13 @@ class EvaluationSettings:
         ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
     """
 
-    threshold_step: float = 0.001
-    mag_bin_width: float = 0.5
-    calibration_bins: int = 10
-    batch_size: int = 512
-    device: str = "auto"
+    _section: ClassVar[str] = "evaluation"
+
+    threshold_step: float
+    mag_bin_width: float
+    calibration_bins: int
+    batch_size: int
+    device: str
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold_step <= 0.5:
@@ -83,18 +86,6 @@ class EvaluationSettings:
         if self.mag_bin_width <= 0 or self.calibration_bins < 1:
             msg = "evaluation.mag_bin_width must be > 0 and evaluation.calibration_bins >= 1"
             raise ValueError(msg)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> EvaluationSettings:
-        """Build from the workflow config (its ``evaluation`` section)."""
-        ev = config.get("evaluation", config)
-        return cls(
-            threshold_step=float(ev.get("threshold_step", 0.001)),
-            mag_bin_width=float(ev.get("mag_bin_width", 0.5)),
-            calibration_bins=int(ev.get("calibration_bins", 10)),
-            batch_size=int(ev.get("batch_size", 512)),
-            device=str(ev.get("device", "auto")),
-        )
 
     @property
     def thresholds(self) -> np.ndarray:

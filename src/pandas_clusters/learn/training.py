@@ -21,16 +21,17 @@ import os
 import random
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import atomic_path, read_parquet_metadata
 from pandas_clusters.learn.datasets import DeviceBatches, SplitData, fits_on_device, load_splits
 from pandas_clusters.learn.models import build_model, resolve_device, save_weights
@@ -67,7 +68,7 @@ class ResumeWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainSettings(StageSettings):
     """Settings of one training run.
 
     Attributes
@@ -101,20 +102,22 @@ class TrainSettings:
         Keep the checkpoint file after a completed run (default: delete it).
     """
 
+    _section: ClassVar[str] = "training"
+
     model: str
     mag_limit: float
     seed: int
-    max_epochs: int = 30
-    batch_size: int = 256
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    patience: int = 5
-    min_delta: float = 1e-4
-    augment: bool = True
-    max_shift_px: int = 2
-    pretrained_path: str | None = None
-    device: str = "auto"
-    keep_checkpoint: bool = False
+    max_epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    patience: int
+    min_delta: float
+    augment: bool
+    max_shift_px: int
+    pretrained_path: str | None
+    device: str
+    keep_checkpoint: bool
 
     def __post_init__(self) -> None:
         for name in ("max_epochs", "batch_size", "patience"):
@@ -123,32 +126,10 @@ class TrainSettings:
                 raise ValueError(msg)
 
     @classmethod
-    def from_config(
-        cls, config: Mapping[str, Any], *, model: str, mag_limit: float, seed: int
-    ) -> TrainSettings:
-        """Build from the workflow config (its ``training`` section) for one grid point."""
-        tr = config.get("training", config)
-        pretrained = (tr.get("pretrained_weights") or {}).get(model)
-        return cls(
-            model=str(model),
-            mag_limit=float(mag_limit),
-            seed=int(seed),
-            max_epochs=int(tr.get("max_epochs", 30)),
-            batch_size=int(tr.get("batch_size", 256)),
-            learning_rate=float(tr.get("learning_rate", 1e-3)),
-            weight_decay=float(tr.get("weight_decay", 1e-4)),
-            patience=int(tr.get("patience", 5)),
-            min_delta=float(tr.get("min_delta", 1e-4)),
-            augment=bool(tr.get("augment", True)),
-            max_shift_px=int(tr.get("max_shift_px", 2)),
-            pretrained_path=None if pretrained is None else str(pretrained),
-            device=str(tr.get("device", "auto")),
-            keep_checkpoint=bool(tr.get("keep_checkpoint", False)),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of the settings."""
-        return asdict(self)
+    def _derive(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """``pretrained_path``: this model's entry of ``pretrained_weights`` (None: random init)."""
+        weights = values.get("pretrained_weights") or {}
+        return {**values, "pretrained_path": weights.get(values.get("model"))}
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,9 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import astropy.units as u
 import numpy as np
@@ -53,6 +53,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from astropy.coordinates import SkyCoord, search_around_sky
 
+from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.geometry import tangent_plane_deg
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
 
@@ -80,7 +81,7 @@ class TrainsetWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class TrainsetSettings:
+class TrainsetSettings(StageSettings):
     """Settings of the training set for one limiting magnitude.
 
     Attributes
@@ -104,14 +105,16 @@ class TrainsetSettings:
         remove a source from the training set after labelling; 0 keeps all.
     """
 
+    _section: ClassVar[str] = "training"
+
     mag_limit: float
-    match_radius_arcsec: float = 1.0
-    class_balance: str = "weighted"
-    negatives_per_positive: float = 3.0
-    split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    split_seed: int = 42
-    split_block_arcsec: float = 0.0
-    exclude_flags: int = 0
+    match_radius_arcsec: float
+    class_balance: str
+    negatives_per_positive: float
+    split_fractions: tuple[float, float, float]
+    split_seed: int
+    split_block_arcsec: float
+    exclude_flags: int
 
     def __post_init__(self) -> None:
         if self.class_balance not in CLASS_BALANCE_CHOICES:
@@ -133,30 +136,15 @@ class TrainsetSettings:
             raise ValueError(msg)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, mag_limit: float) -> TrainsetSettings:
-        """Build from the validated workflow config (its ``training`` section)."""
-        tr = config.get("training", config)
-        split = tr.get("split", {})
-        return cls(
-            mag_limit=float(mag_limit),
-            match_radius_arcsec=float(tr.get("match_radius_arcsec", 1.0)),
-            class_balance=str(tr.get("class_balance", "weighted")),
-            negatives_per_positive=float(tr.get("negatives_per_positive", 3.0)),
-            split_fractions=(
-                float(split.get("train", 0.7)),
-                float(split.get("validation", 0.15)),
-                float(split.get("test", 0.15)),
-            ),
-            split_seed=int(split.get("seed", 42)),
-            split_block_arcsec=float(split.get("block_arcsec", 0.0)),
-            exclude_flags=int(tr.get("exclude_flags", 0)),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of the settings."""
-        d = asdict(self)
-        d["split_fractions"] = list(self.split_fractions)
-        return d
+    def _derive(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The split's fractions, seed and block size from ``training.split``."""
+        split = values["split"]
+        return {
+            "split_fractions": (split["train"], split["validation"], split["test"]),
+            "split_seed": split["seed"],
+            "split_block_arcsec": split["block_arcsec"],
+            **values,
+        }
 
 
 def _coords(ra, dec) -> SkyCoord:

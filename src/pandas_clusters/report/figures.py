@@ -30,9 +30,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import astropy.units as u
 import numpy as np
@@ -44,6 +44,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from pandas_clusters.catalogue.crossmatch import CATALOGUES
+from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.geometry import M31, M31Geometry, tangent_plane_deg
 from pandas_clusters.core.io import read_parquet_metadata, save_figure
 from pandas_clusters.learn.normalize import normalize_stamps
@@ -71,7 +72,7 @@ _ALL_STYLE = {"marker": "o", "color": "tab:purple", "label": "candidates"}
 
 
 @dataclass(frozen=True)
-class FigureSettings:
+class FigureSettings(StageSettings):
     """Settings of the report figures.
 
     Attributes
@@ -89,11 +90,14 @@ class FigureSettings:
         Resolution of the PNG files, dots per inch.
     """
 
-    gallery_size: int = 24
-    gallery_columns: int = 6
-    rproj_max_kpc: float = 30.0
-    disk_radius_kpc: float = 30.0
-    dpi: int = 110
+    _section: ClassVar[str] = "figures"
+    _defaults_from: ClassVar[Mapping[str, str]] = {"rproj_max_kpc": "selection.rproj_max_kpc"}
+
+    gallery_size: int
+    gallery_columns: int
+    rproj_max_kpc: float
+    disk_radius_kpc: float
+    dpi: int
 
     def __post_init__(self) -> None:
         for name in ("gallery_size", "gallery_columns", "dpi"):
@@ -104,29 +108,6 @@ class FigureSettings:
             if not getattr(self, name) > 0:
                 msg = f"figures.{name} must be > 0 kpc, got {getattr(self, name)}"
                 raise ValueError(msg)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> FigureSettings:
-        """Build from the workflow config's ``figures`` section (or the section itself).
-
-        ``rproj_max_kpc`` is taken from the section when present, else from
-        ``selection.rproj_max_kpc`` of a whole config, else the default.
-        """
-        fig = dict(config.get("figures", config))
-        if "rproj_max_kpc" not in fig and "selection" in config:
-            fig["rproj_max_kpc"] = config["selection"].get("rproj_max_kpc", cls.rproj_max_kpc)
-        default = cls()
-        return cls(
-            gallery_size=int(fig.get("gallery_size", default.gallery_size)),
-            gallery_columns=int(fig.get("gallery_columns", default.gallery_columns)),
-            rproj_max_kpc=float(fig.get("rproj_max_kpc", default.rproj_max_kpc)),
-            disk_radius_kpc=float(fig.get("disk_radius_kpc", default.disk_radius_kpc)),
-            dpi=int(fig.get("dpi", default.dpi)),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as a plain dict (for logs and metadata)."""
-        return asdict(self)
 
 
 # --- geometry of the overlays ---------------------------------------------------------
