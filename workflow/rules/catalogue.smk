@@ -14,6 +14,7 @@ rule inference:
         "benchmarks/runs/inference/{field}.tsv"
     conda:
         "../../envs/torch.yaml"
+    threads: 2
     resources:
         gpu=1,
     params:

@@ -35,6 +35,7 @@ rule training:
         "benchmarks/runs/training/{model}/mag{mag_limit}/seed{seed}.tsv"
     conda:
         "../../envs/torch.yaml"
+    threads: 2
     resources:
         gpu=1,
     params:
@@ -74,6 +75,7 @@ rule evaluation:
         "benchmarks/runs/evaluation/{model}/mag{mag_limit}.tsv"
     conda:
         "../../envs/torch.yaml"
+    threads: 2
     resources:
         gpu=1,
     params:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pandas_clusters.core.logs import log_to
 from pandas_clusters.learn.evaluation import EvaluationPaths, EvaluationSettings, evaluate
+from pandas_clusters.learn.models import use_threads
 
 if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     from snakemake.script import Snakemake
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     snakemake: Snakemake
 
 with log_to(snakemake.log[0]) as log:
+    use_threads(snakemake.threads)
     out = snakemake.output
     summary = evaluate(
         snakemake.input.training_set,

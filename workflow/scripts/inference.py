@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pandas_clusters.catalogue.inference import InferenceSettings, predict_stamps
 from pandas_clusters.core.logs import log_to
+from pandas_clusters.learn.models import use_threads
 
 if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     from snakemake.script import Snakemake
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     snakemake: Snakemake
 
 with log_to(snakemake.log[0]) as log:
+    use_threads(snakemake.threads)
     path = predict_stamps(
         snakemake.input.stamps,
         list(snakemake.input.weights),

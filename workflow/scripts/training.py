@@ -10,6 +10,7 @@ resumable checkpoint, not an output); ``wildcards.model``,
 from typing import TYPE_CHECKING
 
 from pandas_clusters.core.logs import log_to
+from pandas_clusters.learn.models import use_threads
 from pandas_clusters.learn.training import TrainSettings, train
 
 if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # the object Snakemake injects into the script's namespace
     snakemake: Snakemake
 
 with log_to(snakemake.log[0]) as log:
+    use_threads(snakemake.threads)
     settings = TrainSettings.from_config(
         dict(snakemake.params.training),
         model=snakemake.wildcards.model,

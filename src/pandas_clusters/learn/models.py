@@ -30,6 +30,7 @@ from pandas_clusters.learn.normalize import normalize_stamps
 
 __all__ = [
     "SUPPORTED_MODELS",
+    "use_threads",
     "build_model",
     "load_model",
     "predict_proba",
@@ -270,3 +271,9 @@ def predict_proba(
             prob = torch.softmax(logits.float(), dim=1)[:, 1]
             out[start : start + len(x)] = prob.cpu().numpy()
     return out
+
+
+def use_threads(threads: int) -> None:
+    """Let torch's CPU kernels use ``threads`` threads (a rule's ``threads:``, capped by
+    Snakemake at the cores it was given), so that parallel jobs do not oversubscribe."""
+    torch.set_num_threads(max(1, int(threads)))
