@@ -162,3 +162,15 @@ def test_settings_built_from_the_schema_defaults_equal_them(cls):
             isinstance(value, tuple | Mapping) or dataclasses.is_dataclass(value)
         ):
             assert value == keys[f.name]["default"], f.name
+
+
+def test_schema_catalogue_keys_are_the_registry():
+    """The schema's enumerations of catalogue keys are the registry's (core.catalogues)."""
+    from pandas_clusters.core.catalogues import CATALOGUES, LITERATURE_CATALOGUES
+
+    schema = load_schema()["properties"]
+    assert schema["catalogues"]["propertyNames"]["enum"] == list(CATALOGUES)
+    crossmatch = schema["crossmatch"]["properties"]
+    assert crossmatch["catalogues"]["items"]["enum"] == list(LITERATURE_CATALOGUES)
+    assert crossmatch["catalogues"]["default"] == list(LITERATURE_CATALOGUES)
+    assert crossmatch["optional"]["items"]["enum"] == list(LITERATURE_CATALOGUES)

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from pandas_clusters.catalogue.crossmatch import (
-    CATALOGUES,
     CatalogueWarning,
     CrossmatchSettings,
     MissingCatalogueWarning,
@@ -18,6 +17,7 @@ from pandas_clusters.catalogue.crossmatch import (
     match_nearest_unique,
     write_crossmatch,
 )
+from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
 
 ARCSEC = 1.0 / 3600.0
@@ -146,7 +146,7 @@ def test_write_crossmatch_keeps_provenance(candidates, catalogues, tmp_path):
         settings=CrossmatchSettings.from_config(),
     )
     df = pd.read_parquet(out)
-    assert [c for c in CATALOGUES if c in df.columns] == list(CATALOGUES)
+    assert [c for c in LITERATURE_CATALOGUES if c in df.columns] == list(LITERATURE_CATALOGUES)
     meta = read_parquet_metadata(out)
     assert meta["select"]["settings"]["threshold"] == 0.7
     assert meta["settings"]["radius_arcsec"] == 1.0
@@ -205,7 +205,7 @@ def test_c11_recovers_rbc_names_from_peacock(tmp_path):
     rbc = _peacock_rbc()
     rbc_path = write_parquet(rbc, tmp_path / "rbc.parquet")
     settings = CrossmatchSettings.from_config(
-        radius_arcsec=1.0, optional=tuple(c for c in CATALOGUES if c != "rbc")
+        radius_arcsec=1.0, optional=tuple(c for c in LITERATURE_CATALOGUES if c != "rbc")
     )
     with pytest.warns(MissingCatalogueWarning):
         out, meta = crossmatch_candidates(c11, {"rbc": rbc_path}, settings=settings)

@@ -11,7 +11,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 
 from pandas_clusters.acquire.mock.catalogues import (
-    CATALOGUE_NAMES,
+    CATALOGUES,
     NORMALISED_COLUMNS,
     ORIGINAL_COLUMNS,
     CatalogueSettings,
@@ -136,7 +136,7 @@ def _offsets_arcsec(joined):
 
 
 def test_keys_columns_and_dtypes(cats):
-    assert tuple(cats) == CATALOGUE_NAMES
+    assert tuple(cats) == CATALOGUES
     for name, cat in cats.items():
         expected = {**NORMALISED_COLUMNS, **ORIGINAL_COLUMNS[name]}
         assert list(cat.columns) == list(expected), name
@@ -178,7 +178,7 @@ def test_parquet_roundtrip_with_metadata(cats, tmp_path):
 
 def test_deterministic_and_independent_of_row_order(truth, footprint, cats):
     again = make_catalogues(truth.sample(frac=1.0, random_state=3), footprint=footprint, seed=SEED)
-    for name in CATALOGUE_NAMES:
+    for name in CATALOGUES:
         pd.testing.assert_frame_equal(again[name], cats[name])
     other = make_catalogues(truth, footprint=footprint, seed=SEED + 1)
     assert not other["c09"]["truth_id"].equals(cats["c09"]["truth_id"])
@@ -188,7 +188,7 @@ def test_in_phat_computed_when_absent(truth, footprint, cats):
     again = make_catalogues(
         truth.drop(columns=["in_phat", "rproj_kpc"]), footprint=footprint, seed=SEED
     )
-    for name in CATALOGUE_NAMES:
+    for name in CATALOGUES:
         pd.testing.assert_frame_equal(again[name], cats[name])
 
 

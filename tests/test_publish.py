@@ -13,7 +13,6 @@ from astropy.coordinates import Angle
 from astropy.io import ascii
 from astropy.table import Table
 
-from pandas_clusters.catalogue.crossmatch import CATALOGUES
 from pandas_clusters.catalogue.publish import (
     TABLE7_COLUMNS,
     InspectionWarning,
@@ -22,6 +21,7 @@ from pandas_clusters.catalogue.publish import (
     publish_catalogue,
     read_inspection_scores,
 )
+from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
 from pandas_clusters.core.io import write_parquet
 
 SEEDS = Path(__file__).parents[2] / "shared" / "seeds"
@@ -102,7 +102,7 @@ def _candidates(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "conf": rng.uniform(0.5, 1.0, n),
         }
     )
-    for key in CATALOGUES:
+    for key in LITERATURE_CATALOGUES:
         df[key] = ""
     df["new"] = True
     return df
@@ -162,7 +162,7 @@ def test_roundtrip_cds_parquet_fits(tmp_path):
     df.loc[[2, 9, 11], "w22"] = ["12", "7", "104"]
     df.loc[12, "w23"] = "3"
     df.loc[14, "h14"] = "PAndAS-04"
-    df["new"] = (df[list(CATALOGUES)] == "").all(axis=1)
+    df["new"] = (df[list(LITERATURE_CATALOGUES)] == "").all(axis=1)
     ids = df["source_id"].tolist()
     folder = _write_inspection(
         tmp_path / "inspection",
@@ -267,7 +267,7 @@ def _paper_rows(seed: dict[str, dict[str, str]], rng: np.random.Generator):
             "conf": floats("Conf"),
         }
     )
-    for key in CATALOGUES:
+    for key in LITERATURE_CATALOGUES:
         fmt = seed[key.upper()]["format"]
         width = int(fmt[1:])
         names = np.array([""] * n, dtype=object)
@@ -280,7 +280,7 @@ def _paper_rows(seed: dict[str, dict[str, str]], rng: np.random.Generator):
             names[rows] = [(f"N{k}" + "x" * width)[: rng.integers(2, width + 1)] for k in rows]
             names[rows[0]] = "L" * width
         df[key] = names
-    df["new"] = (df[list(CATALOGUES)] == "").all(axis=1)
+    df["new"] = (df[list(LITERATURE_CATALOGUES)] == "").all(axis=1)
     # Score 3 or 4 for the published rows, below 3 for extra rows that min_score drops
     lo, hi = (int(v) for v in lim["Score"])
     pairs = {3: [(2, 1), (1, 2)], 4: [(2, 2)]}

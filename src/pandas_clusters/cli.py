@@ -41,12 +41,12 @@ def _cmd_mock_truth(cfg, args):
 
 def _cmd_mock_catalogues(cfg, args):
     from pandas_clusters.acquire.mock import write_mock_catalogues
-    from pandas_clusters.acquire.mock.catalogues import CATALOGUE_NAMES
+    from pandas_clusters.core.catalogues import CATALOGUES
 
     out = Path(args.outdir)
     write_mock_catalogues(
         _mock_settings(cfg),
-        catalogue_paths={name: out / f"{name}.parquet" for name in CATALOGUE_NAMES},
+        catalogue_paths={name: out / f"{name}.parquet" for name in CATALOGUES},
         footprint_path=out / "phat_footprint.json",
         truth_path=out / "catalogue_truth.parquet",
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 from snakemake.utils import min_version, validate
 
 from pandas_clusters.core.config import inference_params, sources_params, stamps_params
-from pandas_clusters.acquire.mock.catalogues import CATALOGUE_NAMES
+from pandas_clusters.core.catalogues import CATALOGUES
 
 min_version("9.0")
 
@@ -34,7 +34,7 @@ TRAINING_FIELDS = (
 SELECTED_MODEL = config["selection"]["model"]
 SELECTED_MAG_LIMIT = f"{float(config['selection']['mag_limit']):.1f}"
 BANDS = list(config["bands"])
-MOCK_CATALOGUES = list(CATALOGUE_NAMES)
+MOCK_CATALOGUES = list(CATALOGUES)
 
 
 def _check_fields():

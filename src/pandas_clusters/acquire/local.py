@@ -25,10 +25,11 @@ import pandas as pd
 from astropy.coordinates import Angle
 from astropy.table import Table
 
+from pandas_clusters.core.catalogues import CATALOGUES
 from pandas_clusters.core.io import write_parquet
 
 __all__ = [
-    "CATALOGUE_KEYS",
+    "CATALOGUES",
     "NORMALISED_COLUMNS",
     "CatalogueColumnDroppedWarning",
     "CatalogueRowsDroppedWarning",
@@ -40,8 +41,6 @@ __all__ = [
     "write_catalogue",
 ]
 
-#: The catalogue keys the pipeline knows (``resources/catalogues/{catalogue}.parquet``).
-CATALOGUE_KEYS = ("phat_clusters", "phat_galaxies", "c09", "rbc", "c11", "w22", "w23", "h14")
 
 #: The leading columns of every normalised catalogue.
 NORMALISED_COLUMNS = ("name", "ra_deg", "dec_deg")

@@ -1,6 +1,6 @@
 """Cross-match of the candidates with the literature catalogues.
 
-The six catalogues of the paper's table 7 (:data:`CATALOGUES`):
+The six catalogues of the paper's table 7 (:data:`LITERATURE_CATALOGUES`):
 
 =====  ===========================================================
 c09    Caldwell et al. 2009, J/AJ/137/94
@@ -46,11 +46,13 @@ import numpy as np
 import pandas as pd
 from astropy.coordinates import SkyCoord, search_around_sky
 
+from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
+from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
 
 __all__ = [
-    "CATALOGUES",
+    "LITERATURE_CATALOGUES",
     "CatalogueWarning",
     "CrossmatchSettings",
     "MissingCatalogueWarning",
@@ -59,9 +61,6 @@ __all__ = [
     "read_catalogue",
     "write_crossmatch",
 ]
-
-#: The literature catalogues, in the column order of table 7.
-CATALOGUES: tuple[str, ...] = ("c09", "rbc", "c11", "w22", "w23", "h14")
 
 
 class MissingCatalogueWarning(UserWarning):
@@ -125,10 +124,9 @@ def read_catalogue(path: str | os.PathLike, *, catalogue: str) -> pd.DataFrame:
         with a :class:`CatalogueWarning`.
     """
     df = pd.read_parquet(path)
-    missing = [c for c in ("name", "ra_deg", "dec_deg") if c not in df.columns]
-    if missing:
-        msg = f"catalogue {catalogue!r} ({str(path)!r}) lacks the column(s) {missing}"
-        raise ValueError(msg)
+    require_columns(
+        df.columns, ("name", "ra_deg", "dec_deg"), where=f"catalogue {catalogue!r} ({str(path)!r})"
+    )
     names = [
         ("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
         for v in df["name"].tolist()

@@ -61,7 +61,8 @@ import pandas as pd
 from astropy.table import MaskedColumn, Table
 
 from pandas_clusters import __version__
-from pandas_clusters.catalogue.crossmatch import CATALOGUES
+from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
+from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import atomic_path, read_parquet_metadata, write_parquet
 
@@ -166,7 +167,7 @@ TABLE7_COLUMNS: tuple[CdsColumnSpec, ...] = (
 _SPECS: dict[str, CdsColumnSpec] = {c.label: c for c in TABLE7_COLUMNS}
 
 #: Catalogue key of each name column.
-_NAME_COLUMNS: dict[str, str] = {c.upper(): c for c in CATALOGUES}
+_NAME_COLUMNS: dict[str, str] = {c.upper(): c for c in LITERATURE_CATALOGUES}
 
 _NOTE1_BASE = (
     "Visual inspection score system corresponds to the sum of",
@@ -396,12 +397,9 @@ def build_table7(
         "field",
         "rproj_kpc",
         "conf",
-        *CATALOGUES,
+        *LITERATURE_CATALOGUES,
     ]
-    missing = [c for c in required if c not in candidates.columns]
-    if missing:
-        msg = f"candidates table lacks the column(s) {missing} needed by table 7"
-        raise ValueError(msg)
+    require_columns(candidates.columns, required, where="candidates table (for table 7)")
     df = candidates.reset_index(drop=True).copy()
     if scores is not None:
         if len(scores) != len(df):
@@ -754,7 +752,7 @@ def _default_abstract(table: pd.DataFrame, context: Mapping[str, Any]) -> str:
             f"g <= {sel.get('mag_limit')} mag, projected radius <= {sel.get('rproj_max_kpc')} kpc)"
         )
     absent = [c.upper() for c in context.get("absent", [])]
-    present = [c.upper() for c in CATALOGUES if c.upper() not in absent]
+    present = [c.upper() for c in LITERATURE_CATALOGUES if c.upper() not in absent]
     if not present:
         return "".join(bits) + "; no literature catalogue was available to the cross-match."
     listed = ", ".join(present[:-1]) + (" and " if len(present) > 1 else "") + present[-1]

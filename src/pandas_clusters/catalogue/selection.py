@@ -59,6 +59,7 @@ import pyarrow.parquet as pq
 from astropy.coordinates import SkyCoord, search_around_sky
 
 from pandas_clusters.catalogue.crossmatch import match_nearest_unique, read_catalogue
+from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
 
@@ -168,10 +169,7 @@ def predicted_class_confidence(prob, threshold: float) -> np.ndarray:
 
 def _read_inference(path: str | os.PathLike) -> pd.DataFrame:
     schema = pq.read_schema(path)
-    missing = [c for c in INFERENCE_COLUMNS if c not in schema.names]
-    if missing:
-        msg = f"inference file {str(path)!r} lacks the column(s) {missing}"
-        raise ValueError(msg)
+    require_columns(schema.names, INFERENCE_COLUMNS, where=f"inference file {str(path)!r}")
     seeds = [c for c in schema.names if c.startswith("prob_seed")]  # ordered by the caller
     df = pd.read_parquet(path, columns=[*INFERENCE_COLUMNS, *seeds])
     if df["source_id"].duplicated().any():
@@ -193,10 +191,7 @@ def _seed_key(name: str) -> tuple[int, str]:
 
 def _read_sources(path: str | os.PathLike) -> pd.DataFrame:
     schema = pq.read_schema(path)
-    missing = [c for c in SOURCE_COLUMNS if c not in schema.names]
-    if missing:
-        msg = f"sources file {str(path)!r} lacks the column(s) {missing}"
-        raise ValueError(msg)
+    require_columns(schema.names, SOURCE_COLUMNS, where=f"sources file {str(path)!r}")
     return pd.read_parquet(path, columns=list(SOURCE_COLUMNS))
 
 

@@ -53,6 +53,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from astropy.coordinates import SkyCoord, search_around_sky
 
+from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.geometry import tangent_plane_deg
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
@@ -153,10 +154,7 @@ def _coords(ra, dec) -> SkyCoord:
 
 def _read_catalogue(path: str | os.PathLike) -> pd.DataFrame:
     df = pd.read_parquet(path)
-    missing = [c for c in ("name", "ra_deg", "dec_deg") if c not in df.columns]
-    if missing:
-        msg = f"catalogue {str(path)!r} lacks the column(s) {missing}"
-        raise ValueError(msg)
+    require_columns(df.columns, ("name", "ra_deg", "dec_deg"), where=f"catalogue {str(path)!r}")
     return df
 
 
@@ -167,10 +165,7 @@ def _read_sources(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     frames = []
     for p in paths:
         schema = pq.read_schema(p)
-        missing = [c for c in _SOURCE_COLUMNS if c not in schema.names]
-        if missing:
-            msg = f"sources file {str(p)!r} lacks the column(s) {missing}"
-            raise ValueError(msg)
+        require_columns(schema.names, _SOURCE_COLUMNS, where=f"sources file {str(p)!r}")
         frames.append(pd.read_parquet(p, columns=_SOURCE_COLUMNS))
     df = pd.concat(frames, ignore_index=True).sort_values("source_id", kind="stable")
     if df["source_id"].duplicated().any():

@@ -43,7 +43,8 @@ import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pandas_clusters.catalogue.crossmatch import CATALOGUES
+from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
+from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.geometry import M31, M31Geometry, tangent_plane_deg
 from pandas_clusters.core.io import read_parquet_metadata, save_figure
@@ -209,10 +210,7 @@ def _read_field_outlines(
 
 def _read_candidates(path: str | os.PathLike) -> pd.DataFrame:
     df = pd.read_parquet(path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        msg = f"candidates file {str(path)!r} lacks the column(s) {missing}"
-        raise ValueError(msg)
+    require_columns(df.columns, REQUIRED_COLUMNS, where=f"candidates file {str(path)!r}")
     return df
 
 
@@ -224,7 +222,7 @@ def _new_mask(df: pd.DataFrame) -> np.ndarray | None:
 
 
 def _literature_name(row: pd.Series) -> str:
-    for key in CATALOGUES:
+    for key in LITERATURE_CATALOGUES:
         name = row.get(key)
         if isinstance(name, str) and name.strip():
             return f"{key.upper()} {name.strip()}"

@@ -70,7 +70,7 @@ all catalogues, built the way the real names are (checked against the C11
   are the Andromeda Project ``APID``, one number space for both PHAT lists.
 
 Determinism: the selection of catalogue ``k`` (index in
-:data:`CATALOGUE_NAMES`) uses ``numpy.random.default_rng([seed, k])``, the
+:data:`CATALOGUES`) uses ``numpy.random.default_rng([seed, k])``, the
 names ``[seed, 8]`` and the AP IDs ``[seed, 9]``; the truth is processed
 in ``obj_id`` order, so the result does not depend on its row order.
 Columns whose VizieR layout could not be checked against a real file are
@@ -89,11 +89,12 @@ import numpy as np
 import pandas as pd
 from astropy.coordinates import Angle, SkyCoord
 
+from pandas_clusters.core.catalogues import CATALOGUES
 from pandas_clusters.core.footprint import in_footprint
 from pandas_clusters.core.geometry import M31, projected_radius_kpc
 
 __all__ = [
-    "CATALOGUE_NAMES",
+    "CATALOGUES",
     "CATALOGUE_SOURCES",
     "NORMALISED_COLUMNS",
     "ORIGINAL_COLUMNS",
@@ -106,7 +107,6 @@ __all__ = [
 ]
 
 #: Catalogue keys, in the order that seeds their random streams.
-CATALOGUE_NAMES = ("phat_clusters", "phat_galaxies", "c09", "rbc", "c11", "w22", "w23", "h14")
 
 #: Normalised columns every catalogue starts with.
 NORMALISED_COLUMNS = {
@@ -449,8 +449,8 @@ class CatalogueSettings:
 
     def selection(self, name: str) -> Selection:
         """The :class:`Selection` of catalogue ``name``."""
-        if name not in CATALOGUE_NAMES:
-            msg = f"unknown catalogue {name!r}; expected one of {CATALOGUE_NAMES}"
+        if name not in CATALOGUES:
+            msg = f"unknown catalogue {name!r}; expected one of {CATALOGUES}"
             raise ValueError(msg)
         return getattr(self, name)
 
@@ -472,8 +472,8 @@ def catalogue_metadata(name: str, *, mock: bool = True) -> dict:
         ``catalogue``, ``mock``, ``vizier``, ``reference``, ``layout`` and
         ``units`` (VizieR column -> unit).
     """
-    if name not in CATALOGUE_NAMES:
-        msg = f"unknown catalogue {name!r}; expected one of {CATALOGUE_NAMES}"
+    if name not in CATALOGUES:
+        msg = f"unknown catalogue {name!r}; expected one of {CATALOGUES}"
         raise ValueError(msg)
     return {
         "catalogue": name,
@@ -485,8 +485,8 @@ def catalogue_metadata(name: str, *, mock: bool = True) -> dict:
 
 def empty_catalogue(name: str) -> pd.DataFrame:
     """A zero-row catalogue with the full schema of ``name``."""
-    if name not in CATALOGUE_NAMES:
-        msg = f"unknown catalogue {name!r}; expected one of {CATALOGUE_NAMES}"
+    if name not in CATALOGUES:
+        msg = f"unknown catalogue {name!r}; expected one of {CATALOGUES}"
         raise ValueError(msg)
     cols = {**NORMALISED_COLUMNS, **ORIGINAL_COLUMNS[name]}
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
@@ -727,7 +727,7 @@ def make_catalogues(
     Returns
     -------
     dict
-        Catalogue key (:data:`CATALOGUE_NAMES`) -> DataFrame with the
+        Catalogue key (:data:`CATALOGUES`) -> DataFrame with the
         normalised columns then the VizieR ones; W22, W23 and PHAT sorted by
         their integer ID, the others by RA.
 
@@ -744,12 +744,12 @@ def make_catalogues(
     i_mag = df["imag"].to_numpy()
     rproj = df["rproj_kpc"].to_numpy()
     in_phat = df["in_phat"].to_numpy()
-    rngs = {name: np.random.default_rng([int(seed), k]) for k, name in enumerate(CATALOGUE_NAMES)}
+    rngs = {name: np.random.default_rng([int(seed), k]) for k, name in enumerate(CATALOGUES)}
 
     # 1. who is listed where (uniform draws for every truth row, in obj_id order)
     members: dict[str, np.ndarray] = {}
     order_keys: dict[str, np.ndarray] = {}
-    for name in CATALOGUE_NAMES:
+    for name in CATALOGUES:
         sel = settings.selection(name)
         u_draw = rngs[name].random(n)
         chosen = u_draw < sel.probability(kind, g, rproj)
@@ -758,7 +758,7 @@ def make_catalogues(
         members[name] = chosen
         order_keys[name] = u_draw
     known = members["rbc"] | members["c09"] | members["c11"]
-    for name in CATALOGUE_NAMES:
+    for name in CATALOGUES:
         sel = settings.selection(name)
         if sel.exclude_known:
             members[name] &= ~known
@@ -770,7 +770,7 @@ def make_catalogues(
 
     # 2. one identity per cluster, shared by RBC, C09, C11 and H14
     main, joined, lgs = _identities(
-        df, members, np.random.default_rng([int(seed), len(CATALOGUE_NAMES)]), settings
+        df, members, np.random.default_rng([int(seed), len(CATALOGUES)]), settings
     )
 
     out: dict[str, pd.DataFrame] = {}
@@ -782,9 +782,9 @@ def make_catalogues(
         "w23": _build_w23,
         "h14": _build_h14,
     }
-    ap_rng = np.random.default_rng([int(seed), len(CATALOGUE_NAMES) + 1])
+    ap_rng = np.random.default_rng([int(seed), len(CATALOGUES) + 1])
     phat = {}
-    for name in CATALOGUE_NAMES:
+    for name in CATALOGUES:
         sel = settings.selection(name)
         rng = rngs[name]
         idx = np.flatnonzero(members[name])
@@ -826,7 +826,7 @@ def make_catalogues(
         frame = builders[name](cols, rng=rng, main=main, joined=joined, lgs=lgs, df=df)
         out[name] = frame
     out.update(_build_phat(phat, ap_rng))
-    return {name: _finalise(name, out[name]) for name in CATALOGUE_NAMES}
+    return {name: _finalise(name, out[name]) for name in CATALOGUES}
 
 
 # --------------------------------------------------------------------------- builders
