@@ -378,12 +378,16 @@ def test_ccd_without_zero_point_names_file_and_hdu(archive, tmp_path):
     assert validate_fits_image(out) == 36
 
 
-def test_zero_point_in_primary_header_counts(tmp_path):
+def test_zero_point_only_in_primary_header_is_not_enough(tmp_path):
+    # The sources stage reads each CCD's own header, so the check does too.
     out = tmp_path / "m210_g.fit"
     with fits.open(io.BytesIO(_mef_bytes(n_ccd=3, zero_point={0: "", 1: "", 2: ""}))) as hdul:
         hdul[0].header["MAGZPT"] = 26.5
+        hdul[2].header["MAGZPT"] = "n/a"
         hdul.writeto(out)
-    assert validate_fits_image(out, n_images=3, zero_point_keywords=["MAGZPT"]) == 3
+    with pytest.raises(InvalidImageError, match=r"m210_g\.fit HDU 1 \(CCD00\): no photometric"):
+        validate_fits_image(out, zero_point_keywords=["MAGZPT"])
+    assert validate_fits_image(out) == 3
 
 
 def test_config_template_gives_the_real_file_names(repo):

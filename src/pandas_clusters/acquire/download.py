@@ -422,9 +422,9 @@ def validate_fits_image(
     n_images : int, optional
         Number of image HDUs the file must hold (``None``: any number >= 1).
     zero_point_keywords : sequence of str, optional
-        Header keywords of which every image HDU must carry at least one
-        (its own header or the primary header), e.g. ``["MAGZPT"]``;
-        ``None``: not checked.
+        Header keywords of which every image HDU's own header must carry at
+        least one with a number, e.g. ``["MAGZPT"]`` (the sources stage reads
+        the zero point there); ``None``: not checked.
 
     Returns
     -------
@@ -478,7 +478,7 @@ def validate_fits_image(
                     if not wcs.has_celestial or wcs.celestial.naxis != 2:
                         msg = f"{where}: no celestial WCS (CTYPE {list(wcs.wcs.ctype)})"
                         raise InvalidImageError(msg)
-                    _check_zero_point(hdu.header, hdul[0].header, zero_point_keywords, where)
+                    _check_zero_point(hdu.header, zero_point_keywords, where)
     except InvalidImageError:
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, KeyError ... on corrupt files
@@ -493,16 +493,18 @@ def validate_fits_image(
     return found
 
 
-def _check_zero_point(header, primary, keywords: Sequence[str] | None, where: str) -> None:
-    """Raise naming the HDU when neither its header nor the primary has a usable zero point."""
+def _check_zero_point(header, keywords: Sequence[str] | None, where: str) -> None:
+    """Raise naming the HDU when its own header has none of the zero-point keywords.
+
+    The HDU's own header, as the sources and stamps stages read it
+    (:func:`pandas_clusters.detect.ccd.read_ccd`).
+    """
     if keywords is None:
         return
     for key in keywords:
-        for source in (header, primary):
-            value = source.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                if np.isfinite(value):
-                    return
+        value = header.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+            return
     msg = (
         f"{where}: no photometric zero point (none of the keywords {list(keywords)} "
         "holds a number); set sources.zero_point_keywords to the keyword the archive "
