@@ -440,7 +440,7 @@ def validate_fits_image(
         point. The message names file and HDU.
     """
     from astropy.io import fits
-    from astropy.wcs import WCS, FITSFixedWarning
+    from astropy.wcs import FITSFixedWarning
 
     path = Path(path)
     name = label or str(path)
@@ -458,27 +458,8 @@ def validate_fits_image(
             # astropy warns of a short file; the data extents are checked below.
             warnings.filterwarnings("ignore", message="File may have been truncated")
             with fits.open(path, memmap=True, lazy_load_hdus=False) as hdul:
-                for index, hdu in enumerate(hdul):
-                    info = hdul.fileinfo(index)
-                    end = info["datLoc"] + info["datSpan"]
-                    extname = hdu.header.get("EXTNAME", "")
-                    where = f"{name} HDU {index}" + (f" ({extname})" if extname else "")
-                    if end > size:
-                        msg = f"{where}: truncated, data end at byte {end} but the file has {size}"
-                        raise InvalidImageError(msg)
-                    if "DATASUM" in hdu.header and hdu.verify_datasum() == 0:
-                        msg = f"{where}: DATASUM mismatch (corrupt data)"
-                        raise InvalidImageError(msg)
-                    if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
-                        continue
-                    if hdu.header.get("NAXIS", 0) < 2:
-                        continue
-                    found += 1
-                    wcs = WCS(hdu.header, hdul)
-                    if not wcs.has_celestial or wcs.celestial.naxis != 2:
-                        msg = f"{where}: no celestial WCS (CTYPE {list(wcs.wcs.ctype)})"
-                        raise InvalidImageError(msg)
-                    _check_zero_point(hdu.header, zero_point_keywords, where)
+                for index in range(len(hdul)):
+                    found += _check_hdu(hdul, index, size, name, zero_point_keywords)
     except InvalidImageError:
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, KeyError ... on corrupt files
@@ -491,6 +472,34 @@ def validate_fits_image(
         msg = f"{name} holds {found} image HDU(s), expected {n_images} (one per CCD)"
         raise InvalidImageError(msg)
     return found
+
+
+def _check_hdu(hdul, index: int, size: int, name: str, zero_point_keywords) -> bool:
+    """Check one HDU (complete, DATASUM, WCS and zero point of an image); True for an image."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    hdu = hdul[index]
+    info = hdul.fileinfo(index)
+    end = info["datLoc"] + info["datSpan"]
+    extname = hdu.header.get("EXTNAME", "")
+    where = f"{name} HDU {index}" + (f" ({extname})" if extname else "")
+    if end > size:
+        msg = f"{where}: truncated, data end at byte {end} but the file has {size}"
+        raise InvalidImageError(msg)
+    if "DATASUM" in hdu.header and hdu.verify_datasum() == 0:
+        msg = f"{where}: DATASUM mismatch (corrupt data)"
+        raise InvalidImageError(msg)
+    if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
+        return False
+    if hdu.header.get("NAXIS", 0) < 2:
+        return False
+    wcs = WCS(hdu.header, hdul)
+    if not wcs.has_celestial or wcs.celestial.naxis != 2:
+        msg = f"{where}: no celestial WCS (CTYPE {list(wcs.wcs.ctype)})"
+        raise InvalidImageError(msg)
+    _check_zero_point(hdu.header, zero_point_keywords, where)
+    return True
 
 
 def _check_zero_point(header, keywords: Sequence[str] | None, where: str) -> None:
