@@ -31,24 +31,43 @@ FAST = DownloadSettings(
 )
 
 
-def _mef_bytes(*, with_wcs: bool = True, n_ccd: int = 2, seed: int = 1) -> bytes:
-    """A small multi-extension FITS image in the layout of docs/data-model.md."""
+#: The confirmed layout of the real stacks (config/pandas.yaml): CANFAR vault folder
+#: PANDAS/PUBLIC/STACKS, one file per field and band named like m001_g.fit.
+REAL_TEMPLATE = "{base}/vault/files/PANDAS/PUBLIC/STACKS/m{{field:03d}}_{{filter}}.fit"
+
+
+def _mef_bytes(
+    *,
+    with_wcs: bool = True,
+    n_ccd: int = 2,
+    seed: int = 1,
+    shape: tuple[int, int] = (48, 40),
+    zero_point: dict[int, str] | None = None,
+) -> bytes:
+    """A small multi-extension FITS image in the layout of docs/data-model.md.
+
+    An empty primary HDU and ``n_ccd`` image extensions (a CASU PAndAS stack
+    has 36); ``zero_point`` maps a CCD index to the zero-point keyword it gets
+    (default: ``MAGZPT`` on every CCD; ``""``: none).
+    """
     rng = np.random.default_rng(seed)
     primary = fits.PrimaryHDU()
     primary.header["SURVEY"] = "test"
     primary.header["NEXTEND"] = n_ccd
     hdus = [primary]
     for ccd in range(n_ccd):
-        data = rng.normal(100.0, 5.0, size=(48, 40)).astype(np.float32)
+        data = rng.normal(100.0, 5.0, size=shape).astype(np.float32)
         header = fits.Header()
         if with_wcs:
             wcs = WCS(naxis=2)
             wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
             wcs.wcs.crval = [10.6847 + 0.05 * ccd, 41.269]
-            wcs.wcs.crpix = [20.5, 24.5]
+            wcs.wcs.crpix = [shape[1] / 2 + 0.5, shape[0] / 2 + 0.5]
             wcs.wcs.cd = np.array([[-0.187, 0.0], [0.0, 0.187]]) / 3600.0
             header.update(wcs.to_header())
-        header["MAGZPT"] = 30.0
+        keyword = (zero_point or {}).get(ccd, "MAGZPT")
+        if keyword:
+            header[keyword] = 30.0
         hdus.append(fits.ImageHDU(data, header=header, name=f"ccd{ccd:02d}"))
     buf = io.BytesIO()
     fits.HDUList(hdus).writeto(buf)
@@ -312,6 +331,83 @@ def test_mock_survey_image(archive, tmp_path):
     assert validate_fits_image(out) == 2
 
 
+def test_casu_stack_with_real_naming(archive, tmp_path):
+    """A 36-CCD stack at its real vault path, cut once in transit, arrives whole and valid."""
+    body = _mef_bytes(n_ccd=36, shape=(12, 8))
+    url = image_url(REAL_TEMPLATE.format(base=archive.base), field=207, band="g")
+    path = "/vault/files/PANDAS/PUBLIC/STACKS/m207_g.fit"
+    assert url == archive.base + path
+    archive.files[path] = body
+    archive.plans[path] = ["truncate"]
+    out = tmp_path / "207" / "g.fits"
+    download_image(url, out, settings=FAST, n_images=36, zero_point_keywords=["MAGZPT"])
+    assert out.read_bytes() == body
+    assert validate_fits_image(out, n_images=36, zero_point_keywords=["MAGZPT"]) == 36
+    assert [p for p, _ in archive.requests] == [path, path]
+
+
+def test_stack_with_a_missing_ccd_is_rejected(archive, tmp_path):
+    path = "/vault/files/PANDAS/PUBLIC/STACKS/m208_i.fit"
+    archive.files[path] = _mef_bytes(n_ccd=35, shape=(12, 8))
+    out = tmp_path / "208" / "i.fits"
+    with pytest.raises(
+        InvalidImageError, match=r"m208_i\.fit\).* holds 35 image HDU\(s\), expected 36"
+    ):
+        download_image(archive.base + path, out, settings=FAST, n_images=36)
+    assert _only_output(out.parent) == []
+
+
+def test_ccd_without_zero_point_names_file_and_hdu(archive, tmp_path):
+    path = "/vault/files/PANDAS/PUBLIC/STACKS/m209_g.fit"
+    # CCD 17 (HDU 18) carries PHOTZP instead of the MAGZPT asked for.
+    archive.files[path] = _mef_bytes(n_ccd=36, shape=(12, 8), zero_point={17: "PHOTZP"})
+    out = tmp_path / "209" / "g.fits"
+    with pytest.raises(
+        InvalidImageError,
+        match=r"209/g\.fits \(from .*m209_g\.fit\) HDU 18 \(CCD17\): no photometric zero "
+        r"point \(none of the keywords \['MAGZPT'\]",
+    ):
+        download_image(
+            archive.base + path, out, settings=FAST, n_images=36, zero_point_keywords=["MAGZPT"]
+        )
+    assert _only_output(out.parent) == []
+    # The same file passes when the archive's keyword is named, or the check is off.
+    download_image(
+        archive.base + path, out, settings=FAST, zero_point_keywords=["MAGZPT", "PHOTZP"]
+    )
+    assert validate_fits_image(out) == 36
+
+
+def test_zero_point_only_in_primary_header_is_not_enough(tmp_path):
+    # The sources stage reads each CCD's own header, so the check does too.
+    out = tmp_path / "m210_g.fit"
+    with fits.open(io.BytesIO(_mef_bytes(n_ccd=3, zero_point={0: "", 1: "", 2: ""}))) as hdul:
+        hdul[0].header["MAGZPT"] = 26.5
+        hdul[2].header["MAGZPT"] = "n/a"
+        hdul.writeto(out)
+    with pytest.raises(InvalidImageError, match=r"m210_g\.fit HDU 1 \(CCD00\): no photometric"):
+        validate_fits_image(out, zero_point_keywords=["MAGZPT"])
+    assert validate_fits_image(out) == 3
+
+
+def test_config_template_gives_the_real_file_names(repo):
+    import yaml
+
+    config = yaml.safe_load((repo / "config" / "pandas.yaml").read_text())
+    dl = config["download"]
+    names = {
+        image_url(dl["url_template"], field=f, band=b, band_names=dl["band_names"])
+        for f in config["fields"]
+        for b in config["bands"]
+    }
+    assert len(names) == 2 * len(config["fields"])
+    for url in names:
+        assert re.fullmatch(
+            r"https://ws-cadc\.canfar\.net/vault/files/PANDAS/PUBLIC/STACKS/m\d{3}_[gi]\.fit", url
+        ), url
+    assert dl["ccds"] == 36
+
+
 def test_image_url_template():
     template = "https://archive.example/pandas/m{field:03d}/{filter}/stack_{band}.fits"
     url = image_url(template, field=7, band="i", band_names={"i": "i.MP9702"})
@@ -326,3 +422,57 @@ def test_parse_checksum():
         parse_checksum("sha256:abcd")
     with pytest.raises(ValueError, match="of the form"):
         parse_checksum("crc32:abcd")
+
+
+@pytest.mark.slow
+def test_workflow_rule_checks_the_real_layout(archive, repo, tmp_path):
+    """The download_image rule of config/pandas.yaml, pointed at a loopback copy of the vault.
+
+    Same path layout as the real archive; m207_i.fit is a 36-CCD stack whose
+    CCD 5 lacks the zero point: the rule gets the checks from the config
+    (``download.ccds``, ``sources.zero_point_keywords``), fails, and its log
+    names file and HDU.
+    """
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    path = "/vault/files/PANDAS/PUBLIC/STACKS/m207_i.fit"
+    archive.files[path] = _mef_bytes(n_ccd=36, shape=(12, 8), zero_point={5: ""})
+    overlay = tmp_path / "loopback.yaml"
+    overlay.write_text(
+        yaml.safe_dump(
+            {
+                "download": {
+                    "url_template": REAL_TEMPLATE.format(base=archive.base),
+                    "retries": 0,
+                    "timeout_s": 10.0,
+                }
+            }
+        )
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(repo / "Snakefile"),
+        "resources/images/207/i.fits",
+        "--cores",
+        "1",
+        "--configfile",
+        str(repo / "config" / "config.yaml"),
+        str(repo / "config" / "pandas.yaml"),
+        str(overlay),
+    ]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode != 0, (proc.stdout + proc.stderr)[-4000:]
+    assert not (tmp_path / "resources" / "images" / "207" / "i.fits").exists()
+    assert {p for p, _ in archive.requests} == {path}
+    log = (tmp_path / "logs" / "download_image" / "207" / "i.log").read_text()
+    assert re.search(
+        r"207/i\.fits \(from .*/m207_i\.fit\) HDU 6 \(CCD05\): no photometric zero", log
+    )

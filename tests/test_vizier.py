@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import http.server
+import io
 import ipaddress
 import ssl
 import threading
@@ -19,6 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.table import Table
 
 from pandas_clusters.acquire.catalogues import fetch_catalogue
 from pandas_clusters.acquire.local import CatalogueSpec
@@ -97,6 +102,7 @@ class _Replay:
         self.folder = folder
         self.bodies: list[dict[str, str]] = []
         self.failures: list[int] = []  # HTTP statuses to answer before replaying
+        self.answers: dict[str, bytes] = {}  # -source -> VOTable built by a test
         self.lock = threading.Lock()
 
 
@@ -123,11 +129,13 @@ def _handler(state: _Replay):
             if status is not None:
                 self.send_error(status)
                 return
-            route = ROUTES.get(fields.get("-source", ""))
-            if route is None:
+            source = fields.get("-source", "")
+            body = state.answers.get(source)
+            if body is None and source in ROUTES:
+                body = (state.folder / ROUTES[source]).read_bytes()
+            if body is None:
                 self.send_error(400, "unknown -source")
                 return
-            body = (state.folder / route).read_bytes()
             self.send_response(200)
             self.send_header("Content-Type", "text/xml")
             self.send_header("Content-Length", str(len(body)))
@@ -306,3 +314,110 @@ def test_unreachable_server(tmp_path):
     settings = VizierSettings(server=f"127.0.0.1:{port}", retries=1, backoff_s=0.0, timeout_s=2.0)
     with pytest.raises(VizierError, match=r"w23 \(J/ApJ/954/206\): server .* unreachable after 2"):
         query_vizier("J/ApJ/954/206", settings=settings, catalogue="w23")
+
+
+# --- the catalogue specs of config/pandas.yaml against ReadMe-shaped answers -------------
+
+
+def _vizier_votable(table, name: str) -> bytes:
+    """A VOTable answer as VizieR gives it: one table named ``<catalogue>/<table>``."""
+    import warnings
+
+    from astropy.io import votable
+
+    with warnings.catch_warnings():
+        # W03 (FIELD IDs made from names such as "E(B-V)") and W50 (astropy's unit string
+        # "dex(solMass)" for the ReadMe's [Msun]): our writer's quirks, not VizieR's, whose
+        # answers carry IDs and CDS unit strings; the client parses with verify="ignore".
+        warnings.simplefilter("ignore", votable.exceptions.VOWarning)
+        vot = votable.from_table(table)
+        vot.get_first_table().name = name
+        buf = io.BytesIO()
+        vot.to_xml(buf)
+    return buf.getvalue()
+
+
+def _with_vizier_positions(table, coords):
+    """Add the ICRS degrees VizieR computes for every catalogue with positions."""
+    table["_RA.icrs"] = coords.icrs.ra.deg * u.deg
+    table["_DE.icrs"] = coords.icrs.dec.deg * u.deg
+    return table
+
+
+def _readme_shaped_tables(reference):
+    """Per catalogue key: an astropy table with the columns of its CDS ReadMe.
+
+    C11 and W23: the real published tables, read with their real ReadMe
+    (``../shared/reference``). The others: a few rows under the labels that
+    config/pandas.yaml records for them (their ReadMe was not available).
+    """
+    c11 = reference / "caldwell2011-auriga"
+    w23 = reference / "wang2023-J_ApJ_954_206"
+    tables = {}
+    t = Table.read(c11 / "table1.dat", readme=str(c11 / "ReadMe"), format="ascii.cds")
+    v = {c: np.asarray(t[c], dtype=float) for c in ("RAh", "RAm", "RAs", "DEd", "DEm", "DEs")}
+    sign = np.where(np.asarray(t["DE-"]) == "-", -1.0, 1.0)
+    coords = SkyCoord(
+        ra=(v["RAh"] + v["RAm"] / 60 + v["RAs"] / 3600) * 15.0 * u.deg,
+        dec=sign * (v["DEd"] + v["DEm"] / 60 + v["DEs"] / 3600) * u.deg,
+        frame="fk5",
+    )
+    tables["c11"] = (_with_vizier_positions(t, coords), "table1")  # ReadMe: table1.dat
+    # unit "[-]" (log of a ratio, CDS style) is no FITS unit: keep it as text.
+    path = w23 / "J_ApJ_954_206_table10.dat.fits"
+    t = Table.read(path, unit_parse_strict="silent")
+    extname = fits.getheader(path, 1)["EXTNAME"]  # the ReadMe's file name, table10.dat
+    tables["w23"] = (
+        _with_vizier_positions(t, SkyCoord(t["RAdeg"], t["DEdeg"], unit="deg")),
+        extname.removesuffix(".dat"),
+    )
+    ra, dec = np.array([10.80, 11.20, 11.45]), np.array([41.30, 41.62, 41.90])
+    # phat_clusters: table2 (public code reads J/ApJ/802/127/table2.dat by APID, RAdeg,
+    # DEdeg); the others' table names are unconfirmed (None: the spec's own).
+    for key, label, names, table_name in [
+        ("phat_clusters", "APID", [1, 2, 3], "table2"),
+        ("phat_galaxies", "APID", [4, 5, 6], None),
+        ("c09", "Name", ["B001", "B002", "B003"], None),
+        ("rbc", "Name", ["B001-G070", "B002-G073", "B003-G075"], None),
+        ("w22", "Seq", [1, 2, 3], None),
+        ("h14", "Name", ["PAndAS-01", "PAndAS-02", "PAndAS-03"], None),
+    ]:
+        t = Table({label: names, "RAdeg": ra * u.deg, "DEdeg": dec * u.deg})
+        tables[key] = (_with_vizier_positions(t, SkyCoord(ra, dec, unit="deg")), table_name)
+    return tables
+
+
+def test_every_config_catalogue_through_vizier_and_the_normaliser(
+    repo, reference, vizier, tmp_path
+):
+    """Each spec of config/pandas.yaml picks its table and columns from a ReadMe-shaped answer."""
+    import yaml
+
+    from pandas_clusters.acquire.local import CATALOGUE_KEYS
+
+    config = yaml.safe_load((repo / "config" / "pandas.yaml").read_text())
+    specs = config["catalogues"]
+    assert set(specs) == set(CATALOGUE_KEYS)
+    tables = _readme_shaped_tables(reference)
+    for key, spec in specs.items():
+        # The fake VizieR knows each table under its published name only: a spec naming
+        # another table is answered HTTP 400 and fails the fetch.
+        name = f"{spec['vizier']}/{tables[key][1] or spec['table'] or 'table1'}"
+        vizier.answers[name] = vizier.answers[spec["vizier"]] = _vizier_votable(
+            tables[key][0], name
+        )
+    tables = {key: t for key, (t, _) in tables.items()}
+    for key, spec in specs.items():
+        out = fetch_catalogue(
+            spec, tmp_path / f"{key}.parquet", catalogue=key, vizier=vizier.settings
+        )
+        df = pd.read_parquet(out)
+        want = tables[key]
+        assert len(df) == len(want), key
+        expected = [str(v).strip() for v in want[spec["name_col"]]]
+        assert df["name"].tolist() == expected, key
+        np.testing.assert_allclose(df["ra_deg"], np.asarray(want["_RA.icrs"]), atol=1e-9)
+        np.testing.assert_allclose(df["dec_deg"], np.asarray(want["_DE.icrs"]), atol=1e-9)
+    # The real tables: C11 table1 has 323 records, W23 table10 50 (their ReadMe file summaries).
+    assert len(pd.read_parquet(tmp_path / "c11.parquet")) == 323
+    assert pd.read_parquet(tmp_path / "w23.parquet")["name"].tolist()[:3] == ["1", "2", "3"]

@@ -140,8 +140,16 @@ def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
 
 
 def test_real_survey_config_plans_every_stage(repo, tmp_path):
-    """`snakemake -n` with config/pandas.yaml plans the whole DAG offline."""
-    planned = _planned(_snakemake(repo, tmp_path, "-n", configfile="pandas.yaml", timeout=300))
+    """`snakemake -n` with config/pandas.yaml plans the whole DAG offline.
+
+    Every real field whose footprint reaches within Rproj = 30 kpc (the
+    packaged field sheet) is downloaded in both bands, and gets its sources,
+    stamps and inference; training uses the PHAT fields only.
+    """
+    from pandas_clusters.core.fields import fields_within, load_field_sheet
+
+    proc = _snakemake(repo, tmp_path, "-n", configfile="pandas.yaml", timeout=300)
+    planned = _planned(proc)
     expected = {
         "download_image",
         "fetch_catalogue",
@@ -159,6 +167,13 @@ def test_real_survey_config_plans_every_stage(repo, tmp_path):
     }
     assert expected <= set(planned), sorted(expected - set(planned))
     assert not {"mock_image", "mock_catalogues"} & set(planned)
+    config = yaml.safe_load((repo / "config" / "pandas.yaml").read_text())
+    fields = fields_within(load_field_sheet(), config["selection"]["rproj_max_kpc"])
+    out = proc.stdout + proc.stderr
+    images = set(re.findall(r"output: resources/images/(\d+)/([gi])\.fits\n", out))
+    assert images == {(str(f), b) for f in fields for b in ("g", "i")}
+    for per_field in ("sources", "stamps", "inference"):
+        assert planned[per_field] == len(fields), per_field
     assert planned["fetch_catalogue"] == 8
     # the paper's grid of config/pandas.yaml: 6 models x 5 limiting magnitudes x 3 seeds
     assert planned["training_set"] == 5

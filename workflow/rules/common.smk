@@ -110,6 +110,14 @@ def _per_field_band(mapping, wildcards):
     return entry.get(wildcards.band)
 
 
+def _zero_point_keywords(band):
+    """Keywords a downloaded stack must carry (None: the config gives the band's zero point)."""
+    src = config["sources"]
+    if band in (src.get("zero_points") or {}):
+        return None
+    return list(src["zero_point_keywords"])
+
+
 def get_download_image_params(wildcards):
     """URL, expected size and checksum of one field and band, and the transfer settings."""
     from pandas_clusters.acquire.download import image_url
@@ -124,6 +132,8 @@ def get_download_image_params(wildcards):
         ),
         "checksum": _per_field_band(dl.get("checksums"), wildcards),
         "size": _per_field_band(dl.get("sizes"), wildcards),
+        "n_images": dl["ccds"],
+        "zero_point_keywords": _zero_point_keywords(wildcards.band),
         "settings": {
             k: dl[k]
             for k in sorted(dl)

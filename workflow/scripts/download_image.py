@@ -18,4 +18,6 @@ with log_to(snakemake.log[0]):
         expected_size=params["size"],
         checksum=params["checksum"],
         settings=DownloadSettings.from_config(params["settings"]),
+        n_images=params["n_images"],
+        zero_point_keywords=params["zero_point_keywords"],
     )

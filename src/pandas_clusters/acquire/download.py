@@ -25,11 +25,12 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import requests
 import urllib3
 
@@ -399,8 +400,18 @@ def download_file(
     return final
 
 
-def validate_fits_image(path: str | os.PathLike, *, label: str | None = None) -> int:
+def validate_fits_image(
+    path: str | os.PathLike,
+    *,
+    label: str | None = None,
+    n_images: int | None = None,
+    zero_point_keywords: Sequence[str] | None = None,
+) -> int:
     """Check that a file is a complete FITS file whose image HDUs all have a celestial WCS.
+
+    A CASU-processed PAndAS stack (``mNNN_g.fit``) is one such file per field
+    and band: an empty primary HDU and 36 image extensions, one per MegaCam
+    CCD (``n_images=36``).
 
     Parameters
     ----------
@@ -408,6 +419,12 @@ def validate_fits_image(path: str | os.PathLike, *, label: str | None = None) ->
         The file.
     label : str, optional
         How to name the file in messages (default: its path).
+    n_images : int, optional
+        Number of image HDUs the file must hold (``None``: any number >= 1).
+    zero_point_keywords : sequence of str, optional
+        Header keywords of which every image HDU's own header must carry at
+        least one with a number, e.g. ``["MAGZPT"]`` (the sources stage reads
+        the zero point there); ``None``: not checked.
 
     Returns
     -------
@@ -418,11 +435,12 @@ def validate_fits_image(path: str | os.PathLike, *, label: str | None = None) ->
     ------
     InvalidImageError
         If the file is not FITS, is shorter than its headers announce, has a
-        failing ``DATASUM``/``CHECKSUM``, holds no image, or an image HDU
-        lacks a two-axis celestial WCS. The message names file and HDU.
+        failing ``DATASUM``/``CHECKSUM``, holds no image or not ``n_images``
+        of them, or an image HDU lacks a two-axis celestial WCS or a zero
+        point. The message names file and HDU.
     """
     from astropy.io import fits
-    from astropy.wcs import WCS, FITSFixedWarning
+    from astropy.wcs import FITSFixedWarning
 
     path = Path(path)
     name = label or str(path)
@@ -432,7 +450,7 @@ def validate_fits_image(path: str | os.PathLike, *, label: str | None = None) ->
     if start != b"SIMPLE  =":
         msg = f"{name} is not a FITS file (starts with {start!r})"
         raise InvalidImageError(msg)
-    n_images = 0
+    found = 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
@@ -440,35 +458,68 @@ def validate_fits_image(path: str | os.PathLike, *, label: str | None = None) ->
             # astropy warns of a short file; the data extents are checked below.
             warnings.filterwarnings("ignore", message="File may have been truncated")
             with fits.open(path, memmap=True, lazy_load_hdus=False) as hdul:
-                for index, hdu in enumerate(hdul):
-                    info = hdul.fileinfo(index)
-                    end = info["datLoc"] + info["datSpan"]
-                    extname = hdu.header.get("EXTNAME", "")
-                    where = f"{name} HDU {index}" + (f" ({extname})" if extname else "")
-                    if end > size:
-                        msg = f"{where}: truncated, data end at byte {end} but the file has {size}"
-                        raise InvalidImageError(msg)
-                    if "DATASUM" in hdu.header and hdu.verify_datasum() == 0:
-                        msg = f"{where}: DATASUM mismatch (corrupt data)"
-                        raise InvalidImageError(msg)
-                    if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
-                        continue
-                    if hdu.header.get("NAXIS", 0) < 2:
-                        continue
-                    n_images += 1
-                    wcs = WCS(hdu.header, hdul)
-                    if not wcs.has_celestial or wcs.celestial.naxis != 2:
-                        msg = f"{where}: no celestial WCS (CTYPE {list(wcs.wcs.ctype)})"
-                        raise InvalidImageError(msg)
+                for index in range(len(hdul)):
+                    found += _check_hdu(hdul, index, size, name, zero_point_keywords)
     except InvalidImageError:
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, KeyError ... on corrupt files
         msg = f"{name} is not a readable FITS file: {type(exc).__name__}: {exc}"
         raise InvalidImageError(msg) from exc
-    if n_images == 0:
+    if found == 0:
         msg = f"{name} holds no image HDU"
         raise InvalidImageError(msg)
-    return n_images
+    if n_images is not None and found != n_images:
+        msg = f"{name} holds {found} image HDU(s), expected {n_images} (one per CCD)"
+        raise InvalidImageError(msg)
+    return found
+
+
+def _check_hdu(hdul, index: int, size: int, name: str, zero_point_keywords) -> bool:
+    """Check one HDU (complete, DATASUM, WCS and zero point of an image); True for an image."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    hdu = hdul[index]
+    info = hdul.fileinfo(index)
+    end = info["datLoc"] + info["datSpan"]
+    extname = hdu.header.get("EXTNAME", "")
+    where = f"{name} HDU {index}" + (f" ({extname})" if extname else "")
+    if end > size:
+        msg = f"{where}: truncated, data end at byte {end} but the file has {size}"
+        raise InvalidImageError(msg)
+    if "DATASUM" in hdu.header and hdu.verify_datasum() == 0:
+        msg = f"{where}: DATASUM mismatch (corrupt data)"
+        raise InvalidImageError(msg)
+    if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
+        return False
+    if hdu.header.get("NAXIS", 0) < 2:
+        return False
+    wcs = WCS(hdu.header, hdul)
+    if not wcs.has_celestial or wcs.celestial.naxis != 2:
+        msg = f"{where}: no celestial WCS (CTYPE {list(wcs.wcs.ctype)})"
+        raise InvalidImageError(msg)
+    _check_zero_point(hdu.header, zero_point_keywords, where)
+    return True
+
+
+def _check_zero_point(header, keywords: Sequence[str] | None, where: str) -> None:
+    """Raise naming the HDU when its own header has none of the zero-point keywords.
+
+    The HDU's own header, as the sources and stamps stages read it
+    (:func:`pandas_clusters.detect.ccd.read_ccd`).
+    """
+    if keywords is None:
+        return
+    for key in keywords:
+        value = header.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+            return
+    msg = (
+        f"{where}: no photometric zero point (none of the keywords {list(keywords)} "
+        "holds a number); set sources.zero_point_keywords to the keyword the archive "
+        "uses, or sources.zero_points"
+    )
+    raise InvalidImageError(msg)
 
 
 def download_image(
@@ -479,11 +530,14 @@ def download_image(
     checksum: str | None = None,
     settings: DownloadSettings | None = None,
     session: requests.Session | None = None,
+    n_images: int | None = None,
+    zero_point_keywords: Sequence[str] | None = None,
 ) -> Path:
     """Download one survey image (one field, one band) and check it is a valid FITS image.
 
-    :func:`download_file` with :func:`validate_fits_image` as the check
-    before the rename; see there for parameters and errors.
+    :func:`download_file` with :func:`validate_fits_image` (given
+    ``n_images`` and ``zero_point_keywords``) as the check before the
+    rename; see there for parameters and errors.
 
     Returns
     -------
@@ -498,5 +552,10 @@ def download_image(
         checksum=checksum,
         settings=settings,
         session=session,
-        validate=lambda part: validate_fits_image(part, label=f"{final} (from {url})"),
+        validate=lambda part: validate_fits_image(
+            part,
+            label=f"{final} (from {url})",
+            n_images=n_images,
+            zero_point_keywords=zero_point_keywords,
+        ),
     )
