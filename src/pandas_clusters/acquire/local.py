@@ -284,23 +284,69 @@ def table_to_dataframe(table: Table, *, catalogue: str) -> pd.DataFrame:
     return df
 
 
+def _is_decimal(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _column_format(values: pd.Series, *, catalogue: str, column: str) -> str:
+    """``"decimal"`` or ``"sexagesimal"``: one format for the whole column, decided once.
+
+    A text column is sexagesimal when its first filled cell is not a plain number; every
+    other filled cell must then be of the same kind, else the first odd row is named.
+    """
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+        return "decimal"
+    text = values.map(lambda v: "" if v is None or pd.isna(v) else str(v).strip())
+    filled = np.flatnonzero(text.to_numpy() != "")
+    if not len(filled):
+        return "decimal"
+    decimal = np.array([_is_decimal(t) for t in text.iloc[filled]])
+    kind = "decimal" if decimal[0] else "sexagesimal"
+    odd = np.flatnonzero(decimal != decimal[0])
+    if len(odd):
+        first, row = int(filled[0]), int(filled[odd[0]])
+        other = "sexagesimal" if decimal[0] else "decimal"
+        msg = (
+            f"catalogue {catalogue}: column {column!r} mixes formats: row {first} "
+            f"({text.iloc[first]!r}) is {kind} but row {row} ({text.iloc[row]!r}) is {other} "
+            f"({len(odd)} such row(s)); one column holds one format"
+        )
+        raise ValueError(msg)
+    return kind
+
+
+def _sexagesimal_degrees(
+    values: pd.Series, *, hours: bool, catalogue: str, column: str
+) -> np.ndarray:
+    """Degrees from sexagesimal text (``"00:42:44.3"``, ``"+41 16 09"``); blanks give NaN."""
+    text = values.map(lambda v: "" if v is None or pd.isna(v) else str(v).strip())
+    valid = (text != "").to_numpy()
+    unit = u.hourangle if hours else u.deg
+    out = np.full(len(values), np.nan)
+    try:
+        out[valid] = Angle(text[valid].to_numpy(), unit=unit).deg
+    except (ValueError, u.UnitsError):
+        for row in np.flatnonzero(valid):
+            try:
+                Angle(text.iloc[row], unit=unit)
+            except (ValueError, u.UnitsError) as exc:
+                msg = (
+                    f"catalogue {catalogue}: column {column!r} row {int(row)} "
+                    f"({text.iloc[row]!r}) is not a sexagesimal angle: {exc}"
+                )
+                raise ValueError(msg) from exc
+        raise
+    return out
+
+
 def _to_degrees(values: pd.Series, unit: str | None, *, hours: bool, catalogue: str, column: str):
+    if _column_format(values, catalogue=catalogue, column=column) == "sexagesimal":
+        return _sexagesimal_degrees(values, hours=hours, catalogue=catalogue, column=column)
     numeric = pd.to_numeric(values, errors="coerce")
-    text = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
-    if text and (numeric.isna() & values.notna()).any():
-        # Sexagesimal text such as "00:42:44.3" or "+41 16 09".
-        valid = values.notna() & (values.astype(str).str.strip() != "")
-        out = np.full(len(values), np.nan)
-        try:
-            angles = Angle(
-                values[valid].astype(str).str.strip().to_numpy(),
-                unit=u.hourangle if hours else u.deg,
-            )
-        except (ValueError, u.UnitsError) as exc:
-            msg = f"catalogue {catalogue}: cannot parse column {column!r} as sexagesimal: {exc}"
-            raise ValueError(msg) from exc
-        out[valid.to_numpy()] = angles.deg
-        return out
     factor = 1.0
     if unit:
         if unit.strip() in ("h", "hour", "hourangle"):

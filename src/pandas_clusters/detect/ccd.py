@@ -25,6 +25,7 @@ __all__ = [
     "CCDImage",
     "CCDRef",
     "background",
+    "check_header_identity",
     "explicit_zero_point",
     "list_ccds",
     "moffat_aperture_correction",
@@ -99,34 +100,123 @@ def _hdu_label(path: str | os.PathLike, hdu: int, header: fits.Header | None = N
     return f"{path}[{hdu}]" + (f" (EXTNAME={name!r})" if name else "")
 
 
-def list_ccds(path: str | os.PathLike) -> list[CCDRef]:
+#: Band letters a ``FILTER`` keyword may start with (MegaCam ``g.MP9401``, ``i.MP9702``, ...).
+_FILTER_BANDS = frozenset("ugrizy")
+
+
+def _header_band(header: fits.Header) -> str | None:
+    """The band a header claims: ``BAND``, else the letter before the dot of ``FILTER``."""
+    band = header.get("BAND")
+    if band is not None and str(band).strip():
+        return str(band).strip()
+    filt = header.get("FILTER")
+    if filt is None:
+        return None
+    letter = str(filt).strip().split(".")[0].strip().lower()
+    return letter if letter in _FILTER_BANDS else None
+
+
+def check_header_identity(
+    header: fits.Header, *, label: str, band: str | None = None, field: int | None = None
+) -> None:
+    """Refuse an HDU whose ``BAND``/``FILTER`` or ``FIELD`` keyword contradicts what was asked.
+
+    Keywords the header does not carry are not judged.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        Primary or extension header.
+    label : str
+        File and HDU, for the message.
+    band : str, optional
+        Band the file was given as.
+    field : int, optional
+        Field the file was given as.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, HDU, keyword, the header's value and the asked one.
+    """
+    claimed = _header_band(header) if band is not None else None
+    if claimed is not None and claimed.lower() != str(band).lower():
+        key = "BAND" if header.get("BAND") is not None else "FILTER"
+        msg = (
+            f"{label}: header {key} = {header.get(key)!r} (band {claimed!r}), but the file was "
+            f"given as band {band!r}; are the band images swapped?"
+        )
+        raise ValueError(msg)
+    value = header.get("FIELD") if field is not None else None
+    if value is None:
+        return
+    try:
+        same = int(value) == int(field)
+    except (TypeError, ValueError):
+        same = str(value).strip() == str(field)
+    if not same:
+        msg = (
+            f"{label}: header FIELD = {value!r}, but the file was given as field {field}; "
+            "is it another field's image?"
+        )
+        raise ValueError(msg)
+
+
+def _check_extension_count(path: Path, hdul: fits.HDUList) -> None:
+    """Compare the extensions present with the primary header's ``NEXTEND`` (when it has one)."""
+    nextend = hdul[0].header.get("NEXTEND")
+    if nextend is None:
+        return
+    present = len(hdul) - 1
+    if int(nextend) != present:
+        msg = (
+            f"FITS file {path}: the primary header says NEXTEND = {int(nextend)} but the file "
+            f"holds {present} extension(s); the file is truncated or incomplete (download it again)"
+        )
+        raise ValueError(msg)
+
+
+def list_ccds(
+    path: str | os.PathLike, *, band: str | None = None, field: int | None = None
+) -> list[CCDRef]:
     """List the image HDUs (2-D data) of a FITS file, ordered by HDU index.
 
     Parameters
     ----------
     path : str or path-like
         Multi-extension FITS (a single image in the primary HDU also works).
+    band : str, optional
+        Band the file stands for: a ``BAND`` (or MegaCam ``FILTER``) keyword in the
+        primary or an image header that says otherwise is an error.
+    field : int, optional
+        Field the file stands for: a ``FIELD`` keyword that says otherwise is an error.
 
     Raises
     ------
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If the file cannot be read as FITS or has no 2-D image HDU.
+        If the file cannot be read as FITS, has no 2-D image HDU, holds fewer or
+        more extensions than its ``NEXTEND`` says, or its headers name another
+        band or field.
     """
     path = Path(path)
     if not path.exists():
-        msg = f"image file {path} does not exist"
+        msg = f"image file {path} not found"
         raise FileNotFoundError(msg)
     refs: list[CCDRef] = []
     try:
         with fits.open(path, memmap=True) as hdul:
+            _check_extension_count(path, hdul)
             for index, hdu in enumerate(hdul):
+                head = hdu.header
+                check_header_identity(
+                    head, label=_hdu_label(path, index, head), band=band, field=field
+                )
                 if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU):
                     continue
-                if hdu.header.get("NAXIS", 0) != 2:
+                if head.get("NAXIS", 0) != 2:
                     continue
-                head = hdu.header
                 name = str(head.get("EXTNAME", "")).strip()
                 ccd = head.get("CCDNUM", head.get("EXTVER", index))
                 refs.append(CCDRef(hdu=index, key=name or str(index), ccd=int(ccd)))
