@@ -59,7 +59,7 @@ import pyarrow.parquet as pq
 from astropy.coordinates import SkyCoord, search_around_sky
 
 from pandas_clusters.catalogue.crossmatch import match_nearest_unique, read_catalogue
-from pandas_clusters.core.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import parquet_errors, read_parquet_metadata, write_parquet
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -184,13 +184,15 @@ def predicted_class_confidence(prob, threshold: float) -> np.ndarray:
 
 
 def _read_inference(path: str | os.PathLike) -> pd.DataFrame:
-    schema = pq.read_schema(path)
+    with parquet_errors(path, "inference file"):
+        schema = pq.read_schema(path)
     missing = [c for c in INFERENCE_COLUMNS if c not in schema.names]
     if missing:
         msg = f"inference file {str(path)!r} lacks the column(s) {missing}"
         raise ValueError(msg)
     seeds = [c for c in schema.names if c.startswith("prob_seed")]  # ordered by the caller
-    df = pd.read_parquet(path, columns=[*INFERENCE_COLUMNS, *seeds])
+    with parquet_errors(path, "inference file"):
+        df = pd.read_parquet(path, columns=[*INFERENCE_COLUMNS, *seeds])
     if df["source_id"].duplicated().any():
         dup = int(df.loc[df["source_id"].duplicated(), "source_id"].iloc[0])
         msg = f"inference file {str(path)!r}: source_id {dup} occurs twice"
@@ -209,12 +211,14 @@ def _seed_key(name: str) -> tuple[int, str]:
 
 
 def _read_sources(path: str | os.PathLike) -> pd.DataFrame:
-    schema = pq.read_schema(path)
+    with parquet_errors(path, "sources file"):
+        schema = pq.read_schema(path)
     missing = [c for c in SOURCE_COLUMNS if c not in schema.names]
     if missing:
         msg = f"sources file {str(path)!r} lacks the column(s) {missing}"
         raise ValueError(msg)
-    return pd.read_parquet(path, columns=list(SOURCE_COLUMNS))
+    with parquet_errors(path, "sources file"):
+        return pd.read_parquet(path, columns=list(SOURCE_COLUMNS))
 
 
 def _join_field(inference_path, sources_path) -> pd.DataFrame:

@@ -78,7 +78,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pandas_clusters.core.config import StageSettings
-from pandas_clusters.core.io import atomic_path
+from pandas_clusters.core.io import atomic_path, parquet_errors
 from pandas_clusters.detect._stamp_writer import StampFileWriter
 from pandas_clusters.detect.ccd import (
     background,
@@ -323,7 +323,8 @@ def _calibrated_ccd(path, ref, band: str, settings: StampSettings) -> np.ndarray
 
 def _read_positions(sources_path, bands: Sequence[str], field: int | None) -> pd.DataFrame:
     cols = ["source_id", "ccd"] + [f"{a}_{b}" for b in bands for a in ("x", "y")]
-    schema = pq.read_schema(sources_path)
+    with parquet_errors(sources_path, "sources table"):
+        schema = pq.read_schema(sources_path)
     missing = [c for c in cols if c not in schema.names]
     if missing:
         msg = f"sources table {sources_path}: missing column(s) {', '.join(missing)}"
@@ -335,7 +336,8 @@ def _read_positions(sources_path, bands: Sequence[str], field: int | None) -> pd
             f"{field} were asked for"
         )
         raise ValueError(msg)
-    frame = pq.read_table(sources_path, columns=cols).to_pandas()
+    with parquet_errors(sources_path, "sources table"):
+        frame = pq.read_table(sources_path, columns=cols).to_pandas()
     return frame.sort_values(["ccd", "source_id"], kind="stable").reset_index(drop=True)
 
 
