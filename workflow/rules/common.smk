@@ -6,11 +6,15 @@ from pathlib import Path
 from snakemake.utils import min_version, validate
 
 from pandas_clusters.core.config import inference_params, sources_params, stamps_params
+from pandas_clusters.core.config import validate_config
 from pandas_clusters.acquire.mock.catalogues import CATALOGUE_NAMES
 
 min_version("9.0")
 
 
+# first the package's check: one line per problem (key, value, what is allowed), where
+# Snakemake's own error prints the whole schema; then Snakemake's, which fills the defaults
+validate_config(config, source="the workflow configuration")
 validate(config, "../schemas/config.schema.yaml")
 
 

@@ -194,10 +194,10 @@ def read_local_catalogue(
     """
     path = Path(path)
     if not path.is_file():
-        msg = f"catalogue file {path} does not exist"
+        msg = f"catalogue file {path} not found"
         raise FileNotFoundError(msg)
     if readme is not None and not Path(readme).is_file():
-        msg = f"CDS ReadMe {readme} (for catalogue file {path}) does not exist"
+        msg = f"CDS ReadMe {readme} (for catalogue file {path}) not found"
         raise FileNotFoundError(msg)
     fmt = format or _guess_format(path, readme)
     try:
