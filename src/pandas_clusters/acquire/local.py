@@ -598,9 +598,18 @@ def fetch_local_catalogue(
         spec.file, readme=spec.readme, format=spec.format, table=spec.table
     )
     df = table_to_dataframe(table, catalogue=catalogue)
-    out = normalise_catalogue(
-        df, name_col=spec.name_col, ra_col=spec.ra_col, dec_col=spec.dec_col, catalogue=catalogue
-    )
+    try:
+        out = normalise_catalogue(
+            df,
+            name_col=spec.name_col,
+            ra_col=spec.ra_col,
+            dec_col=spec.dec_col,
+            catalogue=catalogue,
+        )
+    except (KeyError, ValueError) as exc:
+        text = exc.args[0] if exc.args else str(exc)
+        msg = f"catalogue file {spec.file}: {text}"
+        raise type(exc)(msg) from exc
     source = {"kind": "file", "file": os.fspath(spec.file), "sha256": _sha256(spec.file)}
     if spec.readme is not None:
         source.update(readme=os.fspath(spec.readme), readme_sha256=_sha256(spec.readme))

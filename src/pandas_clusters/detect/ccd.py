@@ -27,6 +27,7 @@ __all__ = [
     "background",
     "check_header_identity",
     "explicit_zero_point",
+    "header_float",
     "list_ccds",
     "moffat_aperture_correction",
     "pixel_scale_arcsec",
@@ -100,6 +101,9 @@ def _hdu_label(path: str | os.PathLike, hdu: int, header: fits.Header | None = N
     return f"{path}[{hdu}]" + (f" (EXTNAME={name!r})" if name else "")
 
 
+#: Leading bytes of the compressed files astropy opens as FITS (gzip, bzip2).
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh")
+
 #: Band letters a ``FILTER`` keyword may start with (MegaCam ``g.MP9401``, ``i.MP9702``, ...).
 _FILTER_BANDS = frozenset("ugrizy")
 
@@ -142,9 +146,10 @@ def check_header_identity(
     claimed = _header_band(header) if band is not None else None
     if claimed is not None and claimed.lower() != str(band).lower():
         key = "BAND" if header.get("BAND") is not None else "FILTER"
+        said = f"band {claimed!r}" if key == "BAND" else f"{header.get(key)!r}, band {claimed!r}"
         msg = (
-            f"{label}: header {key} = {header.get(key)!r} (band {claimed!r}), but the file was "
-            f"given as band {band!r}; are the band images swapped?"
+            f"{label}: header {key} says {said}, but the file was given as band {band!r}; "
+            "are the band images swapped?"
         )
         raise ValueError(msg)
     value = header.get("FIELD") if field is not None else None
@@ -176,6 +181,24 @@ def _check_extension_count(path: Path, hdul: fits.HDUList) -> None:
         raise ValueError(msg)
 
 
+def _check_complete(path: Path, hdul: fits.HDUList) -> None:
+    """Every HDU's data must lie inside the file (a cut file is named with the HDU)."""
+    size = path.stat().st_size
+    for index, hdu in enumerate(hdul):
+        head = hdu.header
+        naxes = [int(head.get(f"NAXIS{k}", 0)) for k in range(1, int(head.get("NAXIS", 0)) + 1)]
+        n = math.prod(naxes) if naxes else 0
+        nbytes = abs(int(head.get("BITPIX", 8))) // 8 * int(head.get("GCOUNT", 1))
+        nbytes *= int(head.get("PCOUNT", 0)) + n
+        end = hdul.fileinfo(index)["datLoc"] + nbytes
+        if end > size:
+            msg = (
+                f"{_hdu_label(path, index, head)}: truncated: its data end at byte {end} but "
+                f"the file holds {size} bytes (download it again)"
+            )
+            raise ValueError(msg)
+
+
 def list_ccds(
     path: str | os.PathLike, *, band: str | None = None, field: int | None = None
 ) -> list[CCDRef]:
@@ -204,9 +227,24 @@ def list_ccds(
     if not path.exists():
         msg = f"image file {path} not found"
         raise FileNotFoundError(msg)
+    with open(path, "rb") as fh:
+        start = fh.read(80)
+    if not start:
+        msg = f"image file {path} is empty"
+        raise ValueError(msg)
+    if not start.startswith((b"SIMPLE  =", *_COMPRESSED_MAGIC)):
+        shown = start[:40].decode("ascii", "replace").strip()
+        msg = (
+            f"image file {path} is not a FITS file: it starts with {shown!r} "
+            "(an HTML page or an error message saved under a .fits name?)"
+        )
+        raise ValueError(msg)
     refs: list[CCDRef] = []
     try:
-        with fits.open(path, memmap=True) as hdul:
+        with warnings.catch_warnings(), fits.open(path, memmap=True) as hdul:
+            # truncation is judged (and named) by _check_complete, not warned about
+            warnings.filterwarnings("ignore", message="File may have been truncated")
+            _check_complete(path, hdul)
             _check_extension_count(path, hdul)
             for index, hdu in enumerate(hdul):
                 head = hdu.header
@@ -227,6 +265,18 @@ def list_ccds(
         msg = f"FITS file {path} has no 2-D image HDU"
         raise ValueError(msg)
     return refs
+
+
+def header_float(header: fits.Header, key: str, *, label: str) -> float | None:
+    """A numeric header keyword as float (``None`` when absent); text is an error naming it."""
+    value = header.get(key)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        msg = f"{label}: header keyword {key} = {value!r} is not a number"
+        raise ValueError(msg) from None
 
 
 def resolve_zero_point(
@@ -265,13 +315,13 @@ def resolve_zero_point(
     if explicit is not None:
         return float(explicit)
     for key in keywords:
-        value = header.get(key)
-        if value is None or not np.isfinite(float(value)):
+        value = header_float(header, key, label=label)
+        if value is None or not np.isfinite(value):
             continue
-        zp = float(value)
+        zp = value
         if key.upper() in PER_SECOND_ZERO_POINT_KEYWORDS:
-            exptime = header.get("EXPTIME")
-            if exptime is None or float(exptime) <= 0:
+            exptime = header_float(header, "EXPTIME", label=label)
+            if exptime is None or exptime <= 0:
                 msg = f"{label}: zero point {key} is per second but EXPTIME is missing or <= 0"
                 raise ValueError(msg)
             zp += 2.5 * math.log10(float(exptime))
@@ -343,10 +393,10 @@ def read_ccd(
     if data.ndim != 2:
         msg = f"{label}: image data is not 2-D (shape {data.shape})"
         raise ValueError(msg)
-    gain = header.get("GAIN")
-    gain = float(gain) if gain is not None and float(gain) > 0 else None
-    saturate = header.get("SATURATE")
-    saturate = float(saturate) if saturate is not None else math.inf
+    gain = header_float(header, "GAIN", label=label)
+    gain = gain if gain is not None and gain > 0 else None
+    saturate = header_float(header, "SATURATE", label=label)
+    saturate = saturate if saturate is not None else math.inf
     return CCDImage(
         path=path,
         ref=ref,
