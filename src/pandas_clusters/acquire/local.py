@@ -206,8 +206,7 @@ def read_local_catalogue(
                 return Table.read(path, format="ascii.cds")
             return Table.read(path, format="ascii.cds", readme=os.fspath(readme))
         if fmt == "fits":
-            hdu = 1 if table is None else (int(table) if str(table).isdigit() else table)
-            return Table.read(path, format="fits", hdu=hdu, unit_parse_strict="silent")
+            return _read_fits_table(path, table)
         if fmt == "votable":
             return _read_votable_file(path, table)
         if fmt == "ecsv":
@@ -216,6 +215,23 @@ def read_local_catalogue(
     except (FileNotFoundError, KeyError, IndexError, ValueError, TypeError, OSError) as exc:
         msg = f"cannot read catalogue file {path} as {fmt}: {exc}"
         raise ValueError(msg) from exc
+
+
+def _read_fits_table(path: Path, table: str | int | None) -> Table:
+    """A FITS table; a cut or damaged file (astropy only warns) is an error."""
+    from astropy.io.fits.verify import VerifyWarning
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    hdu = 1 if table is None else (int(table) if str(table).isdigit() else table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VerifyWarning)
+        warnings.filterwarnings("error", message="File may have been truncated")
+        try:
+            return Table.read(path, format="fits", hdu=hdu, unit_parse_strict="silent")
+        except (VerifyWarning, AstropyUserWarning) as exc:
+            first = str(exc).strip().splitlines()[0]
+            msg = f"FITS file {path} is truncated or corrupt: {first}"
+            raise ValueError(msg) from None
 
 
 def _read_votable_file(path: Path, table: str | int | None) -> Table:
