@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gzip
 import json
 import pickle
 import resource
@@ -864,6 +865,22 @@ def test_fault(make, kind, error, expect, world, tmp_path, capsys):
     for fragment in expect:
         assert fragment in message, f"{fragment!r} not in: {message}"
     assert "weights_only=False" not in message  # never the advice to unpickle
+
+
+def test_compressed_images_are_read_not_refused(world, tmp_path):
+    """The completeness check knows gzip and tile-compressed files (offsets differ there)."""
+    from pandas_clusters.detect.ccd import list_ccds
+
+    gz = tmp_path / "g.fits.gz"
+    with open(world.images2["g"], "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    fz = tmp_path / "g.fits.fz"
+    with fits.open(world.images2["g"]) as hdul:
+        tiles = [fits.CompImageHDU(h.data, header=h.header) for h in hdul[1:]]
+        fits.HDUList([fits.PrimaryHDU(header=hdul[0].header), *tiles]).writeto(fz)
+    plain = list_ccds(world.images2["g"], band="g", field=FIELD)
+    assert list_ccds(gz, band="g", field=FIELD) == plain
+    assert [r.ccd for r in list_ccds(fz, band="g", field=FIELD)] == [r.ccd for r in plain]
 
 
 def test_the_table_is_large_enough():

@@ -101,7 +101,7 @@ def _check_weights(weights_paths: Sequence[str | os.PathLike]) -> list[dict[str,
     return metas
 
 
-def _classify(stamps_path, models, bands, size, keep, settings, device, progress):
+def _classify(stamps_path, models, *, bands, size, keep, settings, device, progress):
     """Ensemble probabilities of the stamps in ``keep`` (all when ``None``), batch by batch."""
     pf = pq.ParquetFile(stamps_path)
     ids: list[np.ndarray] = []
@@ -212,7 +212,16 @@ def predict_stamps(
             raise ValueError(msg)
         keep = _bright_source_ids(sources_path, stamps_path, settings.mag_limit)
     with parquet_errors(stamps_path, "stamps file"):
-        ids, probs = _classify(stamps_path, models, bands, size, keep, settings, device, progress)
+        ids, probs = _classify(
+            stamps_path,
+            models,
+            bands=bands,
+            size=size,
+            keep=keep,
+            settings=settings,
+            device=device,
+            progress=progress,
+        )
     sid = np.concatenate(ids) if ids else np.empty(0, np.int64)
     prob = np.concatenate(probs) if probs else np.empty((0, len(models)), np.float32)
     columns: dict[str, Any] = {"source_id": pa.array(sid, pa.int64())}
