@@ -23,6 +23,7 @@ import errno
 import gzip
 import json
 import pickle
+import re
 import resource
 import shutil
 import struct
@@ -319,7 +320,7 @@ def image_cut_inside_the_data(w, tmp):
     return _sources({"g": g, "i": w.images["i"]}, tmp), g
 
 
-@case("sources", "NEXTEND = 2", "holds 1 extension")
+@case("sources", "NEXTEND = 2", "holds 1 extension", "delete it and download it again")
 def g_image_cut_at_an_hdu_boundary(w, tmp):
     # once processed with half its sources (exit 0)
     g = _copy(w.images2["g"], tmp)
@@ -367,6 +368,12 @@ def image_of_another_field(w, tmp):
 @case("sources", "[1]", "FIELD = 9", "given as field 1")
 def ccd_of_another_field(w, tmp):
     g = _edit_header(_copy(w.images["g"], tmp), 1, FIELD=9)
+    return _sources({"g": g, "i": w.images["i"]}, tmp), g
+
+
+@case("sources", "[1]", "BAND says band 'i'", "given as band 'g'")
+def ccd_of_another_band(w, tmp):
+    g = _edit_header(_copy(w.images["g"], tmp), 1, BAND="i.MP9702")
     return _sources({"g": g, "i": w.images["i"]}, tmp), g
 
 
@@ -883,8 +890,21 @@ def test_compressed_images_are_read_not_refused(world, tmp_path):
     assert [r.ccd for r in list_ccds(fz, band="g", field=FIELD)] == [r.ccd for r in plain]
 
 
-def test_the_table_is_large_enough():
+def test_keywords_that_are_not_band_or_field_ids_are_not_judged():
+    from pandas_clusters.detect.ccd import check_header_identity
+
+    header = fits.Header({"FIELD": "M31 NE quadrant", "FILTER": "Clear", "NEXTEND": 36})
+    check_header_identity(header, label="x.fits[0]", band="g", field=207)
+    header["FILTER"] = "g.MP9401"
+    check_header_identity(header, label="x.fits[0]", band="g", field=207)
+    with pytest.raises(ValueError, match=r"x\.fits\[0\]: header FILTER says 'g\.MP9401'"):
+        check_header_identity(header, label="x.fits[0]", band="i", field=207)
+
+
+def test_the_table_is_large_enough_and_the_readme_says_how_large(repo):
     assert len(CASES) >= 40
+    stated = re.search(r"\*\*(\d+)\s+fault-injection cases\*\*", (repo / "README.md").read_text())
+    assert stated is not None and int(stated.group(1)) == len(CASES)
 
 
 def test_no_pickle_advice_on_a_foreign_checkpoint(tmp_path):

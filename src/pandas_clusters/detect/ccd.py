@@ -112,7 +112,7 @@ def _header_band(header: fits.Header) -> str | None:
     """The band a header claims: ``BAND``, else the letter before the dot of ``FILTER``."""
     band = header.get("BAND")
     if band is not None and str(band).strip():
-        return str(band).strip()
+        return str(band).strip().split(".")[0].strip()
     filt = header.get("FILTER")
     if filt is None:
         return None
@@ -125,7 +125,8 @@ def check_header_identity(
 ) -> None:
     """Refuse an HDU whose ``BAND``/``FILTER`` or ``FIELD`` keyword contradicts what was asked.
 
-    Keywords the header does not carry are not judged.
+    Keywords the header does not carry are not judged, nor a ``FIELD`` that is not an
+    integer, nor a ``FILTER`` that does not start with a band letter.
 
     Parameters
     ----------
@@ -153,12 +154,10 @@ def check_header_identity(
         )
         raise ValueError(msg)
     value = header.get("FIELD") if field is not None else None
-    if value is None:
-        return
     try:
-        same = int(value) == int(field)
+        same = value is None or int(value) == int(field)
     except (TypeError, ValueError):
-        same = str(value).strip() == str(field)
+        same = True  # a FIELD that is not a field ID (text) is not judged
     if not same:
         msg = (
             f"{label}: header FIELD = {value!r}, but the file was given as field {field}; "
@@ -176,7 +175,8 @@ def _check_extension_count(path: Path, hdul: fits.HDUList) -> None:
     if int(nextend) != present:
         msg = (
             f"FITS file {path}: the primary header says NEXTEND = {int(nextend)} but the file "
-            f"holds {present} extension(s); the file is truncated or incomplete (download it again)"
+            f"holds {present} extension(s): it is truncated or incomplete "
+            "(delete it and download it again)"
         )
         raise ValueError(msg)
 
@@ -201,7 +201,7 @@ def _check_complete(path: Path, hdul: fits.HDUList) -> None:
         if end > size:
             msg = (
                 f"{_hdu_label(path, index, head)}: truncated: its data end at byte {end} but "
-                f"the file holds {size} bytes (download it again)"
+                f"the file holds {size} bytes (delete it and download it again)"
             )
             raise ValueError(msg)
 
