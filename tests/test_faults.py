@@ -302,6 +302,33 @@ def truncated_fits_table(w, tmp):
     return lambda: fetch_local_catalogue(spec, tmp / "out" / "c.parquet", catalogue="c"), path
 
 
+# -- downloaded images (acquire/download.py: the check before a download is kept) -----------------
+
+
+def _validate(path: Path):
+    from pandas_clusters.acquire.download import validate_fits_image
+
+    return lambda: validate_fits_image(path)
+
+
+@case("download", "HDU 1 (ccd00): truncated")
+def downloaded_image_cut_inside_the_data(w, tmp):
+    g = _cut(_copy(w.images["g"], tmp), -20000)
+    return _validate(g), g
+
+
+@case("download", "is not a FITS file", "<!DOCTYPE")
+def login_page_downloaded_as_fits(w, tmp):
+    g = _html(tmp / "g.fits")
+    return _validate(g), g
+
+
+@case("download", "HDU 1 (ccd00): no celestial WCS")
+def downloaded_image_without_wcs(w, tmp):
+    g = _edit_header(_copy(w.images["g"], tmp), 1, CTYPE1=None, CTYPE2=None)
+    return _validate(g), g
+
+
 # -- images (detect/ccd.py through the sources stage) ------------------------------------------
 
 
