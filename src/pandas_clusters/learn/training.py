@@ -6,7 +6,10 @@ split held on the device and augmented there (:mod:`pandas_clusters.learn.datase
 After every epoch it writes a checkpoint (model, optimiser, scheduler,
 random-generator states, history, early-stopping state); a rerun with the
 same settings and training set resumes from it instead of starting over, and
-reaches the same result as an uninterrupted run. Early stopping watches the
+reaches the same result as an uninterrupted run. The checkpoint it replaces
+is kept as ``checkpoint.prev.pt``: a checkpoint that cannot be read is renamed
+``*.corrupt`` (with a :class:`CorruptCheckpointWarning`) and the run resumes
+from the previous one, or starts over. Early stopping watches the
 validation loss; the weights of the best epoch are written as safetensors,
 with the history (CSV) and the resolved settings (JSON).
 """
