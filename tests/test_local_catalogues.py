@@ -158,7 +158,7 @@ def test_unknown_extension_needs_a_format(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="cannot tell the format"):
         read_local_catalogue(path)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="not found"):
         read_local_catalogue(tmp_path / "absent.csv")
 
 

@@ -81,7 +81,13 @@ def _cmd_stamps(cfg, args):
     from pandas_clusters.detect.stamps import StampSettings, cut_stamps
 
     settings = StampSettings.from_config(**stamps_params(cfg))
-    cut_stamps(args.sources, _pairs(args.image, "image"), out=args.out, settings=settings)
+    cut_stamps(
+        args.sources,
+        _pairs(args.image, "image"),
+        out=args.out,
+        settings=settings,
+        field=args.field,
+    )
 
 
 def _cmd_trainset(cfg, args):
@@ -167,6 +173,9 @@ def _cmd_publish(cfg, args):
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="pandas-clusters", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="config/config.yaml", help="configuration YAML file")
+    ap.add_argument(
+        "-v", "--debug", action="store_true", help="on an error, print the traceback too"
+    )
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="validate the configuration file")
@@ -195,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_sources)
 
     p = sub.add_parser("stamps", help="cut the stamps of one field to Parquet")
+    p.add_argument("--field", type=int, help="field ID, checked against the inputs' FIELD")
     p.add_argument("--sources", required=True, help="the field's sources Parquet")
     p.add_argument(
         "--image", action="append", metavar="BAND=FITS", required=True, help="one per band"
@@ -248,16 +258,37 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _one_line(exc: BaseException) -> str:
+    """The error as the user needs it: the message alone, a missing file named as not found."""
+    if isinstance(exc, FileNotFoundError) and exc.filename is not None:
+        return f"{exc.filename} not found"
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    return str(text) or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``pandas-clusters`` console script."""
+    """Entry point of the ``pandas-clusters`` console script.
+
+    An error is printed as one line per problem (exit status 2); ``--debug``
+    (or ``-v``) prints the traceback too.
+    """
     from pandas_clusters.core.logs import log_to
 
     args = build_parser().parse_args(argv)
-    try:
+    if args.debug:
         with log_to(None):
             args.func(load_config(args.config), args)
-    except (ValueError, KeyError, FileNotFoundError) as exc:
-        print(f"pandas-clusters: error: {exc}", file=sys.stderr)
+        return 0
+    error = None
+    with log_to(None):
+        try:
+            args.func(load_config(args.config), args)
+        except Exception as exc:  # every error, one line; the traceback with --debug
+            error = exc
+    if error is not None:
+        print(f"pandas-clusters: error: {_one_line(error)}", file=sys.stderr)
         return 2
     return 0
 

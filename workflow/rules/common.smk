@@ -5,12 +5,20 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from pandas_clusters.core.config import inference_params, sources_params, stamps_params
 from pandas_clusters.core.catalogues import CATALOGUES
+from pandas_clusters.core.config import (
+    inference_params,
+    sources_params,
+    stamps_params,
+    validate_config,
+)
 
 min_version("9.0")
 
 
+# first the package's check: one line per problem (key, value, what is allowed), where
+# Snakemake's own error prints the whole schema; then Snakemake's, which fills the defaults
+validate_config(config, source="the workflow configuration")
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -35,21 +43,6 @@ SELECTED_MODEL = config["selection"]["model"]
 SELECTED_MAG_LIMIT = f"{float(config['selection']['mag_limit']):.1f}"
 BANDS = list(config["bands"])
 MOCK_CATALOGUES = list(CATALOGUES)
-
-
-def _check_fields():
-    if config["survey"] != "mock":
-        return
-    sheet = {f["id"] for f in config["mock"]["fields"]}
-    missing = sorted(set(FIELDS) - sheet)
-    if missing:
-        raise ValueError(
-            f"config: fields {missing} are not in the mock field sheet (mock.fields); "
-            f"known mock fields: {sorted(sheet)}"
-        )
-
-
-_check_fields()
 
 
 def _check_selection():

@@ -2,7 +2,7 @@
 
 Expects ``input.sources`` (the field's sources Parquet) and one named input
 per band (``input.g``, ``input.i``); ``output[0]`` (Parquet);
-``params.stamps`` (the config's ``stamps`` section); ``log[0]``.
+``params.stamps`` (the config's ``stamps`` section); ``wildcards.field``; ``log[0]``.
 """
 
 from typing import TYPE_CHECKING
@@ -19,5 +19,11 @@ with log_to(snakemake.log[0]) as log:
     settings = StampSettings.from_config(**snakemake.params.stamps)
     images = {band: getattr(snakemake.input, band) for band in settings.bands}
     log.info("stamps settings: %s; images: %s", settings.to_dict(), images)
-    n = cut_stamps(snakemake.input.sources, images, out=snakemake.output[0], settings=settings)
+    n = cut_stamps(
+        snakemake.input.sources,
+        images,
+        out=snakemake.output[0],
+        settings=settings,
+        field=int(snakemake.wildcards.field),
+    )
     log.info("wrote %d stamps to %s", n, snakemake.output[0])

@@ -193,10 +193,10 @@ def read_local_catalogue(
     """
     path = Path(path)
     if not path.is_file():
-        msg = f"catalogue file {path} does not exist"
+        msg = f"catalogue file {path} not found"
         raise FileNotFoundError(msg)
     if readme is not None and not Path(readme).is_file():
-        msg = f"CDS ReadMe {readme} (for catalogue file {path}) does not exist"
+        msg = f"CDS ReadMe {readme} (for catalogue file {path}) not found"
         raise FileNotFoundError(msg)
     fmt = format or _guess_format(path, readme)
     try:
@@ -205,8 +205,7 @@ def read_local_catalogue(
                 return Table.read(path, format="ascii.cds")
             return Table.read(path, format="ascii.cds", readme=os.fspath(readme))
         if fmt == "fits":
-            hdu = 1 if table is None else (int(table) if str(table).isdigit() else table)
-            return Table.read(path, format="fits", hdu=hdu, unit_parse_strict="silent")
+            return _read_fits_table(path, table)
         if fmt == "votable":
             return _read_votable_file(path, table)
         if fmt == "ecsv":
@@ -215,6 +214,23 @@ def read_local_catalogue(
     except (FileNotFoundError, KeyError, IndexError, ValueError, TypeError, OSError) as exc:
         msg = f"cannot read catalogue file {path} as {fmt}: {exc}"
         raise ValueError(msg) from exc
+
+
+def _read_fits_table(path: Path, table: str | int | None) -> Table:
+    """A FITS table; a cut or damaged file (astropy only warns) is an error."""
+    from astropy.io.fits.verify import VerifyWarning
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    hdu = 1 if table is None else (int(table) if str(table).isdigit() else table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VerifyWarning)
+        warnings.filterwarnings("error", message="File may have been truncated")
+        try:
+            return Table.read(path, format="fits", hdu=hdu, unit_parse_strict="silent")
+        except (VerifyWarning, AstropyUserWarning) as exc:
+            first = str(exc).strip().splitlines()[0]
+            msg = f"FITS file {path} is truncated or corrupt: {first}"
+            raise ValueError(msg) from None
 
 
 def _read_votable_file(path: Path, table: str | int | None) -> Table:
@@ -283,23 +299,69 @@ def table_to_dataframe(table: Table, *, catalogue: str) -> pd.DataFrame:
     return df
 
 
+def _is_decimal(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _column_format(values: pd.Series, *, catalogue: str, column: str) -> str:
+    """``"decimal"`` or ``"sexagesimal"``: one format for the whole column, decided once.
+
+    A text column is sexagesimal when its first filled cell is not a plain number; every
+    other filled cell must then be of the same kind, else the first odd row is named.
+    """
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+        return "decimal"
+    text = values.map(lambda v: "" if v is None or pd.isna(v) else str(v).strip())
+    filled = np.flatnonzero(text.to_numpy() != "")
+    if not len(filled):
+        return "decimal"
+    decimal = np.array([_is_decimal(t) for t in text.iloc[filled]])
+    kind = "decimal" if decimal[0] else "sexagesimal"
+    odd = np.flatnonzero(decimal != decimal[0])
+    if len(odd):
+        first, row = int(filled[0]), int(filled[odd[0]])
+        other = "sexagesimal" if decimal[0] else "decimal"
+        msg = (
+            f"catalogue {catalogue}: column {column!r} mixes formats: row {first} "
+            f"({text.iloc[first]!r}) is {kind} but row {row} ({text.iloc[row]!r}) is {other} "
+            f"({len(odd)} such row(s)); one column holds one format"
+        )
+        raise ValueError(msg)
+    return kind
+
+
+def _sexagesimal_degrees(
+    values: pd.Series, *, hours: bool, catalogue: str, column: str
+) -> np.ndarray:
+    """Degrees from sexagesimal text (``"00:42:44.3"``, ``"+41 16 09"``); blanks give NaN."""
+    text = values.map(lambda v: "" if v is None or pd.isna(v) else str(v).strip())
+    valid = (text != "").to_numpy()
+    unit = u.hourangle if hours else u.deg
+    out = np.full(len(values), np.nan)
+    try:
+        out[valid] = Angle(text[valid].to_numpy(), unit=unit).deg
+    except (ValueError, u.UnitsError):
+        for row in np.flatnonzero(valid):
+            try:
+                Angle(text.iloc[row], unit=unit)
+            except (ValueError, u.UnitsError) as exc:
+                msg = (
+                    f"catalogue {catalogue}: column {column!r} row {int(row)} "
+                    f"({text.iloc[row]!r}) is not a sexagesimal angle: {exc}"
+                )
+                raise ValueError(msg) from exc
+        raise
+    return out
+
+
 def _to_degrees(values: pd.Series, unit: str | None, *, hours: bool, catalogue: str, column: str):
+    if _column_format(values, catalogue=catalogue, column=column) == "sexagesimal":
+        return _sexagesimal_degrees(values, hours=hours, catalogue=catalogue, column=column)
     numeric = pd.to_numeric(values, errors="coerce")
-    text = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
-    if text and (numeric.isna() & values.notna()).any():
-        # Sexagesimal text such as "00:42:44.3" or "+41 16 09".
-        valid = values.notna() & (values.astype(str).str.strip() != "")
-        out = np.full(len(values), np.nan)
-        try:
-            angles = Angle(
-                values[valid].astype(str).str.strip().to_numpy(),
-                unit=u.hourangle if hours else u.deg,
-            )
-        except (ValueError, u.UnitsError) as exc:
-            msg = f"catalogue {catalogue}: cannot parse column {column!r} as sexagesimal: {exc}"
-            raise ValueError(msg) from exc
-        out[valid.to_numpy()] = angles.deg
-        return out
     factor = 1.0
     if unit:
         if unit.strip() in ("h", "hour", "hourangle"):
@@ -551,9 +613,18 @@ def fetch_local_catalogue(
         spec.file, readme=spec.readme, format=spec.format, table=spec.table
     )
     df = table_to_dataframe(table, catalogue=catalogue)
-    out = normalise_catalogue(
-        df, name_col=spec.name_col, ra_col=spec.ra_col, dec_col=spec.dec_col, catalogue=catalogue
-    )
+    try:
+        out = normalise_catalogue(
+            df,
+            name_col=spec.name_col,
+            ra_col=spec.ra_col,
+            dec_col=spec.dec_col,
+            catalogue=catalogue,
+        )
+    except (KeyError, ValueError) as exc:
+        text = exc.args[0] if exc.args else str(exc)
+        msg = f"catalogue file {spec.file}: {text}"
+        raise type(exc)(msg) from exc
     source = {"kind": "file", "file": os.fspath(spec.file), "sha256": _sha256(spec.file)}
     if spec.readme is not None:
         source.update(readme=os.fspath(spec.readme), readme_sha256=_sha256(spec.readme))

@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from pandas_clusters.core.config import StageSettings
-from pandas_clusters.core.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import parquet_errors, read_parquet_metadata, write_parquet
 from pandas_clusters.learn.datasets import stamps_to_array
 from pandas_clusters.learn.models import (
     load_model,
@@ -93,6 +93,63 @@ def _check_weights(weights_paths: Sequence[str | os.PathLike]) -> list[dict[str,
     return metas
 
 
+def _classify(stamps_path, models, *, bands, size, keep, settings, device, progress):
+    """Ensemble probabilities of the stamps in ``keep`` (all when ``None``), batch by batch."""
+    pf = pq.ParquetFile(stamps_path)
+    ids: list[np.ndarray] = []
+    probs: list[np.ndarray] = []
+    bar = tqdm(
+        total=pf.metadata.num_rows,
+        desc=f"infer {Path(stamps_path).name}",
+        disable=None if progress is None else not progress,
+    )
+    with bar, torch.inference_mode():
+        for batch in pf.iter_batches(
+            batch_size=settings.batch_size, columns=["source_id", "stamp"]
+        ):
+            n_read = batch.num_rows
+            if keep is not None:
+                batch = batch.filter(pc.is_in(batch.column("source_id"), value_set=keep))
+                if batch.num_rows == 0:
+                    bar.update(n_read)
+                    continue
+            x = stamps_to_array(batch.column("stamp"), n_bands=len(bands), size=size)
+            xt = normalize_stamps(torch.from_numpy(x).to(device))
+            p = np.stack(
+                [
+                    predict_proba(
+                        m, xt, batch_size=settings.batch_size, device=device, normalized=True
+                    )
+                    for m in models
+                ],
+                axis=1,
+            )
+            ids.append(batch.column("source_id").to_numpy().astype(np.int64))
+            probs.append(p)
+            bar.update(n_read)
+    return ids, probs
+
+
+def _bright_source_ids(sources_path, stamps_path, mag_limit: float) -> pa.Array:
+    """source_ids of the sources up to ``mag_limit``; every stamp must be one of the sources."""
+    with parquet_errors(sources_path, "sources file"):
+        src = pq.read_table(sources_path, columns=["source_id", "gmag"])
+    with parquet_errors(stamps_path, "stamps file"):
+        stamp_ids = pq.read_table(stamps_path, columns=["source_id"]).column("source_id")
+    unknown = pc.invert(pc.is_in(stamp_ids, value_set=src.column("source_id")))
+    n_unknown = pc.sum(pc.cast(unknown, pa.int64())).as_py() or 0
+    if n_unknown:
+        first = stamp_ids.filter(unknown)[0].as_py()
+        msg = (
+            f"stamps file {str(stamps_path)!r}: {n_unknown} of {len(stamp_ids)} source_ids "
+            f"(first: {first}) are not in the sources file {str(sources_path)!r}; "
+            "are they of different fields?"
+        )
+        raise ValueError(msg)
+    bright = pc.less_equal(src.column("gmag"), mag_limit)
+    return src.column("source_id").filter(pc.fill_null(bright, False))
+
+
 def predict_stamps(
     stamps_path: str | os.PathLike,
     weights_paths: Sequence[str | os.PathLike],
@@ -145,41 +202,18 @@ def predict_stamps(
         if sources_path is None:
             msg = "inference.mag_limit is set but no sources table was given"
             raise ValueError(msg)
-        src = pq.read_table(sources_path, columns=["source_id", "gmag"])
-        bright = pc.less_equal(src.column("gmag"), settings.mag_limit)
-        keep = src.column("source_id").filter(pc.fill_null(bright, False))
-    pf = pq.ParquetFile(stamps_path)
-    ids: list[np.ndarray] = []
-    probs: list[np.ndarray] = []
-    bar = tqdm(
-        total=pf.metadata.num_rows,
-        desc=f"infer {Path(stamps_path).name}",
-        disable=None if progress is None else not progress,
-    )
-    with bar, torch.inference_mode():
-        for batch in pf.iter_batches(
-            batch_size=settings.batch_size, columns=["source_id", "stamp"]
-        ):
-            n_read = batch.num_rows
-            if keep is not None:
-                batch = batch.filter(pc.is_in(batch.column("source_id"), value_set=keep))
-                if batch.num_rows == 0:
-                    bar.update(n_read)
-                    continue
-            x = stamps_to_array(batch.column("stamp"), n_bands=len(bands), size=size)
-            xt = normalize_stamps(torch.from_numpy(x).to(device))
-            p = np.stack(
-                [
-                    predict_proba(
-                        m, xt, batch_size=settings.batch_size, device=device, normalized=True
-                    )
-                    for m in models
-                ],
-                axis=1,
-            )
-            ids.append(batch.column("source_id").to_numpy().astype(np.int64))
-            probs.append(p)
-            bar.update(n_read)
+        keep = _bright_source_ids(sources_path, stamps_path, settings.mag_limit)
+    with parquet_errors(stamps_path, "stamps file"):
+        ids, probs = _classify(
+            stamps_path,
+            models,
+            bands=bands,
+            size=size,
+            keep=keep,
+            settings=settings,
+            device=device,
+            progress=progress,
+        )
     sid = np.concatenate(ids) if ids else np.empty(0, np.int64)
     prob = np.concatenate(probs) if probs else np.empty((0, len(models)), np.float32)
     columns: dict[str, Any] = {"source_id": pa.array(sid, pa.int64())}

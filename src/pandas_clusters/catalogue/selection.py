@@ -61,7 +61,7 @@ from astropy.coordinates import SkyCoord, search_around_sky
 from pandas_clusters.catalogue.crossmatch import match_nearest_unique, read_catalogue
 from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
-from pandas_clusters.core.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import parquet_errors, read_parquet_metadata, write_parquet
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -168,10 +168,12 @@ def predicted_class_confidence(prob, threshold: float) -> np.ndarray:
 
 
 def _read_inference(path: str | os.PathLike) -> pd.DataFrame:
-    schema = pq.read_schema(path)
+    with parquet_errors(path, "inference file"):
+        schema = pq.read_schema(path)
     require_columns(schema.names, INFERENCE_COLUMNS, where=f"inference file {str(path)!r}")
     seeds = [c for c in schema.names if c.startswith("prob_seed")]  # ordered by the caller
-    df = pd.read_parquet(path, columns=[*INFERENCE_COLUMNS, *seeds])
+    with parquet_errors(path, "inference file"):
+        df = pd.read_parquet(path, columns=[*INFERENCE_COLUMNS, *seeds])
     if df["source_id"].duplicated().any():
         dup = int(df.loc[df["source_id"].duplicated(), "source_id"].iloc[0])
         msg = f"inference file {str(path)!r}: source_id {dup} occurs twice"
@@ -190,9 +192,11 @@ def _seed_key(name: str) -> tuple[int, str]:
 
 
 def _read_sources(path: str | os.PathLike) -> pd.DataFrame:
-    schema = pq.read_schema(path)
+    with parquet_errors(path, "sources file"):
+        schema = pq.read_schema(path)
     require_columns(schema.names, SOURCE_COLUMNS, where=f"sources file {str(path)!r}")
-    return pd.read_parquet(path, columns=list(SOURCE_COLUMNS))
+    with parquet_errors(path, "sources file"):
+        return pd.read_parquet(path, columns=list(SOURCE_COLUMNS))
 
 
 def _join_field(inference_path, sources_path) -> pd.DataFrame:

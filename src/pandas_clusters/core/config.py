@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -145,6 +146,49 @@ def _with_defaults(validator_class):
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) and limit > 80 else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(err: jsonschema.ValidationError, *, prefix: str = "") -> list[str]:
+    """One line per problem: the key (dotted path under ``prefix``), its value, what is allowed."""
+    path = ".".join([prefix] * bool(prefix) + [str(p) for p in err.absolute_path])
+    where = path or "<top level>"
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = sorted(err.schema.get("properties", {}))
+        lines = []
+        for key in sorted(set(err.instance) - set(allowed), key=str):
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(
+                f"{f'{path}.{key}' if path else key}: unknown key, value "
+                f"{_short(err.instance[key])}{hint}; allowed keys: {', '.join(allowed)}"
+            )
+        return lines
+    if err.validator == "enum":
+        return [f"{where}: {_short(err.instance)} is not one of {err.validator_value}"]
+    if err.validator == "type":
+        return [f"{where}: {_short(err.instance)} is not of type {err.validator_value!r}"]
+    return [f"{where}: {_short(err.message, 200)}"]
+
+
+def _check_mock_fields(cfg: Mapping[str, Any], source: str) -> None:
+    """With the mock survey, every field asked for must be in the mock's field sheet."""
+    if cfg.get("survey") != "mock":
+        return
+    sheet = sorted({int(f["id"]) for f in cfg["mock"]["fields"]})
+    training_fields = (cfg.get("training") or {}).get("fields") or []
+    for key, fields in (("fields", cfg["fields"]), ("training.fields", training_fields)):
+        unknown = sorted(set(fields) - set(sheet))
+        if unknown:
+            msg = (
+                f"invalid configuration in {source}:\n  {key}: field(s) {unknown} are not in "
+                f"the mock field sheet (mock.fields); known mock fields: {sheet}"
+            )
+            raise ConfigError(msg)
+
+
 def validate_config(config: Mapping[str, Any], *, source: str = "config") -> dict[str, Any]:
     """Validate a configuration and return a copy with every default filled in.
 
@@ -158,26 +202,23 @@ def validate_config(config: Mapping[str, Any], *, source: str = "config") -> dic
     Raises
     ------
     ConfigError
-        Naming the offending key (as a dotted path) and what is wrong with it.
+        One line per problem: the offending key (as a dotted path), its value and
+        what is allowed (never the whole schema); with the mock survey, also a
+        field that the mock's field sheet does not define.
     """
     cfg = copy.deepcopy(dict(config))
     validator = _Validator(load_schema())
     errors = list(validator.iter_errors(cfg))
     if errors:
         raise ConfigError(_error_summary(errors, prefix="", source=source))
+    _check_mock_fields(cfg, source)
     return cfg
 
 
 def _error_summary(errors: list, *, prefix: str, source: str) -> str:
-    """One line per schema error: the dotted key (under ``prefix``) and what is wrong."""
-    lines = []
-    for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
-        path = ".".join([prefix] * bool(prefix) + [str(p) for p in err.absolute_path])
-        path = path or "<top level>"
-        if err.validator == "additionalProperties":
-            lines.append(f"{path}: {err.message} (unknown key)")
-        else:
-            lines.append(f"{path}: {err.message}")
+    """One line per problem (key under ``prefix``, its value, what is allowed)."""
+    errors = sorted(errors, key=lambda e: list(map(str, e.absolute_path)))
+    lines = [line for err in errors for line in _describe(err, prefix=prefix)]
     return f"invalid configuration in {source}:\n  " + "\n  ".join(lines)
 
 
@@ -221,7 +262,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(p.read_text()) or {}
     except FileNotFoundError:
-        msg = f"configuration file {p} does not exist"
+        msg = f"configuration file {p} not found"
         raise ConfigError(msg) from None
     except yaml.YAMLError as exc:
         msg = f"configuration file {p} is not valid YAML: {exc}"

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 __all__ = [
     "DirectOutput",
     "atomic_path",
+    "parquet_errors",
     "read_parquet_metadata",
     "save_figure",
     "write_parquet",
@@ -105,9 +106,36 @@ def write_parquet(
     return Path(path)
 
 
+@contextlib.contextmanager
+def parquet_errors(path: str | os.PathLike, what: str = "Parquet file") -> Iterator[None]:
+    """Re-raise pyarrow's errors while reading ``path`` as one naming the file.
+
+    pyarrow's own messages (``Parquet magic bytes not found in footer...``) do not
+    say which file; inside this context a missing file becomes a
+    :class:`FileNotFoundError` and an unreadable one a :class:`ValueError`, both
+    starting with ``what`` and the path.
+    """
+    try:
+        yield
+    except FileNotFoundError as exc:
+        msg = f"{what} {os.fspath(path)} not found"
+        raise FileNotFoundError(msg) from exc
+    except (pa.ArrowException, OSError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = f"{what} {os.fspath(path)} cannot be read as Parquet: {detail}"
+        raise ValueError(msg) from exc
+
+
 def read_parquet_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """Return the ``pandas_clusters`` metadata written by :func:`write_parquet`."""
-    schema = pq.read_schema(path)
+    """Return the ``pandas_clusters`` metadata written by :func:`write_parquet`.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Naming the file, when it is absent or not readable Parquet.
+    """
+    with parquet_errors(path):
+        schema = pq.read_schema(path)
     raw = (schema.metadata or {}).get(b"pandas_clusters")
     if raw is None:
         return {}

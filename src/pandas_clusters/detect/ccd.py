@@ -25,7 +25,9 @@ __all__ = [
     "CCDImage",
     "CCDRef",
     "background",
+    "check_header_identity",
     "explicit_zero_point",
+    "header_float",
     "list_ccds",
     "moffat_aperture_correction",
     "pixel_scale_arcsec",
@@ -99,34 +101,168 @@ def _hdu_label(path: str | os.PathLike, hdu: int, header: fits.Header | None = N
     return f"{path}[{hdu}]" + (f" (EXTNAME={name!r})" if name else "")
 
 
-def list_ccds(path: str | os.PathLike) -> list[CCDRef]:
+#: Leading bytes of the compressed files astropy opens as FITS (gzip, bzip2).
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh")
+
+#: Band letters a ``FILTER`` keyword may start with (MegaCam ``g.MP9401``, ``i.MP9702``, ...).
+_FILTER_BANDS = frozenset("ugrizy")
+
+
+def _header_band(header: fits.Header) -> str | None:
+    """The band a header claims: ``BAND``, else the letter before the dot of ``FILTER``."""
+    band = header.get("BAND")
+    if band is not None and str(band).strip():
+        return str(band).strip().split(".")[0].strip()
+    filt = header.get("FILTER")
+    if filt is None:
+        return None
+    letter = str(filt).strip().split(".")[0].strip().lower()
+    return letter if letter in _FILTER_BANDS else None
+
+
+def check_header_identity(
+    header: fits.Header, *, label: str, band: str | None = None, field: int | None = None
+) -> None:
+    """Refuse an HDU whose ``BAND``/``FILTER`` or ``FIELD`` keyword contradicts what was asked.
+
+    Keywords the header does not carry are not judged, nor a ``FIELD`` that is not an
+    integer, nor a ``FILTER`` that does not start with a band letter.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        Primary or extension header.
+    label : str
+        File and HDU, for the message.
+    band : str, optional
+        Band the file was given as.
+    field : int, optional
+        Field the file was given as.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, HDU, keyword, the header's value and the asked one.
+    """
+    claimed = _header_band(header) if band is not None else None
+    if claimed is not None and claimed.lower() != str(band).lower():
+        key = "BAND" if header.get("BAND") is not None else "FILTER"
+        said = f"band {claimed!r}" if key == "BAND" else f"{header.get(key)!r}, band {claimed!r}"
+        msg = (
+            f"{label}: header {key} says {said}, but the file was given as band {band!r}; "
+            "are the band images swapped?"
+        )
+        raise ValueError(msg)
+    value = header.get("FIELD") if field is not None else None
+    try:
+        same = value is None or int(value) == int(field)
+    except (TypeError, ValueError):
+        same = True  # a FIELD that is not a field ID (text) is not judged
+    if not same:
+        msg = (
+            f"{label}: header FIELD = {value!r}, but the file was given as field {field}; "
+            "is it another field's image?"
+        )
+        raise ValueError(msg)
+
+
+def _check_extension_count(path: Path, hdul: fits.HDUList) -> None:
+    """Compare the extensions present with the primary header's ``NEXTEND`` (when it has one)."""
+    nextend = hdul[0].header.get("NEXTEND")
+    if nextend is None:
+        return
+    present = len(hdul) - 1
+    if int(nextend) != present:
+        msg = (
+            f"FITS file {path}: the primary header says NEXTEND = {int(nextend)} but the file "
+            f"holds {present} extension(s): it is truncated or incomplete "
+            "(delete it and download it again)"
+        )
+        raise ValueError(msg)
+
+
+def _check_complete(path: Path, hdul: fits.HDUList) -> None:
+    """Every HDU's data must lie inside the file (a cut file is named with the HDU).
+
+    Only for plain files: the offsets of a gzip/bzip2 file are those of its
+    decompressed stream, and a tile-compressed HDU's header describes the image, not
+    the bytes stored (astropy's reader finds a cut there).
+    """
+    size = path.stat().st_size
+    for index, hdu in enumerate(hdul):
+        if isinstance(hdu, fits.CompImageHDU):
+            continue
+        head = hdu.header
+        naxes = [int(head.get(f"NAXIS{k}", 0)) for k in range(1, int(head.get("NAXIS", 0)) + 1)]
+        n = math.prod(naxes) if naxes else 0
+        nbytes = abs(int(head.get("BITPIX", 8))) // 8 * int(head.get("GCOUNT", 1))
+        nbytes *= int(head.get("PCOUNT", 0)) + n
+        end = hdul.fileinfo(index)["datLoc"] + nbytes
+        if end > size:
+            msg = (
+                f"{_hdu_label(path, index, head)}: truncated: its data end at byte {end} but "
+                f"the file holds {size} bytes (delete it and download it again)"
+            )
+            raise ValueError(msg)
+
+
+def list_ccds(
+    path: str | os.PathLike, *, band: str | None = None, field: int | None = None
+) -> list[CCDRef]:
     """List the image HDUs (2-D data) of a FITS file, ordered by HDU index.
 
     Parameters
     ----------
     path : str or path-like
         Multi-extension FITS (a single image in the primary HDU also works).
+    band : str, optional
+        Band the file stands for: a ``BAND`` (or MegaCam ``FILTER``) keyword in the
+        primary or an image header that says otherwise is an error.
+    field : int, optional
+        Field the file stands for: a ``FIELD`` keyword that says otherwise is an error.
 
     Raises
     ------
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If the file cannot be read as FITS or has no 2-D image HDU.
+        If the file cannot be read as FITS, has no 2-D image HDU, holds fewer or
+        more extensions than its ``NEXTEND`` says, or its headers name another
+        band or field.
     """
     path = Path(path)
     if not path.exists():
-        msg = f"image file {path} does not exist"
+        msg = f"image file {path} not found"
         raise FileNotFoundError(msg)
+    with open(path, "rb") as fh:
+        start = fh.read(80)
+    if not start:
+        msg = f"image file {path} is empty"
+        raise ValueError(msg)
+    if not start.startswith((b"SIMPLE  =", *_COMPRESSED_MAGIC)):
+        shown = start[:40].decode("ascii", "replace").strip()
+        msg = (
+            f"image file {path} is not a FITS file: it starts with {shown!r} "
+            "(an HTML page or an error message saved under a .fits name?)"
+        )
+        raise ValueError(msg)
     refs: list[CCDRef] = []
     try:
-        with fits.open(path, memmap=True) as hdul:
+        with warnings.catch_warnings(), fits.open(path, memmap=True) as hdul:
+            # truncation is judged (and named) by _check_complete, not warned about
+            warnings.filterwarnings("ignore", message="File may have been truncated")
+            if not start.startswith(_COMPRESSED_MAGIC):
+                _check_complete(path, hdul)
+            _check_extension_count(path, hdul)
             for index, hdu in enumerate(hdul):
+                head = hdu.header
+                check_header_identity(
+                    head, label=_hdu_label(path, index, head), band=band, field=field
+                )
                 if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU):
                     continue
-                if hdu.header.get("NAXIS", 0) != 2:
+                if head.get("NAXIS", 0) != 2:
                     continue
-                head = hdu.header
                 name = str(head.get("EXTNAME", "")).strip()
                 ccd = head.get("CCDNUM", head.get("EXTVER", index))
                 refs.append(CCDRef(hdu=index, key=name or str(index), ccd=int(ccd)))
@@ -137,6 +273,18 @@ def list_ccds(path: str | os.PathLike) -> list[CCDRef]:
         msg = f"FITS file {path} has no 2-D image HDU"
         raise ValueError(msg)
     return refs
+
+
+def header_float(header: fits.Header, key: str, *, label: str) -> float | None:
+    """A numeric header keyword as float (``None`` when absent); text is an error naming it."""
+    value = header.get(key)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        msg = f"{label}: header keyword {key} = {value!r} is not a number"
+        raise ValueError(msg) from None
 
 
 def resolve_zero_point(
@@ -175,13 +323,13 @@ def resolve_zero_point(
     if explicit is not None:
         return float(explicit)
     for key in keywords:
-        value = header.get(key)
-        if value is None or not np.isfinite(float(value)):
+        value = header_float(header, key, label=label)
+        if value is None or not np.isfinite(value):
             continue
-        zp = float(value)
+        zp = value
         if key.upper() in PER_SECOND_ZERO_POINT_KEYWORDS:
-            exptime = header.get("EXPTIME")
-            if exptime is None or float(exptime) <= 0:
+            exptime = header_float(header, "EXPTIME", label=label)
+            if exptime is None or exptime <= 0:
                 msg = f"{label}: zero point {key} is per second but EXPTIME is missing or <= 0"
                 raise ValueError(msg)
             zp += 2.5 * math.log10(float(exptime))
@@ -253,10 +401,10 @@ def read_ccd(
     if data.ndim != 2:
         msg = f"{label}: image data is not 2-D (shape {data.shape})"
         raise ValueError(msg)
-    gain = header.get("GAIN")
-    gain = float(gain) if gain is not None and float(gain) > 0 else None
-    saturate = header.get("SATURATE")
-    saturate = float(saturate) if saturate is not None else math.inf
+    gain = header_float(header, "GAIN", label=label)
+    gain = gain if gain is not None and gain > 0 else None
+    saturate = header_float(header, "SATURATE", label=label)
+    saturate = saturate if saturate is not None else math.inf
     return CCDImage(
         path=path,
         ref=ref,

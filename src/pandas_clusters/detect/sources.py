@@ -719,20 +719,25 @@ def read_casu_catalogue(path: str | os.PathLike, *, field: int) -> pd.DataFrame:
 
 
 def _pair_ccds(
-    images: Mapping[str, str | os.PathLike], bands: Sequence[str]
+    images: Mapping[str, str | os.PathLike], bands: Sequence[str], field: int | None = None
 ) -> list[dict[str, CCDRef]]:
-    per_band = {band: {ref.ccd: ref for ref in list_ccds(images[band])} for band in bands}
+    per_band = {
+        band: {ref.ccd: ref for ref in list_ccds(images[band], band=band, field=field)}
+        for band in bands
+    }
     ref_band = bands[0]
-    pairs = []
-    for ccd in sorted(per_band[ref_band]):
-        missing = [b for b in bands if ccd not in per_band[b]]
-        if missing:
-            msg = f"CCD {ccd} of {images[ref_band]} has no counterpart in " + ", ".join(
-                f"{images[b]} (band {b})" for b in missing
+    for band in bands[1:]:
+        only_ref = sorted(set(per_band[ref_band]) - set(per_band[band]))
+        only_band = sorted(set(per_band[band]) - set(per_band[ref_band]))
+        if only_ref or only_band:
+            msg = (
+                f"the band images of field {field} hold different CCDs: "
+                f"{images[ref_band]} (band {ref_band}) has {len(per_band[ref_band])}, "
+                f"{images[band]} (band {band}) has {len(per_band[band])}; "
+                f"CCDs only in band {ref_band}: {only_ref}, only in band {band}: {only_band}"
             )
             raise ValueError(msg)
-        pairs.append({b: per_band[b][ccd] for b in bands})
-    return pairs
+    return [{b: per_band[b][ccd] for b in bands} for ccd in sorted(per_band[ref_band])]
 
 
 def build_sources(
@@ -806,7 +811,7 @@ def build_sources(
             raise ValueError(msg)
         frames: list[pd.DataFrame] = []
         infos: list[dict[str, Any]] = []
-        for pair in _pair_ccds(images, bands):
+        for pair in _pair_ccds(images, bands, field):
             ccd_images = {
                 b: read_ccd(
                     images[b],

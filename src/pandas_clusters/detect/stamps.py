@@ -78,7 +78,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pandas_clusters.core.config import SHARED_WITH_STAMPS, StageSettings
-from pandas_clusters.core.io import atomic_path
+from pandas_clusters.core.io import atomic_path, parquet_errors
 from pandas_clusters.detect._stamp_writer import StampFileWriter
 from pandas_clusters.detect.ccd import (
     background,
@@ -325,15 +325,37 @@ def _calibrated_ccd(path, ref, band: str, settings: StampSettings) -> np.ndarray
     return data
 
 
-def _read_positions(sources_path, bands: Sequence[str]) -> pd.DataFrame:
+def _read_positions(sources_path, bands: Sequence[str], field: int | None) -> pd.DataFrame:
     cols = ["source_id", "ccd"] + [f"{a}_{b}" for b in bands for a in ("x", "y")]
-    schema = pq.read_schema(sources_path)
+    with parquet_errors(sources_path, "sources table"):
+        schema = pq.read_schema(sources_path)
     missing = [c for c in cols if c not in schema.names]
     if missing:
         msg = f"sources table {sources_path}: missing column(s) {', '.join(missing)}"
         raise ValueError(msg)
-    frame = pq.read_table(sources_path, columns=cols).to_pandas()
+    meta = json.loads((schema.metadata or {}).get(b"pandas_clusters", b"{}"))
+    if field is not None and meta.get("field") is not None and int(meta["field"]) != int(field):
+        msg = (
+            f"sources table {sources_path} is of field {meta['field']}, but stamps of field "
+            f"{field} were asked for"
+        )
+        raise ValueError(msg)
+    with parquet_errors(sources_path, "sources table"):
+        frame = pq.read_table(sources_path, columns=cols).to_pandas()
     return frame.sort_values(["ccd", "source_id"], kind="stable").reset_index(drop=True)
+
+
+def _check_ccds(frame: pd.DataFrame, refs, images, sources_path) -> None:
+    """Every CCD the sources table uses must be an image HDU of every band."""
+    used = set(np.unique(frame["ccd"].to_numpy()).tolist())
+    for band, by_ccd in refs.items():
+        absent = sorted(used - set(by_ccd))
+        if absent:
+            msg = (
+                f"sources table {sources_path} has sources on CCD(s) {absent}, which image "
+                f"{images[band]} (band {band}) does not hold"
+            )
+            raise ValueError(msg)
 
 
 def cut_stamps(
@@ -342,6 +364,7 @@ def cut_stamps(
     *,
     out: str | os.PathLike,
     settings: StampSettings,
+    field: int | None = None,
 ) -> int:
     """Cut every source of a field in every band and stream the stamps to Parquet.
 
@@ -356,6 +379,9 @@ def cut_stamps(
         Output Parquet (written through a temporary file and renamed).
     settings : StampSettings
         Stage settings.
+    field : int, optional
+        The field asked for: the sources table's and the images' ``FIELD`` (where
+        they record one) must agree with it.
 
     Returns
     -------
@@ -366,7 +392,8 @@ def cut_stamps(
     ------
     ValueError
         Missing band image or sources column, missing WCS/zero point (naming
-        file and HDU).
+        file and HDU), images of another band or field, or a CCD of the sources
+        table missing from an image.
     """
     bands = settings.bands
     missing = [b for b in bands if b not in images]
@@ -375,8 +402,9 @@ def cut_stamps(
         raise ValueError(msg)
     s = settings.size
     nb = len(bands)
-    frame = _read_positions(sources_path, bands)
-    refs = {b: {r.ccd: r for r in list_ccds(images[b])} for b in bands}
+    frame = _read_positions(sources_path, bands, field)
+    refs = {b: {r.ccd: r for r in list_ccds(images[b], band=b, field=field)} for b in bands}
+    _check_ccds(frame, refs, images, sources_path)
     schema = stamps_schema(nb, s)
     scales: dict[str, float] = {}
     n_written = 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,11 @@ __all__ = [
     "build_model",
     "load_model",
     "predict_proba",
+    "read_tensors",
     "read_weights_metadata",
     "resolve_device",
     "save_weights",
+    "torch_load_safely",
 ]
 
 #: Architectures accepted by :func:`build_model` (torchvision names).
@@ -101,17 +104,77 @@ def _replace_head(model: nn.Module, num_classes: int) -> None:
     setattr(parent, attr, nn.Linear(lin.in_features, num_classes, bias=lin.bias is not None))
 
 
+def _weights_error(path: str | os.PathLike, what: str, exc: Exception) -> ValueError:
+    """A one-line error naming a weights file that cannot be read (no library advice)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        # torch's message advises weights_only=False, i.e. running arbitrary code: never
+        detail = "it holds objects other than tensors, or is corrupt"
+    else:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    msg = f"{what} {str(path)!r} cannot be read ({detail}); is it a complete, valid file?"
+    return ValueError(msg)
+
+
+def _require_file(path: str | os.PathLike, what: str) -> None:
+    if not Path(path).is_file():
+        msg = f"{what} {str(path)!r} not found"
+        raise FileNotFoundError(msg)
+
+
+def read_tensors(path: str | os.PathLike, *, what: str = "weights file") -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file, or a one-line error naming the file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.safetensors`` file.
+    what : str
+        What the file is, for the message.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not a valid safetensors file (truncated, overwritten, another format).
+    """
+    _require_file(path, what)
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own SafetensorError, and OSError
+        raise _weights_error(path, what, exc) from exc
+
+
+def torch_load_safely(path: str | os.PathLike, *, what: str) -> Any:
+    """``torch.load(weights_only=True)`` on the CPU, or a one-line error naming the file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is corrupt or holds objects other than tensors and plain containers;
+        the message never suggests unpickling it.
+    """
+    _require_file(path, what)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError (zip), EOFError, OSError...
+        raise _weights_error(path, what, exc) from exc
+
+
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    what = "pretrained weights file"
     if not path.is_file():
-        msg = f"pretrained weights file {str(path)!r} does not exist (weights are never downloaded)"
+        msg = f"{what} {str(path)!r} not found (weights are never downloaded)"
         raise FileNotFoundError(msg)
     if path.suffix == ".safetensors":
-        return load_file(path)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+        return read_tensors(path, what=what)
+    state = torch_load_safely(path, what=what)
     if isinstance(state, Mapping) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, Mapping):
-        msg = f"pretrained weights file {str(path)!r} does not hold a state dict"
+        msg = f"{what} {str(path)!r} does not hold a state dict"
         raise ValueError(msg)
     return dict(state)
 
@@ -201,21 +264,46 @@ def save_weights(
 
 
 def read_weights_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """Return the metadata stored by :func:`save_weights` (values decoded from JSON)."""
-    with safe_open(str(path), framework="pt") as f:
-        raw = f.metadata() or {}
-    return {k: json.loads(v) for k, v in raw.items()}
+    """Return the metadata stored by :func:`save_weights` (values decoded from JSON).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not a safetensors file with JSON metadata (naming the file).
+    """
+    _require_file(path, "weights file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+        return {k: json.loads(v) for k, v in raw.items()}
+    except Exception as exc:  # SafetensorError, OSError, JSONDecodeError
+        raise _weights_error(path, "weights file", exc) from exc
 
 
 def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild a trained model from its safetensors file, in eval mode, on ``device``."""
+    """Rebuild a trained model from its safetensors file, in eval mode, on ``device``.
+
+    Raises
+    ------
+    ValueError
+        If the file is unreadable, lacks the model metadata, or its tensors do not
+        fit the architecture it names (the message names the file).
+    """
     meta = read_weights_metadata(path)
     for key in ("model", "in_channels"):
         if key not in meta:
             msg = f"weights file {str(path)!r} lacks the metadata key {key!r}"
             raise ValueError(msg)
     model = build_model(meta["model"], in_channels=int(meta["in_channels"]))
-    model.load_state_dict(load_file(str(path)), strict=True)
+    state = read_tensors(path)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = str(exc).strip().splitlines()[0]
+        msg = f"weights file {str(path)!r} does not fit the {meta['model']} it names: {detail}"
+        raise ValueError(msg) from exc
     return model.to(device).eval()
 
 

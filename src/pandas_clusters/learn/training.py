@@ -6,7 +6,10 @@ split held on the device and augmented there (:mod:`pandas_clusters.learn.datase
 After every epoch it writes a checkpoint (model, optimiser, scheduler,
 random-generator states, history, early-stopping state); a rerun with the
 same settings and training set resumes from it instead of starting over, and
-reaches the same result as an uninterrupted run. Early stopping watches the
+reaches the same result as an uninterrupted run. The checkpoint it replaces
+is kept as ``checkpoint.prev.pt``: a checkpoint that cannot be read is renamed
+``*.corrupt`` (with a :class:`CorruptCheckpointWarning`) and the run resumes
+from the previous one, or starts over. Early stopping watches the
 validation loss; the weights of the best epoch are written as safetensors,
 with the history (CSV) and the resolved settings (JSON).
 """
@@ -34,14 +37,22 @@ from tqdm.auto import tqdm
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import atomic_path, read_parquet_metadata
 from pandas_clusters.learn.datasets import DeviceBatches, SplitData, fits_on_device, load_splits
-from pandas_clusters.learn.models import build_model, resolve_device, save_weights
+from pandas_clusters.learn.models import (
+    build_model,
+    resolve_device,
+    save_weights,
+    torch_load_safely,
+)
 
 __all__ = [
     "HISTORY_COLUMNS",
+    "CorruptCheckpointWarning",
     "ResumeWarning",
     "TrainResult",
     "TrainSettings",
     "class_weights",
+    "previous_checkpoint_path",
+    "read_checkpoint",
     "seed_everything",
     "train",
     "train_one_epoch",
@@ -65,6 +76,78 @@ HISTORY_COLUMNS = (
 
 class ResumeWarning(UserWarning):
     """A checkpoint was found but does not belong to this run; training starts over."""
+
+
+class CorruptCheckpointWarning(UserWarning):
+    """A checkpoint could not be read: it was renamed aside (``*.corrupt``) and training
+    resumes from the previous checkpoint, or starts over when there is none."""
+
+
+#: Keys every checkpoint holds (see :func:`train`).
+_CHECKPOINT_KEYS = (
+    "fingerprint",
+    "epoch",
+    "session",
+    "model",
+    "optimizer",
+    "scheduler",
+    "generator",
+    "torch_rng",
+    "history",
+    "best_state",
+    "best_val_loss",
+    "best_epoch",
+    "bad_epochs",
+    "done",
+)
+
+
+def previous_checkpoint_path(path: str | os.PathLike) -> Path:
+    """Where the checkpoint of the epoch before the last one is kept (``checkpoint.prev.pt``)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def _set_aside(path: Path, reason: str) -> None:
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    warnings.warn(
+        f"{reason}; renamed to {aside}, training resumes from the previous checkpoint "
+        "if there is one, else starts over",
+        CorruptCheckpointWarning,
+        stacklevel=3,
+    )
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The newest readable checkpoint: ``path``, else its previous one, else ``None``.
+
+    A checkpoint that cannot be read (truncated, overwritten, not a checkpoint) is
+    renamed to ``*.corrupt`` with a :class:`CorruptCheckpointWarning`; it is never
+    unpickled beyond tensors and plain containers.
+    """
+    for candidate in (Path(path), previous_checkpoint_path(path)):
+        if not candidate.is_file():
+            continue
+        try:
+            ckpt = torch_load_safely(candidate, what="checkpoint")
+        except ValueError as exc:
+            _set_aside(candidate, str(exc))
+            continue
+        missing = [k for k in _CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+        if missing:
+            _set_aside(candidate, f"checkpoint {str(candidate)!r} lacks {missing}")
+            continue
+        return ckpt
+    return None
+
+
+def _write_checkpoint(ckpt: dict[str, Any], path: Path) -> None:
+    """Write ``ckpt`` atomically; the checkpoint it replaces becomes the previous one."""
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
+        if path.is_file():
+            os.replace(path, previous_checkpoint_path(path))
 
 
 @dataclass(frozen=True)
@@ -373,8 +456,8 @@ def train(
     history: list[dict[str, Any]] = []
     best_state = _state_copy(model)
     best_loss, best_epoch, bad_epochs, done, session, start_epoch = np.inf, 0, 0, False, 0, 0
-    if checkpoint_path.is_file():
-        ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(checkpoint_path)
+    if ckpt is not None:
         if ckpt.get("fingerprint") != fingerprint:
             warnings.warn(
                 f"checkpoint {str(checkpoint_path)!r} was made with other settings or data; "
@@ -444,8 +527,7 @@ def train(
                 "bad_epochs": bad_epochs,
                 "done": done,
             }
-            with atomic_path(checkpoint_path) as tmp:
-                torch.save(ckpt, tmp)
+            _write_checkpoint(ckpt, checkpoint_path)
             _write_history(history_path, history)
             bar.update(1)
             bar.set_postfix(val_loss=f"{row['val_loss']:.4f}", best=best_epoch)
@@ -492,6 +574,7 @@ def train(
     }
     with atomic_path(settings_path) as tmp:
         tmp.write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
+    previous_checkpoint_path(checkpoint_path).unlink(missing_ok=True)
     if not settings.keep_checkpoint:
         checkpoint_path.unlink(missing_ok=True)
     return result
