@@ -15,7 +15,9 @@ rule download_image:
         "logs/download_image/{field}/{band}.log",
     benchmark:
         "benchmarks/runs/download_image/{field}/{band}.tsv"
-    retries: 2
+    # the library retries transient failures itself (acquire/_retry.py, resuming the
+    # transfer); a rule-level retry on top would multiply the attempts
+    retries: 0
     localrule: True
     conda:
         "../../envs/download.yaml"
@@ -32,7 +34,7 @@ rule fetch_catalogue:
         "resources/catalogues/{catalogue}.parquet",
     log:
         "logs/fetch_catalogue/{catalogue}.log",
-    retries: 2
+    retries: 0
     localrule: True
     conda:
         "../../envs/download.yaml"

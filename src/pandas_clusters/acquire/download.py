@@ -34,6 +34,8 @@ import numpy as np
 import requests
 import urllib3
 
+from pandas_clusters.acquire._retry import TRANSIENT_STATUS, backoff_delay
+
 __all__ = [
     "DownloadError",
     "DownloadSettings",
@@ -47,8 +49,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: HTTP statuses worth a retry: the server is busy, restarting or timed out.
-TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 _CHECKSUM_RE = re.compile(r"^(?P<algo>md5|sha1|sha256|sha512):(?P<hex>[0-9a-fA-F]+)$")
 _CONTENT_RANGE_RE = re.compile(r"^bytes\s+(?:(?P<start>\d+)-(?P<end>\d+)|\*)/(?P<total>\d+|\*)$")
@@ -107,7 +107,7 @@ class DownloadSettings:
 
     def delay(self, retry: int) -> float:
         """Wait before retry number ``retry`` (1-based), s."""
-        return min(self.backoff_s * 2.0 ** (retry - 1), self.backoff_max_s)
+        return backoff_delay(retry, backoff_s=self.backoff_s, backoff_max_s=self.backoff_max_s)
 
 
 def image_url(

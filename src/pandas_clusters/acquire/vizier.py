@@ -24,6 +24,7 @@ import pandas as pd
 import requests
 from astropy.table import Table, vstack
 
+from pandas_clusters.acquire._retry import TRANSIENT_STATUS, backoff_delay
 from pandas_clusters.acquire.local import (
     NORMALISED_COLUMNS,
     CatalogueSpec,
@@ -45,9 +46,6 @@ log = logging.getLogger(__name__)
 
 #: Columns asked of VizieR: every column (``**``) plus computed ICRS degrees.
 DEFAULT_COLUMNS = ("**", "_RA.icrs", "_DE.icrs")
-
-#: HTTP statuses worth a retry (the server is busy or restarting).
-_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class VizierError(RuntimeError):
@@ -214,7 +212,9 @@ def query_vizier(
     problem = ""
     for attempt in range(settings.retries + 1):
         if attempt:
-            delay = min(settings.backoff_s * 2 ** (attempt - 1), settings.backoff_max_s)
+            delay = backoff_delay(
+                attempt, backoff_s=settings.backoff_s, backoff_max_s=settings.backoff_max_s
+            )
             log.warning("VizieR %s: retry %d in %.1f s", label, attempt, delay)
             time.sleep(delay)
         try:
@@ -224,7 +224,7 @@ def query_vizier(
             problem = f"{type(exc).__name__}: {exc}"
             response = None
             continue
-        if response.status_code in _TRANSIENT_STATUS:
+        if response.status_code in TRANSIENT_STATUS:
             problem = f"HTTP {response.status_code} {response.reason}"
             continue
         break
