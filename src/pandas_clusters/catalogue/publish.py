@@ -1,7 +1,7 @@
 """The published catalogue: CDS ``table7.dat`` + ``ReadMe``, and FITS/Parquet copies.
 
 The table reproduces the layout of the paper's CDS catalogue J/ApJS/278/16
-(``shared/seeds/001_*.txt``): columns :data:`TABLE7_COLUMNS` (Seq, RAh, RAm,
+(its CDS ReadMe, Zhang et al. 2025, ApJS 278, 16): columns :data:`TABLE7_COLUMNS` (Seq, RAh, RAm,
 RAs, DE-, DEd, DEm, DEs, gmag, e_gmag, imag, e_imag, PAndAS, Rproj, Conf,
 Score, C09, RBC, C11, W22, W23, H14) with the seed's labels, units,
 explanations and notes.

@@ -15,7 +15,7 @@ pandas_clusters.core.fields --centres ... --log ... --out ...``):
 Each field's footprint is the 36-CCD MegaCam mosaic, a rectangle in the
 field's own sky-offset frame (MegaCam's WCS has no rotation: ``CD1_2 = CD2_1
 = 0``). Its size is measured from a real MegaCam header (the CFHT/CADC
-cutout in ``../shared/reference/astroquery-cadc-testdata``): ``PIXSCAL1 =
+cutout of astroquery's CADC test data): ``PIXSCAL1 =
 0.1850`` arcsec/px, ``CCDSIZE = [1:2048,1:4612]``, ``DETSIZE =
 [1:23219,1:19354]`` for the 40-CCD mosaic whose middle rows hold 11 CCD
 columns (the header's amplifier map: 9 science CCDs plus two "ear" CCDs,

@@ -1,6 +1,6 @@
 """M31 geometry: centre, distance, disk orientation and projected radii.
 
-Values follow DESIGN.md §2 (McConnachie et al. 2005-like constants): centre
+Values (McConnachie et al. 2005-like constants): centre
 RA 10.6847 deg, Dec +41.2690 deg, distance 785 kpc, disk position angle
 38 deg and inclination 77 deg.
 """

@@ -53,8 +53,8 @@ Names
 -----
 Every cluster listed in RBC, C09, C11 or H14 gets one identity, shared by
 all catalogues, built the way the real names are (checked against the C11
-``table1.dat``/``table2.dat`` and Peacock's RBC-named table in
-``../shared/reference``):
+``table1.dat``/``table2.dat`` (J/AJ/141/61) and Peacock et al. 2010's RBC-named
+table (J/MNRAS/402/803)):
 
 * H14 members are ``PAndAS-NN`` (numbered by RA) everywhere.
 * Others get an RBC main name: Bologna ``B123`` (``B123D`` for the BolD
