@@ -10,15 +10,14 @@ import pandas as pd
 import pytest
 
 from pandas_clusters.catalogue.crossmatch import (
-    CatalogueWarning,
     CrossmatchSettings,
     MissingCatalogueWarning,
     crossmatch_candidates,
-    match_nearest_unique,
     write_crossmatch,
 )
-from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
+from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES, CatalogueWarning
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.skymatch import match_nearest_unique
 
 ARCSEC = 1.0 / 3600.0
 REFERENCE = Path(__file__).parents[2] / "shared" / "reference"

@@ -41,34 +41,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import astropy.units as u
 import numpy as np
 import pandas as pd
-from astropy.coordinates import SkyCoord, search_around_sky
 
-from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
-from pandas_clusters.core.columns import require_columns
+from pandas_clusters.core.catalogues import (
+    read_catalogue,
+)
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.skymatch import match_nearest_unique
 
 __all__ = [
-    "LITERATURE_CATALOGUES",
-    "CatalogueWarning",
     "CrossmatchSettings",
     "MissingCatalogueWarning",
     "crossmatch_candidates",
-    "match_nearest_unique",
-    "read_catalogue",
     "write_crossmatch",
 ]
 
 
 class MissingCatalogueWarning(UserWarning):
     """An optional catalogue is absent; its name column is left empty."""
-
-
-class CatalogueWarning(UserWarning):
-    """A catalogue entry was skipped (e.g. without a finite position)."""
 
 
 @dataclass(frozen=True)
@@ -104,106 +96,6 @@ class CrossmatchSettings(StageSettings):
         if len(set(self.catalogues)) != len(self.catalogues):
             msg = f"crossmatch.catalogues lists a catalogue twice: {list(self.catalogues)}"
             raise ValueError(msg)
-
-
-def read_catalogue(path: str | os.PathLike, *, catalogue: str) -> pd.DataFrame:
-    """Read a normalised catalogue and check its columns.
-
-    Parameters
-    ----------
-    path : path-like
-        Parquet file with ``name`` (str), ``ra_deg``, ``dec_deg`` (ICRS deg).
-    catalogue : str
-        Catalogue key, for messages.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``name`` (str, stripped; empty for a missing name), ``ra_deg``,
-        ``dec_deg`` (float64); entries without a finite position are dropped
-        with a :class:`CatalogueWarning`.
-    """
-    df = pd.read_parquet(path)
-    require_columns(
-        df.columns, ("name", "ra_deg", "dec_deg"), where=f"catalogue {catalogue!r} ({str(path)!r})"
-    )
-    names = [
-        ("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
-        for v in df["name"].tolist()
-    ]
-    out = pd.DataFrame(
-        {
-            "name": pd.Series(names, dtype=object),
-            "ra_deg": pd.to_numeric(df["ra_deg"], errors="coerce").to_numpy(float),
-            "dec_deg": pd.to_numeric(df["dec_deg"], errors="coerce").to_numpy(float),
-        }
-    )
-    bad = ~(np.isfinite(out["ra_deg"]) & np.isfinite(out["dec_deg"]))
-    if bad.any():
-        msg = (
-            f"catalogue {catalogue!r} ({str(path)!r}): {int(bad.sum())} entr(ies) without a "
-            "finite position skipped"
-        )
-        warnings.warn(msg, CatalogueWarning, stacklevel=2)
-        out = out.loc[~bad].reset_index(drop=True)
-    return out
-
-
-def match_nearest_unique(
-    ra1, dec1, ra2, dec2, *, radius_arcsec: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one nearest-first match of two position lists.
-
-    Parameters
-    ----------
-    ra1, dec1 : array_like
-        First list (the candidates), ICRS deg.
-    ra2, dec2 : array_like
-        Second list (the catalogue), ICRS deg.
-    radius_arcsec : float
-        Largest accepted separation, arcsec.
-
-    Returns
-    -------
-    index : numpy.ndarray of int64
-        For each entry of the first list, the index of its match in the second
-        list, or -1.
-    separation_arcsec : numpy.ndarray of float64
-        Separation of the match, arcsec (NaN where none).
-
-    Notes
-    -----
-    Pairs within the radius are accepted in order of increasing separation
-    while neither member is taken, so no entry of either list is used twice.
-    """
-    ra1 = np.atleast_1d(np.asarray(ra1, dtype=float))
-    dec1 = np.atleast_1d(np.asarray(dec1, dtype=float))
-    ra2 = np.atleast_1d(np.asarray(ra2, dtype=float))
-    dec2 = np.atleast_1d(np.asarray(dec2, dtype=float))
-    index = np.full(len(ra1), -1, dtype=np.int64)
-    sep_out = np.full(len(ra1), np.nan)
-    if len(ra1) == 0 or len(ra2) == 0:
-        return index, sep_out
-    for label, arr in (("ra1", ra1), ("dec1", dec1), ("ra2", ra2), ("dec2", dec2)):
-        if not np.all(np.isfinite(arr)):
-            msg = f"match_nearest_unique: {label} has non-finite values"
-            raise ValueError(msg)
-    c1 = SkyCoord(ra1 * u.deg, dec1 * u.deg, frame="icrs")
-    c2 = SkyCoord(ra2 * u.deg, dec2 * u.deg, frame="icrs")
-    i1, i2, sep, _ = search_around_sky(c1, c2, radius_arcsec * u.arcsec)
-    if len(i1) == 0:
-        return index, sep_out
-    sep_as = sep.to_value(u.arcsec)
-    order = np.lexsort((i2, i1, sep_as))
-    taken2 = np.zeros(len(ra2), dtype=bool)
-    for k in order.tolist():
-        a, b = i1[k], i2[k]
-        if index[a] >= 0 or taken2[b]:
-            continue
-        index[a] = b
-        sep_out[a] = sep_as[k]
-        taken2[b] = True
-    return index, sep_out
 
 
 def crossmatch_candidates(

@@ -58,10 +58,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 from astropy.coordinates import SkyCoord, search_around_sky
 
-from pandas_clusters.catalogue.crossmatch import match_nearest_unique, read_catalogue
+from pandas_clusters.core.catalogues import read_catalogue
 from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import parquet_errors, read_parquet_metadata, write_parquet
+from pandas_clusters.core.skymatch import match_nearest_unique
 
 __all__ = [
     "CANDIDATE_COLUMNS",

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pandas_clusters.catalogue.crossmatch import match_nearest_unique
 from pandas_clusters.core.io import atomic_path
+from pandas_clusters.core.skymatch import match_nearest_unique
 
 __all__ = ["CLUSTER_KINDS", "score_against_truth", "true_cluster_flags", "write_truth_score"]
 
@@ -43,7 +43,7 @@ def true_cluster_flags(
     -------
     is_cluster : ndarray of bool
         True for a source paired, within the radius, with a truth young or
-        globular cluster by :func:`pandas_clusters.catalogue.crossmatch.match_nearest_unique`.
+        globular cluster by :func:`pandas_clusters.core.skymatch.match_nearest_unique`.
     obj_id : ndarray of int64
         The matched truth ``obj_id`` (-1 where none).
     """
