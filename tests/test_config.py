@@ -129,6 +129,8 @@ def test_every_stage_settings_class_is_found():
         "CrossmatchSettings",
         "PublishSettings",
         "FigureSettings",
+        "DownloadSettings",
+        "VizierSettings",
     } <= names
 
 

@@ -118,7 +118,7 @@ def test_bad_catalogue_columns(candidates, catalogues, tmp_path):
     )
     paths = {**catalogues, "rbc": bad}
     with pytest.raises(
-        ValueError, match=r"'rbc'.*bad_rbc\.parquet.*\['name', 'ra_deg', 'dec_deg'\]"
+        ValueError, match=r"'rbc'.*bad_rbc\.parquet.*missing column\(s\) name, ra_deg, dec_deg"
     ):
         crossmatch_candidates(candidates, paths, settings=CrossmatchSettings.from_config())
     nan = write_parquet(

@@ -26,7 +26,7 @@ from pandas_clusters.acquire.download import (
 )
 from pandas_clusters.acquire.mock import MockField, MockSettings, write_field_image
 
-FAST = DownloadSettings(
+FAST = DownloadSettings.from_config(
     retries=3, backoff_s=0.0, backoff_max_s=0.0, timeout_s=5.0, chunk_bytes=4096
 )
 
@@ -210,7 +210,7 @@ def test_persistent_truncation_fails_after_retries_keeping_part(archive, tmp_pat
     archive.files["/f.fits"] = _mef_bytes()
     archive.plans["/f.fits"] = ["truncate"] * 10
     out = tmp_path / "f.fits"
-    settings = DownloadSettings(retries=2, backoff_s=0.0, timeout_s=5.0)
+    settings = DownloadSettings.from_config(retries=2, backoff_s=0.0, timeout_s=5.0)
     with pytest.raises(DownloadError, match=r"after 3 attempt\(s\): transfer interrupted"):
         download_image(f"{archive.base}/f.fits", out, settings=settings)
     assert not out.exists()
@@ -297,7 +297,7 @@ def test_failed_download_leaves_previous_output_untouched(archive, tmp_path):
 def test_progress_bar_when_asked(archive, tmp_path, capsys):
     body = _mef_bytes()
     archive.files["/f.fits"] = body
-    settings = DownloadSettings(retries=0, progress=True, chunk_bytes=1024)
+    settings = DownloadSettings.from_config(retries=0, progress=True, chunk_bytes=1024)
     download_image(f"{archive.base}/f.fits", tmp_path / "f.fits", settings=settings)
     assert "f.fits" in capsys.readouterr().err
 

@@ -780,7 +780,7 @@ def inference_footer_overwritten(w, tmp):
     return _select(path, w.sources, tmp), path
 
 
-@case("selection", "lacks the column(s) ['prob_mean']")
+@case("selection", "missing column(s) prob_mean")
 def inference_without_probabilities(w, tmp):
     path = _rewrite_parquet(w.inference, tmp / "i.parquet", lambda t: t.drop_columns(["prob_mean"]))
     return _select(path, w.sources, tmp), path

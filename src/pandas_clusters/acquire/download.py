@@ -28,13 +28,14 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import requests
 import urllib3
 
 from pandas_clusters.acquire._retry import TRANSIENT_STATUS, backoff_delay
+from pandas_clusters.core.config import StageSettings
 
 __all__ = [
     "DownloadError",
@@ -67,7 +68,7 @@ class _Transient(Exception):
 
 
 @dataclass(frozen=True)
-class DownloadSettings:
+class DownloadSettings(StageSettings):
     """Retry, timeout and display settings of the downloader.
 
     Parameters
@@ -91,19 +92,16 @@ class DownloadSettings:
         basic credentials are taken from ``~/.netrc`` by requests).
     """
 
-    retries: int = 5
-    backoff_s: float = 2.0
-    backoff_max_s: float = 120.0
-    timeout_s: float = 120.0
-    chunk_bytes: int = 1 << 20
-    progress: bool | None = None
-    cert: str | None = None
+    _section: ClassVar[str] = "download"
+    _runtime: ClassVar[Mapping[str, Any]] = {"chunk_bytes": 1 << 20, "progress": None}
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None) -> DownloadSettings:
-        """Build settings from a mapping of the same names (missing keys: defaults)."""
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in dict(config or {}).items() if k in names})
+    retries: int
+    backoff_s: float
+    backoff_max_s: float
+    timeout_s: float
+    chunk_bytes: int
+    progress: bool | None
+    cert: str | None
 
     def delay(self, retry: int) -> float:
         """Wait before retry number ``retry`` (1-based), s."""
@@ -330,7 +328,7 @@ def download_file(
     InvalidImageError
         If ``validate`` rejects the file.
     """
-    settings = settings or DownloadSettings()
+    settings = settings or DownloadSettings.from_config()
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     part = final.with_name(final.name + ".part")

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import requests
@@ -32,6 +32,7 @@ from pandas_clusters.acquire.local import (
     table_to_dataframe,
     write_catalogue,
 )
+from pandas_clusters.core.config import StageSettings
 
 __all__ = [
     "DEFAULT_COLUMNS",
@@ -57,7 +58,7 @@ class MissingTableWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class VizierSettings:
+class VizierSettings(StageSettings):
     """How to talk to VizieR.
 
     Parameters
@@ -78,20 +79,15 @@ class VizierSettings:
         The astroquery ``columns`` argument.
     """
 
-    server: str = "vizier.cds.unistra.fr"
-    timeout_s: float = 300.0
-    retries: int = 3
-    backoff_s: float = 5.0
-    backoff_max_s: float = 60.0
-    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    _section: ClassVar[str] = "vizier"
+    _runtime: ClassVar[Mapping[str, Any]] = {"columns": DEFAULT_COLUMNS}
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None) -> VizierSettings:
-        """Build settings from the config's ``vizier`` mapping (missing keys: defaults)."""
-        kwargs = dict(config or {})
-        if "columns" in kwargs:
-            kwargs["columns"] = tuple(kwargs["columns"])
-        return cls(**kwargs)
+    server: str
+    timeout_s: float
+    retries: int
+    backoff_s: float
+    backoff_max_s: float
+    columns: tuple[str, ...]
 
 
 def _votable_errors(content: bytes) -> list[str]:
@@ -194,7 +190,7 @@ def query_vizier(
     from astroquery import cache_conf
     from astroquery.vizier import Vizier
 
-    settings = settings or VizierSettings()
+    settings = settings or VizierSettings.from_config()
     label = f"{catalogue} ({source})" if catalogue else source
     if table is None:
         request_source = source
@@ -305,7 +301,7 @@ def fetch_vizier_catalogue(
     if spec.vizier is None:
         msg = f"catalogue {catalogue}: no 'vizier' identifier in its spec"
         raise ValueError(msg)
-    settings = settings or VizierSettings()
+    settings = settings or VizierSettings.from_config()
     table = query_vizier(spec.vizier, table=spec.table, settings=settings, catalogue=catalogue)
     source = {
         "kind": "vizier",

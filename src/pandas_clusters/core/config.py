@@ -52,6 +52,9 @@ class StageSettings:
     #: Context fields that default to another schema entry (field -> dotted schema path),
     #: e.g. the stamps' sky settings to those of ``sources``.
     _defaults_from: ClassVar[Mapping[str, str]] = {}
+    #: Defaults of fields that are not settings of the science (no config key): run-time
+    #: options such as a progress bar or a transfer's block size.
+    _runtime: ClassVar[Mapping[str, Any]] = {}
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None = None, /, **values: Any) -> Self:
@@ -78,6 +81,8 @@ class StageSettings:
         context = {k: v for k, v in values.items() if k not in keys}
         for name, path in cls._defaults_from.items():
             context.setdefault(name, schema_default(path))
+        for name, value in cls._runtime.items():
+            context.setdefault(name, value)
         resolved = cls._derive({**resolved, **context})
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(context) - set(names))
