@@ -171,6 +171,7 @@ def _cmd_publish(cfg, args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``pandas-clusters`` parser: one sub-command per workflow rule, in DAG order."""
     ap = argparse.ArgumentParser(prog="pandas-clusters", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="config/config.yaml", help="configuration YAML file")
     ap.add_argument(
@@ -180,7 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate the configuration file")
     p.set_defaults(func=_cmd_validate)
+    _add_mock_commands(sub)
+    _add_detect_commands(sub)
+    _add_learn_commands(sub)
+    _add_catalogue_commands(sub)
+    return ap
 
+
+def _add_mock_commands(sub) -> None:
+    """``mock-image``, ``mock-truth``, ``mock-catalogues``: the simulated survey."""
     p = sub.add_parser("mock-image", help="render one mock field in one band (MEF FITS)")
     p.add_argument("--field", type=int, required=True, help="field id (one of mock.fields)")
     p.add_argument("--band", required=True, choices=["g", "i"], help="band to render")
@@ -196,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", required=True, help="folder of the catalogue Parquet files")
     p.set_defaults(func=_cmd_mock_catalogues)
 
+
+def _add_detect_commands(sub) -> None:
+    """``sources``, ``stamps``: detection and stamps of one field."""
     p = sub.add_parser("sources", help="detect and measure the sources of one field")
     p.add_argument("--field", type=int, required=True, help="field id")
     p.add_argument("--image", action="append", metavar="BAND=FITS", help="one per band")
@@ -212,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output stamps Parquet")
     p.set_defaults(func=_cmd_stamps)
 
+
+def _add_learn_commands(sub) -> None:
+    """``training-set``, ``training``: the labelled set and one ensemble member."""
     p = sub.add_parser("training-set", help="label, balance and split the training set")
     p.add_argument("--mag-limit", type=float, required=True, help="limiting g magnitude, AB")
     p.add_argument("--sources", nargs="+", required=True, help="sources Parquet, per field")
@@ -230,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", required=True, help="folder of weights, history, settings")
     p.set_defaults(func=_cmd_train)
 
+
+def _add_catalogue_commands(sub) -> None:
+    """``inference``, ``selection``, ``crossmatch``, ``publish``: from stamps to table 7."""
     p = sub.add_parser("inference", help="classify the stamps of one field with an ensemble")
     p.add_argument("--stamps", required=True, help="the field's stamps Parquet")
     p.add_argument("--sources", help="sources table (needed unless inference.all_sources)")
@@ -255,7 +273,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inspection-dir", help="folder of <inspector>.csv visual-inspection scores")
     p.add_argument("--outdir", required=True, help="folder of table7.dat, ReadMe, FITS, Parquet")
     p.set_defaults(func=_cmd_publish)
-    return ap
 
 
 def _one_line(exc: BaseException) -> str:

@@ -386,20 +386,7 @@ def build_table7(
         Columns of :data:`TABLE7_COLUMNS` (values rounded to the published
         precision; blanks as NA/NaN/None) plus ``source_id``.
     """
-    required = [
-        "source_id",
-        "ra",
-        "dec",
-        "gmag",
-        "e_gmag",
-        "imag",
-        "e_imag",
-        "field",
-        "rproj_kpc",
-        "conf",
-        *LITERATURE_CATALOGUES,
-    ]
-    require_columns(candidates.columns, required, where="candidates table (for table 7)")
+    _require_table7_inputs(candidates)
     df = candidates.reset_index(drop=True).copy()
     if scores is not None:
         if len(scores) != len(df):
@@ -418,45 +405,73 @@ def build_table7(
             msg = f"candidates table: column {col!r} has non-finite values"
             raise ValueError(msg)
     df = df.sort_values(["ra", "dec", "source_id"], kind="stable").reset_index(drop=True)
+    out: dict[str, Any] = {**_table7_values(df), "Score": df["_score"].array}
+    for label, key in _NAME_COLUMNS.items():
+        out[label] = _name_column(df[key].tolist())
+    table = pd.DataFrame(out)
+    table["source_id"] = df["source_id"].to_numpy(np.int64)
+    return table
+
+
+def _require_table7_inputs(candidates: pd.DataFrame) -> None:
+    """The columns of the cross-matched candidates that table 7 is built from."""
+    required = [
+        "source_id",
+        "ra",
+        "dec",
+        "gmag",
+        "e_gmag",
+        "imag",
+        "e_imag",
+        "field",
+        "rproj_kpc",
+        "conf",
+        *LITERATURE_CATALOGUES,
+    ]
+    require_columns(candidates.columns, required, where="candidates table (for table 7)")
+
+
+def _rounded(values: np.ndarray, label: str) -> np.ndarray:
+    """Values rounded to the published precision of column ``label``."""
+    return np.round(values, _SPECS[label].decimals)
+
+
+def _table7_values(df: pd.DataFrame) -> dict[str, Any]:
+    """Seq, positions, magnitudes, field, Rproj and Conf of table 7 (rows of ``df`` in order)."""
     n = len(df)
     sexa = _sexagesimal(df["ra"].to_numpy(float), df["dec"].to_numpy(float))
-
-    def rounded(values: np.ndarray, label: str) -> np.ndarray:
-        return np.round(values, _SPECS[label].decimals)
 
     def column(col: str) -> np.ndarray:
         return df[col].to_numpy(float)
 
-    out: dict[str, Any] = {
+    return {
         "Seq": np.arange(1, n + 1, dtype=np.int64),
         "RAh": sexa["RAh"],
         "RAm": sexa["RAm"],
-        "RAs": rounded(sexa["RAs"], "RAs"),
+        "RAs": _rounded(sexa["RAs"], "RAs"),
         "DE-": pd.Series(sexa["DE-"], dtype=object).to_numpy(),
         "DEd": sexa["DEd"],
         "DEm": sexa["DEm"],
-        "DEs": rounded(sexa["DEs"], "DEs"),
-        "gmag": rounded(column("gmag"), "gmag"),
-        "e_gmag": rounded(column("e_gmag"), "e_gmag"),
-        "imag": rounded(column("imag"), "imag"),
-        "e_imag": rounded(column("e_imag"), "e_imag"),
+        "DEs": _rounded(sexa["DEs"], "DEs"),
+        "gmag": _rounded(column("gmag"), "gmag"),
+        "e_gmag": _rounded(column("e_gmag"), "e_gmag"),
+        "imag": _rounded(column("imag"), "imag"),
+        "e_imag": _rounded(column("e_imag"), "e_imag"),
         "PAndAS": df["field"].to_numpy(np.int64),
-        "Rproj": rounded(column("rproj_kpc"), "Rproj"),
-        "Conf": rounded(column("conf"), "Conf"),
-        "Score": df["_score"].array,
+        "Rproj": _rounded(column("rproj_kpc"), "Rproj"),
+        "Conf": _rounded(column("conf"), "Conf"),
     }
-    for label, key in _NAME_COLUMNS.items():
-        names = [
-            "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
-            for v in df[key].tolist()
-        ]
-        if any(names) and all(s.isdigit() for s in names if s):
-            out[label] = pd.array([int(s) if s else pd.NA for s in names], dtype="Int64")
-        else:
-            out[label] = pd.Series([s if s else None for s in names], dtype=object).to_numpy()
-    table = pd.DataFrame(out)
-    table["source_id"] = df["source_id"].to_numpy(np.int64)
-    return table
+
+
+def _name_column(values: Sequence[Any]) -> Any:
+    """A literature-name column: integers when every name is one (W22, W23), else strings."""
+    names = [
+        "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
+        for v in values
+    ]
+    if any(names) and all(s.isdigit() for s in names if s):
+        return pd.array([int(s) if s else pd.NA for s in names], dtype="Int64")
+    return pd.Series([s if s else None for s in names], dtype=object).to_numpy()
 
 
 # ----------------------------------------------------------------- formatting

@@ -300,60 +300,12 @@ def select_candidates(
     metadata : dict
         Settings, inputs, counts after each cut, inference metadata per file.
     """
-    if len(inference) != len(sources):
-        msg = (
-            f"{len(inference)} inference file(s) but {len(sources)} sources file(s): "
-            "they must be given in pairs, one per field"
-        )
-        raise ValueError(msg)
-    if settings.exclude_training_positives and training_positives is None:
-        msg = "selection.exclude_training_positives is set but no PHAT cluster catalogue was given"
-        raise ValueError(msg)
-
-    frames = []
-    inference_meta: dict[str, Any] = {}
-    for inf_path, src_path in zip(inference, sources, strict=True):
-        frames.append(_join_field(inf_path, src_path))
-        inference_meta[str(inf_path)] = read_parquet_metadata(inf_path)
-    seed_cols = sorted(
-        {c for f in frames for c in f.columns if c.startswith("prob_seed")}, key=_seed_key
-    )
-    df = pd.concat(frames, ignore_index=True) if frames else _empty_joined(seed_cols)
-    if df["source_id"].duplicated().any():
-        dup = int(df.loc[df["source_id"].duplicated(), "source_id"].iloc[0])
-        msg = f"source_id {dup} occurs in more than one inference file"
-        raise ValueError(msg)
-
+    _check_selection_inputs(inference, sources, settings, training_positives)
+    df, seed_cols, inference_meta = _join_fields(inference, sources)
     counts: dict[str, int] = {"inferred": len(df)}
-    prob = df["prob_mean"].to_numpy(float)
-    df = df.loc[prob >= settings.threshold]
-    counts["threshold"] = len(df)
-    if settings.mag_limit is not None:
-        df = df.loc[df["gmag"].to_numpy(float) <= settings.mag_limit]
-    counts["mag_limit"] = len(df)
-    df = df.loc[df["rproj_kpc"].to_numpy(float) <= settings.rproj_max_kpc]
-    counts["rproj"] = len(df)
-    if settings.reject_flags:
-        df = df.loc[(df["flags"].to_numpy(np.int64) & settings.reject_flags) == 0]
-    counts["flags"] = len(df)
-    df = df.reset_index(drop=True)
-
-    training = np.zeros(len(df), dtype=bool)
-    if training_positives is not None:
-        phat = read_catalogue(training_positives, catalogue="phat_clusters")
-        idx, _ = match_nearest_unique(
-            df["ra"].to_numpy(float),
-            df["dec"].to_numpy(float),
-            phat["ra_deg"].to_numpy(float),
-            phat["dec_deg"].to_numpy(float),
-            radius_arcsec=settings.training_match_radius_arcsec,
-        )
-        training = idx >= 0
-    df["training_positive"] = training
-    if settings.exclude_training_positives:
-        df = df.loc[~training].reset_index(drop=True)
+    df = _apply_cuts(df, settings, counts)
+    df = _flag_training_positives(df, settings, training_positives)
     counts["training"] = len(df)
-
     df["conf"] = predicted_class_confidence(df["prob_mean"], settings.threshold)
     df = drop_duplicates_across_fields(df, radius_arcsec=settings.duplicate_radius_arcsec)
     counts["unique"] = len(df)
@@ -370,6 +322,89 @@ def select_candidates(
         "inference_metadata": inference_meta,
     }
     return df, metadata
+
+
+def _check_selection_inputs(
+    inference: Sequence[str | os.PathLike],
+    sources: Sequence[str | os.PathLike],
+    settings: SelectionSettings,
+    training_positives: str | os.PathLike | None,
+) -> None:
+    """Inference and sources files come in pairs; the PHAT catalogue is there when needed."""
+    if len(inference) != len(sources):
+        msg = (
+            f"{len(inference)} inference file(s) but {len(sources)} sources file(s): "
+            "they must be given in pairs, one per field"
+        )
+        raise ValueError(msg)
+    if settings.exclude_training_positives and training_positives is None:
+        msg = "selection.exclude_training_positives is set but no PHAT cluster catalogue was given"
+        raise ValueError(msg)
+
+
+def _join_fields(
+    inference: Sequence[str | os.PathLike], sources: Sequence[str | os.PathLike]
+) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
+    """All fields' inference joined with their sources, each ``source_id`` once.
+
+    Returns the joined table, the ``prob_seed<k>`` columns in seed order and
+    the metadata of each inference file.
+    """
+    frames = []
+    inference_meta: dict[str, Any] = {}
+    for inf_path, src_path in zip(inference, sources, strict=True):
+        frames.append(_join_field(inf_path, src_path))
+        inference_meta[str(inf_path)] = read_parquet_metadata(inf_path)
+    seed_cols = sorted(
+        {c for f in frames for c in f.columns if c.startswith("prob_seed")}, key=_seed_key
+    )
+    df = pd.concat(frames, ignore_index=True) if frames else _empty_joined(seed_cols)
+    if df["source_id"].duplicated().any():
+        dup = int(df.loc[df["source_id"].duplicated(), "source_id"].iloc[0])
+        msg = f"source_id {dup} occurs in more than one inference file"
+        raise ValueError(msg)
+    return df, seed_cols, inference_meta
+
+
+def _apply_cuts(
+    df: pd.DataFrame, settings: SelectionSettings, counts: dict[str, int]
+) -> pd.DataFrame:
+    """Cuts 1-4 of the module docstring, recording the rows left after each in ``counts``."""
+    prob = df["prob_mean"].to_numpy(float)
+    df = df.loc[prob >= settings.threshold]
+    counts["threshold"] = len(df)
+    if settings.mag_limit is not None:
+        df = df.loc[df["gmag"].to_numpy(float) <= settings.mag_limit]
+    counts["mag_limit"] = len(df)
+    df = df.loc[df["rproj_kpc"].to_numpy(float) <= settings.rproj_max_kpc]
+    counts["rproj"] = len(df)
+    if settings.reject_flags:
+        df = df.loc[(df["flags"].to_numpy(np.int64) & settings.reject_flags) == 0]
+    counts["flags"] = len(df)
+    return df.reset_index(drop=True)
+
+
+def _flag_training_positives(
+    df: pd.DataFrame,
+    settings: SelectionSettings,
+    training_positives: str | os.PathLike | None,
+) -> pd.DataFrame:
+    """Flag (``training_positive``) and optionally drop candidates near a PHAT cluster."""
+    training = np.zeros(len(df), dtype=bool)
+    if training_positives is not None:
+        phat = read_catalogue(training_positives, catalogue="phat_clusters")
+        idx, _ = match_nearest_unique(
+            df["ra"].to_numpy(float),
+            df["dec"].to_numpy(float),
+            phat["ra_deg"].to_numpy(float),
+            phat["dec_deg"].to_numpy(float),
+            radius_arcsec=settings.training_match_radius_arcsec,
+        )
+        training = idx >= 0
+    df["training_positive"] = training
+    if settings.exclude_training_positives:
+        df = df.loc[~training].reset_index(drop=True)
+    return df
 
 
 def _empty_joined(seed_cols: Sequence[str]) -> pd.DataFrame:

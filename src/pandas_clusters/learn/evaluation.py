@@ -280,6 +280,30 @@ def evaluate(
     dict
         The summary written to ``paths.summary``.
     """
+    metas, model_name, mag_limit = _read_members(weights_paths)
+    val, test = _load_evaluation_splits(trainset_path)
+    device = resolve_device(settings.device)
+    probs_val, probs_test, seeds = _predict_members(
+        weights_paths, metas, val, test, settings=settings, device=device
+    )
+    gmag = _test_gmag(test)
+    scores = _score_members(
+        val.y, test.y, gmag, probs_val, probs_test, seeds, settings=settings, mag_limit=mag_limit
+    )
+    scan = _aggregate_scan(scores.scans, seeds)
+    bins = _aggregate_mag_bins(scores.bins_rows, seeds)
+    summary = _summary(
+        model_name, mag_limit, metas, val.y, test.y, settings, scores.per_member, seeds
+    )
+    preds = _predictions_table(val, test, probs_val, probs_test, gmag)
+    _write_evaluation(paths, preds=preds, scan=scan, bins=bins, scores=scores, summary=summary)
+    return summary
+
+
+def _read_members(
+    weights_paths: Sequence[str | os.PathLike],
+) -> tuple[list[dict[str, Any]], Any, Any]:
+    """Metadata of each weights file, and their common model name and limiting magnitude."""
     if not weights_paths:
         msg = "no weights files given to evaluate"
         raise ValueError(msg)
@@ -289,14 +313,32 @@ def evaluate(
     if len(models) != 1 or len(mags) != 1:
         msg = f"weights {[str(w) for w in weights_paths]} mix models {models} or mag limits {mags}"
         raise ValueError(msg)
-    model_name, mag_limit = models.pop(), mags.pop()
+    return metas, models.pop(), mags.pop()
+
+
+def _load_evaluation_splits(trainset_path: str | os.PathLike) -> tuple[Any, Any]:
+    """The validation and test splits of the training set, both non-empty."""
     splits = load_splits(trainset_path, ["validation", "test"])
     val, test = splits["validation"], splits["test"]
     if len(test.y) == 0 or len(val.y) == 0:
         msg = f"training set {str(trainset_path)!r} has an empty validation or test split"
         raise ValueError(msg)
-    device = resolve_device(settings.device)
-    thresholds = settings.thresholds
+    return val, test
+
+
+def _predict_members(
+    weights_paths: Sequence[str | os.PathLike],
+    metas: Sequence[Mapping[str, Any]],
+    val: Any,
+    test: Any,
+    *,
+    settings: EvaluationSettings,
+    device: Any,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[str]]:
+    """Validation and test probabilities per seed (``seed<k>``) and their mean (``ensemble``).
+
+    Returns the two mappings member -> probabilities and the seed members in order.
+    """
     probs_val: dict[str, np.ndarray] = {}
     probs_test: dict[str, np.ndarray] = {}
     kw = {"batch_size": settings.batch_size, "device": device, "normalized": True}
@@ -311,61 +353,121 @@ def evaluate(
     seeds = list(probs_val)
     probs_val["ensemble"] = np.mean([probs_val[s] for s in seeds], axis=0)
     probs_test["ensemble"] = np.mean([probs_test[s] for s in seeds], axis=0)
+    return probs_val, probs_test, seeds
 
-    yv, yt = val.y, test.y
-    gmag = (
+
+def _test_gmag(test: Any) -> np.ndarray:
+    """g magnitude of each test row (NaN when the training set has none)."""
+    return (
         test.table["gmag"].to_numpy(np.float64)
         if "gmag" in test.table
-        else np.full(len(yt), np.nan)
+        else np.full(len(test.y), np.nan)
     )
+
+
+@dataclass
+class _MemberScores:
+    """What :func:`_score_members` measures, per member (seeds and ensemble)."""
+
+    per_member: dict[str, dict[str, Any]]
+    scans: list[pd.DataFrame]
+    bins_rows: list[dict[str, Any]]
+    calib: dict[str, pd.DataFrame]
+    curves: dict[str, tuple[tuple, tuple]]
+
+
+def _score_members(
+    yv: np.ndarray,
+    yt: np.ndarray,
+    gmag: np.ndarray,
+    probs_val: Mapping[str, np.ndarray],
+    probs_test: Mapping[str, np.ndarray],
+    seeds: Sequence[str],
+    *,
+    settings: EvaluationSettings,
+    mag_limit: float | None,
+) -> _MemberScores:
+    """Threshold, test metrics, curves, calibration, scan and magnitude bins of each member.
+
+    The members are the seeds, in order, then the ensemble.
+    """
+    thresholds = settings.thresholds
     edges = _mag_edges(gmag, settings.mag_bin_width, mag_limit)
     which = np.digitize(gmag, edges) - 1
-    per_member: dict[str, dict[str, Any]] = {}
-    scans, bins_rows, calib, curves = [], [], {}, {}
+    scores = _MemberScores(per_member={}, scans=[], bins_rows=[], calib={}, curves={})
     for member in [*seeds, "ensemble"]:
         pv, pt = probs_val[member], probs_test[member]
         thr = best_threshold(yv, pv, thresholds)
         m = metrics_at(yt, pt, thr)
-        curves[member] = (pr_curve(yt, pt), roc_curve(yt, pt))
-        (_, _, ap), (_, _, auc) = curves[member]
+        scores.curves[member] = (pr_curve(yt, pt), roc_curve(yt, pt))
+        (_, _, ap), (_, _, auc) = scores.curves[member]
         table, ece = calibration_table(yt, pt, n_bins=settings.calibration_bins)
-        calib[member] = table
-        per_member[member] = {
+        scores.calib[member] = table
+        scores.per_member[member] = {
             "threshold": thr,
             **m,
             "roc_auc": auc,
             "average_precision": ap,
             "ece": ece,
         }
-        scans.append(threshold_scan(yt, pt, thresholds).assign(member=member))
-        for b in range(len(edges) - 1):
-            sel = which == b
-            mb = metrics_at(yt[sel], pt[sel], thr)
-            bins_rows.append(
-                {
-                    "member": member,
-                    "mag_lo": edges[b],
-                    "mag_hi": edges[b + 1],
-                    "n": int(sel.sum()),
-                    "n_positive": int(yt[sel].sum()),
-                    **{k: mb[k] for k in ("precision", "recall", "f1", "accuracy")},
-                }
-            )
+        scores.scans.append(threshold_scan(yt, pt, thresholds).assign(member=member))
+        scores.bins_rows.extend(_mag_bin_rows(member, yt, pt, thr, edges, which))
+    return scores
+
+
+def _mag_bin_rows(
+    member: str,
+    yt: np.ndarray,
+    pt: np.ndarray,
+    thr: float,
+    edges: np.ndarray,
+    which: np.ndarray,
+) -> list[dict[str, Any]]:
+    """Metrics of one member at its threshold in each g-magnitude bin."""
+    rows = []
+    for b in range(len(edges) - 1):
+        sel = which == b
+        mb = metrics_at(yt[sel], pt[sel], thr)
+        rows.append(
+            {
+                "member": member,
+                "mag_lo": edges[b],
+                "mag_hi": edges[b + 1],
+                "n": int(sel.sum()),
+                "n_positive": int(yt[sel].sum()),
+                **{k: mb[k] for k in ("precision", "recall", "f1", "accuracy")},
+            }
+        )
+    return rows
+
+
+_SCAN_METRICS = ["precision", "recall", "f1", "accuracy"]
+
+
+def _aggregate_scan(scans: Sequence[pd.DataFrame], seeds: Sequence[str]) -> pd.DataFrame:
+    """The members' threshold scans with the mean and std over seeds appended."""
     scan = pd.concat(scans, ignore_index=True)
     seed_scan = scan[scan["member"].isin(seeds)].groupby("threshold", sort=True)
-    cols = ["precision", "recall", "f1", "accuracy"]
+    cols = _SCAN_METRICS
     agg = pd.concat(
         [
             seed_scan[cols].mean().assign(member="mean"),
             seed_scan[cols].std(ddof=0).assign(member="std"),
         ]
     ).reset_index()
-    scan = pd.concat([scan, agg], ignore_index=True)[
+    return pd.concat([scan, agg], ignore_index=True)[
         ["member", "threshold", *["tp", "fp", "fn", "tn"], *cols]
     ]
+
+
+def _aggregate_mag_bins(
+    bins_rows: Sequence[Mapping[str, Any]], seeds: Sequence[str]
+) -> pd.DataFrame:
+    """The members' magnitude-bin metrics with the mean and std over seeds appended."""
+    cols = _SCAN_METRICS
     bins = pd.DataFrame(bins_rows)
     seed_bins = bins[bins["member"].isin(seeds)].groupby(["mag_lo", "mag_hi"], sort=True)
-    bins = pd.concat(
+    return pd.concat(
         [
             bins,
             seed_bins[["n", "n_positive", *cols]].mean().assign(member="mean").reset_index(),
@@ -373,15 +475,29 @@ def evaluate(
         ],
         ignore_index=True,
     )
+
+
+def _clean(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A member's metrics for JSON: non-finite floats as None, the confusion matrix as is."""
+    return {k: (v if k == "confusion" else _json_float(v)) for k, v in d.items()}
+
+
+def _summary(
+    model_name: Any,
+    mag_limit: Any,
+    metas: Sequence[Mapping[str, Any]],
+    yv: np.ndarray,
+    yt: np.ndarray,
+    settings: EvaluationSettings,
+    per_member: Mapping[str, Mapping[str, Any]],
+    seeds: Sequence[str],
+) -> dict[str, Any]:
+    """The summary: counts, settings, metrics per seed, their mean and std, the ensemble."""
     seed_frame = pd.DataFrame({s: per_member[s] for s in seeds}).T
     keys = ["threshold", *METRICS]
     mean = {k: _json_float(pd.to_numeric(seed_frame[k]).mean()) for k in keys}
     std = {k: _json_float(pd.to_numeric(seed_frame[k]).std(ddof=0)) for k in keys}
-
-    def clean(d: dict[str, Any]) -> dict[str, Any]:
-        return {k: (v if k == "confusion" else _json_float(v)) for k, v in d.items()}
-
-    summary = {
+    return {
         "model": model_name,
         "mag_limit": mag_limit,
         "seeds": [int(m.get("seed")) for m in metas],
@@ -391,35 +507,58 @@ def evaluate(
         "n_test_positive": int(yt.sum()),
         "threshold_selection": "max F1 on the validation split",
         "settings": asdict(settings),
-        "per_seed": {s: clean(per_member[s]) for s in seeds},
+        "per_seed": {s: _clean(per_member[s]) for s in seeds},
         "mean": mean,
         "std": std,
-        "ensemble": clean(per_member["ensemble"]),
+        "ensemble": _clean(per_member["ensemble"]),
     }
+
+
+def _predictions_table(
+    val: Any,
+    test: Any,
+    probs_val: Mapping[str, np.ndarray],
+    probs_test: Mapping[str, np.ndarray],
+    gmag: np.ndarray,
+) -> pd.DataFrame:
+    """Validation and test rows with their label, probability per seed and mean, g mag."""
     preds = pd.concat(
         [
             val.table[["source_id"]].assign(
-                split="validation", label=yv, **{f"prob_{k}": v for k, v in probs_val.items()}
+                split="validation", label=val.y, **{f"prob_{k}": v for k, v in probs_val.items()}
             ),
             test.table[["source_id"]].assign(
-                split="test", label=yt, **{f"prob_{k}": v for k, v in probs_test.items()}
+                split="test", label=test.y, **{f"prob_{k}": v for k, v in probs_test.items()}
             ),
         ],
         ignore_index=True,
     ).rename(columns={"prob_ensemble": "prob_mean"})
     if "gmag" in val.table and "gmag" in test.table:
         preds.insert(3, "gmag", np.r_[val.table["gmag"].to_numpy(), gmag])
-    write_parquet(preds, paths.predictions, metadata={"model": model_name, "mag_limit": mag_limit})
+    return preds
+
+
+def _write_evaluation(
+    paths: EvaluationPaths,
+    *,
+    preds: pd.DataFrame,
+    scan: pd.DataFrame,
+    bins: pd.DataFrame,
+    scores: _MemberScores,
+    summary: Mapping[str, Any],
+) -> None:
+    """Write the predictions, tables, figures and (last) the summary, each atomically."""
+    metadata = {"model": summary["model"], "mag_limit": summary["mag_limit"]}
+    write_parquet(preds, paths.predictions, metadata=metadata)
     with atomic_path(paths.threshold_scan) as tmp:
         scan.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     with atomic_path(paths.mag_bins) as tmp:
         bins.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    _plot_curves(paths.curves, curves, scan, summary)
-    _plot_calibration(paths.calibration, calib, per_member)
+    _plot_curves(paths.curves, scores.curves, scan, summary)
+    _plot_calibration(paths.calibration, scores.calib, scores.per_member)
     _plot_confusion(paths.confusion, summary)
     with atomic_path(paths.summary) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    return summary
 
 
 def _title(summary: Mapping[str, Any]) -> str:
@@ -533,36 +672,47 @@ def summarize(
         ``<metric>_mean`` and ``<metric>_std`` for the threshold and every metric of
         :data:`METRICS` over the seeds, and ``ensemble_<metric>``.
     """
-    rows = []
-    for p in summary_paths:
-        s = json.loads(Path(p).read_text())
-        row: dict[str, Any] = {
-            "model": s["model"],
-            "mag_limit": float(s["mag_limit"]),
-            "n_seeds": len(s["seeds"]),
-            "n_test": s["n_test"],
-            "n_test_positive": s["n_test_positive"],
-        }
-        for k in ("threshold", *METRICS):
-            row[f"{k}_mean"] = s["mean"][k]
-            row[f"{k}_std"] = s["std"][k]
-        for k in ("threshold", *METRICS):
-            row[f"ensemble_{k}"] = s["ensemble"][k]
-        rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([_summary_row(p) for p in summary_paths])
     if table.empty:
         msg = "no evaluation summaries given to summarize"
         raise ValueError(msg)
     table = table.sort_values(["model", "mag_limit"], kind="stable").reset_index(drop=True)
     with atomic_path(tsv_path) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    with atomic_path(markdown_path) as tmp:
+        tmp.write_text(_markdown_table(table))
+    _plot_grid(plot_path, table)
+    return table
 
-    def pm(r, k):
-        m, s = r[f"{k}_mean"], r[f"{k}_std"]
-        if m is None or not np.isfinite(m):
-            return "n/a"
-        return f"{m:.3f} ± {s:.3f}" if r["n_seeds"] > 1 else f"{m:.3f}"
 
+def _summary_row(path: str | os.PathLike) -> dict[str, Any]:
+    """One row of the grid table from one :func:`evaluate` summary JSON file."""
+    s = json.loads(Path(path).read_text())
+    row: dict[str, Any] = {
+        "model": s["model"],
+        "mag_limit": float(s["mag_limit"]),
+        "n_seeds": len(s["seeds"]),
+        "n_test": s["n_test"],
+        "n_test_positive": s["n_test_positive"],
+    }
+    for k in ("threshold", *METRICS):
+        row[f"{k}_mean"] = s["mean"][k]
+        row[f"{k}_std"] = s["std"][k]
+    for k in ("threshold", *METRICS):
+        row[f"ensemble_{k}"] = s["ensemble"][k]
+    return row
+
+
+def _mean_pm_std(r: Mapping[str, Any], k: str) -> str:
+    """``mean ± std`` of metric ``k`` in a grid row (the mean alone for one seed)."""
+    m, s = r[f"{k}_mean"], r[f"{k}_std"]
+    if m is None or not np.isfinite(m):
+        return "n/a"
+    return f"{m:.3f} ± {s:.3f}" if r["n_seeds"] > 1 else f"{m:.3f}"
+
+
+def _markdown_table(table: pd.DataFrame) -> str:
+    """The grid table as Markdown, with a note on how the metrics were measured."""
     shown = ("threshold", "precision", "recall", "f1", "accuracy", "roc_auc", "ece")
     head = ["model", "g limit", "seeds", "test (pos)", *shown, "ensemble F1"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -573,7 +723,7 @@ def summarize(
             str(r["n_seeds"]),
             f"{r['n_test']} ({r['n_test_positive']})",
         ]
-        cells += [pm(r, k) for k in shown]
+        cells += [_mean_pm_std(r, k) for k in shown]
         ens = r["ensemble_f1"]
         cells.append("n/a" if ens is None or not np.isfinite(ens) else f"{ens:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -581,9 +731,11 @@ def summarize(
         "\nMetrics on the test split at the threshold maximising F1 on the validation split; "
         "mean ± standard deviation over seeds. ECE: expected calibration error.\n"
     )
-    with atomic_path(markdown_path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n" + note)
+    return "\n".join(lines) + "\n" + note
 
+
+def _plot_grid(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Purity, recall and F1 (mean ± std over seeds) against limiting magnitude, per model."""
     fig = Figure(figsize=(12, 4), layout="constrained")
     axes = fig.subplots(1, 3, sharey=True)
     for ax, k, label in zip(
@@ -601,5 +753,4 @@ def summarize(
         ax.set(xlabel="limiting g magnitude", title=label)
     axes[0].set_ylabel("test metric at chosen threshold")
     axes[-1].legend(fontsize=8)
-    save_figure(fig, plot_path)
-    return table
+    save_figure(fig, path)

@@ -386,65 +386,19 @@ def build_trainset(
     ValueError
         If no source is a PHAT cluster within the limits (no positives).
     """
-    from pandas_clusters.core.footprint import in_footprint
-
-    radius = settings.match_radius_arcsec * u.arcsec
-    sources = _read_sources(sources_paths)
-    inside = np.asarray(
-        in_footprint(sources["ra"].to_numpy(), sources["dec"].to_numpy(), footprint)
-    )
-    sources = sources.loc[inside].reset_index(drop=True)
-    sources = _drop_cross_field_duplicates(sources, radius)
+    sources = _footprint_sources(sources_paths, footprint, settings)
     clusters = _read_catalogue(clusters_path)
     galaxies = _read_catalogue(galaxies_path) if galaxies_path is not None else None
     df = label_sources(
         sources, clusters, galaxies, match_radius_arcsec=settings.match_radius_arcsec
     )
-    keep = np.isfinite(df["gmag"]) & (df["gmag"] <= settings.mag_limit)
-    keep &= (df["flags"].to_numpy() & settings.exclude_flags) == 0
-    df = df.loc[keep]
-    df = df.reset_index(drop=True)
-    n_pos = int(df["label"].sum())
-    if n_pos == 0:
-        msg = (
-            f"training set for mag_limit {settings.mag_limit} has no positives: no source with "
-            f"gmag <= {settings.mag_limit} inside the PHAT footprint lies within "
-            f"{settings.match_radius_arcsec} arcsec of a cluster of {str(clusters_path)!r} "
-            f"({len(sources)} sources in the footprint, {len(clusters)} clusters)"
-        )
-        raise ValueError(msg)
-    blocks = None
-    if settings.split_block_arcsec > 0:
-        blocks = _block_ids(df["ra"], df["dec"], settings.split_block_arcsec)
-    df["split"] = assign_splits(
-        df["label"].to_numpy(),
-        fractions=settings.split_fractions,
-        seed=settings.split_seed,
-        blocks=blocks,
-    ).astype(str)
+    df = _apply_limits(df, settings)
+    n_pos = _count_positives(df, settings, clusters_path, len(sources), len(clusters))
+    df["split"] = _split_labels(df, settings)
     if settings.class_balance == "undersample":
-        rng = np.random.default_rng([settings.split_seed, 1])
-        train_neg = np.flatnonzero((df["split"] == "train").to_numpy() & (df["label"] == 0))
-        n_train_pos = int(((df["split"] == "train") & (df["label"] == 1)).sum())
-        keep_n = int(round(settings.negatives_per_positive * n_train_pos))
-        if keep_n < len(train_neg):
-            drop = rng.choice(train_neg, size=len(train_neg) - keep_n, replace=False)
-            df = df.drop(index=drop).reset_index(drop=True)
-    counts = {
-        s: {
-            "positive": int(((df["split"] == s) & (df["label"] == 1)).sum()),
-            "negative": int(((df["split"] == s) & (df["label"] == 0)).sum()),
-        }
-        for s in SPLITS
-    }
-    for s in SPLITS:
-        if counts[s]["positive"] == 0 and settings.split_fractions[SPLITS.index(s)] > 0:
-            warnings.warn(
-                f"the {s} split of the training set for mag_limit {settings.mag_limit} "
-                f"has no positives ({n_pos} positives in all)",
-                TrainsetWarning,
-                stacklevel=2,
-            )
+        df = _undersample_train(df, settings)
+    counts = _split_counts(df)
+    _warn_splits_without_positives(counts, n_pos, settings)
     stamp, stamp_meta = _read_stamps(stamps_paths, df["source_id"].to_numpy())
     table = pa.Table.from_pandas(df, preserve_index=False).append_column("stamp", stamp)
     metadata = {
@@ -456,6 +410,101 @@ def build_trainset(
         "counts": counts,
     }
     return table, metadata
+
+
+def _footprint_sources(
+    sources_paths: Sequence[str | os.PathLike],
+    footprint: Mapping[str, Sequence[Sequence[float]]],
+    settings: TrainsetSettings,
+) -> pd.DataFrame:
+    """The sources inside the PHAT footprint, each object once across fields."""
+    from pandas_clusters.core.footprint import in_footprint
+
+    radius = settings.match_radius_arcsec * u.arcsec
+    sources = _read_sources(sources_paths)
+    inside = np.asarray(
+        in_footprint(sources["ra"].to_numpy(), sources["dec"].to_numpy(), footprint)
+    )
+    sources = sources.loc[inside].reset_index(drop=True)
+    return _drop_cross_field_duplicates(sources, radius)
+
+
+def _apply_limits(df: pd.DataFrame, settings: TrainsetSettings) -> pd.DataFrame:
+    """Labelled sources with a finite ``gmag <= mag_limit`` and none of ``exclude_flags``."""
+    keep = np.isfinite(df["gmag"]) & (df["gmag"] <= settings.mag_limit)
+    keep &= (df["flags"].to_numpy() & settings.exclude_flags) == 0
+    df = df.loc[keep]
+    return df.reset_index(drop=True)
+
+
+def _count_positives(
+    df: pd.DataFrame,
+    settings: TrainsetSettings,
+    clusters_path: str | os.PathLike,
+    n_sources: int,
+    n_clusters: int,
+) -> int:
+    """Positives left within the limits; an error naming the inputs when there are none."""
+    n_pos = int(df["label"].sum())
+    if n_pos == 0:
+        msg = (
+            f"training set for mag_limit {settings.mag_limit} has no positives: no source with "
+            f"gmag <= {settings.mag_limit} inside the PHAT footprint lies within "
+            f"{settings.match_radius_arcsec} arcsec of a cluster of {str(clusters_path)!r} "
+            f"({n_sources} sources in the footprint, {n_clusters} clusters)"
+        )
+        raise ValueError(msg)
+    return n_pos
+
+
+def _split_labels(df: pd.DataFrame, settings: TrainsetSettings) -> np.ndarray:
+    """Split name of each row (:func:`assign_splits`, by sky block when configured)."""
+    blocks = None
+    if settings.split_block_arcsec > 0:
+        blocks = _block_ids(df["ra"], df["dec"], settings.split_block_arcsec)
+    return assign_splits(
+        df["label"].to_numpy(),
+        fractions=settings.split_fractions,
+        seed=settings.split_seed,
+        blocks=blocks,
+    ).astype(str)
+
+
+def _undersample_train(df: pd.DataFrame, settings: TrainsetSettings) -> pd.DataFrame:
+    """Randomly drop train negatives down to ``negatives_per_positive`` per train positive."""
+    rng = np.random.default_rng([settings.split_seed, 1])
+    train_neg = np.flatnonzero((df["split"] == "train").to_numpy() & (df["label"] == 0))
+    n_train_pos = int(((df["split"] == "train") & (df["label"] == 1)).sum())
+    keep_n = int(round(settings.negatives_per_positive * n_train_pos))
+    if keep_n < len(train_neg):
+        drop = rng.choice(train_neg, size=len(train_neg) - keep_n, replace=False)
+        df = df.drop(index=drop).reset_index(drop=True)
+    return df
+
+
+def _split_counts(df: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Positives and negatives per split."""
+    return {
+        s: {
+            "positive": int(((df["split"] == s) & (df["label"] == 1)).sum()),
+            "negative": int(((df["split"] == s) & (df["label"] == 0)).sum()),
+        }
+        for s in SPLITS
+    }
+
+
+def _warn_splits_without_positives(
+    counts: Mapping[str, Mapping[str, int]], n_pos: int, settings: TrainsetSettings
+) -> None:
+    """A :class:`TrainsetWarning` for each non-empty split without positives."""
+    for s in SPLITS:
+        if counts[s]["positive"] == 0 and settings.split_fractions[SPLITS.index(s)] > 0:
+            warnings.warn(
+                f"the {s} split of the training set for mag_limit {settings.mag_limit} "
+                f"has no positives ({n_pos} positives in all)",
+                TrainsetWarning,
+                stacklevel=3,  # the caller of build_trainset
+            )
 
 
 def write_trainset(
