@@ -12,13 +12,13 @@ import pytest
 from pandas_clusters.catalogue.selection import (
     CANDIDATE_COLUMNS,
     SelectionSettings,
-    drop_duplicates_across_fields,
     predicted_class_confidence,
     select_candidates,
     write_candidates,
 )
 from pandas_clusters.core.geometry import projected_radius_kpc
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.skymatch import deduplicate_across_fields
 
 ARCSEC = 1.0 / 3600.0
 
@@ -133,20 +133,20 @@ def test_settings_change_the_selection(two_fields):
     assert 1003 in set(df["source_id"]) and 1004 in set(df["source_id"])
 
 
-def test_duplicate_rule_prefers_photometry_then_probability():
+def test_duplicate_rule_prefers_photometry_then_source_id():
     base = dict(field=207, ra=RA0, dec=DEC0, e_imag=0.02, prob_mean=0.7)
     rows = [
         {**base, "source_id": 1, "e_gmag": 0.02},
         {**base, "source_id": 2, "field": 208, "ra": RA0 + 0.3 * ARCSEC, "e_gmag": 0.01},
         {**base, "source_id": 3, "field": 209, "ra": RA0 - 0.3 * ARCSEC, "e_gmag": np.nan},
-        # tie on errors: higher probability wins
+        # tie on errors: the lower source_id wins (whatever the probability)
         {**base, "source_id": 4, "ra": RA0 + 0.1, "e_gmag": 0.01, "prob_mean": 0.6},
         {**base, "source_id": 5, "field": 208, "ra": RA0 + 0.1, "e_gmag": 0.01, "prob_mean": 0.9},
     ]
-    out = drop_duplicates_across_fields(pd.DataFrame(rows), radius_arcsec=1.0)
-    assert out["source_id"].tolist() == [2, 5]
+    out = deduplicate_across_fields(pd.DataFrame(rows), radius_arcsec=1.0)
+    assert out["source_id"].tolist() == [2, 4]
     assert out["n_copies"].tolist() == [3, 2]
-    assert out["duplicate_fields"].tolist() == ["207,209", "207"]
+    assert out["duplicate_fields"].tolist() == ["207,209", "208"]
 
 
 def test_duplicate_chain_keeps_two_objects_of_one_field():
@@ -157,10 +157,10 @@ def test_duplicate_chain_keeps_two_objects_of_one_field():
         dict(source_id=3, field=207, ra=RA0, dec=DEC0 + 1.2 * ARCSEC, e_gmag=0.03),
     ]
     df = pd.DataFrame(rows).assign(e_imag=0.02, prob_mean=0.8)
-    out = drop_duplicates_across_fields(df, radius_arcsec=1.0)
+    out = deduplicate_across_fields(df, radius_arcsec=1.0)
     assert out["source_id"].tolist() == [2, 3]
     # same field only: never merged
-    out = drop_duplicates_across_fields(df.assign(field=207), radius_arcsec=1.0)
+    out = deduplicate_across_fields(df.assign(field=207), radius_arcsec=1.0)
     assert len(out) == 3
 
 

@@ -311,7 +311,9 @@ def test_unreachable_server(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    settings = VizierSettings.from_config(server=f"127.0.0.1:{port}", retries=1, backoff_s=0.0, timeout_s=2.0)
+    settings = VizierSettings.from_config(
+        server=f"127.0.0.1:{port}", retries=1, backoff_s=0.0, timeout_s=2.0
+    )
     with pytest.raises(VizierError, match=r"w23 \(J/ApJ/954/206\): server .* unreachable after 2"):
         query_vizier("J/ApJ/954/206", settings=settings, catalogue="w23")
 

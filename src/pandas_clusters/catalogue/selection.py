@@ -19,21 +19,16 @@ The cuts, in order (each count is recorded in the output metadata):
 6. duplicates across overlapping fields are removed (below).
 
 **Duplicates.** Two candidates from *different* fields closer than
-``duplicate_radius_arcsec`` are two detections of one object. The copy kept
-is the one with the best photometry: smallest ``e_gmag``, then smallest
-``e_imag``, then largest ``prob_mean``, then lowest ``source_id`` (a NaN error
-counts as the worst). A copy near a CCD edge or gap has part of its light
-off the detector or on fewer exposures of the stack, so its photometric
-error is larger; the error is in the sources table, whereas the distance to
-the CCD edge would need the image shapes. Candidates are visited best first
-and one is dropped when an already *kept* candidate of another field lies
-within the radius and has not yet absorbed a copy from the dropped one's
-field: a kept candidate stands for at most one detection per field, so two
-close objects of one field (A, C) are never both merged into one copy B of
-another field. Duplicates are removed *after* the
-cuts, so an object is a candidate when any of its copies passes them.
-The kept row records ``n_copies`` (itself plus the copies dropped for it)
-and ``duplicate_fields`` (the fields of those copies, comma-separated).
+``duplicate_radius_arcsec`` are two detections of one object; the copy kept is
+chosen by the project's one de-duplication policy
+(:func:`pandas_clusters.core.skymatch.deduplicate_across_fields`: best photometry,
+``e_gmag`` then ``e_imag``, then the lowest ``source_id``), the same policy the
+training set uses, so an object keeps its ``source_id`` from the training set to the
+catalogue. A copy near a CCD edge or gap has part of its light off the detector or on
+fewer exposures of the stack, so its photometric error is larger. Duplicates are
+removed *after* the cuts, so an object is a candidate when any of its copies passes
+them. The kept row records ``n_copies`` (itself plus the copies dropped for it) and
+``duplicate_fields`` (the fields of those copies, comma-separated).
 
 **Confidence.** ``conf`` is the probability of the predicted class:
 ``prob_mean`` when ``prob_mean >= threshold`` (cluster), ``1 - prob_mean``
@@ -52,22 +47,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import astropy.units as u
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from astropy.coordinates import SkyCoord, search_around_sky
 
 from pandas_clusters.core.catalogues import read_catalogue
 from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import parquet_errors, read_parquet_metadata, write_parquet
-from pandas_clusters.core.skymatch import match_nearest_unique
+from pandas_clusters.core.skymatch import deduplicate_across_fields, match_nearest_unique
 
 __all__ = [
     "CANDIDATE_COLUMNS",
     "SelectionSettings",
-    "drop_duplicates_across_fields",
     "predicted_class_confidence",
     "select_candidates",
     "write_candidates",
@@ -215,62 +207,6 @@ def _join_field(inference_path, sources_path) -> pd.DataFrame:
     return merged.drop(columns="_merge")
 
 
-def drop_duplicates_across_fields(df: pd.DataFrame, *, radius_arcsec: float) -> pd.DataFrame:
-    """Keep one copy of each object seen in several overlapping fields.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Candidates with ``source_id``, ``field``, ``ra``, ``dec`` (deg),
-        ``e_gmag``, ``e_imag`` (mag) and ``prob_mean``.
-    radius_arcsec : float
-        Candidates of different fields closer than this are copies, arcsec.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The kept rows (in their input order) with ``n_copies`` (int32) and
-        ``duplicate_fields`` (str, comma-separated fields of the dropped copies,
-        empty when none) added. The rule is in the module docstring.
-    """
-    out = df.copy()
-    n = len(out)
-    keep = np.ones(n, dtype=bool)
-    # fields of the copies dropped for each kept row (at most one copy per field)
-    absorbed: list[set[int]] = [set() for _ in range(n)]
-    if n >= 2:
-        coords = SkyCoord(
-            out["ra"].to_numpy(float) * u.deg, out["dec"].to_numpy(float) * u.deg, frame="icrs"
-        )
-        i, j, _, _ = search_around_sky(coords, coords, radius_arcsec * u.arcsec)
-        fields = out["field"].to_numpy()
-        sel = (i != j) & (fields[i] != fields[j])
-        i, j = i[sel], j[sel]
-        if len(i):
-            e_g = np.nan_to_num(out["e_gmag"].to_numpy(float), nan=np.inf)
-            e_i = np.nan_to_num(out["e_imag"].to_numpy(float), nan=np.inf)
-            prob = out["prob_mean"].to_numpy(float)
-            sid = out["source_id"].to_numpy(np.int64)
-            rank = np.empty(n, dtype=np.int64)
-            rank[np.lexsort((sid, -prob, e_i, e_g))] = np.arange(n)
-            order = np.argsort(rank)
-            neighbours: list[list[int]] = [[] for _ in range(n)]
-            for a, b in zip(i.tolist(), j.tolist(), strict=True):
-                neighbours[a].append(b)
-            kept_so_far = np.zeros(n, dtype=bool)
-            for k in order.tolist():
-                fk = int(fields[k])
-                winners = [b for b in neighbours[k] if kept_so_far[b] and fk not in absorbed[b]]
-                if winners:
-                    keep[k] = False
-                    absorbed[min(winners, key=lambda b: rank[b])].add(fk)
-                else:
-                    kept_so_far[k] = True
-    out["n_copies"] = np.array([1 + len(v) for v in absorbed], dtype=np.int32)
-    out["duplicate_fields"] = [",".join(str(f) for f in sorted(v)) for v in absorbed]
-    return out.loc[keep].reset_index(drop=True)
-
-
 def select_candidates(
     inference: Sequence[str | os.PathLike],
     sources: Sequence[str | os.PathLike],
@@ -307,7 +243,7 @@ def select_candidates(
     df = _flag_training_positives(df, settings, training_positives)
     counts["training"] = len(df)
     df["conf"] = predicted_class_confidence(df["prob_mean"], settings.threshold)
-    df = drop_duplicates_across_fields(df, radius_arcsec=settings.duplicate_radius_arcsec)
+    df = deduplicate_across_fields(df, radius_arcsec=settings.duplicate_radius_arcsec)
     counts["unique"] = len(df)
 
     df = df.sort_values("source_id", kind="stable").reset_index(drop=True)

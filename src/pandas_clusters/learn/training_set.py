@@ -57,6 +57,7 @@ from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.geometry import tangent_plane_deg
 from pandas_clusters.core.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.skymatch import deduplicate_across_fields
 
 __all__ = [
     "CLASS_BALANCE_CHOICES",
@@ -75,6 +76,8 @@ SPLITS: tuple[str, str, str] = ("train", "validation", "test")
 CLASS_BALANCE_CHOICES: tuple[str, ...] = ("none", "weighted", "undersample")
 
 _SOURCE_COLUMNS = ["source_id", "field", "ra", "dec", "gmag", "imag", "rproj_kpc", "flags"]
+#: Read only to choose the copy kept of an object seen in several fields.
+_DEDUP_COLUMNS = ["e_gmag", "e_imag"]
 
 
 class TrainsetWarning(UserWarning):
@@ -165,26 +168,15 @@ def _read_sources(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     frames = []
     for p in paths:
         schema = pq.read_schema(p)
-        require_columns(schema.names, _SOURCE_COLUMNS, where=f"sources file {str(p)!r}")
-        frames.append(pd.read_parquet(p, columns=_SOURCE_COLUMNS))
+        columns = _SOURCE_COLUMNS + _DEDUP_COLUMNS
+        require_columns(schema.names, columns, where=f"sources file {str(p)!r}")
+        frames.append(pd.read_parquet(p, columns=columns))
     df = pd.concat(frames, ignore_index=True).sort_values("source_id", kind="stable")
     if df["source_id"].duplicated().any():
         dup = df.loc[df["source_id"].duplicated(), "source_id"].iloc[0]
         msg = f"source_id {dup} occurs twice among the sources files {[str(p) for p in paths]}"
         raise ValueError(msg)
     return df.reset_index(drop=True)
-
-
-def _drop_cross_field_duplicates(df: pd.DataFrame, radius: u.Quantity) -> pd.DataFrame:
-    if len(df) < 2:
-        return df
-    c = _coords(df["ra"], df["dec"])
-    i, j, _, _ = search_around_sky(c, c, radius)
-    fields = df["field"].to_numpy()
-    sel = (i < j) & (fields[i] != fields[j])
-    drop = np.zeros(len(df), bool)
-    drop[j[sel]] = True  # rows are sorted by source_id: keep the lower one
-    return df.loc[~drop].reset_index(drop=True)
 
 
 def label_sources(
@@ -420,13 +412,13 @@ def _footprint_sources(
     """The sources inside the PHAT footprint, each object once across fields."""
     from pandas_clusters.core.footprint import in_footprint
 
-    radius = settings.match_radius_arcsec * u.arcsec
     sources = _read_sources(sources_paths)
     inside = np.asarray(
         in_footprint(sources["ra"].to_numpy(), sources["dec"].to_numpy(), footprint)
     )
     sources = sources.loc[inside].reset_index(drop=True)
-    return _drop_cross_field_duplicates(sources, radius)
+    unique = deduplicate_across_fields(sources, radius_arcsec=settings.match_radius_arcsec)
+    return unique[_SOURCE_COLUMNS]
 
 
 def _apply_limits(df: pd.DataFrame, settings: TrainsetSettings) -> pd.DataFrame:
