@@ -117,7 +117,9 @@ def world(mock_field_with_sources, tmp_path_factory) -> World:
     images2 = {b: _two_ccd_mosaic(p, root / f"{b}2.fits") for b, p in images.items()}
     sources = mock_field_with_sources["path"]
     stamps = root / "stamps.parquet"
-    cut_stamps(sources, images, out=stamps, settings=StampSettings(size=SIZE), field=FIELD)
+    cut_stamps(
+        sources, images, out=stamps, settings=StampSettings.from_config(size=SIZE), field=FIELD
+    )
     torch.manual_seed(0)
     meta = {"model": "resnet18", "in_channels": 2, "bands": ["g", "i"], "size": SIZE}
     weights = save_weights(
@@ -128,7 +130,7 @@ def world(mock_field_with_sources, tmp_path_factory) -> World:
     inference = predict_stamps(
         stamps,
         [weights],
-        settings=InferenceSettings(batch_size=256, device="cpu", mag_limit=None),
+        settings=InferenceSettings.from_config(batch_size=256, device="cpu", mag_limit=None),
         output_path=root / "inference.parquet",
         progress=False,
     )
@@ -335,7 +337,10 @@ def downloaded_image_without_wcs(w, tmp):
 def _sources(images: dict[str, Path], tmp: Path, *, field: int = FIELD, **settings):
     def run():
         return build_sources(
-            images, field=field, out=tmp / "out" / "s.parquet", settings=SourceSettings(**settings)
+            images,
+            field=field,
+            out=tmp / "out" / "s.parquet",
+            settings=SourceSettings.from_config(**settings),
         )
 
     return run
@@ -485,7 +490,7 @@ def _stamps(sources: Path, images: dict[str, Path], tmp: Path, *, field=FIELD, *
     def run():
         return cut_stamps(
             sources, images, out=tmp / "out" / "stamps.parquet",
-            settings=StampSettings(**settings), field=field,
+            settings=StampSettings.from_config(**settings), field=field,
         )  # fmt: skip
 
     return run
@@ -579,7 +584,7 @@ def _train_settings(**kw) -> TrainSettings:
         "device": "cpu",
         "patience": 10,
     }
-    return TrainSettings(**(base | kw))
+    return TrainSettings.from_config(**(base | kw))
 
 
 def _train(trainset: Path, folder: Path, **kw):
@@ -686,7 +691,7 @@ def pretrained_weights_with_a_pickled_object(w, tmp):
 
 
 def _predict(stamps: Path, weights: list[Path], tmp: Path, *, sources=None, mag_limit=None):
-    settings = InferenceSettings(batch_size=256, device="cpu", mag_limit=mag_limit)
+    settings = InferenceSettings.from_config(batch_size=256, device="cpu", mag_limit=mag_limit)
 
     def run():
         return predict_stamps(
