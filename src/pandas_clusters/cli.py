@@ -164,6 +164,49 @@ def _cmd_publish(cfg, args):
     )
 
 
+def _inspection_settings(cfg, args):
+    import dataclasses
+
+    from pandas_clusters.inspection import InspectionSettings
+
+    settings = InspectionSettings.from_config(cfg)
+    overrides = {
+        key: getattr(args, key)
+        for key in ("database", "candidates", "host", "port")
+        if getattr(args, key, None) is not None
+    }
+    return dataclasses.replace(settings, **overrides)
+
+
+def _cmd_inspect(cfg, args):
+    import os
+    import secrets
+
+    from pandas_clusters.inspection import Inspection
+    from pandas_clusters.inspection.server import is_loopback, make_server, serve_forever
+
+    settings = _inspection_settings(cfg, args)
+    token = args.token or os.environ.get("PANDAS_CLUSTERS_INSPECT_TOKEN")
+    if not is_loopback(settings.host) and not token:
+        token = secrets.token_urlsafe(16)
+    server = make_server(Inspection(settings), settings.host, settings.port, token)
+    host, port = server.server_address[:2]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    serve_forever(server, url)
+
+
+def _cmd_inspect_export(cfg, args):
+    from pandas_clusters.inspection import Inspection
+
+    inspection = Inspection(_inspection_settings(cfg, args))
+    written = inspection.export()
+    report = inspection.agreement(done_only=False)
+    for pair in report["pairs"]:
+        print(f"{' vs '.join(pair['inspectors'])}: kappa {pair['kappa']} on {pair['n_common']}")
+    print(f"{len(written)} file(s) updated in {inspection.settings.export_dir}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="pandas-clusters", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="config/config.yaml", help="configuration YAML file")
@@ -243,6 +286,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inspection-dir")
     p.add_argument("--outdir", required=True)
     p.set_defaults(func=_cmd_publish)
+
+    p = sub.add_parser("inspect", help="score the candidates in the browser (visual inspection)")
+    p.add_argument("--host", help="listening address (default: inspection.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default: inspection.port)")
+    p.add_argument(
+        "--token",
+        help="access token; required off loopback (default: $PANDAS_CLUSTERS_INSPECT_TOKEN, "
+        "else a random one printed with the URL)",
+    )
+    p.add_argument("--database", help="SQLite database (default: inspection.database)")
+    p.add_argument("--candidates", help="candidates Parquet (default: inspection.candidates)")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser(
+        "inspect-export", help="export the inspection scores (<inspector>.csv) and agreement"
+    )
+    p.add_argument("--database", help="SQLite database (default: inspection.database)")
+    p.add_argument("--candidates", help="candidates Parquet (default: inspection.candidates)")
+    p.set_defaults(func=_cmd_inspect_export)
     return ap
 
 
