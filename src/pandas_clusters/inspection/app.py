@@ -49,7 +49,13 @@ from pandas_clusters.inspection.images import (
 from pandas_clusters.inspection.settings import InspectionSettings
 from pandas_clusters.inspection.store import ScoreStore, check_name
 
-__all__ = ["REQUIRED_COLUMNS", "Inspection", "inspector_order", "write_exports"]
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "Inspection",
+    "export_scores",
+    "inspector_order",
+    "write_exports",
+]
 
 #: Columns the candidates table must have.
 REQUIRED_COLUMNS: tuple[str, ...] = ("source_id", "field", "ra", "dec", "gmag", "imag")
@@ -220,19 +226,29 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def write_exports(inspection: Inspection, folder: Path) -> list[Path]:
-    """Export every inspector's scores and the agreement to ``folder``; return the files written."""
+def export_scores(store: ScoreStore, source_ids, folder: str | Path) -> list[Path]:
+    """Write ``<folder>/<inspector>.csv`` (``source_id,score``) where it changed.
+
+    Only the scores of ``source_ids`` (the current candidates) are written,
+    sorted by source_id; an inspector without any gets no file. Returns the
+    files written.
+    """
     written = []
-    store = inspection.store
     for name in store.inspectors():
-        scores = store.scores(name, inspection.ids)
+        scores = store.scores(name, source_ids)
         if not scores:
             continue
         lines = [f"# visual inspection by {name}, from {store.path}", "source_id,score"]
         lines += [f"{sid},{score}" for sid, score in sorted(scores.items())]
-        path = folder / f"{name}.csv"
+        path = Path(folder) / f"{name}.csv"
         if _write_if_changed(path, "\n".join(lines) + "\n"):
             written.append(path)
+    return written
+
+
+def write_exports(inspection: Inspection, folder: Path) -> list[Path]:
+    """Export every inspector's scores and the agreement to ``folder``; return the files written."""
+    written = export_scores(inspection.store, inspection.ids, folder)
     report = json.dumps(inspection.agreement(done_only=False), indent=1, sort_keys=True)
     path = folder / "agreement.json"
     if _write_if_changed(path, report + "\n"):

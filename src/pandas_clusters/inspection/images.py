@@ -7,7 +7,9 @@
   ``resources/images/{field}/{band}.fits`` with astropy's
   :class:`~astropy.nddata.Cutout2D` around the candidate's sky position, in
   the CCD HDU whose ``CCDNUM`` is the candidate's ``ccd`` (else the first
-  that contains it); the images are opened memory-mapped, once.
+  that contains it); the images are opened memory-mapped, once. The cut's
+  median (the sky) is subtracted and it is scaled to the AB zero point 30
+  (``MAGZPT``), as the stamps are.
 * **Stretches** (astropy.visualization): ``asinh`` (AsinhStretch over the
   99.5 % interval), ``zscale`` (ZScaleInterval, linear) and ``linear``
   (min-max). The colour composite is :func:`astropy.visualization.make_rgb`
@@ -188,8 +190,21 @@ class ContextImages:
             ny, nx = hdu.shape
             if -0.5 <= x < nx - 0.5 and -0.5 <= y < ny - 0.5:
                 cut = Cutout2D(hdu.data, pos, self.size, wcs=wcs, mode="partial", fill_value=np.nan)
-                return np.asarray(cut.data, dtype=np.float32)
+                return _calibrated(np.asarray(cut.data, dtype=np.float32), hdu.header)
         return None
+
+
+def _calibrated(cut: np.ndarray, header: fits.Header) -> np.ndarray:
+    """The cut minus its median (the sky, which the stacks keep), on the AB zero point 30.
+
+    Stamps are sky-subtracted and on a common zero point; doing the same to
+    the context cut keeps the colour composite's colours comparable.
+    """
+    good = np.isfinite(cut)
+    sky = float(np.median(cut[good])) if good.any() else 0.0
+    zero_point = header.get("MAGZPT")
+    scale = 10 ** (0.4 * (30.0 - float(zero_point))) if zero_point is not None else 1.0
+    return ((cut - sky) * scale).astype(np.float32)
 
 
 def _image_hdus(hdul: fits.HDUList) -> list:
