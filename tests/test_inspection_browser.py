@@ -89,12 +89,12 @@ def _score_all(driver, want: dict[int, int], shots: Path | None = None) -> None:
             body.send_keys("0" if want[sid] else "2")
             _wait(driver, lambda d: _count(d).startswith("2 /"), "wrong score recorded")
             body.send_keys("u")
-            _wait(driver, lambda d: _count(d).startswith("1 /") and _shown(d) == sid, "undo")
-        if k == 2:  # zoom, stretch, a step forth and back, the help
+            _wait(driver, lambda d, s=sid: _count(d).startswith("1 /") and _shown(d) == s, "undo")
+        if k == 2:  # zoom, stretch, a step forth and back
             body.send_keys("+", "s", Keys.ARROW_RIGHT)
-            _wait(driver, lambda d: _shown(d) != sid, "moved right")
+            _wait(driver, lambda d, s=sid: _shown(d) != s, "moved right")
             body.send_keys("k")
-            _wait(driver, lambda d: _shown(d) == sid, "moved back")
+            _wait(driver, lambda d, s=sid: _shown(d) == s, "moved back")
             if shots is not None:
                 driver.save_screenshot(str(shots / "inspection.png"))
         body.send_keys(str(want[sid]))
