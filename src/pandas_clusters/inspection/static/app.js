@@ -5,9 +5,10 @@ const FACT_NAMES = { c09: "C09", rbc: "RBC", c11: "C11", w22: "W22", w23: "W23",
 const S = {
   inspector: null, session: null, order: [], scores: new Map(), idx: 0, stretch: "asinh",
   stretches: [], zoom: 3, mosaic: false, prefetch: 8, mosaicSize: 60, total: 0,
-  facts: new Map(), images: new Map(), showToken: 0, busy: false,
+  facts: new Map(), images: new Map(), showToken: 0, queue: Promise.resolve(),
 };
-window.pcTimings = [];
+window.pcTimings = [];  // key press -> next candidate shown, ms (moves)
+window.pcScoreTimings = [];  // score key -> committed and next candidate shown, ms
 const $ = (id) => document.getElementById(id);
 
 function status(text) { $("status").textContent = text || ""; }
@@ -147,39 +148,42 @@ function toggleViews() {
   $("mosaic").hidden = !S.mosaic;
 }
 
-async function score(value) {
-  if (S.busy) return;
-  S.busy = true;
-  const sid = S.order[S.idx];
-  try {
-    const r = await api("POST", "/api/score", { inspector: S.inspector, source_id: sid, score: value });
-    S.scores.set(sid, r.score);
-    status("");
-    await afterChange(r.progress);
-    if (S.idx < S.order.length - 1) await show(S.idx + 1);
-    else await show(S.idx);
-  } catch (e) {
-    status(e.message);
-  } finally {
-    S.busy = false;
-  }
+// Scores and undos go to the server one after the other (a queue), each committed there
+// before the next is sent; the page moves on at once and goes back, saying so, if the
+// server refuses one (e.g. this tab is stale).
+function enqueue(request) {
+  const done = S.queue.then(request);
+  S.queue = done.catch(() => {});
+  return done;
 }
 
-async function undo() {
-  if (S.busy) return;
-  S.busy = true;
-  try {
-    const r = await api("POST", "/api/undo", { inspector: S.inspector });
-    if (r.source_id === null) { status("nothing to undo"); return; }
-    if (r.score === null) S.scores.delete(r.source_id); else S.scores.set(r.source_id, r.score);
-    status(`undone: ${r.source_id}`);
-    await afterChange(r.progress);
-    await show(S.order.indexOf(r.source_id));
-  } catch (e) {
-    status(e.message);
-  } finally {
-    S.busy = false;
-  }
+function score(value) {
+  const t0 = performance.now();
+  const idx = S.idx;
+  const sid = S.order[idx];
+  const before = S.scores.get(sid);
+  S.scores.set(sid, value);
+  enqueue(() => api("POST", "/api/score", { inspector: S.inspector, source_id: sid, score: value }))
+    .then((r) => { status(""); renderProgress(); return afterChange(r.progress); })
+    .catch((e) => {
+      if (before === undefined) S.scores.delete(sid); else S.scores.set(sid, before);
+      status(`score of ${sid} NOT saved: ${e.message}`);
+      show(idx);
+    });
+  return show(idx < S.order.length - 1 ? idx + 1 : idx).then(() => {
+    window.pcScoreTimings.push(performance.now() - t0);
+  });
+}
+
+function undo() {
+  return enqueue(() => api("POST", "/api/undo", { inspector: S.inspector }))
+    .then(async (r) => {
+      if (r.source_id === null) { status("nothing to undo"); return; }
+      if (r.score === null) S.scores.delete(r.source_id); else S.scores.set(r.source_id, r.score);
+      status(`undone: ${r.source_id}`);
+      await show(S.order.indexOf(r.source_id));
+    })
+    .catch((e) => status(e.message));
 }
 
 async function afterChange(progress) {
