@@ -12,6 +12,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.image import imread
 
@@ -462,3 +463,24 @@ def test_killed_server_loses_no_score(inspection_layout, tmp_path):
     # the restarted server exported what the killed one may not have
     lines = (tmp_path / "inspection" / "alice.csv").read_text().splitlines()[2:]
     assert {int(s): int(v) for s, v in (x.split(",") for x in lines)} == acknowledged
+
+
+def test_cli_inspect_export(inspection_layout, tmp_path, capsys):
+    from pandas_clusters.cli import main
+
+    config = config_yaml(inspection_layout, tmp_path)
+    store = ScoreStore(tmp_path / "inspection" / "inspection.sqlite")
+    token = store.open_session("alice")
+    ids = pd.read_parquet(inspection_layout / "results" / "crossmatch" / "candidates.parquet")[
+        "source_id"
+    ].tolist()
+    store.set_score("alice", token, ids[0], 2)
+    assert main(["--config", str(config), "inspect-export"]) == 0
+    assert "2 file(s) updated" in capsys.readouterr().out
+    lines = (tmp_path / "inspection" / "alice.csv").read_text().splitlines()
+    assert lines[1:] == ["source_id,score", f"{ids[0]},2"]
+    assert main(["--config", str(config), "inspect-export"]) == 0
+    assert "0 file(s) updated" in capsys.readouterr().out
+    missing = config_yaml(inspection_layout, tmp_path, candidates=str(tmp_path / "nope.parquet"))
+    assert main(["--config", str(missing), "inspect-export"]) == 2
+    assert "nope.parquet not found" in capsys.readouterr().err
