@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -355,24 +356,21 @@ def test_concurrent_inspectors_and_exports(running):
     assert set(report["truth"]) == set(names)
     # exports: one CSV per inspector, rewritten only when a score changes
     app.export()
-    folder = tmp = __import__("pathlib").Path(app.settings.export_dir)
-    csv = folder / "alice.csv"
+    folder = Path(app.settings.export_dir)
+    csv, bob = folder / "alice.csv", folder / "bob.csv"
     lines = csv.read_text().splitlines()
     assert lines[1] == "source_id,score" and len(lines) == 2 + N_CANDIDATES
-    stamp = csv.stat().st_mtime_ns
-    assert app.export() == [] and csv.stat().st_mtime_ns == stamp
+    stamps = csv.stat().st_mtime_ns, bob.stat().st_mtime_ns
+    assert app.export() == [] and (csv.stat().st_mtime_ns, bob.stat().st_mtime_ns) == stamps
     hdr = {"X-Session": sessions["alice"]["session"]}
     sid = ids[0]
-    request(
-        port,
-        "POST",
-        "/api/score",
-        {"inspector": "alice", "source_id": sid, "score": (want["alice"][sid] + 1) % 3},
-        hdr,
-    )
-    written = app.export()
-    assert csv in written and (folder / "bob.csv") not in written
-    del tmp
+    new = (want["alice"][sid] + 1) % 3
+    request(port, "POST", "/api/score", {"inspector": "alice", "source_id": sid, "score": new}, hdr)
+    deadline = time.monotonic() + 30  # the server exports in the background
+    while f"{sid},{new}" not in csv.read_text().splitlines() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"{sid},{new}" in csv.read_text().splitlines()
+    assert bob.stat().st_mtime_ns == stamps[1]
 
 
 def test_token_required_off_loopback(inspection_layout, tmp_path, serve):

@@ -113,7 +113,8 @@ class Inspection:
         self.store = ScoreStore(settings.database)
         self.truth = self._truth_flags()
         self._export_lock = threading.Lock()
-        self.image = functools.lru_cache(maxsize=4096)(self._image)
+        # rendered PNGs (10-60 kB each): the prefetch window of a few inspectors, many times over
+        self.image = functools.lru_cache(maxsize=1024)(self._image)
 
     def close(self) -> None:
         """Close the field images."""

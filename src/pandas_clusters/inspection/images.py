@@ -189,8 +189,12 @@ class ContextImages:
             x, y = wcs.world_to_pixel(pos)
             ny, nx = hdu.shape
             if -0.5 <= x < nx - 0.5 and -0.5 <= y < ny - 0.5:
-                cut = Cutout2D(hdu.data, pos, self.size, wcs=wcs, mode="partial", fill_value=np.nan)
-                return _calibrated(np.asarray(cut.data, dtype=np.float32), hdu.header)
+                with self._lock:  # one reader of the memory-mapped file at a time
+                    cut = Cutout2D(
+                        hdu.data, pos, self.size, wcs=wcs, mode="partial", fill_value=np.nan
+                    )
+                    data = np.array(cut.data, dtype=np.float32)
+                return _calibrated(data, hdu.header)
         return None
 
 

@@ -66,6 +66,11 @@ _STATIC = {
 _IMAGE = re.compile(r"^/img/(\d{1,19})/([a-z]+)\.png$")
 _CANDIDATE = re.compile(r"^/api/candidate/(\d{1,19})$")
 _MAX_BODY = 4096
+#: The page runs only its own script and images, and cannot be framed (no clickjacking).
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
 
 
 class HttpError(Exception):
@@ -261,7 +266,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         app = self.server.inspection
         if path in self.server.static:
             body, ctype = self.server.static[path]
-            return self._send(HTTPStatus.OK, body, ctype, {"Cache-Control": "no-cache", **cookie})
+            headers = {"Cache-Control": "no-cache", **_PAGE_HEADERS, **cookie}
+            return self._send(HTTPStatus.OK, body, ctype, headers)
         if path == "/api/config":
             s = app.settings
             return self._json(
