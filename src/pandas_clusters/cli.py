@@ -191,6 +191,10 @@ def _cmd_inspect(cfg, args):
         token = secrets.token_urlsafe(16)
     server = make_server(Inspection(settings), settings.host, settings.port, token)
     host, port = server.server_address[:2]
+    if host in ("0.0.0.0", "::"):  # every interface: show the machine's name
+        import socket
+
+        host = socket.getfqdn()
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     serve_forever(server, url)

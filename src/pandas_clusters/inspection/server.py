@@ -359,9 +359,9 @@ def _cookie(header: str | None, name: str) -> str | None:
 
 def serve_forever(server: InspectionServer, url: str) -> None:
     """Serve until interrupted (Ctrl-C), then close."""
-    print(f"inspection app: {url}  (Ctrl-C to stop)", flush=True)
-    thread = threading.current_thread()
-    log.info("serving on %s in %s", url, thread.name)
+    print(
+        f"inspection app: {url}  (Ctrl-C to stop)", flush=True
+    )  # the token: printed, never logged
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
