@@ -137,9 +137,11 @@ class _Exporter(threading.Thread):
         self._wake.set()
 
     def stop(self) -> None:
+        """Stop the thread, then export once more (scores given during its last export)."""
         self._stopping = True
         self._wake.set()
         self.join(timeout=30)
+        self._export()
 
     def run(self) -> None:
         self._export()
@@ -199,6 +201,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._json({"error": str(exc)}, exc.status)
         except (BrokenPipeError, ConnectionResetError):
             pass
+        except Exception as exc:  # a fault of ours (or a locked database): say so, keep serving
+            log.exception("error answering %s %s", method, self.path)
+            self._json({"error": f"server error: {exc}"}, HTTPStatus.INTERNAL_SERVER_ERROR)
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
