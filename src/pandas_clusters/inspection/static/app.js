@@ -281,6 +281,7 @@ async function start(name) {
   localStorage.setItem("pc-inspector", name);
   $("who").textContent = name;
   $("login").hidden = true;
+  if (!S.order.length) { status("there are no candidates to inspect"); return; }
   toggleViews();
   const resume = S.order.findIndex((sid) => !S.scores.has(sid));
   await show(resume >= 0 ? resume : 0);
