@@ -165,12 +165,12 @@ def run_side(paths: dict[str, str], work: Path, prefetch: int, moves: int, think
     from pandas_clusters.inspection.server import make_server
 
     settings = InspectionSettings(
-        database=str(work / "inspection.sqlite"), export_dir=str(work), host="127.0.0.1",
-        port=0, context_arcsec=30.0, stretch="asinh", prefetch=prefetch, mosaic_size=60,
-        kappa_weights="linear", seed=1, truth_path=None, truth_radius_arcsec=1.0, **paths,
+        database=str(work / "inspection.sqlite"), host="127.0.0.1", port=0,
+        context_arcsec=30.0, stretch="asinh", prefetch=prefetch, mosaic_size=60,
+        kappa_weights="linear", truth_radius_arcsec=1.0, **paths,
     )  # fmt: skip
     t0 = time.perf_counter()
-    app = Inspection(settings)
+    app = Inspection(settings, export_dir=work, seed=1)
     load_s = time.perf_counter() - t0
     server = make_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)

@@ -20,7 +20,7 @@ import numpy as np
 from pandas_clusters.catalogue.crossmatch import CATALOGUES
 from pandas_clusters.core.io import write_parquet
 from pandas_clusters.detect.stamps import StampSettings, cut_stamps
-from pandas_clusters.inspection import InspectionSettings
+from pandas_clusters.inspection import Inspection, InspectionSettings
 
 N_CANDIDATES = 12
 
@@ -53,13 +53,12 @@ def build_layout(root: Path, mock: dict) -> Path:
 
 
 def settings_for(root: Path, work: Path, **changes) -> InspectionSettings:
-    """Settings reading ``root``'s layout, with the database and exports under ``work``."""
+    """Settings reading ``root``'s layout, with the database under ``work/inspection``."""
     base = InspectionSettings(
         database=str(work / "inspection" / "inspection.sqlite"),
         candidates=str(root / "results" / "crossmatch" / "candidates.parquet"),
         stamps_template=str(root / "results" / "stamps" / "{field}.parquet"),
         image_template=str(root / "resources" / "images" / "{field}" / "{band}.fits"),
-        export_dir=str(work / "inspection"),
         host="127.0.0.1",
         port=0,
         context_arcsec=30.0,
@@ -67,11 +66,19 @@ def settings_for(root: Path, work: Path, **changes) -> InspectionSettings:
         prefetch=4,
         mosaic_size=60,
         kappa_weights="linear",
-        seed=20250616,
-        truth_path=str(root / "resources" / "mock" / "truth.parquet"),
         truth_radius_arcsec=1.0,
     )
     return dataclasses.replace(base, **changes)
+
+
+def open_inspection(root: Path, work: Path, **changes) -> Inspection:
+    """The app's model over ``root``'s layout; database and exports under ``work/inspection``."""
+    return Inspection(
+        settings_for(root, work, **changes),
+        export_dir=work / "inspection",
+        seed=20250616,
+        truth_path=root / "resources" / "mock" / "truth.parquet",
+    )
 
 
 def request(port, method, path, body=None, headers=None, raw=None):
@@ -96,6 +103,7 @@ def config_yaml(root: Path, work: Path, **inspection) -> Path:
     import yaml
 
     s = settings_for(root, work)
+    export_dir = str(work / "inspection")
     section = {
         "database": s.database,
         "candidates": s.candidates,
@@ -104,7 +112,7 @@ def config_yaml(root: Path, work: Path, **inspection) -> Path:
         "port": 0,
         **inspection,
     }
-    cfg = {"inspection": section, "publish": {"inspection_dir": s.export_dir}}
+    cfg = {"inspection": section, "publish": {"inspection_dir": export_dir}}
     path = work / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -122,6 +130,7 @@ __all__ = [
     "N_CANDIDATES",
     "config_yaml",
     "env_with_src",
+    "open_inspection",
     "build_layout",
     "request",
     "settings_for",

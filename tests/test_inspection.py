@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,10 +21,10 @@ from inspection_support import (
     build_layout,
     config_yaml,
     env_with_src,
+    open_inspection,
     request,
-    settings_for,
 )
-from pandas_clusters.inspection import Inspection, ScoreStore, inspector_order, weighted_kappa
+from pandas_clusters.inspection import ScoreStore, inspector_order, weighted_kappa
 from pandas_clusters.inspection.agreement import agreement_report, confusion_matrix
 from pandas_clusters.inspection.server import make_server
 from pandas_clusters.inspection.store import StaleSession
@@ -144,7 +143,7 @@ def test_inspector_order_is_seeded_per_inspector():
 
 
 def test_images_and_facts(inspection_layout, tmp_path):
-    with Inspection(settings_for(inspection_layout, tmp_path)) as app:
+    with open_inspection(inspection_layout, tmp_path) as app:
         _check_images_and_facts(app)
 
 
@@ -173,7 +172,7 @@ def _check_images_and_facts(app):
 
 @pytest.fixture
 def running(inspection_layout, tmp_path, serve):
-    app = Inspection(settings_for(inspection_layout, tmp_path))
+    app = open_inspection(inspection_layout, tmp_path)
     server = make_server(app, "127.0.0.1", 0)
     port = serve(server)
     return app, port
@@ -356,7 +355,7 @@ def test_concurrent_inspectors_and_exports(running):
     assert set(report["truth"]) == set(names)
     # exports: one CSV per inspector, rewritten only when a score changes
     app.export()
-    folder = Path(app.settings.export_dir)
+    folder = app.export_dir
     csv, bob = folder / "alice.csv", folder / "bob.csv"
     lines = csv.read_text().splitlines()
     assert lines[1] == "source_id,score" and len(lines) == 2 + N_CANDIDATES
@@ -374,7 +373,7 @@ def test_concurrent_inspectors_and_exports(running):
 
 
 def test_token_required_off_loopback(inspection_layout, tmp_path, serve):
-    app = Inspection(settings_for(inspection_layout, tmp_path))
+    app = open_inspection(inspection_layout, tmp_path)
     with pytest.raises(ValueError, match="token is required"):
         make_server(app, "0.0.0.0", 0)
     port = serve(make_server(app, "0.0.0.0", 0, token="s3cret-token"))

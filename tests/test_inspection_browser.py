@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from astropy.io import ascii
 
-from inspection_support import N_CANDIDATES, build_layout, settings_for
+from inspection_support import N_CANDIDATES, build_layout, open_inspection
 from pandas_clusters.catalogue.publish import PublishSettings, publish_catalogue
-from pandas_clusters.inspection import Inspection, weighted_kappa
+from pandas_clusters.inspection import weighted_kappa
 from pandas_clusters.inspection.server import make_server
 
 CHROMIUM = shutil.which("chromium")
@@ -104,8 +104,7 @@ def _score_all(driver, want: dict[int, int], shots: Path | None = None) -> None:
 
 
 def test_two_inspectors_score_in_the_browser(browser, inspection_layout, tmp_path, serve):
-    settings = settings_for(inspection_layout, tmp_path)
-    app = Inspection(settings)
+    app = open_inspection(inspection_layout, tmp_path)
     port = serve(make_server(app, "127.0.0.1", 0))
     rng = np.random.default_rng(151)
     ids = app.ids.tolist()
@@ -156,13 +155,13 @@ def test_two_inspectors_score_in_the_browser(browser, inspection_layout, tmp_pat
     app.export()
     out = tmp_path / "results" / "publish"
     publish_catalogue(
-        settings.candidates,
+        app.settings.candidates,
         dat_path=out / "table7.dat",
         readme_path=out / "ReadMe",
         fits_path=out / "table7.fits",
         parquet_path=out / "table7.parquet",
         settings=PublishSettings(min_score=3),
-        inspection_dir=settings.export_dir,
+        inspection_dir=app.export_dir,
     )
     cds = ascii.read(out / "table7.dat", readme=str(out / "ReadMe"), format="cds")
     total = {s: want["alice"][s] + want["bob"][s] for s in ids}

@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from inspection_support import build_layout, env_with_src, settings_for
-from pandas_clusters.inspection import Inspection
+from inspection_support import build_layout, env_with_src, open_inspection
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +41,11 @@ def test_publish_reruns_when_a_score_changes_and_only_then(inspection_layout, tm
     shutil.copytree(
         inspection_layout / "results" / "crossmatch", tmp_path / "results" / "crossmatch"
     )
-    settings = settings_for(
+    with open_inspection(
         inspection_layout,
         tmp_path / "resources",
         candidates=str(tmp_path / "results" / "crossmatch" / "candidates.parquet"),
-    )
-    with Inspection(settings) as app:
+    ) as app:
         for name, offset in (("alice", 0), ("bob", 1)):
             token = app.store.open_session(name)
             for sid in app.ids.tolist():
@@ -65,5 +63,5 @@ def test_publish_reruns_when_a_score_changes_and_only_then(inspection_layout, tm
         assert not _publish_plan(tmp_path, "-n")
         # a changed score: publish reruns
         app.store.set_score("alice", token, sid, (sid + 1) % 3)
-        assert Path(settings.export_dir) / "alice.csv" in app.export()
+        assert app.export_dir / "alice.csv" in app.export()
         assert _publish_plan(tmp_path, "-n")

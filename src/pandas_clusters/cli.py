@@ -164,32 +164,29 @@ def _cmd_publish(cfg, args):
     )
 
 
-def _inspection_settings(cfg, args):
-    import dataclasses
+def _inspection(cfg, args):
+    from pandas_clusters.inspection import Inspection
 
-    from pandas_clusters.inspection import InspectionSettings
-
-    settings = InspectionSettings.from_config(cfg)
-    overrides = {
+    changes = {
         key: getattr(args, key)
         for key in ("database", "candidates", "host", "port")
         if getattr(args, key, None) is not None
     }
-    return dataclasses.replace(settings, **overrides)
+    return Inspection.from_config(cfg, **changes)
 
 
 def _cmd_inspect(cfg, args):
     import os
     import secrets
 
-    from pandas_clusters.inspection import Inspection
     from pandas_clusters.inspection.server import is_loopback, make_server, serve_forever
 
-    settings = _inspection_settings(cfg, args)
+    inspection = _inspection(cfg, args)
+    settings = inspection.settings
     token = args.token or os.environ.get("PANDAS_CLUSTERS_INSPECT_TOKEN")
     if not is_loopback(settings.host) and not token:
         token = secrets.token_urlsafe(16)
-    server = make_server(Inspection(settings), settings.host, settings.port, token)
+    server = make_server(inspection, settings.host, settings.port, token)
     host, port = server.server_address[:2]
     if host in ("0.0.0.0", "::"):  # every interface: show the machine's name
         import socket
@@ -201,14 +198,13 @@ def _cmd_inspect(cfg, args):
 
 
 def _cmd_inspect_export(cfg, args):
-    from pandas_clusters.inspection import Inspection
-
-    inspection = Inspection(_inspection_settings(cfg, args))
+    inspection = _inspection(cfg, args)
     written = inspection.export()
     report = inspection.agreement(done_only=False)
     for pair in report["pairs"]:
         print(f"{' vs '.join(pair['inspectors'])}: kappa {pair['kappa']} on {pair['n_common']}")
-    print(f"{len(written)} file(s) updated in {inspection.settings.export_dir}")
+    print(f"{len(written)} file(s) updated in {inspection.export_dir}")
+    inspection.close()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,8 +28,10 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import threading
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,8 @@ __all__ = [
 
 #: Columns the candidates table must have.
 REQUIRED_COLUMNS: tuple[str, ...] = ("source_id", "field", "ra", "dec", "gmag", "imag")
+#: Where the workflow writes the mock survey's truth table.
+MOCK_TRUTH = "resources/mock/truth.parquet"
 #: Truth kinds that count as clusters (those of the mock survey).
 _CLUSTER_KINDS = ("young_cluster", "globular_cluster")
 
@@ -100,11 +104,27 @@ class Inspection:
     Parameters
     ----------
     settings : InspectionSettings
-        Paths and options.
+        Paths and options (the config's ``inspection`` section).
+    export_dir : path-like
+        Folder of the exports (``publish.inspection_dir``).
+    seed : int
+        Master seed: each inspector's order derives from it and the name.
+    truth_path : path-like, optional
+        Mock truth table (``resources/mock/truth.parquet``); None on a real survey.
     """
 
-    def __init__(self, settings: InspectionSettings) -> None:
+    def __init__(
+        self,
+        settings: InspectionSettings,
+        *,
+        export_dir: str | os.PathLike,
+        seed: int,
+        truth_path: str | os.PathLike | None = None,
+    ) -> None:
         self.settings = settings
+        self.export_dir = Path(export_dir)
+        self.seed = int(seed)
+        self.truth_path = truth_path
         self.candidates = _read_candidates(settings.candidates)
         self.ids = self.candidates.index.to_numpy(dtype=np.int64)
         self._known = set(self.ids.tolist())
@@ -115,6 +135,18 @@ class Inspection:
         self._export_lock = threading.Lock()
         # rendered PNGs (10-60 kB each): the prefetch window of a few inspectors, many times over
         self.image = functools.lru_cache(maxsize=1024)(self._image)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **changes: Any) -> Inspection:
+        """From a validated config; ``changes`` replace keys of its ``inspection`` section."""
+        settings = InspectionSettings.from_config({**config["inspection"], **changes})
+        mock = config["survey"] == "mock"
+        return cls(
+            settings,
+            export_dir=config["publish"]["inspection_dir"],
+            seed=config["seed"],
+            truth_path=MOCK_TRUTH if mock else None,
+        )
 
     def close(self) -> None:
         """Close the field images."""
@@ -127,7 +159,7 @@ class Inspection:
         self.close()
 
     def _truth_flags(self) -> pd.Series | None:
-        path = self.settings.truth_path
+        path = self.truth_path
         if not path or not Path(path).is_file():
             return None
         truth = pd.read_parquet(path, columns=["kind", "ra", "dec"])
@@ -149,7 +181,7 @@ class Inspection:
 
     def order(self, inspector: str) -> list[int]:
         """The candidates in ``inspector``'s order."""
-        return inspector_order(self.ids, self.settings.seed, check_name(inspector)).tolist()
+        return inspector_order(self.ids, self.seed, check_name(inspector)).tolist()
 
     def progress(self, inspector: str) -> dict[str, Any]:
         """Scored count, total and whether the inspector is done."""
@@ -216,7 +248,7 @@ class Inspection:
     def export(self) -> list[Path]:
         """Write the CSV of every inspector and ``agreement.json`` where they changed."""
         with self._export_lock:
-            return write_exports(self, Path(self.settings.export_dir))
+            return write_exports(self, self.export_dir)
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
