@@ -9,7 +9,7 @@ import pytest
 
 SRC = Path(__file__).parents[1] / "src" / "pandas_clusters"
 #: The packages in DAG order; a module may import its own package, ``core`` and earlier ones.
-ORDER = ("core", "acquire", "detect", "learn", "catalogue", "completeness", "report")
+ORDER = ("core", "acquire", "detect", "learn", "catalogue", "inspection", "completeness", "report")
 
 
 def _imported_packages(path: Path) -> set[str]:

@@ -406,3 +406,64 @@ def test_failed_readme_leaves_no_files(tmp_path):
     assert not (tmp_path / "cds").exists() or not any((tmp_path / "cds").iterdir())
     with pytest.raises(ValueError, match="unknown key"):
         PublishSettings.from_config({"readme": {"titel": "x"}})
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("{sid},1.5", r"line 4: score must be 0, 1 or 2, got 1\.5 for source_id"),
+        ("{sid},1.0", r"line 4: score must be 0, 1 or 2, got 1\.0"),
+        ("{sid},3", r"line 4: score must be 0, 1 or 2, got 3"),
+        ("{sid},-1", r"line 4: score must be 0, 1 or 2, got -1"),
+        ("{sid},", r"line 4: score must be 0, 1 or 2, got a blank cell"),
+        (",2", r"line 4: source_id must be an integer, got a blank cell"),
+        ("12a,2", r"line 4: source_id must be an integer, got 12a"),
+        ("{sid}.0,2", r"line 4: source_id must be an integer, got \d+\.0"),
+        ("999999,2", r"line 4: source_id 999999 is not one of the candidates"),
+        ("{first},0", r"line 4: source_id \d+ is scored twice \(also on line 3\)"),
+        ("{sid},2,extra", r"line 4: 3 field\(s\), the header has 2"),
+    ],
+)
+def test_inspection_scores_parsed_strictly(tmp_path, line, error):
+    """Each bad line is an error naming the file and line; publish writes nothing."""
+    df = _candidates(6, np.random.default_rng(14))
+    ids = df["source_id"].tolist()
+    folder = tmp_path / "inspection"
+    _write_inspection(folder, {"alice": {s: 2 for s in ids}})
+    lines = ["# by hand", "source_id,score", f"{ids[0]},1"]
+    lines += [line.format(sid=ids[1], first=ids[0])]
+    lines += [f"{s},1" for s in ids[2:]]
+    (folder / "bob.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"bob\.csv'?, " + error):
+        _publish(tmp_path, df, inspection=folder, settings=PublishSettings.from_config(min_score=3))
+    assert not (tmp_path / "cds").exists() or not any((tmp_path / "cds").iterdir())
+
+
+def test_inspection_export_of_the_app_is_read_back(tmp_path):
+    """The CSV files `pandas-clusters inspect` exports are what publish sums."""
+    from pandas_clusters.inspection import ScoreStore
+    from pandas_clusters.inspection.app import export_scores
+
+    df = _candidates(8, np.random.default_rng(15))
+    ids = df["source_id"].tolist()
+    store = ScoreStore(tmp_path / "inspection" / "inspection.sqlite")
+    given = {"alice": [2, 2, 1, 0, 2, 1, 2, 0], "bob": [2, 1, 1, 0, 2, 2, 0, 2]}
+    for name, values in given.items():
+        token = store.open_session(name)
+        for sid, value in zip(ids, values, strict=True):
+            store.set_score(name, token, sid, value)
+    written = export_scores(store, ids, tmp_path / "inspection")
+    assert sorted(p.name for p in written) == ["alice.csv", "bob.csv"]
+    paths, meta = _publish(
+        tmp_path,
+        df,
+        inspection=tmp_path / "inspection",
+        settings=PublishSettings.from_config(min_score=3),
+    )
+    total = {s: a + b for s, a, b in zip(ids, given["alice"], given["bob"], strict=True)}
+    kept = {s: t for s, t in total.items() if t >= 3}
+    copy = pd.read_parquet(paths["parquet_path"])
+    assert dict(zip(copy["source_id"], copy["Score"], strict=True)) == kept
+    text = " ".join(paths["readme_path"].read_text().split())
+    assert "for two manual inspectors" in text and "Only scores of 3 or 4 are included." in text
+    assert meta["inspection"]["inspectors"] == ["alice", "bob"]

@@ -170,6 +170,49 @@ def _cmd_publish(cfg, args):
     )
 
 
+def _inspection(cfg, args):
+    from pandas_clusters.inspection import Inspection
+
+    changes = {
+        key: getattr(args, key)
+        for key in ("database", "candidates", "host", "port")
+        if getattr(args, key, None) is not None
+    }
+    return Inspection.from_config(cfg, **changes)
+
+
+def _cmd_inspect(cfg, args):
+    import os
+    import secrets
+
+    from pandas_clusters.inspection.server import is_loopback, make_server, serve_forever
+
+    inspection = _inspection(cfg, args)
+    settings = inspection.settings
+    token = args.token or os.environ.get("PANDAS_CLUSTERS_INSPECT_TOKEN")
+    if not is_loopback(settings.host) and not token:
+        token = secrets.token_urlsafe(16)
+    server = make_server(inspection, settings.host, settings.port, token)
+    host, port = server.server_address[:2]
+    if host in ("0.0.0.0", "::"):  # every interface: show the machine's name
+        import socket
+
+        host = socket.getfqdn()
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    serve_forever(server, url)
+
+
+def _cmd_inspect_export(cfg, args):
+    inspection = _inspection(cfg, args)
+    written = inspection.export()
+    report = inspection.agreement(done_only=False)
+    for pair in report["pairs"]:
+        print(f"{' vs '.join(pair['inspectors'])}: kappa {pair['kappa']} on {pair['n_common']}")
+    print(f"{len(written)} file(s) updated in {inspection.export_dir}")
+    inspection.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``pandas-clusters`` parser: one sub-command per workflow rule, in DAG order."""
     ap = argparse.ArgumentParser(prog="pandas-clusters", description=__doc__.splitlines()[0])
@@ -185,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_detect_commands(sub)
     _add_learn_commands(sub)
     _add_catalogue_commands(sub)
+    _add_inspection_commands(sub)
     return ap
 
 
@@ -273,6 +317,28 @@ def _add_catalogue_commands(sub) -> None:
     p.add_argument("--inspection-dir", help="folder of <inspector>.csv visual-inspection scores")
     p.add_argument("--outdir", required=True, help="folder of table7.dat, ReadMe, FITS, Parquet")
     p.set_defaults(func=_cmd_publish)
+
+
+def _add_inspection_commands(sub) -> None:
+    """The visual inspection: the web app and the export of its scores."""
+    p = sub.add_parser("inspect", help="score the candidates in the browser (visual inspection)")
+    p.add_argument("--host", help="listening address (default: inspection.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default: inspection.port)")
+    p.add_argument(
+        "--token",
+        help="access token; required off loopback (default: $PANDAS_CLUSTERS_INSPECT_TOKEN, "
+        "else a random one printed with the URL)",
+    )
+    p.add_argument("--database", help="SQLite database (default: inspection.database)")
+    p.add_argument("--candidates", help="candidates Parquet (default: inspection.candidates)")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser(
+        "inspect-export", help="export the inspection scores (<inspector>.csv) and agreement"
+    )
+    p.add_argument("--database", help="SQLite database (default: inspection.database)")
+    p.add_argument("--candidates", help="candidates Parquet (default: inspection.candidates)")
+    p.set_defaults(func=_cmd_inspect_export)
 
 
 def _one_line(exc: BaseException) -> str:

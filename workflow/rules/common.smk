@@ -251,7 +251,13 @@ def get_crossmatch_inputs(wildcards):
 
 
 def get_inspection_files(wildcards):
-    """Visual-inspection files (one CSV per inspector), if any: a new one reruns publish."""
+    """Visual-inspection files (one CSV per inspector), if any: a new or changed one reruns publish.
+
+    `pandas-clusters inspect` exports them from its database after every score,
+    rewriting a file only when its content changes (the database itself is no
+    input: its mtime moves with every session), so publish reruns when a score
+    changes, and only then.
+    """
     folder = Path(config["publish"]["inspection_dir"])
     return sorted(str(p) for p in folder.glob("*.csv")) if folder.is_dir() else []
 

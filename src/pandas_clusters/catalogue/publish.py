@@ -34,7 +34,12 @@ class (:func:`pandas_clusters.catalogue.selection.predicted_class_confidence`).
 
 **Score** (visual inspection): a folder with one CSV file per inspector
 (``<inspector>.csv``, header ``source_id,score``, score 0 = not a cluster,
-1 = possible, 2 = confirmed; lines starting with ``#`` are comments).
+1 = possible, 2 = confirmed; lines starting with ``#`` are comments), as
+``pandas-clusters inspect`` exports them from its database
+(:mod:`pandas_clusters.inspection`). They are parsed strictly: a blank cell,
+a score other than ``0``, ``1`` or ``2`` (``1.5``), a source_id that is not
+a candidate or is scored twice is an error naming the file and line, raised
+before any output is written.
 Score is the sum over inspectors; a candidate not scored by every
 inspector gets a blank Score and an :class:`InspectionWarning`. With
 ``min_score`` set, rows below it (or blank) are dropped, as the paper kept
@@ -47,6 +52,8 @@ An empty candidate list writes a valid pair with zero records.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 import textwrap
@@ -266,6 +273,58 @@ class PublishSettings(StageSettings):
 # --------------------------------------------------------------------- scores
 
 
+def _read_score_file(path: Path, known: set[int]) -> dict[int, int]:
+    """Parse one inspector's CSV strictly: source_id -> score.
+
+    Every data line must hold a known integer ``source_id`` and a score
+    written exactly ``0``, ``1`` or ``2``; a blank cell, a decimal (``1.5``,
+    ``1.0``), an unknown or repeated ``source_id`` is an error naming the
+    file and the line. Lines starting with ``#`` and empty lines are skipped.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"inspection file {str(path)!r}: cannot be read ({exc})"
+        raise ValueError(msg) from exc
+    rows = [
+        (n, row)
+        for n, row in enumerate(csv.reader(io.StringIO(text)), start=1)
+        if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
+    ]
+    header = [c.strip() for c in rows[0][1]] if rows else []
+    missing = [c for c in ("source_id", "score") if c not in header]
+    if missing:
+        msg = f"inspection file {str(path)!r} lacks the column(s) {missing} (header {header})"
+        raise ValueError(msg)
+    i_sid, i_score = header.index("source_id"), header.index("score")
+    scores: dict[int, int] = {}
+    lines: dict[int, int] = {}
+    for line, row in rows[1:]:
+        where = f"inspection file {str(path)!r}, line {line}"
+        if len(row) != len(header):
+            msg = f"{where}: {len(row)} field(s), the header has {len(header)}"
+            raise ValueError(msg)
+        sid_text, score_text = row[i_sid].strip(), row[i_score].strip()
+        if not sid_text.isdigit() or not sid_text.isascii():
+            msg = f"{where}: source_id must be an integer, got {sid_text or 'a blank cell'}"
+            raise ValueError(msg)
+        if score_text not in ("0", "1", "2"):
+            msg = (
+                f"{where}: score must be 0, 1 or 2, got {score_text or 'a blank cell'} "
+                f"for source_id {sid_text}"
+            )
+            raise ValueError(msg)
+        sid = int(sid_text)
+        if sid not in known:
+            msg = f"{where}: source_id {sid} is not one of the candidates"
+            raise ValueError(msg)
+        if sid in scores:
+            msg = f"{where}: source_id {sid} is scored twice (also on line {lines[sid]})"
+            raise ValueError(msg)
+        scores[sid], lines[sid] = int(score_text), line
+    return scores
+
+
 def read_inspection_scores(
     folder: str | os.PathLike | None, source_ids: Sequence[int] | np.ndarray
 ) -> tuple[pd.Series | None, dict[str, Any]]:
@@ -274,9 +333,9 @@ def read_inspection_scores(
     Parameters
     ----------
     folder : path-like or None
-        Folder of ``<inspector>.csv`` files (``source_id,score``, score in
-        {0, 1, 2}). None, a missing folder or one without CSV files: no
-        inspection.
+        Folder of ``<inspector>.csv`` files (``source_id,score``, score 0, 1
+        or 2; written by ``pandas-clusters inspect`` or by hand). None, a
+        missing folder or one without CSV files: no inspection.
     source_ids : sequence of int
         The candidates to score.
 
@@ -287,6 +346,12 @@ def read_inspection_scores(
         inspector did not score the candidate); None without inspection.
     metadata : dict
         Inspectors (file stems) and counts.
+
+    Raises
+    ------
+    ValueError
+        A file does not parse strictly (see :func:`_read_score_file`): the
+        message names the file and the line.
     """
     ids = np.asarray(source_ids, dtype=np.int64)
     if folder is None or not Path(folder).is_dir():
@@ -294,33 +359,11 @@ def read_inspection_scores(
     files = sorted(Path(folder).glob("*.csv"))
     if not files:
         return None, {"inspectors": [], "folder": str(folder)}
+    known = set(ids.tolist())
     total = np.zeros(len(ids), dtype=np.int64)
     complete = np.ones(len(ids), dtype=bool)
     for path in files:
-        df = pd.read_csv(path, comment="#", skipinitialspace=True)
-        missing = [c for c in ("source_id", "score") if c not in df.columns]
-        if missing:
-            msg = f"inspection file {str(path)!r} lacks the column(s) {missing}"
-            raise ValueError(msg)
-        try:
-            sid = df["source_id"].to_numpy(dtype=np.int64)
-            score = df["score"].to_numpy(dtype=np.int64)
-        except (TypeError, ValueError) as exc:
-            msg = f"inspection file {str(path)!r}: source_id and score must be integers ({exc})"
-            raise ValueError(msg) from exc
-        bad = ~np.isin(score, (0, 1, 2))
-        if bad.any():
-            msg = (
-                f"inspection file {str(path)!r}: score must be 0, 1 or 2, got "
-                f"{int(score[bad][0])} for source_id {int(sid[bad][0])}"
-            )
-            raise ValueError(msg)
-        dup = pd.Series(sid).duplicated().to_numpy()
-        if dup.any():
-            msg = f"inspection file {str(path)!r}: source_id {int(sid[dup][0])} is scored twice"
-            raise ValueError(msg)
-        lookup = pd.Series(score, index=sid)
-        got = lookup.reindex(ids)
+        got = pd.Series(_read_score_file(path, known), dtype="Int64").reindex(ids)
         complete &= got.notna().to_numpy()
         total += got.fillna(0).to_numpy(dtype=np.int64)
     n_incomplete = int((~complete).sum())
