@@ -282,6 +282,111 @@ def _attempt(
     return received
 
 
+def _open_session(
+    session: requests.Session | None, settings: DownloadSettings
+) -> tuple[requests.Session, bool]:
+    """``session``, or a new one (then ``True``: the caller closes it), with the client cert."""
+    own_session = session is None
+    if own_session:
+        session = requests.Session()
+        session.headers["User-Agent"] = "pandas-clusters (+requests)"
+    if settings.cert:
+        session.cert = settings.cert
+    return session, own_session
+
+
+def _verify_part(
+    part: Path,
+    size: int,
+    *,
+    url: str,
+    expected_size: int | None,
+    algo_digest: tuple[str, str] | None,
+    may_restart: bool,
+) -> str | None:
+    """Check a complete ``part`` file's size and checksum; a bad file is deleted.
+
+    Returns ``None`` when it is good, or (a checksum mismatch when ``may_restart``)
+    why the transfer restarts; raises :class:`DownloadError` otherwise.
+    """
+    if expected_size is not None and size != expected_size:
+        _unlink(part)
+        msg = f"download of {url}: got {size} bytes, expected {expected_size}"
+        raise DownloadError(msg)
+    if algo_digest is not None:
+        algo, want = algo_digest
+        got = _file_digest(part, algo)
+        if got != want:
+            _unlink(part)
+            if may_restart:
+                # A resumed transfer may have spliced two versions; one clean retry.
+                return f"{algo} mismatch after a resumed transfer; restarting"
+            msg = f"download of {url}: {algo} is {got}, expected {want}"
+            raise DownloadError(msg)
+    return None
+
+
+def _fetch_with_retries(
+    session: requests.Session,
+    url: str,
+    part: Path,
+    final: Path,
+    *,
+    expected_size: int | None,
+    algo_digest: tuple[str, str] | None,
+    settings: DownloadSettings,
+) -> None:
+    """Bring ``part`` to the complete, verified file, retrying transient failures."""
+    resumed_mismatch = False
+    attempt = 0
+    while True:
+        resumed = part.exists() and part.stat().st_size > 0
+        try:
+            size = _attempt(
+                session,
+                url,
+                part,
+                expected_size=expected_size,
+                settings=settings,
+                desc=final.name,
+            )
+            restart = _verify_part(
+                part,
+                size,
+                url=url,
+                expected_size=expected_size,
+                algo_digest=algo_digest,
+                may_restart=resumed and not resumed_mismatch,
+            )
+            if restart is not None:
+                resumed_mismatch = True
+                raise _Transient(restart)
+            break
+        except (_Transient, requests.ConnectionError, requests.Timeout) as exc:
+            attempt += 1
+            if attempt > settings.retries:
+                msg = (
+                    f"download of {url} to {final} failed after {attempt} attempt(s): {exc}; "
+                    f"{part.stat().st_size if part.exists() else 0} bytes kept in {part} "
+                    "for a later resume"
+                )
+                raise DownloadError(msg) from exc
+            delay = settings.delay(attempt)
+            log.warning("%s: %s; retry %d/%d in %.1f s", url, exc, attempt, settings.retries, delay)
+            time.sleep(delay)
+
+
+def _install(part: Path, final: Path, validate) -> None:
+    """Rename the downloaded ``part`` to ``final`` once ``validate`` (if given) accepts it."""
+    if validate is not None:
+        try:
+            validate(part)
+        except Exception:
+            _unlink(part)
+            raise
+    os.replace(part, final)
+
+
 def download_file(
     url: str,
     path: str | os.PathLike,
@@ -333,64 +438,18 @@ def download_file(
     final.parent.mkdir(parents=True, exist_ok=True)
     part = final.with_name(final.name + ".part")
     algo_digest = parse_checksum(checksum) if checksum else None
-    own_session = session is None
-    if own_session:
-        session = requests.Session()
-        session.headers["User-Agent"] = "pandas-clusters (+requests)"
-    if settings.cert:
-        session.cert = settings.cert
+    session, own_session = _open_session(session, settings)
     try:
-        resumed_mismatch = False
-        attempt = 0
-        while True:
-            resumed = part.exists() and part.stat().st_size > 0
-            try:
-                size = _attempt(
-                    session,
-                    url,
-                    part,
-                    expected_size=expected_size,
-                    settings=settings,
-                    desc=final.name,
-                )
-                if expected_size is not None and size != expected_size:
-                    _unlink(part)
-                    msg = f"download of {url}: got {size} bytes, expected {expected_size}"
-                    raise DownloadError(msg)
-                if algo_digest is not None:
-                    algo, want = algo_digest
-                    got = _file_digest(part, algo)
-                    if got != want:
-                        _unlink(part)
-                        if resumed and not resumed_mismatch:
-                            # A resumed transfer may have spliced two versions; one clean retry.
-                            resumed_mismatch = True
-                            msg = f"{algo} mismatch after a resumed transfer; restarting"
-                            raise _Transient(msg)
-                        msg = f"download of {url}: {algo} is {got}, expected {want}"
-                        raise DownloadError(msg)
-                break
-            except (_Transient, requests.ConnectionError, requests.Timeout) as exc:
-                attempt += 1
-                if attempt > settings.retries:
-                    msg = (
-                        f"download of {url} to {final} failed after {attempt} attempt(s): {exc}; "
-                        f"{part.stat().st_size if part.exists() else 0} bytes kept in {part} "
-                        "for a later resume"
-                    )
-                    raise DownloadError(msg) from exc
-                delay = settings.delay(attempt)
-                log.warning(
-                    "%s: %s; retry %d/%d in %.1f s", url, exc, attempt, settings.retries, delay
-                )
-                time.sleep(delay)
-        if validate is not None:
-            try:
-                validate(part)
-            except Exception:
-                _unlink(part)
-                raise
-        os.replace(part, final)
+        _fetch_with_retries(
+            session,
+            url,
+            part,
+            final,
+            expected_size=expected_size,
+            algo_digest=algo_digest,
+            settings=settings,
+        )
+        _install(part, final, validate)
     finally:
         if own_session:
             session.close()

@@ -418,6 +418,120 @@ def _names_as_text(values: pd.Series) -> pd.Series:
     return values.map(lambda v: None if v is None or pd.isna(v) else str(v).strip() or None)
 
 
+def _require_columns(
+    df: pd.DataFrame, columns: Sequence[str | Sequence[str]], catalogue: str
+) -> None:
+    """Raise a :class:`KeyError` listing the columns there are if one of ``columns`` is missing."""
+    wanted = []
+    for col in columns:
+        wanted.extend([col] if isinstance(col, str) else list(col))
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        msg = (
+            f"catalogue {catalogue}: column(s) {missing} not found; "
+            f"columns present: {list(df.columns)}"
+        )
+        raise KeyError(msg)
+
+
+def _coordinates(
+    df: pd.DataFrame,
+    ra_col: str | Sequence[str],
+    dec_col: str | Sequence[str],
+    units: Mapping[str, Any],
+    catalogue: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Right ascension and declination in degrees (float64; NaN where missing)."""
+    if isinstance(ra_col, str):
+        ra = _to_degrees(
+            df[ra_col], units.get(ra_col), hours=True, catalogue=catalogue, column=ra_col
+        )
+    else:
+        ra = _split_columns(df, list(ra_col), hours=True, catalogue=catalogue)
+    if isinstance(dec_col, str):
+        dec = _to_degrees(
+            df[dec_col], units.get(dec_col), hours=False, catalogue=catalogue, column=dec_col
+        )
+    else:
+        dec = _split_columns(df, list(dec_col), hours=False, catalogue=catalogue)
+    return np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
+
+
+def _usable_rows(
+    ra: np.ndarray,
+    dec: np.ndarray,
+    names: pd.Series,
+    *,
+    ra_col: str | Sequence[str],
+    dec_col: str | Sequence[str],
+    catalogue: str,
+) -> np.ndarray:
+    """Rows with a position; warns about the others, raises on a position out of range.
+
+    Called by :func:`normalise_catalogue` only (the warning points at its caller).
+    """
+    good = np.isfinite(ra) & np.isfinite(dec)
+    if not good.all():
+        bad_names = names[~good].head(5).tolist()
+        warnings.warn(
+            f"catalogue {catalogue}: {int((~good).sum())} row(s) without a position in "
+            f"{ra_col!r}/{dec_col!r} left out (first: {bad_names})",
+            CatalogueRowsDroppedWarning,
+            stacklevel=3,
+        )
+    ra_bad = good & ((ra < 0.0) | (ra > 360.0))
+    dec_bad = good & ((dec < -90.0) | (dec > 90.0))
+    for bad, col, lim in ((ra_bad, ra_col, "[0, 360]"), (dec_bad, dec_col, "[-90, 90]")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            value = ra[i] if col is ra_col else dec[i]
+            msg = (
+                f"catalogue {catalogue}: {int(bad.sum())} position(s) from {col!r} outside "
+                f"{lim} deg (row {i}, {names.iloc[i]!r}: {value}); wrong column or unit?"
+            )
+            raise ValueError(msg)
+    return good
+
+
+def _require_names(names: pd.Series, good: np.ndarray, name_col: str, catalogue: str) -> None:
+    """Raise a :class:`ValueError` if a row with a position has no name."""
+    no_name = names.isna().to_numpy() & good
+    if no_name.any():
+        rows = np.flatnonzero(no_name)[:5].tolist()
+        msg = f"catalogue {catalogue}: {int(no_name.sum())} row(s) without a name in {name_col!r} (rows {rows})"
+        raise ValueError(msg)
+
+
+def _normalised_frame(
+    df: pd.DataFrame,
+    names: pd.Series,
+    ra: np.ndarray,
+    dec: np.ndarray,
+    good: np.ndarray,
+    units: Mapping[str, Any],
+) -> pd.DataFrame:
+    """``name, ra_deg, dec_deg`` of the ``good`` rows, then their original columns."""
+    # If ra == 360 exactly, wrap to 0.
+    ra = np.mod(ra, 360.0)
+
+    originals = df.loc[good, [c for c in df.columns if c not in NORMALISED_COLUMNS]]
+    out = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "name": names[good].astype(object).to_numpy(),
+                    "ra_deg": ra[good],
+                    "dec_deg": dec[good],
+                }
+            ),
+            originals.reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    out.attrs["units"] = {k: v for k, v in units.items() if k in out.columns}
+    return out
+
+
 def normalise_catalogue(
     df: pd.DataFrame,
     *,
@@ -467,77 +581,12 @@ def normalise_catalogue(
         For rows without a position (left out).
     """
     units = dict(df.attrs.get("units", {}))
-    wanted = [name_col]
-    for col in (ra_col, dec_col):
-        wanted.extend([col] if isinstance(col, str) else list(col))
-    missing = [c for c in wanted if c not in df.columns]
-    if missing:
-        msg = (
-            f"catalogue {catalogue}: column(s) {missing} not found; "
-            f"columns present: {list(df.columns)}"
-        )
-        raise KeyError(msg)
-
-    if isinstance(ra_col, str):
-        ra = _to_degrees(
-            df[ra_col], units.get(ra_col), hours=True, catalogue=catalogue, column=ra_col
-        )
-    else:
-        ra = _split_columns(df, list(ra_col), hours=True, catalogue=catalogue)
-    if isinstance(dec_col, str):
-        dec = _to_degrees(
-            df[dec_col], units.get(dec_col), hours=False, catalogue=catalogue, column=dec_col
-        )
-    else:
-        dec = _split_columns(df, list(dec_col), hours=False, catalogue=catalogue)
-    ra = np.asarray(ra, dtype=float)
-    dec = np.asarray(dec, dtype=float)
-
+    _require_columns(df, [name_col, ra_col, dec_col], catalogue)
+    ra, dec = _coordinates(df, ra_col, dec_col, units, catalogue)
     names = _names_as_text(df[name_col])
-    good = np.isfinite(ra) & np.isfinite(dec)
-    if not good.all():
-        bad_names = names[~good].head(5).tolist()
-        warnings.warn(
-            f"catalogue {catalogue}: {int((~good).sum())} row(s) without a position in "
-            f"{ra_col!r}/{dec_col!r} left out (first: {bad_names})",
-            CatalogueRowsDroppedWarning,
-            stacklevel=2,
-        )
-    ra_bad = good & ((ra < 0.0) | (ra > 360.0))
-    dec_bad = good & ((dec < -90.0) | (dec > 90.0))
-    for bad, col, lim in ((ra_bad, ra_col, "[0, 360]"), (dec_bad, dec_col, "[-90, 90]")):
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            value = ra[i] if col is ra_col else dec[i]
-            msg = (
-                f"catalogue {catalogue}: {int(bad.sum())} position(s) from {col!r} outside "
-                f"{lim} deg (row {i}, {names.iloc[i]!r}: {value}); wrong column or unit?"
-            )
-            raise ValueError(msg)
-    no_name = names.isna().to_numpy() & good
-    if no_name.any():
-        rows = np.flatnonzero(no_name)[:5].tolist()
-        msg = f"catalogue {catalogue}: {int(no_name.sum())} row(s) without a name in {name_col!r} (rows {rows})"
-        raise ValueError(msg)
-    # If ra == 360 exactly, wrap to 0.
-    ra = np.mod(ra, 360.0)
-
-    originals = df.loc[good, [c for c in df.columns if c not in NORMALISED_COLUMNS]]
-    out = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "name": names[good].astype(object).to_numpy(),
-                    "ra_deg": ra[good],
-                    "dec_deg": dec[good],
-                }
-            ),
-            originals.reset_index(drop=True),
-        ],
-        axis=1,
-    )
-    out.attrs["units"] = {k: v for k, v in units.items() if k in out.columns}
-    return out
+    good = _usable_rows(ra, dec, names, ra_col=ra_col, dec_col=dec_col, catalogue=catalogue)
+    _require_names(names, good, name_col, catalogue)
+    return _normalised_frame(df, names, ra, dec, good, units)
 
 
 def write_catalogue(

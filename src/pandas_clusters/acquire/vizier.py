@@ -153,6 +153,83 @@ def _select_table(tables: Mapping[str, Table], source: str, table: str | None) -
     return None
 
 
+def _request_source(source: str, table: str | None) -> str:
+    """What to ask VizieR for: the catalogue ``source``, or its ``table`` alone."""
+    if table is None:
+        return source
+    if "/" in table:
+        return table
+    return f"{source.rstrip('/')}/{table}"
+
+
+def _get_with_retries(viz, request_source: str, label: str, settings: VizierSettings):
+    """The HTTP answer to ``request_source``, retried on connection errors and transient statuses.
+
+    Raises
+    ------
+    VizierError
+        If the retries are spent, or the server answers with an HTTP error.
+    """
+    from astroquery import cache_conf
+
+    response = None
+    problem = ""
+    for attempt in range(settings.retries + 1):
+        if attempt:
+            delay = backoff_delay(
+                attempt, backoff_s=settings.backoff_s, backoff_max_s=settings.backoff_max_s
+            )
+            log.warning("VizieR %s: retry %d in %.1f s", label, attempt, delay)
+            time.sleep(delay)
+        try:
+            with cache_conf.set_temp("cache_active", False):
+                response = viz.get_catalogs_async(request_source)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+            response = None
+            continue
+        if response.status_code in TRANSIENT_STATUS:
+            problem = f"HTTP {response.status_code} {response.reason}"
+            continue
+        break
+    else:
+        msg = (
+            f"VizieR catalogue {label}: server {settings.server} unreachable after "
+            f"{settings.retries + 1} attempt(s); last problem: {problem}"
+        )
+        raise VizierError(msg)
+    if response.status_code >= 400:
+        msg = (
+            f"VizieR catalogue {label}: server {settings.server} answered "
+            f"HTTP {response.status_code} {response.reason}"
+        )
+        raise VizierError(msg)
+    return response
+
+
+def _answer_tables(response, label: str, settings: VizierSettings) -> dict[str, Table]:
+    """The tables of a VizieR answer, or a :class:`VizierError` for a non-VOTable or an error."""
+    content = response.content
+    if not content.lstrip()[:5] == b"<?xml":
+        msg = (
+            f"VizieR catalogue {label}: server {settings.server} did not answer with a "
+            f"VOTable (starts {content[:60]!r})"
+        )
+        raise VizierError(msg)
+    try:
+        errors = _votable_errors(content)
+        tables = _parse_tables(content) if not errors else {}
+    except Exception as exc:  # the VOTable parser raises many kinds
+        msg = f"VizieR catalogue {label}: cannot parse the VOTable answer: {exc}"
+        raise VizierError(msg) from exc
+    if errors:
+        msg = f"VizieR catalogue {label}: server {settings.server} reported an error: " + "; ".join(
+            errors[:3]
+        )
+        raise VizierError(msg)
+    return tables
+
+
 def query_vizier(
     source: str,
     *,
@@ -187,73 +264,18 @@ def query_vizier(
         error, reports an error in its VOTable, or returns several tables
         when ``table`` is not given. The message names the catalogue.
     """
-    from astroquery import cache_conf
     from astroquery.vizier import Vizier
 
     settings = settings or VizierSettings.from_config()
     label = f"{catalogue} ({source})" if catalogue else source
-    if table is None:
-        request_source = source
-    elif "/" in table:
-        request_source = table
-    else:
-        request_source = f"{source.rstrip('/')}/{table}"
     viz = Vizier(
         columns=list(settings.columns),
         row_limit=-1,
         timeout=settings.timeout_s,
         vizier_server=settings.server,
     )
-    response = None
-    problem = ""
-    for attempt in range(settings.retries + 1):
-        if attempt:
-            delay = backoff_delay(
-                attempt, backoff_s=settings.backoff_s, backoff_max_s=settings.backoff_max_s
-            )
-            log.warning("VizieR %s: retry %d in %.1f s", label, attempt, delay)
-            time.sleep(delay)
-        try:
-            with cache_conf.set_temp("cache_active", False):
-                response = viz.get_catalogs_async(request_source)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-            response = None
-            continue
-        if response.status_code in TRANSIENT_STATUS:
-            problem = f"HTTP {response.status_code} {response.reason}"
-            continue
-        break
-    else:
-        msg = (
-            f"VizieR catalogue {label}: server {settings.server} unreachable after "
-            f"{settings.retries + 1} attempt(s); last problem: {problem}"
-        )
-        raise VizierError(msg)
-    if response.status_code >= 400:
-        msg = (
-            f"VizieR catalogue {label}: server {settings.server} answered "
-            f"HTTP {response.status_code} {response.reason}"
-        )
-        raise VizierError(msg)
-    content = response.content
-    if not content.lstrip()[:5] == b"<?xml":
-        msg = (
-            f"VizieR catalogue {label}: server {settings.server} did not answer with a "
-            f"VOTable (starts {content[:60]!r})"
-        )
-        raise VizierError(msg)
-    try:
-        errors = _votable_errors(content)
-        tables = _parse_tables(content) if not errors else {}
-    except Exception as exc:  # the VOTable parser raises many kinds
-        msg = f"VizieR catalogue {label}: cannot parse the VOTable answer: {exc}"
-        raise VizierError(msg) from exc
-    if errors:
-        msg = f"VizieR catalogue {label}: server {settings.server} reported an error: " + "; ".join(
-            errors[:3]
-        )
-        raise VizierError(msg)
+    response = _get_with_retries(viz, _request_source(source, table), label, settings)
+    tables = _answer_tables(response, label, settings)
     chosen = _select_table(tables, source, table)
     if chosen is None:
         return None

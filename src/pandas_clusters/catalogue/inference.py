@@ -150,6 +150,33 @@ def _bright_source_ids(sources_path, stamps_path, mag_limit: float) -> pa.Array:
     return src.column("source_id").filter(pc.fill_null(bright, False))
 
 
+def _stamps_layout(stamps_path: str | os.PathLike, meta_w: Mapping[str, Any]) -> tuple[list, int]:
+    """Bands and stamp size of the weights ``meta_w``, checked against the stamps file's."""
+    meta_s = read_parquet_metadata(stamps_path)
+    bands, size = list(meta_w["bands"]), int(meta_w["size"])
+    if list(meta_s.get("bands", [])) != bands or int(meta_s.get("size", -1)) != size:
+        msg = (
+            f"stamps file {str(stamps_path)!r} has bands {meta_s.get('bands')} size "
+            f"{meta_s.get('size')}, but the model was trained on bands {bands} size {size}"
+        )
+        raise ValueError(msg)
+    return bands, size
+
+
+def _probability_table(
+    ids: list[np.ndarray], probs: list[np.ndarray], names: list[str]
+) -> pa.Table:
+    """``source_id``, one probability column per seed (``names``), their mean and std."""
+    sid = np.concatenate(ids) if ids else np.empty(0, np.int64)
+    prob = np.concatenate(probs) if probs else np.empty((0, len(names)), np.float32)
+    columns: dict[str, Any] = {"source_id": pa.array(sid, pa.int64())}
+    for k, name in enumerate(names):
+        columns[name] = pa.array(prob[:, k].astype(np.float32), pa.float32())
+    columns["prob_mean"] = pa.array(prob.mean(axis=1).astype(np.float32), pa.float32())
+    columns["prob_std"] = pa.array(prob.std(axis=1).astype(np.float32), pa.float32())
+    return pa.table(columns)
+
+
 def predict_stamps(
     stamps_path: str | os.PathLike,
     weights_paths: Sequence[str | os.PathLike],
@@ -186,14 +213,7 @@ def predict_stamps(
         If the weights disagree with each other or with the stamps' bands or size.
     """
     metas = _check_weights(weights_paths)
-    meta_s = read_parquet_metadata(stamps_path)
-    bands, size = list(metas[0]["bands"]), int(metas[0]["size"])
-    if list(meta_s.get("bands", [])) != bands or int(meta_s.get("size", -1)) != size:
-        msg = (
-            f"stamps file {str(stamps_path)!r} has bands {meta_s.get('bands')} size "
-            f"{meta_s.get('size')}, but the model was trained on bands {bands} size {size}"
-        )
-        raise ValueError(msg)
+    bands, size = _stamps_layout(stamps_path, metas[0])
     device = resolve_device(settings.device)
     models = [load_model(w, device=device) for w in weights_paths]
     names = [f"prob_seed{m['seed']}" for m in metas]
@@ -214,13 +234,7 @@ def predict_stamps(
             device=device,
             progress=progress,
         )
-    sid = np.concatenate(ids) if ids else np.empty(0, np.int64)
-    prob = np.concatenate(probs) if probs else np.empty((0, len(models)), np.float32)
-    columns: dict[str, Any] = {"source_id": pa.array(sid, pa.int64())}
-    for k, name in enumerate(names):
-        columns[name] = pa.array(prob[:, k].astype(np.float32), pa.float32())
-    columns["prob_mean"] = pa.array(prob.mean(axis=1).astype(np.float32), pa.float32())
-    columns["prob_std"] = pa.array(prob.std(axis=1).astype(np.float32), pa.float32())
+    table = _probability_table(ids, probs, names)
     metadata = {
         "model": metas[0]["model"],
         "mag_limit": metas[0].get("mag_limit"),
@@ -230,4 +244,4 @@ def predict_stamps(
         "weights": [Path(w).name for w in weights_paths],
         "settings": asdict(settings),
     }
-    return write_parquet(pa.table(columns), output_path, metadata=metadata, row_group_size=65536)
+    return write_parquet(table, output_path, metadata=metadata, row_group_size=65536)

@@ -25,7 +25,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,6 +46,7 @@ from pandas_clusters.learn.models import (
 
 __all__ = [
     "HISTORY_COLUMNS",
+    "Checkpoint",
     "CorruptCheckpointWarning",
     "ResumeWarning",
     "TrainResult",
@@ -83,7 +84,7 @@ class CorruptCheckpointWarning(UserWarning):
     resumes from the previous checkpoint, or starts over when there is none."""
 
 
-#: Keys every checkpoint holds (see :func:`train`).
+#: Keys every checkpoint holds (see :class:`Checkpoint`).
 _CHECKPOINT_KEYS = (
     "fingerprint",
     "epoch",
@@ -142,12 +143,165 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any] | None:
     return None
 
 
-def _write_checkpoint(ckpt: dict[str, Any], path: Path) -> None:
-    """Write ``ckpt`` atomically; the checkpoint it replaces becomes the previous one."""
-    with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
-        if path.is_file():
-            os.replace(path, previous_checkpoint_path(path))
+@dataclass
+class Checkpoint:
+    """The state of a training run after an epoch: what :func:`train` writes and resumes from.
+
+    Written after every epoch as one ``torch.save`` file of plain containers and
+    tensors (:meth:`to_dict`); the checkpoint it replaces is kept as
+    ``checkpoint.prev.pt`` (:func:`previous_checkpoint_path`).
+
+    Attributes
+    ----------
+    fingerprint : str
+        Hash of the settings and data that decide the numbers (a checkpoint of
+        another run is not resumed).
+    epoch : int
+        Epochs completed (0: none).
+    session : int
+        Number of the (re)start that ran the last epoch.
+    model, optimizer, scheduler : dict or None
+        ``state_dict()`` of each (None until the first epoch).
+    generator, torch_rng, cuda_rng : torch.Tensor or None
+        States of the batch generator and of torch's CPU and CUDA generators
+        (``cuda_rng``: None on the CPU).
+    history : list of dict
+        One row per epoch (:data:`HISTORY_COLUMNS`).
+    best_state : dict
+        Model weights of the best epoch so far (on the CPU).
+    best_val_loss : float
+        Validation loss of that epoch (inf before the first).
+    best_epoch : int
+        That epoch (0: none yet).
+    bad_epochs : int
+        Epochs since the last improvement (early stopping).
+    done : bool
+        Whether training has ended (early stop or ``max_epochs``).
+    """
+
+    fingerprint: str
+    epoch: int
+    session: int
+    model: dict[str, Any] | None
+    optimizer: dict[str, Any] | None
+    scheduler: dict[str, Any] | None
+    generator: torch.Tensor | None
+    torch_rng: torch.Tensor | None
+    cuda_rng: torch.Tensor | None
+    history: list[dict[str, Any]]
+    best_state: dict[str, torch.Tensor]
+    best_val_loss: float
+    best_epoch: int
+    bad_epochs: int
+    done: bool
+
+    @classmethod
+    def fresh(cls, fingerprint: str, best_state: dict[str, torch.Tensor]) -> Checkpoint:
+        """The state before the first epoch of a run, ``best_state`` its initial weights."""
+        return cls(
+            fingerprint=fingerprint,
+            epoch=0,
+            session=0,
+            model=None,
+            optimizer=None,
+            scheduler=None,
+            generator=None,
+            torch_rng=None,
+            cuda_rng=None,
+            history=[],
+            best_state=best_state,
+            best_val_loss=np.inf,
+            best_epoch=0,
+            bad_epochs=0,
+            done=False,
+        )
+
+    @classmethod
+    def from_dict(cls, ckpt: dict[str, Any]) -> Checkpoint:
+        """A checkpoint from what :func:`read_checkpoint` returns."""
+        return cls(
+            fingerprint=ckpt["fingerprint"],
+            epoch=int(ckpt["epoch"]),
+            session=int(ckpt["session"]),
+            model=ckpt["model"],
+            optimizer=ckpt["optimizer"],
+            scheduler=ckpt["scheduler"],
+            generator=ckpt["generator"],
+            torch_rng=ckpt["torch_rng"],
+            cuda_rng=ckpt.get("cuda_rng"),
+            history=list(ckpt["history"]),
+            best_state=ckpt["best_state"],
+            best_val_loss=float(ckpt["best_val_loss"]),
+            best_epoch=int(ckpt["best_epoch"]),
+            bad_epochs=int(ckpt["bad_epochs"]),
+            done=bool(ckpt["done"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain dictionary that is saved (no copies of the tensors)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, fingerprint: str) -> Checkpoint | None:
+        """The checkpoint of the run ``fingerprint`` at ``path`` or its previous one, else None.
+
+        Called by :func:`train` through ``_resume``: the :class:`ResumeWarning`
+        points at the caller of :func:`train`.
+
+        Warns
+        -----
+        CorruptCheckpointWarning
+            For a checkpoint that cannot be read (renamed ``*.corrupt``, see
+            :func:`read_checkpoint`).
+        ResumeWarning
+            For a checkpoint of other settings or data (not resumed).
+        """
+        ckpt = read_checkpoint(path)
+        if ckpt is None:
+            return None
+        if ckpt.get("fingerprint") != fingerprint:
+            warnings.warn(
+                f"checkpoint {str(path)!r} was made with other settings or data; "
+                "training starts over",
+                ResumeWarning,
+                stacklevel=4,
+            )
+            return None
+        return cls.from_dict(ckpt)
+
+    def write(self, path: Path) -> None:
+        """Write atomically; the checkpoint it replaces becomes the previous one."""
+        with atomic_path(path) as tmp:
+            torch.save(self.to_dict(), tmp)
+            if path.is_file():
+                os.replace(path, previous_checkpoint_path(path))
+
+    @staticmethod
+    def remove(path: Path, *, keep_latest: bool) -> None:
+        """Delete the previous checkpoint of ``path``, and ``path`` unless ``keep_latest``."""
+        previous_checkpoint_path(path).unlink(missing_ok=True)
+        if not keep_latest:
+            path.unlink(missing_ok=True)
+
+    def capture(self, run: _Run) -> None:
+        """Take the current states of the run's model, optimiser, scheduler and generators."""
+        self.model = run.model.state_dict()
+        self.optimizer = run.optimizer.state_dict()
+        self.scheduler = run.scheduler.state_dict()
+        self.generator = run.generator.get_state()
+        self.torch_rng = torch.get_rng_state()
+        cuda = run.device.type == "cuda"
+        self.cuda_rng = torch.cuda.get_rng_state(run.device) if cuda else None
+
+    def restore(self, run: _Run) -> None:
+        """Load the states into the run's model, optimiser, scheduler and generators."""
+        run.model.load_state_dict(self.model)
+        run.optimizer.load_state_dict(self.optimizer)
+        run.scheduler.load_state_dict(self.scheduler)
+        run.generator.set_state(self.generator)
+        torch.set_rng_state(self.torch_rng)
+        if run.device.type == "cuda" and self.cuda_rng is not None:
+            torch.cuda.set_rng_state(self.cuda_rng, run.device)
 
 
 @dataclass(frozen=True)
@@ -372,6 +526,234 @@ def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
+@dataclass
+class _Run:
+    """What a training run sets up once (:func:`_set_up`): data, model, optimiser, batches."""
+
+    meta: dict[str, Any]
+    train_data: SplitData
+    val_data: SplitData
+    device: torch.device
+    model: nn.Module
+    weights: torch.Tensor | None
+    criterion: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    batches: DeviceBatches
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    fingerprint: str
+
+
+def _load_trainset(trainset_path: Path) -> tuple[dict[str, Any], SplitData, SplitData]:
+    """Metadata, train and validation splits; raises if either cannot train a model."""
+    meta = read_parquet_metadata(trainset_path)
+    splits = load_splits(trainset_path, ["train", "validation"])
+    train_data, val_data = splits["train"], splits["validation"]
+    if int(train_data.y.sum()) == 0:
+        msg = f"the train split of {str(trainset_path)!r} has no positives"
+        raise ValueError(msg)
+    if len(val_data.y) == 0:
+        msg = f"the validation split of {str(trainset_path)!r} is empty"
+        raise ValueError(msg)
+    return meta, train_data, val_data
+
+
+def _set_up(trainset_path: Path, settings: TrainSettings) -> _Run:
+    """Load the data, seed, build the model, loss, optimiser, scheduler and batches."""
+    meta, train_data, val_data = _load_trainset(trainset_path)
+    device = resolve_device(settings.device)
+    seed_everything(settings.seed)
+    model = build_model(
+        settings.model, in_channels=train_data.x.shape[1], pretrained_path=settings.pretrained_path
+    ).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    weights = class_weights(train_data.y, str(meta.get("class_balance", "none")))
+    criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.max_epochs)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(settings.seed)
+    batches = DeviceBatches(
+        train_data.x,
+        train_data.y,
+        device=device,
+        batch_size=settings.batch_size,
+        generator=generator,
+        augment=settings.augment,
+        max_shift=settings.max_shift_px,
+    )
+    val_x, val_y = torch.from_numpy(val_data.x), torch.from_numpy(val_data.y)
+    if batches.resident and fits_on_device(val_data.x.nbytes, device):
+        val_x, val_y = val_x.to(device), val_y.to(device)
+    return _Run(
+        meta=meta,
+        train_data=train_data,
+        val_data=val_data,
+        device=device,
+        model=model,
+        weights=weights,
+        criterion=criterion,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        generator=generator,
+        batches=batches,
+        val_x=val_x,
+        val_y=val_y,
+        fingerprint=_fingerprint(settings, train_data, val_data),
+    )
+
+
+def _resume(run: _Run, checkpoint_path: Path) -> Checkpoint:
+    """The run's state from its checkpoint (restored into ``run``, a new session), else a fresh one."""
+    best_state = _state_copy(run.model)
+    state = Checkpoint.read(checkpoint_path, run.fingerprint)
+    if state is None:
+        return Checkpoint.fresh(run.fingerprint, best_state)
+    state.restore(run)
+    state.session += 1
+    return state
+
+
+def _early_stopping(run: _Run, state: Checkpoint, val_loss: float, settings: TrainSettings) -> bool:
+    """Record the epoch's validation loss in ``state``; whether it improved on the best."""
+    improved = val_loss < state.best_val_loss - settings.min_delta
+    if improved:
+        state.best_val_loss, state.best_epoch, state.bad_epochs = val_loss, state.epoch, 0
+        state.best_state = _state_copy(run.model)
+    else:
+        state.bad_epochs += 1
+    state.done = state.bad_epochs >= settings.patience or state.epoch >= settings.max_epochs
+    return improved
+
+
+def _one_epoch(
+    run: _Run, state: Checkpoint, settings: TrainSettings, progress: bool | None
+) -> dict[str, Any]:
+    """Train and validate one epoch, step the schedule; returns its history row (also in ``state``)."""
+    state.epoch += 1
+    t0 = time.perf_counter()
+    lr = run.optimizer.param_groups[0]["lr"]
+    row: dict[str, Any] = {"epoch": state.epoch, "session": state.session}
+    row |= train_one_epoch(
+        run.model, run.batches, run.optimizer, run.criterion, device=run.device, progress=progress
+    )
+    row |= validate(
+        run.model,
+        run.val_x,
+        run.val_y,
+        run.criterion,
+        device=run.device,
+        batch_size=settings.batch_size,
+    )
+    run.scheduler.step()
+    improved = _early_stopping(run, state, row["val_loss"], settings)
+    row |= {"learning_rate": lr, "seconds": time.perf_counter() - t0, "is_best": improved}
+    state.history.append(row)
+    return row
+
+
+def _run_epochs(
+    run: _Run,
+    state: Checkpoint,
+    settings: TrainSettings,
+    *,
+    checkpoint_path: Path,
+    history_path: str | os.PathLike,
+    progress: bool | None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    """Epochs until done; after each, write the checkpoint and the history, then ``on_epoch_end``."""
+    bar = tqdm(
+        total=settings.max_epochs,
+        initial=state.epoch,
+        desc=f"{settings.model} g<{settings.mag_limit} seed {settings.seed}",
+        disable=_disable(progress),
+    )
+    with bar:
+        while not state.done and state.epoch < settings.max_epochs:
+            row = _one_epoch(run, state, settings, progress)
+            state.capture(run)
+            state.write(checkpoint_path)
+            _write_history(history_path, state.history)
+            bar.update(1)
+            bar.set_postfix(val_loss=f"{row['val_loss']:.4f}", best=state.best_epoch)
+            if on_epoch_end is not None:
+                on_epoch_end(row)
+
+
+def _weights_metadata(run: _Run, state: Checkpoint, settings: TrainSettings) -> dict[str, Any]:
+    """Metadata of the weights file."""
+    return {
+        "model": settings.model,
+        "in_channels": run.train_data.x.shape[1],
+        "bands": run.train_data.bands,
+        "size": int(run.train_data.x.shape[-1]),
+        "mag_limit": settings.mag_limit,
+        "seed": settings.seed,
+        "best_epoch": state.best_epoch,
+    }
+
+
+def _resolved_settings(
+    run: _Run, settings: TrainSettings, trainset_path: Path, result: TrainResult
+) -> dict[str, Any]:
+    """Content of the settings JSON: settings, data sizes, device and outcome."""
+    meta, train_data, val_data = run.meta, run.train_data, run.val_data
+    return {
+        "settings": settings.to_dict(),
+        "trainset": {
+            "path": str(trainset_path),
+            "mag_limit": meta.get("mag_limit"),
+            "class_balance": meta.get("class_balance"),
+            "n_train": int(len(train_data.y)),
+            "n_train_positive": int(train_data.y.sum()),
+            "n_validation": int(len(val_data.y)),
+            "n_validation_positive": int(val_data.y.sum()),
+        },
+        "bands": train_data.bands,
+        "size": int(train_data.x.shape[-1]),
+        "class_weights": None if run.weights is None else run.weights.tolist(),
+        "data_resident_on_device": run.batches.resident,
+        "torch_version": torch.__version__,
+        "result": asdict(result),
+    }
+
+
+def _finish(
+    run: _Run,
+    state: Checkpoint,
+    settings: TrainSettings,
+    *,
+    trainset_path: Path,
+    weights_path: str | os.PathLike,
+    history_path: str | os.PathLike,
+    settings_path: str | os.PathLike,
+    checkpoint_path: Path,
+    resumed_from: int,
+) -> TrainResult:
+    """Write the best weights, the history and the settings JSON; remove the checkpoints."""
+    save_weights(state.best_state, weights_path, metadata=_weights_metadata(run, state, settings))
+    _write_history(history_path, state.history)
+    result = TrainResult(
+        best_epoch=state.best_epoch,
+        best_val_loss=float(state.best_val_loss),
+        epochs_run=len(state.history),
+        resumed_from_epoch=resumed_from,
+        stopped_early=bool(state.history) and len(state.history) < settings.max_epochs,
+        device=str(run.device),
+    )
+    resolved = _resolved_settings(run, settings, trainset_path, result)
+    with atomic_path(settings_path) as tmp:
+        tmp.write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
+    Checkpoint.remove(checkpoint_path, keep_latest=settings.keep_checkpoint)
+    return result
+
+
 def train(
     trainset_path: str | os.PathLike,
     *,
@@ -414,167 +796,26 @@ def train(
     """
     trainset_path = Path(trainset_path)
     checkpoint_path = Path(checkpoint_path)
-    meta = read_parquet_metadata(trainset_path)
-    splits = load_splits(trainset_path, ["train", "validation"])
-    train_data, val_data = splits["train"], splits["validation"]
-    if int(train_data.y.sum()) == 0:
-        msg = f"the train split of {str(trainset_path)!r} has no positives"
-        raise ValueError(msg)
-    if len(val_data.y) == 0:
-        msg = f"the validation split of {str(trainset_path)!r} is empty"
-        raise ValueError(msg)
-    device = resolve_device(settings.device)
-    seed_everything(settings.seed)
-    in_channels = train_data.x.shape[1]
-    model = build_model(
-        settings.model, in_channels=in_channels, pretrained_path=settings.pretrained_path
-    ).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    weights = class_weights(train_data.y, str(meta.get("class_balance", "none")))
-    criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    run = _set_up(trainset_path, settings)
+    state = _resume(run, checkpoint_path)
+    resumed_from = state.epoch
+    _run_epochs(
+        run,
+        state,
+        settings,
+        checkpoint_path=checkpoint_path,
+        history_path=history_path,
+        progress=progress,
+        on_epoch_end=on_epoch_end,
     )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.max_epochs)
-    generator = torch.Generator(device=device)
-    generator.manual_seed(settings.seed)
-    batches = DeviceBatches(
-        train_data.x,
-        train_data.y,
-        device=device,
-        batch_size=settings.batch_size,
-        generator=generator,
-        augment=settings.augment,
-        max_shift=settings.max_shift_px,
+    return _finish(
+        run,
+        state,
+        settings,
+        trainset_path=trainset_path,
+        weights_path=weights_path,
+        history_path=history_path,
+        settings_path=settings_path,
+        checkpoint_path=checkpoint_path,
+        resumed_from=resumed_from,
     )
-    val_x, val_y = torch.from_numpy(val_data.x), torch.from_numpy(val_data.y)
-    if batches.resident and fits_on_device(val_data.x.nbytes, device):
-        val_x, val_y = val_x.to(device), val_y.to(device)
-    fingerprint = _fingerprint(settings, train_data, val_data)
-
-    history: list[dict[str, Any]] = []
-    best_state = _state_copy(model)
-    best_loss, best_epoch, bad_epochs, done, session, start_epoch = np.inf, 0, 0, False, 0, 0
-    ckpt = read_checkpoint(checkpoint_path)
-    if ckpt is not None:
-        if ckpt.get("fingerprint") != fingerprint:
-            warnings.warn(
-                f"checkpoint {str(checkpoint_path)!r} was made with other settings or data; "
-                "training starts over",
-                ResumeWarning,
-                stacklevel=2,
-            )
-        else:
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            generator.set_state(ckpt["generator"])
-            torch.set_rng_state(ckpt["torch_rng"])
-            if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
-            history = list(ckpt["history"])
-            best_state = ckpt["best_state"]
-            best_loss, best_epoch = float(ckpt["best_val_loss"]), int(ckpt["best_epoch"])
-            bad_epochs, done = int(ckpt["bad_epochs"]), bool(ckpt["done"])
-            start_epoch = int(ckpt["epoch"])
-            session = int(ckpt["session"]) + 1
-    resumed_from = start_epoch
-
-    epoch = start_epoch
-    bar = tqdm(
-        total=settings.max_epochs,
-        initial=start_epoch,
-        desc=f"{settings.model} g<{settings.mag_limit} seed {settings.seed}",
-        disable=_disable(progress),
-    )
-    with bar:
-        while not done and epoch < settings.max_epochs:
-            epoch += 1
-            t0 = time.perf_counter()
-            lr = optimizer.param_groups[0]["lr"]
-            row: dict[str, Any] = {"epoch": epoch, "session": session}
-            row |= train_one_epoch(
-                model, batches, optimizer, criterion, device=device, progress=progress
-            )
-            row |= validate(
-                model, val_x, val_y, criterion, device=device, batch_size=settings.batch_size
-            )
-            scheduler.step()
-            improved = row["val_loss"] < best_loss - settings.min_delta
-            if improved:
-                best_loss, best_epoch, bad_epochs = row["val_loss"], epoch, 0
-                best_state = _state_copy(model)
-            else:
-                bad_epochs += 1
-            done = bad_epochs >= settings.patience or epoch >= settings.max_epochs
-            row |= {"learning_rate": lr, "seconds": time.perf_counter() - t0, "is_best": improved}
-            history.append(row)
-            ckpt = {
-                "fingerprint": fingerprint,
-                "epoch": epoch,
-                "session": session,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                "history": history,
-                "best_state": best_state,
-                "best_val_loss": float(best_loss),
-                "best_epoch": best_epoch,
-                "bad_epochs": bad_epochs,
-                "done": done,
-            }
-            _write_checkpoint(ckpt, checkpoint_path)
-            _write_history(history_path, history)
-            bar.update(1)
-            bar.set_postfix(val_loss=f"{row['val_loss']:.4f}", best=best_epoch)
-            if on_epoch_end is not None:
-                on_epoch_end(row)
-
-    stopped_early = bool(history) and len(history) < settings.max_epochs
-    meta_w = {
-        "model": settings.model,
-        "in_channels": in_channels,
-        "bands": train_data.bands,
-        "size": int(train_data.x.shape[-1]),
-        "mag_limit": settings.mag_limit,
-        "seed": settings.seed,
-        "best_epoch": best_epoch,
-    }
-    save_weights(best_state, weights_path, metadata=meta_w)
-    _write_history(history_path, history)
-    result = TrainResult(
-        best_epoch=best_epoch,
-        best_val_loss=float(best_loss),
-        epochs_run=len(history),
-        resumed_from_epoch=resumed_from,
-        stopped_early=stopped_early,
-        device=str(device),
-    )
-    resolved = {
-        "settings": settings.to_dict(),
-        "trainset": {
-            "path": str(trainset_path),
-            "mag_limit": meta.get("mag_limit"),
-            "class_balance": meta.get("class_balance"),
-            "n_train": int(len(train_data.y)),
-            "n_train_positive": int(train_data.y.sum()),
-            "n_validation": int(len(val_data.y)),
-            "n_validation_positive": int(val_data.y.sum()),
-        },
-        "bands": train_data.bands,
-        "size": int(train_data.x.shape[-1]),
-        "class_weights": None if weights is None else weights.tolist(),
-        "data_resident_on_device": batches.resident,
-        "torch_version": torch.__version__,
-        "result": asdict(result),
-    }
-    with atomic_path(settings_path) as tmp:
-        tmp.write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
-    previous_checkpoint_path(checkpoint_path).unlink(missing_ok=True)
-    if not settings.keep_checkpoint:
-        checkpoint_path.unlink(missing_ok=True)
-    return result
