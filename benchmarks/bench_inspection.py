@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _results import add_results_argument, report_section  # noqa: E402
 
-from pandas_clusters.catalogue.crossmatch import CATALOGUES  # noqa: E402
+from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES  # noqa: E402
 from pandas_clusters.core.io import write_parquet  # noqa: E402
 from pandas_clusters.detect.stamps import stamps_schema  # noqa: E402
 
@@ -127,7 +127,7 @@ def build_survey(root: Path, n: int, seed: int = 2000) -> dict[str, str]:
             "prob_std": rng.uniform(0, 0.1, n),
         }
     )  # fmt: skip
-    for key in CATALOGUES:
+    for key in LITERATURE_CATALOGUES:
         cand[key] = ""
     cand["new"] = True
     write_parquet(cand, root / "results" / "crossmatch" / "candidates.parquet")

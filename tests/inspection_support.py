@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pandas_clusters.catalogue.crossmatch import CATALOGUES
+from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
 from pandas_clusters.core.io import write_parquet
 from pandas_clusters.detect.stamps import StampSettings, cut_stamps
 from pandas_clusters.inspection import Inspection, InspectionSettings
@@ -43,10 +43,10 @@ def build_layout(root: Path, mock: dict) -> Path:
     cand["prob_mean"] = rng.uniform(0.5, 1.0, len(cand))
     cand["prob_std"] = rng.uniform(0.0, 0.1, len(cand))
     cand["conf"] = cand["prob_mean"]
-    for key in CATALOGUES:
+    for key in LITERATURE_CATALOGUES:
         cand[key] = ""
     cand.loc[0, "c09"] = "B001-G070"
-    cand["new"] = (cand[list(CATALOGUES)] == "").all(axis=1)
+    cand["new"] = (cand[list(LITERATURE_CATALOGUES)] == "").all(axis=1)
     write_parquet(cand, root / "results" / "crossmatch" / "candidates.parquet")
     write_parquet(mock["truth"], root / "resources" / "mock" / "truth.parquet")
     return root

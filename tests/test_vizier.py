@@ -395,11 +395,11 @@ def test_every_config_catalogue_through_vizier_and_the_normaliser(
     """Each spec of config/pandas.yaml picks its table and columns from a ReadMe-shaped answer."""
     import yaml
 
-    from pandas_clusters.acquire.local import CATALOGUE_KEYS
+    from pandas_clusters.core.catalogues import CATALOGUES
 
     config = yaml.safe_load((repo / "config" / "pandas.yaml").read_text())
     specs = config["catalogues"]
-    assert set(specs) == set(CATALOGUE_KEYS)
+    assert set(specs) == set(CATALOGUES)
     tables = _readme_shaped_tables(reference)
     for key, spec in specs.items():
         # The fake VizieR knows each table under its published name only: a spec naming
