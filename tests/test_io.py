@@ -145,3 +145,36 @@ def test_direct_output_disk_full_names_the_file(tmp_path, monkeypatch):
     assert err.value.filename == str(path)
     f.close()  # a second close is harmless
     assert f.closed
+
+
+def _damaged_parquet(tmp_path):
+    """A write_parquet file with 8 bytes of its float column's data page overwritten."""
+    values = np.random.default_rng(0).random(20_000)  # incompressible: stored as they are
+    path = write_parquet(pd.DataFrame({"x": values}), tmp_path / "t.parquet")
+    raw = path.read_bytes()
+    offset = raw.index(values[12_345].tobytes())
+    path.write_bytes(raw[:offset] + np.float64(1.5e16).tobytes() + raw[offset + 8 :])
+    return path
+
+
+def test_page_checksums_catch_overwritten_bytes(tmp_path):
+    path = _damaged_parquet(tmp_path)
+    # a plain reader takes the damaged value for data ...
+    assert pq.read_table(path)["x"].to_numpy()[12_345] == 1.5e16
+    # ... the checksummed readers refuse the page, naming the file
+    with pytest.raises(ValueError, match=r"t\.parquet cannot be read: .*(?i:checksum|crc)"):
+        pio.read_parquet(path)
+    with pytest.raises(ValueError, match=r"t\.parquet cannot be read: .*(?i:checksum|crc)"):
+        list(pio.iter_parquet_batches(path, batch_size=1000))
+
+
+def test_parquet_readers_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"absent\.parquet not found"):
+        pio.read_parquet(tmp_path / "absent.parquet")
+    (tmp_path / "html.parquet").write_text("<html>not parquet</html>")
+    with pytest.raises(ValueError, match=r"html\.parquet cannot be read"):
+        pio.read_parquet(tmp_path / "html.parquet")
+    with pytest.raises(ValueError, match=r"html\.parquet cannot be read"):
+        pio.open_parquet(tmp_path / "html.parquet")
+    good = write_parquet(pd.DataFrame({"a": [1, 2]}), tmp_path / "g.parquet")
+    assert pio.read_parquet(good, columns=["a"])["a"].to_pylist() == [1, 2]

@@ -23,7 +23,13 @@ import pyarrow.parquet as pq
 import torch
 from tqdm.auto import tqdm
 
-from pandas_clusters.core.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import (
+    iter_parquet_batches,
+    open_parquet,
+    read_parquet_metadata,
+    write_parquet,
+)
+from pandas_clusters.detect.stamps import check_stamp_values
 from pandas_clusters.learn.datasets import stamps_to_array
 from pandas_clusters.learn.models import (
     load_model,
@@ -156,7 +162,7 @@ def predict_stamps(
         src = pq.read_table(sources_path, columns=["source_id", "gmag"])
         bright = pc.less_equal(src.column("gmag"), settings.mag_limit)
         keep = src.column("source_id").filter(pc.fill_null(bright, False))
-    pf = pq.ParquetFile(stamps_path)
+    pf = open_parquet(stamps_path)
     ids: list[np.ndarray] = []
     probs: list[np.ndarray] = []
     bar = tqdm(
@@ -165,8 +171,8 @@ def predict_stamps(
         disable=None if progress is None else not progress,
     )
     with bar, torch.inference_mode():
-        for batch in pf.iter_batches(
-            batch_size=settings.batch_size, columns=["source_id", "stamp"]
+        for batch in iter_parquet_batches(
+            stamps_path, batch_size=settings.batch_size, columns=["source_id", "stamp", "flags"]
         ):
             n_read = batch.num_rows
             if keep is not None:
@@ -175,6 +181,12 @@ def predict_stamps(
                     bar.update(n_read)
                     continue
             x = stamps_to_array(batch.column("stamp"), n_bands=len(bands), size=size)
+            check_stamp_values(
+                x,
+                batch.column("flags").to_numpy(),
+                batch.column("source_id").to_numpy(),
+                path=stamps_path,
+            )
             xt = normalize_stamps(torch.from_numpy(x).to(device))
             p = np.stack(
                 [

@@ -236,6 +236,7 @@ def _serve(conn: Connection, data_fd: int) -> None:
             compression=settings["compression"],
             use_dictionary=False,
             write_statistics=["source_id", "flags"],
+            write_page_checksum=True,
         ) as writer,
     ):
         while (task := conn.recv()) is not None:

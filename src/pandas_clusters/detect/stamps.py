@@ -1,4 +1,4 @@
-"""Per-field image stamps: a C x S x S cutout of every source, streamed to Parquet.
+"""Per-field image stamps: a C x S x S cutout of every usable source, streamed to Parquet.
 
 :func:`cut_stamps` reads a sources table (:mod:`pandas_clusters.detect.sources`) and
 the field's images and writes ``results/stamps/{field}.parquet``:
@@ -7,7 +7,17 @@ the field's images and writes ``results/stamps/{field}.parquet``:
 ``flags`` (int32, bits below). The file metadata (``pandas_clusters`` key,
 :func:`pandas_clusters.core.io.read_parquet_metadata`) records ``bands``,
 ``size``, ``pixel_scale_arcsec``, ``dtype``, ``scaling``, the centring
-convention and the flag bits.
+convention, the flag bits and the magnitude limit.
+
+Which sources
+-------------
+Training and inference only ever read sources with ``gmag <= limit`` (the
+grid's ``training.mag_limits`` and ``selection.mag_limit``). With
+``StampSettings.mag_limit`` set (the workflow sets it to the largest of those
+limits plus ``stamps.mag_margin``, unless ``stamps.all_sources`` or
+``inference.all_sources``), only sources with a finite ``gmag <= mag_limit``
+get a stamp: on a full-size field about a tenth of the sources
+(``benchmarks/RESULTS.md``). ``mag_limit = None`` cuts every source.
 
 Calibration
 -----------
@@ -35,8 +45,15 @@ Edges
 -----
 Stamps crossing a CCD edge are padded with NaN and flagged ``EDGE``; any NaN
 pixel (padding, gap, bad column) sets ``HAS_NAN``; a source whose centre lies
-off a band's CCD gets an all-NaN band and ``OFF_IMAGE``. Nothing is dropped:
-every source of the input table has a row.
+off a band's CCD gets an all-NaN band and ``OFF_IMAGE``. Infinite pixels and
+pixels beyond :data:`MAX_ABS_PIXEL` (no sky source is that bright in one
+pixel: they are corrupt data) are stored as NaN and flagged ``BAD_VALUE``
+(and ``HAS_NAN``). Nothing is dropped: every selected source has a row.
+
+Readers check the file (:func:`check_stamp_values`): a NaN in a stamp without
+``HAS_NAN``, an infinite value or one beyond :data:`MAX_ABS_PIXEL` is an error
+naming the file and the ``source_id``; Parquet page checksums (written by
+default) catch corrupted bytes first.
 
 Performance
 -----------
@@ -60,6 +77,7 @@ bit    name        meaning
 1      EDGE        stamp crosses the CCD border in some band (NaN-padded)
 2      HAS_NAN     some pixel of the stamp is NaN (padding, gap, bad column)
 4      OFF_IMAGE   source centre outside the CCD in some band (band all NaN)
+8      BAD_VALUE   infinite or absurd (> MAX_ABS_PIXEL) pixels, set to NaN
 =====  ==========  =====================================================
 """
 
@@ -78,7 +96,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pandas_clusters.core.config import StageSettings
-from pandas_clusters.core.io import atomic_path
+from pandas_clusters.core.io import atomic_path, read_parquet
 from pandas_clusters.detect._stamp_writer import StampFileWriter
 from pandas_clusters.detect.ccd import (
     background,
@@ -90,12 +108,15 @@ from pandas_clusters.detect.ccd import (
 )
 
 __all__ = [
+    "MAX_ABS_PIXEL",
+    "STAMP_FLAG_BAD_VALUE",
     "STAMP_FLAG_BITS",
     "STAMP_FLAG_EDGE",
     "STAMP_FLAG_HAS_NAN",
     "STAMP_FLAG_OFF_IMAGE",
     "PaddedImage",
     "StampSettings",
+    "check_stamp_values",
     "cut_stamps",
     "extract_stamps",
     "read_stamps",
@@ -104,12 +125,22 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Sources column that ``StampSettings.mag_limit`` applies to (the one training and
+#: inference select on).
+LIMIT_COLUMN = "gmag"
+
 #: Sources gathered per block inside the kernel (keeps the temporary in the CPU cache).
 _BLOCK = 64
 
 STAMP_FLAG_EDGE = 1
 STAMP_FLAG_HAS_NAN = 2
 STAMP_FLAG_OFF_IMAGE = 4
+STAMP_FLAG_BAD_VALUE = 8
+
+#: Largest credible |pixel| on the stored scale (AB zero point 30): the whole flux of a
+#: magnitude-0 source in one pixel. Beyond it a pixel is corrupt data (stored as NaN,
+#: ``BAD_VALUE``); readers refuse such a value outright.
+MAX_ABS_PIXEL = 1e12
 
 #: Flags of a band whose source centre lies off the CCD (its stamp is all NaN padding).
 _OFF_IMAGE_FLAGS = STAMP_FLAG_OFF_IMAGE | STAMP_FLAG_EDGE | STAMP_FLAG_HAS_NAN
@@ -119,6 +150,7 @@ STAMP_FLAG_BITS = {
     "EDGE": STAMP_FLAG_EDGE,
     "HAS_NAN": STAMP_FLAG_HAS_NAN,
     "OFF_IMAGE": STAMP_FLAG_OFF_IMAGE,
+    "BAD_VALUE": STAMP_FLAG_BAD_VALUE,
 }
 
 
@@ -157,6 +189,10 @@ class StampSettings(StageSettings):
         are cut (>= 1). Enough of them keep it encoding while the next CCD's
         background is computed (~0.35 s for a MegaCam CCD, ~7 row groups of
         1024 stamps of 2 x 64 x 64); each costs one row group of memory.
+    mag_limit : float or None
+        Cut stamps only for sources with a finite ``gmag <= mag_limit``; None
+        cuts every source. Not a config key: the workflow derives it
+        (:func:`pandas_clusters.core.config.stamps_params`).
     """
 
     _section: ClassVar[str] = "stamps"
@@ -172,6 +208,7 @@ class StampSettings(StageSettings):
     zero_point_keywords: tuple[str, ...] = ("MAGZPT",)
     direct_io: bool = True
     write_queue: int = 8
+    mag_limit: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bands", tuple(self.bands))
@@ -214,15 +251,19 @@ class PaddedImage:
         2-D float32 image (already calibrated).
     size : int
         Stamp side S, px.
+    bad : numpy.ndarray of bool, optional
+        Pixels that held corrupt values (already NaN in ``data``): stamps
+        touching one get ``BAD_VALUE``.
 
     Notes
     -----
     Holds one padded copy of the CCD (``(ny + 2S) x (nx + 2S)`` float32), a
     strided window view on it (no copy) and an integral image of the NaN
-    count (int32), so that the NaN test of a stamp is four look-ups.
+    count (int32), so that the NaN test of a stamp is four look-ups (and one
+    of the ``bad`` count when some pixel is bad).
     """
 
-    def __init__(self, data: np.ndarray, size: int) -> None:
+    def __init__(self, data: np.ndarray, size: int, bad: np.ndarray | None = None) -> None:
         ny, nx = data.shape
         self.shape = (ny, nx)
         self.size = int(size)
@@ -231,15 +272,29 @@ class PaddedImage:
         padded[pad : pad + ny, pad : pad + nx] = data
         self.padded = padded
         self.windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size))
-        nan_count = np.zeros((padded.shape[0] + 1, padded.shape[1] + 1), dtype=np.int32)
-        inner = nan_count[1:, 1:]
-        inner[...] = np.isnan(padded)
-        np.cumsum(inner, axis=1, out=inner)
-        # the running sum down the columns, one row at a time: each step is a contiguous
-        # vector add, ~4x faster than ``np.cumsum(axis=0)``, which strides across rows
-        for r in range(1, inner.shape[0]):
-            np.add(inner[r], inner[r - 1], out=inner[r])
-        self.nan_count = nan_count
+        self.nan_count = _integral(np.isnan(padded))
+        self.bad_count = None
+        if bad is not None and bad.any():
+            padded_bad = np.zeros(padded.shape, dtype=bool)
+            padded_bad[pad : pad + ny, pad : pad + nx] = bad
+            self.bad_count = _integral(padded_bad)
+
+
+def _integral(mask: np.ndarray) -> np.ndarray:
+    """Integral image (int32, one row and column of zeros first) of a boolean mask."""
+    count = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int32)
+    inner = count[1:, 1:]
+    inner[...] = mask
+    np.cumsum(inner, axis=1, out=inner)
+    # the running sum down the columns, one row at a time: each step is a contiguous
+    # vector add, ~4x faster than ``np.cumsum(axis=0)``, which strides across rows
+    for r in range(1, inner.shape[0]):
+        np.add(inner[r], inner[r - 1], out=inner[r])
+    return count
+
+
+def _window_sum(count: np.ndarray, py0: np.ndarray, px0: np.ndarray, s: int) -> np.ndarray:
+    return count[py0 + s, px0 + s] - count[py0, px0 + s] - count[py0 + s, px0] + count[py0, px0]
 
 
 def extract_stamps(
@@ -286,17 +341,24 @@ def extract_stamps(
     for b0 in range(0, x.size, _BLOCK):
         b1 = b0 + _BLOCK
         out[b0:b1] = image.windows[py0[b0:b1], px0[b0:b1]]
-    c = image.nan_count
-    n_nan = c[py0 + s, px0 + s] - c[py0, px0 + s] - c[py0 + s, px0] + c[py0, px0]
+    n_nan = _window_sum(image.nan_count, py0, px0, s)
     flags = np.zeros(x.size, dtype=np.int32)
     flags[edge] |= STAMP_FLAG_EDGE
     flags[n_nan > 0] |= STAMP_FLAG_HAS_NAN
+    if image.bad_count is not None:
+        flags[_window_sum(image.bad_count, py0, px0, s) > 0] |= STAMP_FLAG_BAD_VALUE
     flags[off] |= _OFF_IMAGE_FLAGS
     return out, flags
 
 
-def _calibrated_ccd(path, ref, band: str, settings: StampSettings) -> np.ndarray:
-    """Sky-subtracted CCD scaled to ``zero_point_ab`` (float32, NaN where no data)."""
+def _calibrated_ccd(
+    path, ref, band: str, settings: StampSettings
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sky-subtracted CCD scaled to ``zero_point_ab`` (float32, NaN where no data).
+
+    Returns the image and the mask of its corrupt pixels (infinite, or beyond
+    :data:`MAX_ABS_PIXEL` once scaled; set to NaN), or None when there is none.
+    """
     img = read_ccd(
         path,
         ref,
@@ -306,7 +368,7 @@ def _calibrated_ccd(path, ref, band: str, settings: StampSettings) -> np.ndarray
     data = img.data
     mask = ~np.isfinite(data)
     if mask.all():
-        return data
+        return np.full(data.shape, np.nan, dtype=np.float32), None
     filled = np.where(mask, np.float32(0.0), data)
     back, _ = background(
         filled,
@@ -318,18 +380,44 @@ def _calibrated_ccd(path, ref, band: str, settings: StampSettings) -> np.ndarray
     del filled
     data -= back  # NaN stays NaN
     data *= np.float32(10.0 ** (0.4 * (settings.zero_point_ab - img.zero_point)))
-    return data
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(data) > MAX_ABS_PIXEL  # inf included; NaN is not
+    if not bad.any():
+        return data, None
+    log.warning(
+        "%s[%d] (band %s): %d infinite or absurd pixels (|value| > %g at AB zero point %g) "
+        "stored as NaN, their stamps flagged BAD_VALUE",
+        path,
+        ref.hdu,
+        band,
+        int(bad.sum()),
+        MAX_ABS_PIXEL,
+        settings.zero_point_ab,
+    )
+    data[bad] = np.nan
+    return data, bad
 
 
-def _read_positions(sources_path, bands: Sequence[str]) -> pd.DataFrame:
+def _read_positions(
+    sources_path, bands: Sequence[str], mag_limit: float | None
+) -> tuple[pd.DataFrame, int]:
+    """Positions of the sources to cut, sorted by CCD, and the number of sources in the table."""
     cols = ["source_id", "ccd"] + [f"{a}_{b}" for b in bands for a in ("x", "y")]
+    if mag_limit is not None:
+        cols.append(LIMIT_COLUMN)
     schema = pq.read_schema(sources_path)
     missing = [c for c in cols if c not in schema.names]
     if missing:
         msg = f"sources table {sources_path}: missing column(s) {', '.join(missing)}"
         raise ValueError(msg)
-    frame = pq.read_table(sources_path, columns=cols).to_pandas()
-    return frame.sort_values(["ccd", "source_id"], kind="stable").reset_index(drop=True)
+    frame = read_parquet(sources_path, columns=cols).to_pandas()
+    n_table = len(frame)
+    if mag_limit is not None:
+        mag = frame.pop(LIMIT_COLUMN).to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            frame = frame[np.isfinite(mag) & (mag <= mag_limit)]
+    frame = frame.sort_values(["ccd", "source_id"], kind="stable").reset_index(drop=True)
+    return frame, n_table
 
 
 def cut_stamps(
@@ -371,7 +459,7 @@ def cut_stamps(
         raise ValueError(msg)
     s = settings.size
     nb = len(bands)
-    frame = _read_positions(sources_path, bands)
+    frame, n_table = _read_positions(sources_path, bands, settings.mag_limit)
     refs = {b: {r.ccd: r for r in list_ccds(images[b])} for b in bands}
     schema = stamps_schema(nb, s)
     scales: dict[str, float] = {}
@@ -403,6 +491,9 @@ def cut_stamps(
         "fill_value": "NaN",
         "flag_bits": STAMP_FLAG_BITS,
         "rows_per_group": int(settings.rows_per_group),
+        "mag_limit": settings.mag_limit,
+        "mag_limit_column": LIMIT_COLUMN,
+        "n_sources_table": int(n_table),
         "settings": settings.to_dict(),
         "sources": str(sources_path),
     }
@@ -438,7 +529,9 @@ def cut_stamps(
                 if ref is None:
                     padded[b] = None
                     continue
-                padded[b] = PaddedImage(_calibrated_ccd(images[b], ref, b, settings), s)
+                data, bad = _calibrated_ccd(images[b], ref, b, settings)
+                padded[b] = PaddedImage(data, s, bad)
+                del data, bad
             for c0 in range(a, z, settings.rows_per_group):
                 c1 = min(c0 + settings.rows_per_group, z)
                 slot, flat = writer.buffer(c1 - c0)
@@ -456,12 +549,67 @@ def cut_stamps(
                 writer.write(slot, source_ids[c0:c1], flags)
                 n_written += c1 - c0
             del padded
-    log.info("wrote %d stamps to %s", n_written, out)
+    log.info(
+        "wrote %d stamps (of %d sources; %s) to %s",
+        n_written,
+        n_table,
+        "all sources" if settings.mag_limit is None else f"gmag <= {settings.mag_limit}",
+        out,
+    )
     return n_written
+
+
+def check_stamp_values(
+    stamps: np.ndarray, flags: np.ndarray, source_ids: np.ndarray, *, path
+) -> None:
+    """Refuse stamps whose values cannot come from :func:`cut_stamps`.
+
+    Parameters
+    ----------
+    stamps : numpy.ndarray
+        ``(N, ...)`` pixel values as read.
+    flags, source_ids : numpy.ndarray
+        Their ``flags`` and ``source_id`` columns.
+    path : path-like
+        The file, for the message.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the first offending ``source_id``: an infinite
+        value or one beyond :data:`MAX_ABS_PIXEL`, or a NaN in a stamp whose
+        flags lack ``HAS_NAN``.
+    """
+    flat = stamps.reshape(len(stamps), -1)
+    if flat.size == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        absurd = (np.abs(flat) > MAX_ABS_PIXEL).any(axis=1)
+    if absurd.any():
+        k = int(np.flatnonzero(absurd)[0])
+        worst = flat[k][np.abs(flat[k]) > MAX_ABS_PIXEL][0]
+        msg = (
+            f"stamps file {path}: source_id {int(source_ids[k])} holds the pixel value "
+            f"{worst:g} (|value| > {MAX_ABS_PIXEL:g}; {int(absurd.sum())} such stamps): "
+            "the file is corrupt, cut the stamps again"
+        )
+        raise ValueError(msg)
+    unflagged_nan = ((np.asarray(flags) & STAMP_FLAG_HAS_NAN) == 0) & np.isnan(flat).any(axis=1)
+    if unflagged_nan.any():
+        k = int(np.flatnonzero(unflagged_nan)[0])
+        msg = (
+            f"stamps file {path}: source_id {int(source_ids[k])} has NaN pixels but no HAS_NAN "
+            f"flag ({int(unflagged_nan.sum())} such stamps): the file is corrupt, cut the "
+            "stamps again"
+        )
+        raise ValueError(msg)
 
 
 def read_stamps(path: str | os.PathLike):
     """Read a stamps file: ``(source_id, stamps (N, C, S, S) float32, flags, metadata)``.
+
+    Page checksums are verified and the values checked
+    (:func:`check_stamp_values`).
 
     Parameters
     ----------
@@ -471,14 +619,12 @@ def read_stamps(path: str | os.PathLike):
     from pandas_clusters.core.io import read_parquet_metadata
 
     meta = read_parquet_metadata(path)
-    table = pq.read_table(path)
+    table = read_parquet(path)
     nb, s = len(meta["bands"]), int(meta["size"])
     col = table.column("stamp").combine_chunks()
     values = col.values.to_numpy(zero_copy_only=False) if len(col) else np.zeros(0, np.float32)
     stamps = values.reshape(len(col), nb, s, s)
-    return (
-        table.column("source_id").to_numpy(),
-        stamps,
-        table.column("flags").to_numpy(),
-        meta,
-    )
+    source_ids = table.column("source_id").to_numpy()
+    flags = table.column("flags").to_numpy()
+    check_stamp_values(stamps, flags, source_ids, path=path)
+    return source_ids, stamps, flags, meta
