@@ -432,3 +432,32 @@ def test_overwritten_bytes_in_a_stamps_file_are_an_error(mock_stamps, tmp_path):
     _overwrite_pixels(tmp_path / "n.parquet", value=500.0)
     with pytest.raises(ValueError, match=r"n\.parquet: source_id 31 holds the pixel value 1\.5e"):
         read_stamps(tmp_path / "n.parquet")
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_plain_writer_writes_the_same_file_contents(mock_stamps, tmp_path, monkeypatch, slots):
+    from pandas_clusters.detect import stamps as stamps_module
+
+    monkeypatch.setattr(stamps_module, "_WRITER", "plain")
+    monkeypatch.setattr(stamps_module, "PlainStampWriter", _with_slots(slots))
+    out = tmp_path / "plain.parquet"
+    settings = StampSettings(rows_per_group=128)
+    n = cut_stamps(mock_stamps["src_path"], mock_stamps["images"], out=out, settings=settings)
+    assert n == mock_stamps["n"]
+    got, want = read_stamps(out), read_stamps(mock_stamps["out"])
+    for a, b in zip(got[:3], want[:3], strict=True):
+        np.testing.assert_array_equal(a, b)
+    pf = pq.ParquetFile(out)
+    assert [pf.metadata.row_group(k).num_rows for k in range(pf.metadata.num_row_groups)] == [
+        pq.ParquetFile(mock_stamps["out"]).metadata.row_group(k).num_rows
+        for k in range(pf.metadata.num_row_groups)
+    ]
+
+
+def _with_slots(slots):
+    from pandas_clusters.detect.stamps import PlainStampWriter
+
+    def make(*args, **kwargs):
+        return PlainStampWriter(*args, **{**kwargs, "slots": slots})
+
+    return make

@@ -2,7 +2,8 @@
 
 Expects ``input.sources`` (the field's sources Parquet) and one named input
 per band (``input.g``, ``input.i``); ``output[0]`` (Parquet);
-``params.stamps`` (the config's ``stamps`` section); ``log[0]``.
+``params.stamps`` (the config's ``stamps`` section, with the magnitude limit that
+decides which sources get a stamp); ``log[0]``; ``threads``.
 """
 
 from typing import TYPE_CHECKING
@@ -19,5 +20,11 @@ with log_to(snakemake.log[0]) as log:
     settings = StampSettings.from_config(dict(snakemake.params.stamps))
     images = {band: getattr(snakemake.input, band) for band in settings.bands}
     log.info("stamps settings: %s; images: %s", settings.to_dict(), images)
-    n = cut_stamps(snakemake.input.sources, images, out=snakemake.output[0], settings=settings)
+    n = cut_stamps(
+        snakemake.input.sources,
+        images,
+        out=snakemake.output[0],
+        settings=settings,
+        threads=snakemake.threads,
+    )
     log.info("wrote %d stamps to %s", n, snakemake.output[0])

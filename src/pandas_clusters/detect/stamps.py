@@ -125,6 +125,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Which writer :func:`cut_stamps` uses: ``"process"`` (StampFileWriter) or ``"plain"``
+#: (PlainStampWriter); set by ``benchmarks/bench_field.py`` to compare them.
+_WRITER = "process"
+
 #: Sources column that ``StampSettings.mag_limit`` applies to (the one training and
 #: inference select on).
 LIMIT_COLUMN = "gmag"
@@ -351,6 +355,95 @@ def extract_stamps(
     return out, flags
 
 
+class PlainStampWriter:
+    """The stamps file written by pyarrow's ``ParquetWriter``, in this process.
+
+    Same interface as :class:`pandas_clusters.detect._stamp_writer.StampFileWriter`
+    (``buffer``, ``write``, context manager). With ``slots=2`` a row group is
+    encoded by a background thread (pyarrow releases the GIL while encoding)
+    while the next one is cut into the other buffer; ``slots=1`` writes
+    synchronously.
+
+    Parameters
+    ----------
+    path : path-like
+        Parquet file to write (the caller makes it atomic).
+    schema : pyarrow.Schema
+        :func:`stamps_schema` with the file metadata.
+    rows, values : int
+        Rows per row group and float32 values per row.
+    slots : int
+        1 or 2 row-group buffers.
+    compression : str or None
+        Parquet codec.
+    """
+
+    def __init__(self, path, schema, *, rows, values, slots=2, compression=None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._schema = schema
+        self._rows = int(rows)
+        self._type = schema.field("stamp").type
+        self._buffers = [np.empty((self._rows, int(values)), np.float32) for _ in range(slots)]
+        self._next = 0
+        self._pending = None
+        self._pool = ThreadPoolExecutor(max_workers=1) if slots > 1 else None
+        # no dictionary encoding and no statistics for the pixels: both cost a pass over
+        # every value and gain nothing on noise-dominated float32 pixels
+        self._writer = pq.ParquetWriter(
+            path,
+            schema,
+            compression=compression,
+            use_dictionary=False,
+            write_statistics=["source_id", "flags"],
+            write_page_checksum=True,
+        )
+
+    def buffer(self, n: int) -> tuple[int, np.ndarray]:
+        """A free slot and its ``(n, values)`` float32 view."""
+        slot = self._next
+        self._next = (self._next + 1) % len(self._buffers)
+        if self._pending is not None and self._pending[0] == slot:
+            self._wait()
+        return slot, self._buffers[slot][:n]
+
+    def write(self, slot: int, source_id: np.ndarray, flags: np.ndarray) -> None:
+        """Write the filled ``slot`` as one row group (``len(source_id)`` rows)."""
+        n = len(source_id)
+        pixels = self._buffers[slot][:n].reshape(-1)
+        table = pa.Table.from_arrays(
+            [
+                pa.array(np.asarray(source_id, np.int64)),
+                pa.FixedSizeListArray.from_arrays(pa.array(pixels), type=self._type),
+                pa.array(np.asarray(flags, np.int32)),
+            ],
+            schema=self._schema,
+        )
+        self._wait()
+        if self._pool is None:
+            self._writer.write_table(table, row_group_size=self._rows)
+        else:
+            future = self._pool.submit(self._writer.write_table, table, row_group_size=self._rows)
+            self._pending = (slot, future)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending[1].result()
+
+    def __enter__(self) -> PlainStampWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            self._writer.close()
+
+
 def _calibrated_ccd(
     path, ref, band: str, settings: StampSettings
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -426,6 +519,7 @@ def cut_stamps(
     *,
     out: str | os.PathLike,
     settings: StampSettings,
+    threads: int = 1,
 ) -> int:
     """Cut every source of a field in every band and stream the stamps to Parquet.
 
@@ -440,11 +534,15 @@ def cut_stamps(
         Output Parquet (written through a temporary file and renamed).
     settings : StampSettings
         Stage settings.
+    threads : int
+        With 2 or more, Parquet encoding overlaps the cutting (a second thread or
+        process); 1 keeps to one core.
 
     Returns
     -------
     int
-        Number of rows written (= rows of the sources table).
+        Number of rows written (the sources of the table within
+        ``settings.mag_limit``).
 
     Raises
     ------
@@ -507,16 +605,28 @@ def cut_stamps(
     # The Parquet encoding runs in a writer process (pandas_clusters.detect._stamp_writer) while
     # this one calibrates and cuts into shared row-group buffers, up to write_queue row
     # groups ahead. Memory: one CCD (all bands) plus write_queue + 1 row groups.
+    slots = min(settings.write_queue + 1, n_groups)
     with (
         atomic_path(out) as tmp,
-        StampFileWriter(
-            tmp,
-            full_schema,
-            rows=rows,
-            values=nb * s * s,
-            slots=min(settings.write_queue + 1, n_groups),
-            compression=compression,
-            direct_io=settings.direct_io,
+        (
+            StampFileWriter(
+                tmp,
+                full_schema,
+                rows=rows,
+                values=nb * s * s,
+                slots=slots,
+                compression=compression,
+                direct_io=settings.direct_io,
+            )
+            if _WRITER == "process"
+            else PlainStampWriter(
+                tmp,
+                full_schema,
+                rows=rows,
+                values=nb * s * s,
+                slots=min(slots, 2 if threads > 1 else 1),
+                compression=compression,
+            )
         ) as writer,
     ):
         source_ids = frame["source_id"].to_numpy()
