@@ -17,7 +17,9 @@ run:
   pyarrow's plain ``ParquetWriter`` in the cutting process;
 - ``inference``: resnet18 (random weights of 2 seeds: the time does not
   depend on the weights) over the sources with ``gmag <= 22``, from the
-  all-sources stamps file and from the limited one.
+  all-sources stamps file and from the limited one (plain writer; the
+  limited files of the other writers hold the same rows, and the chains with
+  them count that same inference run).
 
 For every run: wall time, CPU time (user + system, the stage's own process and
 its children), peak RSS (the largest of the process and of any child), bytes
@@ -44,6 +46,7 @@ import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -75,8 +78,9 @@ def _sources(work: Path, field: int, variant: str, threads: int) -> None:
     from pandas_clusters.detect import sources
     from pandas_clusters.detect.sources import SourceSettings, build_sources
 
-    images = {b: work / f"{b}.fits" for b in ("g", "i")}
-    if variant == "old":
+    sub = variant.endswith("_subset")
+    images = {b: work / (f"{b}_subset.fits" if sub else f"{b}.fits") for b in ("g", "i")}
+    if variant.startswith("old"):
         from reproject import reproject_interp
 
         def reproject_whole_ccd(data, wcs_in, wcs_out, shape_out):
@@ -149,16 +153,56 @@ def _child(args) -> None:
 # --------------------------------------------------------------------------- parent
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, MB (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, todo = {pid}, [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p and c not in tree]
+        tree.update(kids)
+        todo += kids
+    total = 0
+    for p in tree:
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
 def _run(stage: str, args, out_files: list[str]) -> dict:
     cmd = [sys.executable, __file__, "--stage", stage, "--workdir", args.workdir]
     cmd += ["--layout", args.layout, "--field", str(args.field), "--threads", str(args.threads)]
     os.sync()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.5):
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    done.set()
+    sampler.join()
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode or not lines:
-        msg = f"stage {stage} failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+        msg = f"stage {stage} failed ({proc.returncode}):\n{stderr[-3000:]}"
         raise RuntimeError(msg)
     result = json.loads(lines[-1][7:])
+    result["tree_rss_mb"] = peak[0]
     result["bytes"] = sum(_size(Path(args.workdir) / f) for f in out_files)
     print(f"{stage}: {result}", file=sys.stderr, flush=True)
     return result
@@ -168,11 +212,22 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def _compare_sources(work: Path) -> str:
+def _subset(work: Path, n_ccd: int) -> None:
+    """The first ``n_ccd`` CCDs of each band's image, for the slow old sources stage."""
+    from astropy.io import fits
+
+    for band in ("g", "i"):
+        with fits.open(work / f"{band}.fits", memmap=True) as hdul:
+            hdus = list(hdul[: n_ccd + 1])
+            hdus[0].header["NEXTEND"] = n_ccd
+            fits.HDUList(hdus).writeto(work / f"{band}_subset.fits", overwrite=True)
+
+
+def _compare_sources(work: Path, suffix: str) -> str:
     import pandas as pd
 
-    old = pd.read_parquet(work / "sources_old.parquet")
-    new = pd.read_parquet(work / "sources_new.parquet")
+    old = pd.read_parquet(work / f"sources_old{suffix}.parquet")
+    new = pd.read_parquet(work / f"sources_new{suffix}.parquet")
     both = old.merge(new, on="source_id", suffixes=("_o", "_n"))
     dmag = max(
         float(np.nanmax(np.abs(both[f"{b}mag_o"] - both[f"{b}mag_n"]), initial=0.0))
@@ -189,7 +244,7 @@ def _compare_sources(work: Path) -> str:
 def _row(name: str, r: dict) -> str:
     return (
         f"| {name} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss_mb']:,.0f} | "
-        f"{r['bytes'] / 1e6:,.1f} |"
+        f"{r['tree_rss_mb']:,.0f} | {r['bytes'] / 1e6:,.1f} |"
     )
 
 
@@ -199,9 +254,13 @@ def _parent(args) -> None:
     res: dict[str, dict] = {}
     if not all((work / f"{b}.fits").exists() for b in ("g", "i")):
         res["mock"] = _run("mock", args, ["g.fits", "i.fits"])
-    for variant in ("old", "new"):
+    variants = ["old", "new"]
+    if args.old_ccds:
+        _subset(work, args.old_ccds)
+        variants = ["old_subset", "new_subset", "new"]
+    for variant in variants:
         res[f"sources:{variant}"] = _run(f"sources:{variant}", args, [f"sources_{variant}.parquet"])
-    compared = _compare_sources(work)
+    compared = _compare_sources(work, "_subset" if args.old_ccds else "")
     from bench_inference import write_random_weights
 
     for seed in (0, 1):
@@ -216,6 +275,8 @@ def _parent(args) -> None:
     stamp_variants += ["lim-plain"]
     for variant in stamp_variants:
         res[f"stamps:{variant}"] = _run(f"stamps:{variant}", args, [f"stamps_{variant}.parquet"])
+        if variant in ("lim-process_direct", "lim-process_buffered"):
+            continue  # inference: the same rows as lim-plain's file (timed once)
         res[f"inference:{variant}"] = _run(
             f"inference:{variant}", args, [f"inference_{variant}.parquet"]
         )
@@ -224,12 +285,14 @@ def _parent(args) -> None:
     _report(args, res, compared)
 
 
-def _chain(res: dict, sources: str, stamps: str) -> dict:
-    parts = [res[f"sources:{sources}"], res[f"stamps:{stamps}"], res[f"inference:{stamps}"]]
+def _chain(res: dict, sources: str, stamps: str, inference: str | None = None) -> dict:
+    parts = [res[f"sources:{sources}"], res[f"stamps:{stamps}"]]
+    parts.append(res[f"inference:{inference or stamps}"])
     return {
         "wall": sum(p["wall"] for p in parts),
         "cpu": sum(p["cpu"] for p in parts),
         "rss_mb": max(p["rss_mb"] for p in parts),
+        "tree_rss_mb": max(p["tree_rss_mb"] for p in parts),
         "bytes": sum(p["bytes"] for p in parts),
     }
 
@@ -246,35 +309,47 @@ def _report(args, res: dict, compared: str) -> None:
         f"1/5/15 min); Python {platform.python_version()}. Field {args.field}, "
         f"{cols} x {rows} CCDs of 2048 x 4612 px, each stage in a child process.",
         "",
-        "| stage | wall (s) | CPU (s) | peak RSS (MB) | written (MB) |",
-        "|---|---:|---:|---:|---:|",
+        "| stage | wall (s) | CPU (s) | peak RSS, largest process (MB) | peak RSS, all processes (MB) | written (MB) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     names = {
         "mock": "mock images g + i",
         "sources:old": "sources, as it was (reproject_interp, 1 CCD at a time)",
         "sources:new": f"sources, now (WCS on a node grid, {args.threads} CCD workers)",
+        "sources:old_subset": f"sources, as it was, first {args.old_ccds} CCDs",
+        "sources:new_subset": f"sources, now, first {args.old_ccds} CCDs",
         "stamps:all-process_direct": "stamps, every source, writer process + direct I/O (as it was)",
         "inference:all-process_direct": "inference (gmag <= 22) from every source's stamps",
         "stamps:lim-process_direct": "stamps, gmag <= 22.3, writer process + direct I/O",
-        "inference:lim-process_direct": "inference (gmag <= 22) from those stamps",
         "stamps:lim-process_buffered": "stamps, gmag <= 22.3, writer process, buffered writes",
-        "inference:lim-process_buffered": "inference (gmag <= 22) from those stamps",
         "stamps:lim-plain": "stamps, gmag <= 22.3, plain pyarrow writer (now)",
         "inference:lim-plain": "inference (gmag <= 22) from those stamps",
     }
-    lines += [_row(names[k], r) for k, r in res.items()]
+    lines += [_row(names[k], r) for k, r in res.items() if k != "sources:old" or not args.old_ccds]
+    if args.old_ccds:
+        lines.append(_row(f"sources, as it was, scaled to {cols * rows} CCDs", res["sources:old"]))
+    if args.old_ccds:  # the old stage, scaled from the subset to the whole field
+        n_ccd = cols * rows
+        res["sources:old"] = {
+            k: v * n_ccd / args.old_ccds if k in ("wall", "cpu", "bytes") else v
+            for k, v in res["sources:old_subset"].items()
+        }
     old = _chain(res, "old", "all-process_direct")
     chains = {
         "as it was: sources old + every stamp (process + direct) + inference": old,
-        "limited stamps, writer process + direct I/O": _chain(res, "new", "lim-process_direct"),
-        "limited stamps, writer process, buffered": _chain(res, "new", "lim-process_buffered"),
+        "limited stamps, writer process + direct I/O": _chain(
+            res, "new", "lim-process_direct", "lim-plain"
+        ),
+        "limited stamps, writer process, buffered": _chain(
+            res, "new", "lim-process_buffered", "lim-plain"
+        ),
         "limited stamps, plain pyarrow writer (now)": _chain(res, "new", "lim-plain"),
     }
     lines += [
         "",
-        "| chain (sources + stamps + inference) | wall (s) | CPU (s) | peak RSS (MB) | written (MB) |",
+        "| chain (sources + stamps + inference) | wall (s) | CPU (s) | peak RSS, largest process (MB) | peak RSS, all processes (MB) | written (MB) |",
     ]
-    lines += ["|---|---:|---:|---:|---:|"]
+    lines += ["|---|---:|---:|---:|---:|---:|"]
     lines += [_row(k, c) for k, c in chains.items()]
     new = chains["limited stamps, plain pyarrow writer (now)"]
     proc = chains["limited stamps, writer process + direct I/O"]
@@ -301,6 +376,13 @@ def main(argv=None) -> None:
     parser.add_argument("--field", type=int, default=207)
     parser.add_argument("--threads", type=int, default=2, help="CCD workers of the new sources")
     parser.add_argument("--survey-fields", type=int, default=30)
+    parser.add_argument(
+        "--old-ccds",
+        type=int,
+        default=0,
+        help="run the old sources stage (and the new one, to compare) on the first N CCDs "
+        "only, and scale its time to the whole field (0: the whole field)",
+    )
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     add_results_argument(parser)
     args = parser.parse_args(argv)

@@ -78,6 +78,8 @@ class StampFileWriter:
         Parquet codec.
     direct_io : bool
         Passed to :class:`pandas_clusters.core.io.DirectOutput`.
+    page_checksum : bool
+        CRC-32 of every data page (verified by the readers).
 
     Notes
     -----
@@ -95,6 +97,7 @@ class StampFileWriter:
         slots: int = 3,
         compression: str | None = None,
         direct_io: bool = True,
+        page_checksum: bool = True,
     ) -> None:
         self.path = os.fspath(path)
         self.rows, self.values = int(rows), int(values)
@@ -125,6 +128,7 @@ class StampFileWriter:
                     "slots": int(slots),
                     "compression": compression,
                     "direct_io": bool(direct_io),
+                    "page_checksum": bool(page_checksum),
                 }
             )
         except BaseException:
@@ -236,7 +240,7 @@ def _serve(conn: Connection, data_fd: int) -> None:
             compression=settings["compression"],
             use_dictionary=False,
             write_statistics=["source_id", "flags"],
-            write_page_checksum=True,
+            write_page_checksum=settings["page_checksum"],
         ) as writer,
     ):
         while (task := conn.recv()) is not None:

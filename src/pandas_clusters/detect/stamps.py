@@ -129,6 +129,10 @@ log = logging.getLogger(__name__)
 #: (PlainStampWriter); set by ``benchmarks/bench_field.py`` to compare them.
 _WRITER = "process"
 
+#: Page checksums in the stamps file (always, but for ``benchmarks/bench_stamps.py``'s
+#: measurement of what they cost).
+_PAGE_CHECKSUM = True
+
 #: Sources column that ``StampSettings.mag_limit`` applies to (the one training and
 #: inference select on).
 LIMIT_COLUMN = "gmag"
@@ -376,9 +380,13 @@ class PlainStampWriter:
         1 or 2 row-group buffers.
     compression : str or None
         Parquet codec.
+    page_checksum : bool
+        CRC-32 of every data page (verified by the readers).
     """
 
-    def __init__(self, path, schema, *, rows, values, slots=2, compression=None) -> None:
+    def __init__(
+        self, path, schema, *, rows, values, slots=2, compression=None, page_checksum=True
+    ) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self._schema = schema
@@ -396,7 +404,7 @@ class PlainStampWriter:
             compression=compression,
             use_dictionary=False,
             write_statistics=["source_id", "flags"],
-            write_page_checksum=True,
+            write_page_checksum=page_checksum,
         )
 
     def buffer(self, n: int) -> tuple[int, np.ndarray]:
@@ -617,6 +625,7 @@ def cut_stamps(
                 slots=slots,
                 compression=compression,
                 direct_io=settings.direct_io,
+                page_checksum=_PAGE_CHECKSUM,
             )
             if _WRITER == "process"
             else PlainStampWriter(
@@ -626,6 +635,7 @@ def cut_stamps(
                 values=nb * s * s,
                 slots=min(slots, 2 if threads > 1 else 1),
                 compression=compression,
+                page_checksum=_PAGE_CHECKSUM,
             )
         ) as writer,
     ):
