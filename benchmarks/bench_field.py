@@ -114,16 +114,28 @@ def _stamps(work: Path, variant: str) -> None:
     )
 
 
-def _inference(work: Path, variant: str) -> None:
+def _inference(work: Path, variant: str, n_ccd: int) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     from pandas_clusters.catalogue.inference import InferenceSettings, predict_stamps
 
+    sources = work / "sources_new.parquet"
+    if n_ccd:  # classify the sources of the first n_ccd CCDs only (reading the whole file)
+        table = pq.read_table(sources)
+        first = sorted(set(table.column("ccd").to_pylist()))[:n_ccd]
+        sources = work / "sources_inference.parquet"
+        pq.write_table(
+            table.filter(pc.is_in(table.column("ccd"), pa.array(first, pa.int16()))), sources
+        )
     weights = sorted(work.glob("weights_seed*.safetensors"))
     predict_stamps(
         work / f"stamps_{variant}.parquet",
         weights,
         settings=InferenceSettings(batch_size=1024, device="cpu", mag_limit=INFER_LIMIT),
         output_path=work / f"inference_{variant}.parquet",
-        sources_path=work / "sources_new.parquet",
+        sources_path=sources,
         progress=False,
     )
 
@@ -139,7 +151,7 @@ def _child(args) -> None:
     elif kind == "stamps":
         _stamps(work, variant)
     elif kind == "inference":
-        _inference(work, variant)
+        _inference(work, variant, args.old_ccds)
     wall = time.perf_counter() - t0
     me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     result = {
@@ -183,6 +195,7 @@ def _tree_rss_mb(pid: int) -> float:
 def _run(stage: str, args, out_files: list[str]) -> dict:
     cmd = [sys.executable, __file__, "--stage", stage, "--workdir", args.workdir]
     cmd += ["--layout", args.layout, "--field", str(args.field), "--threads", str(args.threads)]
+    cmd += ["--old-ccds", str(args.old_ccds)]
     os.sync()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0.0]
@@ -205,6 +218,11 @@ def _run(stage: str, args, out_files: list[str]) -> dict:
     result["tree_rss_mb"] = peak[0]
     result["bytes"] = sum(_size(Path(args.workdir) / f) for f in out_files)
     print(f"{stage}: {result}", file=sys.stderr, flush=True)
+    # every measurement kept as it comes: --report-only renders them again
+    saved = Path(args.workdir) / "bench_field.json"
+    done = json.loads(saved.read_text()) if saved.exists() else {}
+    done[stage] = result
+    saved.write_text(json.dumps(done, indent=1))
     return result
 
 
@@ -251,6 +269,11 @@ def _row(name: str, r: dict) -> str:
 def _parent(args) -> None:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        res = json.loads((work / "bench_field.json").read_text())
+        _report(args, res, _compare_sources(work, "_subset" if args.old_ccds else ""))
+        return
+    (work / "bench_field.json").unlink(missing_ok=True)
     res: dict[str, dict] = {}
     if not all((work / f"{b}.fits").exists() for b in ("g", "i")):
         res["mock"] = _run("mock", args, ["g.fits", "i.fits"])
@@ -287,7 +310,8 @@ def _parent(args) -> None:
 
 def _chain(res: dict, sources: str, stamps: str, inference: str | None = None) -> dict:
     parts = [res[f"sources:{sources}"], res[f"stamps:{stamps}"]]
-    parts.append(res[f"inference:{inference or stamps}"])
+    key = f"inference:{inference or stamps}"
+    parts.append(res.get(key + "_whole", res[key]))
     return {
         "wall": sum(p["wall"] for p in parts),
         "cpu": sum(p["cpu"] for p in parts),
@@ -299,6 +323,17 @@ def _chain(res: dict, sources: str, stamps: str, inference: str | None = None) -
 
 def _report(args, res: dict, compared: str) -> None:
     cols, rows = LAYOUTS[args.layout]
+    if args.old_ccds:  # the old stage, scaled from the subset to the whole field
+        n_ccd = cols * rows
+        res["sources:old"] = {
+            k: v * n_ccd / args.old_ccds if k in ("wall", "cpu", "bytes") else v
+            for k, v in res["sources:old_subset"].items()
+        }
+        for key in [k for k in res if k.startswith("inference:") and not k.endswith("_whole")]:
+            res[key + "_whole"] = {
+                k: v * n_ccd / args.old_ccds if k in ("wall", "cpu") else v
+                for k, v in res[key].items()
+            }
     load = os.getloadavg()
     cmd = "python benchmarks/bench_field.py " + " ".join(sys.argv[1:])
     lines = [
@@ -319,21 +354,24 @@ def _report(args, res: dict, compared: str) -> None:
         "sources:old_subset": f"sources, as it was, first {args.old_ccds} CCDs",
         "sources:new_subset": f"sources, now, first {args.old_ccds} CCDs",
         "stamps:all-process_direct": "stamps, every source, writer process + direct I/O (as it was)",
-        "inference:all-process_direct": "inference (gmag <= 22) from every source's stamps",
+        "inference:all-process_direct": "inference (gmag <= 22) from every source's stamps"
+        + (f", sources of the first {args.old_ccds} CCDs" if args.old_ccds else ""),
         "stamps:lim-process_direct": "stamps, gmag <= 22.3, writer process + direct I/O",
         "stamps:lim-process_buffered": "stamps, gmag <= 22.3, writer process, buffered writes",
         "stamps:lim-plain": "stamps, gmag <= 22.3, plain pyarrow writer (now)",
-        "inference:lim-plain": "inference (gmag <= 22) from those stamps",
+        "inference:lim-plain": "inference (gmag <= 22) from those stamps"
+        + (f", sources of the first {args.old_ccds} CCDs" if args.old_ccds else ""),
     }
-    lines += [_row(names[k], r) for k, r in res.items() if k != "sources:old" or not args.old_ccds]
+    lines += [
+        _row(names[k], r)
+        for k, r in res.items()
+        if not k.endswith("_whole") and (k != "sources:old" or not args.old_ccds)
+    ]
     if args.old_ccds:
         lines.append(_row(f"sources, as it was, scaled to {cols * rows} CCDs", res["sources:old"]))
-    if args.old_ccds:  # the old stage, scaled from the subset to the whole field
-        n_ccd = cols * rows
-        res["sources:old"] = {
-            k: v * n_ccd / args.old_ccds if k in ("wall", "cpu", "bytes") else v
-            for k, v in res["sources:old_subset"].items()
-        }
+        for key in [k for k in res if k.endswith("_whole")]:
+            name = names[key.removesuffix("_whole")]
+            lines.append(_row(f"{name}, scaled to {cols * rows} CCDs", res[key]))
     old = _chain(res, "old", "all-process_direct")
     chains = {
         "as it was: sources old + every stamp (process + direct) + inference": old,
@@ -384,6 +422,9 @@ def main(argv=None) -> None:
         "only, and scale its time to the whole field (0: the whole field)",
     )
     parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--report-only", action="store_true", help="report the measurements saved in --workdir"
+    )
     add_results_argument(parser)
     args = parser.parse_args(argv)
     if args.stage:
