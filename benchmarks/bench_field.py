@@ -12,14 +12,12 @@ run:
   band-to-band mapping through the WCS on a 64 px grid of nodes only,
   ``--threads`` CCDs at once in worker processes); the two tables compared;
 - ``stamps``: every source (``stamps.all_sources: true``, as it was) and the
-  sources the default limits can reach (``gmag <= 22.3``), each with the
-  writer process + direct I/O, the writer process with buffered writes, and
-  pyarrow's plain ``ParquetWriter`` in the cutting process;
+  sources the default limits can reach (``gmag <= 22.3``). (The run recorded
+  in RESULTS.md also compared the writer process + direct I/O of the time
+  with pyarrow's plain writer, at the commit before their removal.)
 - ``inference``: resnet18 (random weights of 2 seeds: the time does not
   depend on the weights) over the sources with ``gmag <= 22``, from the
-  all-sources stamps file and from the limited one (plain writer; the
-  limited files of the other writers hold the same rows, and the chains with
-  them count that same inference run).
+  all-sources stamps file and from the limited one.
 
 For every run: wall time, CPU time (user + system, the stage's own process and
 its children), peak RSS (the largest of the process and of any child), bytes
@@ -96,22 +94,12 @@ def _sources(work: Path, field: int, variant: str, threads: int) -> None:
 
 
 def _stamps(work: Path, variant: str) -> None:
-    from pandas_clusters.detect import stamps
     from pandas_clusters.detect.stamps import StampSettings, cut_stamps
 
-    which, writer = variant.split("-", 1)
-    stamps._WRITER = "plain" if writer == "plain" else "process"
-    settings = StampSettings(
-        mag_limit=None if which == "all" else STAMP_LIMIT,
-        direct_io=writer == "process_direct",
-    )
+    settings = StampSettings(mag_limit=None if variant == "all" else STAMP_LIMIT)
     images = {b: work / f"{b}.fits" for b in ("g", "i")}
-    cut_stamps(
-        work / "sources_new.parquet",
-        images,
-        out=work / f"stamps_{variant}.parquet",
-        settings=settings,
-    )
+    out = work / f"stamps_{variant}.parquet"
+    cut_stamps(work / "sources_new.parquet", images, out=out, settings=settings, threads=2)
 
 
 def _inference(work: Path, variant: str, n_ccd: int) -> None:
@@ -294,17 +282,13 @@ def _parent(args) -> None:
             size=64,
             seed=seed,
         )
-    stamp_variants = ["all-process_direct", "lim-process_direct", "lim-process_buffered"]
-    stamp_variants += ["lim-plain"]
-    for variant in stamp_variants:
+    for variant in ("all", "lim"):
         res[f"stamps:{variant}"] = _run(f"stamps:{variant}", args, [f"stamps_{variant}.parquet"])
-        if variant in ("lim-process_direct", "lim-process_buffered"):
-            continue  # inference: the same rows as lim-plain's file (timed once)
         res[f"inference:{variant}"] = _run(
             f"inference:{variant}", args, [f"inference_{variant}.parquet"]
         )
-        if variant.startswith("all"):
-            (work / f"stamps_{variant}.parquet").unlink()  # 8.7 GB: free the disk
+        if variant == "all":
+            (work / "stamps_all.parquet").unlink()  # 8.7 GB: free the disk
     _report(args, res, compared)
 
 
@@ -353,13 +337,11 @@ def _report(args, res: dict, compared: str) -> None:
         "sources:new": f"sources, now (WCS on a node grid, {args.threads} CCD workers)",
         "sources:old_subset": f"sources, as it was, first {args.old_ccds} CCDs",
         "sources:new_subset": f"sources, now, first {args.old_ccds} CCDs",
-        "stamps:all-process_direct": "stamps, every source, writer process + direct I/O (as it was)",
-        "inference:all-process_direct": "inference (gmag <= 22) from every source's stamps"
+        "stamps:all": "stamps, every source (as it was)",
+        "inference:all": "inference (gmag <= 22) from every source's stamps"
         + (f", sources of the first {args.old_ccds} CCDs" if args.old_ccds else ""),
-        "stamps:lim-process_direct": "stamps, gmag <= 22.3, writer process + direct I/O",
-        "stamps:lim-process_buffered": "stamps, gmag <= 22.3, writer process, buffered writes",
-        "stamps:lim-plain": "stamps, gmag <= 22.3, plain pyarrow writer (now)",
-        "inference:lim-plain": "inference (gmag <= 22) from those stamps"
+        "stamps:lim": "stamps, gmag <= 22.3 (now)",
+        "inference:lim": "inference (gmag <= 22) from those stamps"
         + (f", sources of the first {args.old_ccds} CCDs" if args.old_ccds else ""),
     }
     lines += [
@@ -372,37 +354,23 @@ def _report(args, res: dict, compared: str) -> None:
         for key in [k for k in res if k.endswith("_whole")]:
             name = names[key.removesuffix("_whole")]
             lines.append(_row(f"{name}, scaled to {cols * rows} CCDs", res[key]))
-    old = _chain(res, "old", "all-process_direct")
-    chains = {
-        "as it was: sources old + every stamp (process + direct) + inference": old,
-        "limited stamps, writer process + direct I/O": _chain(
-            res, "new", "lim-process_direct", "lim-plain"
-        ),
-        "limited stamps, writer process, buffered": _chain(
-            res, "new", "lim-process_buffered", "lim-plain"
-        ),
-        "limited stamps, plain pyarrow writer (now)": _chain(res, "new", "lim-plain"),
-    }
+    old = _chain(res, "old", "all")
+    new = _chain(res, "new", "lim")
     lines += [
         "",
         "| chain (sources + stamps + inference) | wall (s) | CPU (s) | peak RSS, largest process (MB) | peak RSS, all processes (MB) | written (MB) |",
     ]
     lines += ["|---|---:|---:|---:|---:|---:|"]
-    lines += [_row(k, c) for k, c in chains.items()]
-    new = chains["limited stamps, plain pyarrow writer (now)"]
-    proc = chains["limited stamps, writer process + direct I/O"]
+    lines += [_row("as it was: old sources, every stamp", old), _row("now: limited stamps", new)]
     n = args.survey_fields
     lines += [
         "",
         f"- sources compared: {compared}",
-        f"- writer process + direct I/O vs plain writer, whole chain: "
-        f"{proc['wall']:.1f} s vs {new['wall']:.1f} s "
-        f"({100 * (new['wall'] - proc['wall']) / new['wall']:+.1f}% of the plain chain's wall time)",
         f"- projection to {n} fields: as it was {n * old['wall'] / 3600:.1f} h wall on "
         f"{os.cpu_count()} cores ({n * old['cpu'] / 3600:.1f} core-hours), now "
         f"{n * new['wall'] / 3600:.1f} h wall ({n * new['cpu'] / 3600:.1f} core-hours); "
-        f"stamps on disk {n * res['stamps:all-process_direct']['bytes'] / 1e9:,.0f} GB -> "
-        f"{n * res['stamps:lim-plain']['bytes'] / 1e9:,.1f} GB",
+        f"stamps on disk {n * res['stamps:all']['bytes'] / 1e9:,.0f} GB -> "
+        f"{n * res['stamps:lim']['bytes'] / 1e9:,.1f} GB",
     ]
     report_section("bench_field", lines, args.results)
 

@@ -9,8 +9,9 @@ measures, side by side in one run:
   RSS reported), the output file removed and the page cache flushed
   (``os.sync``) before every run:
 
-  * :func:`pandas_clusters.detect.stamps.cut_stamps` (direct I/O, the default), and
-    with ``direct_io=False`` (writes through the page cache);
+  * :func:`pandas_clusters.detect.stamps.cut_stamps` (two threads: Parquet
+    encoding overlaps the cutting), with and without Parquet page checksums
+    (CRC-32 per data page, written by default; the "before" of issue 14);
   * the Cutout2D loop a user would otherwise write: per CCD the same
     calibration (read, sep background, zero-point scaling), then per source
     and band a ``SkyCoord`` of the source through that band's WCS and
@@ -64,7 +65,6 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _results import add_results_argument, report_section  # noqa: E402
 
-from pandas_clusters.core.io import DirectOutput  # noqa: E402
 from pandas_clusters.detect.ccd import list_ccds, read_wcs  # noqa: E402
 from pandas_clusters.detect.sources import make_source_id, sources_schema  # noqa: E402
 from pandas_clusters.detect.stamps import (  # noqa: E402
@@ -199,15 +199,15 @@ def _end_to_end_child(method, src, images, out, settings, queue, trace):
         import pandas_clusters.detect.stamps as stamps_module
 
         stamps_module._PAGE_CHECKSUM = False
-    fn = cut_stamps if method.startswith("cut_stamps") else cutout2d_loop_end_to_end
     t0 = time.perf_counter()
-    n = fn(src, images, out=out, settings=settings)
+    if method.startswith("cut_stamps"):
+        n = cut_stamps(src, images, out=out, settings=settings, threads=2)
+    else:
+        n = cutout2d_loop_end_to_end(src, images, out=out, settings=settings)
     dt = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1] if trace else 0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    # cut_stamps' writer process (the largest child waited for); 0 for the Cutout2D loop
-    rss_writer = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    queue.put((n, dt, peak, rss, rss_writer))
+    queue.put((n, dt, peak, rss))
 
 
 def end_to_end(method, src, images, out, settings, *, trace: bool = False):
@@ -223,20 +223,6 @@ def end_to_end(method, src, images, out, settings, *, trace: bool = False):
     result = queue.get()
     proc.join()
     return result
-
-
-def raw_write(path: Path, n_bytes: int, *, direct: bool) -> tuple[float, float]:
-    """Write ``n_bytes`` in 1 MiB pieces through DirectOutput: (seconds, system CPU seconds)."""
-    piece = np.random.default_rng(0).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
-    path.unlink(missing_ok=True)
-    os.sync()
-    c0, t0 = os.times(), time.perf_counter()
-    with DirectOutput(path, direct=direct) as f:
-        for _ in range(n_bytes // len(piece)):
-            f.write(piece)
-    dt, c1 = time.perf_counter() - t0, os.times()
-    path.unlink()
-    return dt, c1.system - c0.system
 
 
 def same_stamps(path_a, path_b) -> bool:
@@ -286,7 +272,6 @@ def main(argv=None) -> int:
         n_ccd, ny, nx, per_ccd = 4, 4612, 2048, 20000
     s = args.size
     settings = StampSettings(bands=BANDS, size=s)
-    buffered = StampSettings(bands=BANDS, size=s, direct_io=False)
     with tempfile.TemporaryDirectory(prefix="bench_stamps_", dir=args.workdir) as tmp:
         root = Path(tmp)
         images, src = make_field(root, n_ccd=n_ccd, ny=ny, nx=nx, per_ccd=per_ccd, seed=args.seed)
@@ -295,29 +280,20 @@ def main(argv=None) -> int:
         out_loop = root / "stamps_cutout2d.parquet"
 
         # end to end (child processes), alternating the two cut_stamps variants
-        runs = {"direct": [], "buffered": [], "no_checksums": []}
+        runs = {"checksums": [], "no_checksums": []}
         for _ in range(args.repeat):
-            runs["direct"].append(end_to_end("cut_stamps", src, images, out, settings))
-            runs["buffered"].append(end_to_end("cut_stamps", src, images, out, buffered))
+            runs["checksums"].append(end_to_end("cut_stamps", src, images, out, settings))
             runs["no_checksums"].append(
                 end_to_end("cut_stamps_no_checksums", src, images, out, settings)
             )
         median = {k: sorted(v, key=lambda r: r[1])[len(v) // 2] for k, v in runs.items()}  # median
         assert all(r[0] == n_total for v in runs.values() for r in v)
-        _, _, traced_peak, _, _ = end_to_end("cut_stamps", src, images, out, settings, trace=True)
+        _, _, traced_peak, _ = end_to_end("cut_stamps", src, images, out, settings, trace=True)
         out_bytes = out.stat().st_size
-        n_loop, t_loop, _, rss_loop, _ = end_to_end("cutout2d", src, images, out_loop, settings)
+        n_loop, t_loop, _, rss_loop = end_to_end("cutout2d", src, images, out_loop, settings)
         assert n_loop == n_total
         same_e2e = same_stamps(out, out_loop)
         out_loop.unlink()
-
-        # the disk alone: the output's bytes written raw, through the page cache and direct
-        raw = {
-            mode: [
-                raw_write(root / "raw.bin", out_bytes, direct=mode == "direct") for _ in range(3)
-            ]
-            for mode in ("buffered", "direct")
-        }
 
         # prepared CCD 0 for the in-memory comparisons
         table = pq.read_table(src).to_pandas()
@@ -363,12 +339,10 @@ def main(argv=None) -> int:
         t_cut = min(_timed(cutout_loop) for _ in range(max(1, args.repeat - 1)))
         same = np.array_equal(cut, reference, equal_nan=True)
 
-    t_e2e, rss, rss_writer = median["direct"][1], median["direct"][3], median["direct"][4]
+    t_e2e, rss = median["checksums"][1], median["checksums"][3]
     rate = {
-        "end to end: cut_stamps (direct I/O, default)": n_total / t_e2e,
-        "end to end: cut_stamps, page-cache writes (`direct_io: false`)": n_total
-        / median["buffered"][1],
-        "end to end: cut_stamps without page checksums (as before)": n_total
+        "end to end: cut_stamps (page checksums, default)": n_total / t_e2e,
+        "end to end: cut_stamps without page checksums (before)": n_total
         / median["no_checksums"][1],
         "end to end: Cutout2D loop (SkyCoord + WCS per source), pyarrow writer": n_total / t_loop,
         "kernel: extract_stamps": n / t_kernel,
@@ -376,7 +350,6 @@ def main(argv=None) -> int:
         "memory-copy bound (numpy copyto)": n / t_copy,
     }
     names = list(rate)
-    slots = min(settings.write_queue + 1, -(-per_ccd // settings.rows_per_group) * n_ccd)
     stamp_bytes = len(BANDS) * s * s * 4
     lines = [
         "## Stamps (`benchmarks/bench_stamps.py" + (" --quick" if args.quick else "") + "`)",
@@ -394,32 +367,21 @@ def main(argv=None) -> int:
         lines.append(f"| {name} | {r:,.0f} | {r * stamp_bytes / 1e6:,.0f} |")
     lines += [
         "",
-        f"- end to end, cut_stamps / Cutout2D loop: **{rate[names[0]] / rate[names[3]]:.1f}x** "
-        f"(target >= 20x); with page-cache writes {rate[names[1]] / rate[names[3]]:.1f}x",
-        "- cut_stamps end to end, every run (s): direct I/O "
-        + ", ".join(f"{r[1]:.2f}" for r in runs["direct"])
-        + "; page-cache writes "
-        + ", ".join(f"{r[1]:.2f}" for r in runs["buffered"])
-        + "; without page checksums "
+        f"- end to end, cut_stamps / Cutout2D loop: **{rate[names[0]] / rate[names[2]]:.1f}x** "
+        f"(target >= 20x); without page checksums {rate[names[1]] / rate[names[2]]:.1f}x",
+        "- cut_stamps end to end, every run (s): with page checksums "
+        + ", ".join(f"{r[1]:.2f}" for r in runs["checksums"])
+        + "; without "
         + ", ".join(f"{r[1]:.2f}" for r in runs["no_checksums"]),
-        f"- page checksums (CRC-32 per data page, written since issue 14) cost "
-        f"{100 * (median['direct'][1] / median['no_checksums'][1] - 1):+.1f}% of the end-to-end "
-        "time (medians)",
-        "- the disk alone, the output's bytes in 1 MiB writes (three runs, GB/s and system CPU s): "
-        + "; ".join(
-            f"{mode} "
-            + ", ".join(f"{out_bytes / dt / 1e9:.2f} GB/s ({cpu:.1f} s)" for dt, cpu in raw[mode])
-            for mode in raw
-        ),
+        f"- page checksums cost {100 * (t_e2e / median['no_checksums'][1] - 1):+.1f}% of the "
+        "end-to-end time (medians)",
         f"- end-to-end stamps identical to the Cutout2D loop's ({n_total} sources x "
         f"{len(BANDS)} bands): {same_e2e}",
-        f"- kernel / memory-copy bound: **{rate[names[4]] / rate[names[6]]:.0%}** (target >= 30%); "
-        f"kernel / in-memory Cutout2D loop: {rate[names[4]] / rate[names[5]]:.1f}x, identical "
+        f"- kernel / memory-copy bound: **{rate[names[3]] / rate[names[5]]:.0%}** (target >= 30%); "
+        f"kernel / in-memory Cutout2D loop: {rate[names[3]] / rate[names[4]]:.1f}x, identical "
         f"stamps ({m} sources x {len(BANDS)} bands): {same}",
         f"- NaN padding of one CCD (all bands, not in the kernel rate): {t_pad * 1e3:.0f} ms",
-        f"- peak RSS: cut_stamps {rss / 2**20:,.0f} MiB + its writer process "
-        f"{rss_writer / 2**20:,.0f} MiB (up to {slots} shared row-group buffers, "
-        f"{slots * settings.rows_per_group * stamp_bytes / 2**20:,.0f} MiB, count in both; "
+        f"- peak RSS: cut_stamps {rss / 2**20:,.0f} MiB ("
         f"tracemalloc peak of numpy/Python allocations "
         f"{traced_peak / 2**20:,.0f} MiB), Cutout2D loop "
         f"{rss_loop / 2**20:,.0f} MiB; one CCD (all bands) {len(BANDS) * ny * nx * 4 / 2**20:,.0f} "

@@ -15,7 +15,6 @@ from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 
 from pandas_clusters.core.io import read_parquet_metadata
-from pandas_clusters.detect._stamp_writer import StampFileWriter
 from pandas_clusters.detect.sources import SourceSettings, build_sources, sources_schema
 from pandas_clusters.detect.stamps import (
     STAMP_FLAG_BAD_VALUE,
@@ -27,7 +26,6 @@ from pandas_clusters.detect.stamps import (
     cut_stamps,
     extract_stamps,
     read_stamps,
-    stamps_schema,
 )
 from pandas_clusters.learn.normalize import normalize_stamps
 
@@ -250,37 +248,26 @@ def test_real_cfht_image_stamps(tmp_path, cfht_image):
 
 
 def test_stamps_leave_nothing_when_the_disk_fills(mock_stamps, tmp_path):
-    # a file-size limit (inherited by the writer process) makes writes fail as on a full disk
+    # a file-size limit makes writes fail as on a full disk
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     out = tmp_path / "stamps.parquet"
     settings = StampSettings(size=32, rows_per_group=16)
-    stamp_bytes = 2 * 32 * 32 * 4
-    shared = 9 * 16 * stamp_bytes  # the writer's shared buffers (also limited)
-    output = len(mock_stamps["sources"]) * stamp_bytes
-    assert output > 2 * shared
-    resource.setrlimit(resource.RLIMIT_FSIZE, (shared + (output - shared) // 2, hard))
+    output = len(mock_stamps["sources"]) * 2 * 32 * 32 * 4
+    resource.setrlimit(resource.RLIMIT_FSIZE, (output // 2, hard))
     try:
         with pytest.raises(OSError, match="too large") as err:
-            cut_stamps(mock_stamps["src_path"], mock_stamps["images"], out=out, settings=settings)
+            cut_stamps(
+                mock_stamps["src_path"],
+                mock_stamps["images"],
+                out=out,
+                settings=settings,
+                threads=2,
+            )
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert err.value.errno == errno.EFBIG
-    assert ".stamps.parquet." in str(err.value.filename)  # names the file being written
+    assert str(err.value.filename) == str(out)  # names the file being written
     assert list(tmp_path.iterdir()) == []  # no output, no temporary left behind
-
-
-def test_writer_process_death_is_an_error_naming_the_file(tmp_path):
-    schema = stamps_schema(1, 4)
-    path = tmp_path / "x.parquet"
-    writer = StampFileWriter(path, schema, rows=8, values=16, slots=2)
-    writer._proc.kill()
-    with pytest.raises(RuntimeError, match=f"writer process for {path} died"):
-        for _ in range(3):
-            slot, buf = writer.buffer(8)
-            buf[:] = 0
-            writer.write(slot, np.arange(8), np.zeros(8, np.int32))
-        writer.close()
-    writer._abort()
 
 
 # --------------------------------------------------------------------------- usable sources only
@@ -434,30 +421,21 @@ def test_overwritten_bytes_in_a_stamps_file_are_an_error(mock_stamps, tmp_path):
         read_stamps(tmp_path / "n.parquet")
 
 
-@pytest.mark.parametrize("slots", [1, 2])
-def test_plain_writer_writes_the_same_file_contents(mock_stamps, tmp_path, monkeypatch, slots):
-    from pandas_clusters.detect import stamps as stamps_module
-
-    monkeypatch.setattr(stamps_module, "_WRITER", "plain")
-    monkeypatch.setattr(stamps_module, "PlainStampWriter", _with_slots(slots))
-    out = tmp_path / "plain.parquet"
+def test_plain_writer_thread_writes_the_same_file(mock_stamps, tmp_path):
+    """threads=2 (encoding in a second thread) writes what threads=1 writes."""
     settings = StampSettings(rows_per_group=128)
-    n = cut_stamps(mock_stamps["src_path"], mock_stamps["images"], out=out, settings=settings)
-    assert n == mock_stamps["n"]
-    got, want = read_stamps(out), read_stamps(mock_stamps["out"])
-    for a, b in zip(got[:3], want[:3], strict=True):
-        np.testing.assert_array_equal(a, b)
-    pf = pq.ParquetFile(out)
-    assert [pf.metadata.row_group(k).num_rows for k in range(pf.metadata.num_row_groups)] == [
-        pq.ParquetFile(mock_stamps["out"]).metadata.row_group(k).num_rows
-        for k in range(pf.metadata.num_row_groups)
-    ]
-
-
-def _with_slots(slots):
-    from pandas_clusters.detect.stamps import PlainStampWriter
-
-    def make(*args, **kwargs):
-        return PlainStampWriter(*args, **{**kwargs, "slots": slots})
-
-    return make
+    outs = {}
+    for threads in (1, 2):
+        outs[threads] = tmp_path / f"t{threads}.parquet"
+        n = cut_stamps(
+            mock_stamps["src_path"],
+            mock_stamps["images"],
+            out=outs[threads],
+            settings=settings,
+            threads=threads,
+        )
+        assert n == mock_stamps["n"]
+    want = read_stamps(mock_stamps["out"])
+    for path in outs.values():
+        for a, b in zip(read_stamps(path)[:3], want[:3], strict=True):
+            np.testing.assert_array_equal(a, b)  # NaN pixels compare equal

@@ -61,13 +61,17 @@ Work proceeds CCD by CCD (all bands of that CCD in memory) and, inside a
 CCD, in chunks of ``rows_per_group`` sources, each written as one Parquet
 row group. The cutting kernel (:func:`extract_stamps`) is a vectorised
 gather through a strided window view of the NaN-padded CCD, with no
-per-source Python loop. Encoding the fixed-size-list column costs more than
-everything else together (pyarrow writes two levels per pixel), so it runs
-in a writer process (:mod:`pandas_clusters.detect._stamp_writer`) fed through
-shared row-group buffers, up to ``write_queue`` row groups ahead, and the
-file is written with direct I/O (:class:`pandas_clusters.core.io.DirectOutput`).
-Memory is bounded by one CCD (all bands) plus ``write_queue + 1`` row
+per-source Python loop. The file is written by pyarrow's ``ParquetWriter``
+(:class:`PlainStampWriter`); with two threads a row group is encoded while the
+next one is cut. Memory is bounded by one CCD (all bands) plus two row
 groups, whatever the number of sources.
+
+Until stamps were limited to usable sources the encoding ran in a writer
+process fed through shared memory, writing with ``O_DIRECT``: 1.7x faster
+when every source of a field got a stamp. With the default limits a
+full-size field has about a tenth of the stamps, and those mechanisms saved
+under 10% of the field's sources + stamps + inference wall time
+(``benchmarks/RESULTS.md``, section ``bench_field``), so they were removed.
 
 Flags (``flags``, int32)
 ------------------------
@@ -97,7 +101,6 @@ import pyarrow.parquet as pq
 
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import atomic_path, read_parquet
-from pandas_clusters.detect._stamp_writer import StampFileWriter
 from pandas_clusters.detect.ccd import (
     background,
     explicit_zero_point,
@@ -124,10 +127,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Which writer :func:`cut_stamps` uses: ``"process"`` (StampFileWriter) or ``"plain"``
-#: (PlainStampWriter); set by ``benchmarks/bench_field.py`` to compare them.
-_WRITER = "process"
 
 #: Page checksums in the stamps file (always, but for ``benchmarks/bench_stamps.py``'s
 #: measurement of what they cost).
@@ -188,15 +187,6 @@ class StampSettings(StageSettings):
         Explicit AB zero point per band; wins over the header.
     zero_point_keywords : tuple of str
         Header keywords tried, in order, for the zero point.
-    direct_io : bool
-        Write the file with ``O_DIRECT`` where the filesystem allows it
-        (:class:`pandas_clusters.core.io.DirectOutput`): GBs of stamps then cost
-        no page-cache CPU time; False writes through the page cache.
-    write_queue : int
-        Row groups that may wait for the writer process while the next ones
-        are cut (>= 1). Enough of them keep it encoding while the next CCD's
-        background is computed (~0.35 s for a MegaCam CCD, ~7 row groups of
-        1024 stamps of 2 x 64 x 64); each costs one row group of memory.
     mag_limit : float or None
         Cut stamps only for sources with a finite ``gmag <= mag_limit``; None
         cuts every source. Not a config key: the workflow derives it
@@ -214,8 +204,6 @@ class StampSettings(StageSettings):
     background_filter: int = 3
     zero_points: Mapping[str, float] = field(default_factory=dict)
     zero_point_keywords: tuple[str, ...] = ("MAGZPT",)
-    direct_io: bool = True
-    write_queue: int = 8
     mag_limit: float | None = None
 
     def __post_init__(self) -> None:
@@ -227,9 +215,6 @@ class StampSettings(StageSettings):
             raise ValueError(msg)
         if int(self.size) != self.size or self.size < 2:
             msg = f"stamps: size must be an integer >= 2, got {self.size!r}"
-            raise ValueError(msg)
-        if int(self.write_queue) != self.write_queue or self.write_queue < 1:
-            msg = f"stamps: write_queue must be a positive integer, got {self.write_queue!r}"
             raise ValueError(msg)
         if int(self.rows_per_group) != self.rows_per_group or self.rows_per_group < 1:
             msg = f"stamps: rows_per_group must be a positive integer, got {self.rows_per_group!r}"
@@ -362,8 +347,8 @@ def extract_stamps(
 class PlainStampWriter:
     """The stamps file written by pyarrow's ``ParquetWriter``, in this process.
 
-    Same interface as :class:`pandas_clusters.detect._stamp_writer.StampFileWriter`
-    (``buffer``, ``write``, context manager). With ``slots=2`` a row group is
+    Used as a context manager: ``buffer`` lends a row-group buffer to fill,
+    ``write`` writes it as one row group. With ``slots=2`` a row group is
     encoded by a background thread (pyarrow releases the GIL while encoding)
     while the next one is cut into the other buffer; ``slots=1`` writes
     synchronously.
@@ -521,6 +506,44 @@ def _read_positions(
     return frame, n_table
 
 
+def _cut_all(writer, frame, starts, ends, refs, images, settings: StampSettings) -> int:
+    """Cut the stamps of ``frame`` (sorted by CCD; CCD ``k`` is rows ``starts[k]:ends[k]``)."""
+    bands, s, nb = settings.bands, settings.size, len(settings.bands)
+    ccds = frame["ccd"].to_numpy()
+    source_ids = frame["source_id"].to_numpy()
+    xy = {b: (frame[f"x_{b}"].to_numpy(), frame[f"y_{b}"].to_numpy()) for b in bands}
+    n_written = 0
+    for a, z in zip(starts, ends, strict=True):
+        ccd = int(ccds[a])
+        padded: dict[str, PaddedImage | None] = {}
+        for b in bands:
+            ref = refs[b].get(ccd)
+            if ref is None:
+                padded[b] = None
+                continue
+            data, bad = _calibrated_ccd(images[b], ref, b, settings)
+            padded[b] = PaddedImage(data, s, bad)
+            del data, bad
+        for c0 in range(a, z, settings.rows_per_group):
+            c1 = min(c0 + settings.rows_per_group, z)
+            slot, flat = writer.buffer(c1 - c0)
+            buf = flat.reshape(c1 - c0, nb, s, s)
+            flags = np.zeros(c1 - c0, dtype=np.int32)
+            for k, b in enumerate(bands):
+                if padded[b] is None:
+                    buf[:, k] = np.nan
+                    flags |= _OFF_IMAGE_FLAGS
+                    continue
+                x, y = xy[b]
+                _, f = extract_stamps(padded[b], x[c0:c1], y[c0:c1], out=buf[:, k])
+                flags |= f
+            del buf, flat
+            writer.write(slot, source_ids[c0:c1], flags)
+            n_written += c1 - c0
+        del padded
+    return n_written
+
+
 def cut_stamps(
     sources_path: str | os.PathLike,
     images: Mapping[str, str | os.PathLike],
@@ -610,65 +633,25 @@ def cut_stamps(
     rows = min(settings.rows_per_group, max(len(frame), 1))
     per_group = settings.rows_per_group
     n_groups = max(1, sum(-(-(z - a) // per_group) for a, z in zip(starts, ends, strict=True)))
-    # The Parquet encoding runs in a writer process (pandas_clusters.detect._stamp_writer) while
-    # this one calibrates and cuts into shared row-group buffers, up to write_queue row
-    # groups ahead. Memory: one CCD (all bands) plus write_queue + 1 row groups.
-    slots = min(settings.write_queue + 1, n_groups)
-    with (
-        atomic_path(out) as tmp,
-        (
-            StampFileWriter(
+    try:
+        with (
+            atomic_path(out) as tmp,
+            PlainStampWriter(
                 tmp,
                 full_schema,
                 rows=rows,
                 values=nb * s * s,
-                slots=slots,
-                compression=compression,
-                direct_io=settings.direct_io,
-                page_checksum=_PAGE_CHECKSUM,
-            )
-            if _WRITER == "process"
-            else PlainStampWriter(
-                tmp,
-                full_schema,
-                rows=rows,
-                values=nb * s * s,
-                slots=min(slots, 2 if threads > 1 else 1),
+                slots=2 if threads > 1 and n_groups > 1 else 1,
                 compression=compression,
                 page_checksum=_PAGE_CHECKSUM,
-            )
-        ) as writer,
-    ):
-        source_ids = frame["source_id"].to_numpy()
-        xy = {b: (frame[f"x_{b}"].to_numpy(), frame[f"y_{b}"].to_numpy()) for b in bands}
-        for a, z in zip(starts, ends, strict=True):
-            ccd = int(ccds[a])
-            padded: dict[str, PaddedImage | None] = {}
-            for b in bands:
-                ref = refs[b].get(ccd)
-                if ref is None:
-                    padded[b] = None
-                    continue
-                data, bad = _calibrated_ccd(images[b], ref, b, settings)
-                padded[b] = PaddedImage(data, s, bad)
-                del data, bad
-            for c0 in range(a, z, settings.rows_per_group):
-                c1 = min(c0 + settings.rows_per_group, z)
-                slot, flat = writer.buffer(c1 - c0)
-                buf = flat.reshape(c1 - c0, nb, s, s)
-                flags = np.zeros(c1 - c0, dtype=np.int32)
-                for k, b in enumerate(bands):
-                    if padded[b] is None:
-                        buf[:, k] = np.nan
-                        flags |= _OFF_IMAGE_FLAGS
-                        continue
-                    x, y = xy[b]
-                    _, f = extract_stamps(padded[b], x[c0:c1], y[c0:c1], out=buf[:, k])
-                    flags |= f
-                del buf, flat
-                writer.write(slot, source_ids[c0:c1], flags)
-                n_written += c1 - c0
-            del padded
+            ) as writer,
+        ):
+            n_written = _cut_all(writer, frame, starts, ends, refs, images, settings)
+    except OSError as exc:
+        if exc.errno is None or isinstance(exc, FileNotFoundError):
+            raise
+        # pyarrow's write errors (disk full, quota) do not name the file
+        raise OSError(exc.errno, f"{exc.strerror or exc} (writing stamps)", os.fspath(out)) from exc
     log.info(
         "wrote %d stamps (of %d sources; %s) to %s",
         n_written,
