@@ -18,9 +18,10 @@ Per CCD:
 
 1. background and noise maps per band (sep meshes; NaN pixels masked);
 2. a detection image on the grid of the first band (``bands[0]``): the
-   signal-to-noise maps of the bands, the other bands **reprojected** on that
-   grid through their own WCS (``reproject.reproject_interp``, bilinear),
-   averaged as ``sum(S/N) / sqrt(n_valid)``;
+   signal-to-noise maps of the bands, the other bands **resampled** on that
+   grid through their own WCS (bilinear, as ``reproject.reproject_interp``;
+   the pixel mapping goes through the WCS on a 64 px grid of nodes only, see
+   :func:`reproject_bilinear`), averaged as ``sum(S/N) / sqrt(n_valid)``;
 3. ``sep.extract`` on it (matched filter, ``detect_thresh`` sigma, deblending),
    windowed centroids (``sep.winpos``, Source Extractor's XWIN/YWIN);
 4. sky positions with astropy WCS (pixel origin 0), then the pixel position
@@ -31,6 +32,13 @@ Per CCD:
    ``GAIN``), AB with the header zero point, plus an aperture correction to
    total flux (see :class:`SourceSettings`);
 6. flags (below); ``rproj_kpc`` from :mod:`pandas_clusters.core.geometry`.
+
+CCDs are independent: with ``threads > 1`` (the rule's ``threads``) they are
+measured in that many worker processes, with the same result. On a full-size
+MegaCam field (36 CCDs of 2048 x 4612 px) the stage costs about 8 CPU seconds
+per CCD, half of what it did when whole CCDs went through
+``reproject_interp`` (``benchmarks/RESULTS.md``, section ``bench_field``);
+``sep.winpos`` and ``sep.extract`` are now most of it.
 
 Duplicates inside the field (the same sky position detected on two
 overlapping CCDs) are resolved by keeping the detection with the fewest flags,
