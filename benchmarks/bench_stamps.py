@@ -151,7 +151,7 @@ def cutout2d_loop_end_to_end(src, images, *, out, settings) -> int:
             data, wcs = {}, {}
             for b in BANDS:
                 ref = next(r for r in list_ccds(images[b]) if r.ccd == ccd)
-                data[b] = _calibrated_ccd(images[b], ref, b, settings)
+                data[b] = _calibrated_ccd(images[b], ref, b, settings)[0]
                 wcs[b] = read_wcs(images[b], ref)
             for c0 in range(0, len(group), settings.rows_per_group):
                 part = group.iloc[c0 : c0 + settings.rows_per_group]
