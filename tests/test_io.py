@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -81,3 +82,18 @@ def test_parquet_readers_name_the_file(tmp_path):
         pio.open_parquet(tmp_path / "html.parquet")
     good = write_parquet(pd.DataFrame({"a": [1, 2]}), tmp_path / "g.parquet")
     assert pio.read_parquet(good, columns=["a"])["a"].to_pylist() == [1, 2]
+
+
+def test_streaming_reader_holds_one_row_group(tmp_path):
+    """iter_parquet_batches streams: no pre-buffering of the whole file in memory."""
+    values = np.random.default_rng(1).random(40 * 131_072)  # 40 row groups of 1 MiB
+    path = write_parquet(
+        pd.DataFrame({"x": values}), tmp_path / "s.parquet", row_group_size=131_072
+    )
+    before = pa.total_allocated_bytes()
+    batches = pio.iter_parquet_batches(path, batch_size=131_072)
+    first = next(batches)
+    held = pa.total_allocated_bytes() - before
+    assert first.num_rows == 131_072
+    assert held < 8 * 2**20  # the whole file would be 40 MiB
+    assert sum(b.num_rows for b in batches) == len(values) - 131_072

@@ -120,6 +120,11 @@ def _parquet_error(path: str | os.PathLike, exc: BaseException) -> ValueError:
 def open_parquet(path: str | os.PathLike) -> pq.ParquetFile:
     """Open a Parquet file whose page checksums are verified as its pages are read.
 
+    For streaming: without pyarrow's pre-buffering, which holds every column
+    chunk that a batch iteration will read in memory at once (the whole
+    file: 11 GB of resident memory to stream a 9.3 GB stamps file in the
+    inference stage, ``benchmarks/RESULTS.md``, section ``bench_field``).
+
     Raises
     ------
     FileNotFoundError
@@ -131,7 +136,7 @@ def open_parquet(path: str | os.PathLike) -> pq.ParquetFile:
         msg = f"Parquet file {os.fspath(path)} not found"
         raise FileNotFoundError(msg)
     try:
-        return pq.ParquetFile(path, page_checksum_verification=True)
+        return pq.ParquetFile(path, page_checksum_verification=True, pre_buffer=False)
     except (OSError, pa.ArrowException) as exc:
         raise _parquet_error(path, exc) from exc
 
