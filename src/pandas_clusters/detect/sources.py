@@ -35,8 +35,8 @@ Per CCD:
 
 CCDs are independent: with ``threads > 1`` (the rule's ``threads``) they are
 measured in that many worker processes, with the same result. On a full-size
-MegaCam field (36 CCDs of 2048 x 4612 px) the stage costs about 8 CPU seconds
-per CCD, half of what it did when whole CCDs went through
+MegaCam field (36 CCDs of 2048 x 4612 px) the stage costs about 9 CPU seconds
+per CCD, 60% of what it did when whole CCDs went through
 ``reproject_interp`` (``benchmarks/RESULTS.md``, section ``bench_field``);
 ``sep.winpos`` and ``sep.extract`` are now most of it.
 
