@@ -164,7 +164,7 @@ def run_side(paths: dict[str, str], work: Path, prefetch: int, moves: int, think
     from pandas_clusters.inspection import Inspection, InspectionSettings
     from pandas_clusters.inspection.server import make_server
 
-    settings = InspectionSettings(
+    settings = InspectionSettings.from_config(
         database=str(work / "inspection.sqlite"), host="127.0.0.1", port=0,
         context_arcsec=30.0, stretch="asinh", prefetch=prefetch, mosaic_size=60,
         kappa_weights="linear", truth_radius_arcsec=1.0, **paths,

@@ -9,8 +9,9 @@ measures, side by side in one run:
   RSS reported), the output file removed and the page cache flushed
   (``os.sync``) before every run:
 
-  * :func:`pandas_clusters.detect.stamps.cut_stamps` (direct I/O, the default), and
-    with ``direct_io=False`` (writes through the page cache);
+  * :func:`pandas_clusters.detect.stamps.cut_stamps` (two threads: Parquet
+    encoding overlaps the cutting), with and without Parquet page checksums
+    (CRC-32 per data page, written by default; the "before" of issue 14);
   * the Cutout2D loop a user would otherwise write: per CCD the same
     calibration (read, sep background, zero-point scaling), then per source
     and band a ``SkyCoord`` of the source through that band's WCS and
@@ -64,7 +65,6 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _results import add_results_argument, report_section  # noqa: E402
 
-from pandas_clusters.core.io import DirectOutput  # noqa: E402
 from pandas_clusters.detect.ccd import list_ccds, read_wcs  # noqa: E402
 from pandas_clusters.detect.sources import make_source_id, sources_schema  # noqa: E402
 from pandas_clusters.detect.stamps import (  # noqa: E402
@@ -151,7 +151,7 @@ def cutout2d_loop_end_to_end(src, images, *, out, settings) -> int:
             data, wcs = {}, {}
             for b in BANDS:
                 ref = next(r for r in list_ccds(images[b]) if r.ccd == ccd)
-                data[b] = _calibrated_ccd(images[b], ref, b, settings)
+                data[b] = _calibrated_ccd(images[b], ref, b, settings)[0]
                 wcs[b] = read_wcs(images[b], ref)
             for c0 in range(0, len(group), settings.rows_per_group):
                 part = group.iloc[c0 : c0 + settings.rows_per_group]
@@ -195,15 +195,19 @@ def cutout2d_loop_end_to_end(src, images, *, out, settings) -> int:
 def _end_to_end_child(method, src, images, out, settings, queue, trace):
     if trace:
         tracemalloc.start()
-    fn = cut_stamps if method == "cut_stamps" else cutout2d_loop_end_to_end
-    t0 = time.perf_counter()
-    n = fn(src, images, out=out, settings=settings)
-    dt = time.perf_counter() - t0
+    if method == "cut_stamps_no_checksums":
+        import pandas_clusters.detect.stamps as stamps_module
+
+        stamps_module._PAGE_CHECKSUM = False
+    t0, c0 = time.perf_counter(), time.process_time()
+    if method.startswith("cut_stamps"):
+        n = cut_stamps(src, images, out=out, settings=settings, threads=2)
+    else:
+        n = cutout2d_loop_end_to_end(src, images, out=out, settings=settings)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = tracemalloc.get_traced_memory()[1] if trace else 0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    # cut_stamps' writer process (the largest child waited for); 0 for the Cutout2D loop
-    rss_writer = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    queue.put((n, dt, peak, rss, rss_writer))
+    queue.put((n, dt, peak, rss, cpu))
 
 
 def end_to_end(method, src, images, out, settings, *, trace: bool = False):
@@ -219,20 +223,6 @@ def end_to_end(method, src, images, out, settings, *, trace: bool = False):
     result = queue.get()
     proc.join()
     return result
-
-
-def raw_write(path: Path, n_bytes: int, *, direct: bool) -> tuple[float, float]:
-    """Write ``n_bytes`` in 1 MiB pieces through DirectOutput: (seconds, system CPU seconds)."""
-    piece = np.random.default_rng(0).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
-    path.unlink(missing_ok=True)
-    os.sync()
-    c0, t0 = os.times(), time.perf_counter()
-    with DirectOutput(path, direct=direct) as f:
-        for _ in range(n_bytes // len(piece)):
-            f.write(piece)
-    dt, c1 = time.perf_counter() - t0, os.times()
-    path.unlink()
-    return dt, c1.system - c0.system
 
 
 def same_stamps(path_a, path_b) -> bool:
@@ -262,8 +252,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=5,
-        help="runs per measurement (median of end to end, best of kernels)",
+        default=None,
+        help="runs per measurement (median of end to end, best of kernels; default 5, 2 with --quick)",
     )
     parser.add_argument(
         "--cutout-sources", type=int, default=3000, help="sources in the in-memory Cutout2D loop"
@@ -277,12 +267,12 @@ def main(argv=None) -> int:
     if args.quick:
         n_ccd, ny, nx, per_ccd = 1, 1024, 1024, 4000
         args.cutout_sources = min(args.cutout_sources, 1000)
-        args.repeat = min(args.repeat, 2)
+        args.repeat = args.repeat or 2
     else:
         n_ccd, ny, nx, per_ccd = 4, 4612, 2048, 20000
+        args.repeat = args.repeat or 5
     s = args.size
     settings = StampSettings.from_config(bands=BANDS, size=s)
-    buffered = StampSettings.from_config(bands=BANDS, size=s, direct_io=False)
     with tempfile.TemporaryDirectory(prefix="bench_stamps_", dir=args.workdir) as tmp:
         root = Path(tmp)
         images, src = make_field(root, n_ccd=n_ccd, ny=ny, nx=nx, per_ccd=per_ccd, seed=args.seed)
@@ -291,10 +281,12 @@ def main(argv=None) -> int:
         out_loop = root / "stamps_cutout2d.parquet"
 
         # end to end (child processes), alternating the two cut_stamps variants
-        runs = {"direct": [], "buffered": []}
+        runs = {"checksums": [], "no_checksums": []}
         for _ in range(args.repeat):
-            runs["direct"].append(end_to_end("cut_stamps", src, images, out, settings))
-            runs["buffered"].append(end_to_end("cut_stamps", src, images, out, buffered))
+            runs["checksums"].append(end_to_end("cut_stamps", src, images, out, settings))
+            runs["no_checksums"].append(
+                end_to_end("cut_stamps_no_checksums", src, images, out, settings)
+            )
         median = {k: sorted(v, key=lambda r: r[1])[len(v) // 2] for k, v in runs.items()}  # median
         assert all(r[0] == n_total for v in runs.values() for r in v)
         _, _, traced_peak, _, _ = end_to_end("cut_stamps", src, images, out, settings, trace=True)
@@ -304,14 +296,6 @@ def main(argv=None) -> int:
         same_e2e = same_stamps(out, out_loop)
         out_loop.unlink()
 
-        # the disk alone: the output's bytes written raw, through the page cache and direct
-        raw = {
-            mode: [
-                raw_write(root / "raw.bin", out_bytes, direct=mode == "direct") for _ in range(3)
-            ]
-            for mode in ("buffered", "direct")
-        }
-
         # prepared CCD 0 for the in-memory comparisons
         table = pq.read_table(src).to_pandas()
         sel = table["ccd"].to_numpy() == 0
@@ -319,7 +303,7 @@ def main(argv=None) -> int:
         calibrated = {}
         for b in BANDS:
             ref = next(r for r in list_ccds(images[b]) if r.ccd == 0)
-            calibrated[b] = _calibrated_ccd(images[b], ref, b, settings)
+            calibrated[b] = _calibrated_ccd(images[b], ref, b, settings)[0]
         t0 = time.perf_counter()
         padded = {b: PaddedImage(calibrated[b], s) for b in BANDS}
         t_pad = time.perf_counter() - t0
@@ -356,18 +340,18 @@ def main(argv=None) -> int:
         t_cut = min(_timed(cutout_loop) for _ in range(max(1, args.repeat - 1)))
         same = np.array_equal(cut, reference, equal_nan=True)
 
-    t_e2e, rss, rss_writer = median["direct"][1], median["direct"][3], median["direct"][4]
+    t_e2e, rss = median["checksums"][1], median["checksums"][3]
+    cpu_med = {k: float(np.median([r[4] for r in v])) for k, v in runs.items()}
     rate = {
-        "end to end: cut_stamps (direct I/O, default)": n_total / t_e2e,
-        "end to end: cut_stamps, page-cache writes (`direct_io: false`)": n_total
-        / median["buffered"][1],
+        "end to end: cut_stamps (page checksums, default)": n_total / t_e2e,
+        "end to end: cut_stamps without page checksums (before)": n_total
+        / median["no_checksums"][1],
         "end to end: Cutout2D loop (SkyCoord + WCS per source), pyarrow writer": n_total / t_loop,
         "kernel: extract_stamps": n / t_kernel,
         "kernel: Cutout2D loop, integer pixel centres, in memory": m / t_cut,
         "memory-copy bound (numpy copyto)": n / t_copy,
     }
     names = list(rate)
-    slots = min(settings.write_queue + 1, -(-per_ccd // settings.rows_per_group) * n_ccd)
     stamp_bytes = len(BANDS) * s * s * 4
     lines = [
         "## Stamps (`benchmarks/bench_stamps.py" + (" --quick" if args.quick else "") + "`)",
@@ -386,26 +370,24 @@ def main(argv=None) -> int:
     lines += [
         "",
         f"- end to end, cut_stamps / Cutout2D loop: **{rate[names[0]] / rate[names[2]]:.1f}x** "
-        f"(target >= 20x); with page-cache writes {rate[names[1]] / rate[names[2]]:.1f}x",
-        "- cut_stamps end to end, every run (s): direct I/O "
-        + ", ".join(f"{r[1]:.2f}" for r in runs["direct"])
-        + "; page-cache writes "
-        + ", ".join(f"{r[1]:.2f}" for r in runs["buffered"]),
-        "- the disk alone, the output's bytes in 1 MiB writes (three runs, GB/s and system CPU s): "
-        + "; ".join(
-            f"{mode} "
-            + ", ".join(f"{out_bytes / dt / 1e9:.2f} GB/s ({cpu:.1f} s)" for dt, cpu in raw[mode])
-            for mode in raw
-        ),
+        f"(target >= 20x); without page checksums {rate[names[1]] / rate[names[2]]:.1f}x",
+        "- cut_stamps end to end, every run (s): with page checksums "
+        + ", ".join(f"{r[1]:.2f}" for r in runs["checksums"])
+        + "; without "
+        + ", ".join(f"{r[1]:.2f}" for r in runs["no_checksums"]),
+        f"- page checksums cost {100 * (t_e2e / median['no_checksums'][1] - 1):+.1f}% of the "
+        f"end-to-end time (medians), {100 * (cpu_med['checksums'] / cpu_med['no_checksums'] - 1):+.1f}% "
+        f"of its CPU time (median CPU s per run: {cpu_med['checksums']:.2f} with, "
+        f"{cpu_med['no_checksums']:.2f} without; {n_total / cpu_med['checksums']:,.0f} vs "
+        f"{n_total / cpu_med['no_checksums']:,.0f} stamps per CPU second: CPU time does not "
+        "depend on the other jobs of a shared machine as wall time does)",
         f"- end-to-end stamps identical to the Cutout2D loop's ({n_total} sources x "
         f"{len(BANDS)} bands): {same_e2e}",
         f"- kernel / memory-copy bound: **{rate[names[3]] / rate[names[5]]:.0%}** (target >= 30%); "
         f"kernel / in-memory Cutout2D loop: {rate[names[3]] / rate[names[4]]:.1f}x, identical "
         f"stamps ({m} sources x {len(BANDS)} bands): {same}",
         f"- NaN padding of one CCD (all bands, not in the kernel rate): {t_pad * 1e3:.0f} ms",
-        f"- peak RSS: cut_stamps {rss / 2**20:,.0f} MiB + its writer process "
-        f"{rss_writer / 2**20:,.0f} MiB (up to {slots} shared row-group buffers, "
-        f"{slots * settings.rows_per_group * stamp_bytes / 2**20:,.0f} MiB, count in both; "
+        f"- peak RSS: cut_stamps {rss / 2**20:,.0f} MiB ("
         f"tracemalloc peak of numpy/Python allocations "
         f"{traced_peak / 2**20:,.0f} MiB), Cutout2D loop "
         f"{rss_loop / 2**20:,.0f} MiB; one CCD (all bands) {len(BANDS) * ny * nx * 4 / 2**20:,.0f} "

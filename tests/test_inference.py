@@ -22,7 +22,9 @@ def write_stamps(path, n: int, *, bands=("g", "i"), seed: int = 0):
     x = synthetic_stamps(labels, n_bands=len(bands), size=SIZE, seed=seed, nan_fraction=0.3)
     stamp = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), len(bands) * SIZE * SIZE)
     ids = np.arange(n, dtype=np.int64) * 7 + 5
-    table = pa.table({"source_id": ids, "stamp": stamp, "flags": np.zeros(n, np.int32)})
+    # HAS_NAN (2) on the stamps with NaN pixels, as cut_stamps writes them (readers check)
+    flags = np.where(np.isnan(x).any(axis=(1, 2, 3)), 2, 0).astype(np.int32)
+    table = pa.table({"source_id": ids, "stamp": stamp, "flags": flags})
     meta = {"bands": list(bands), "size": SIZE, "pixel_scale_arcsec": 0.187}
     write_parquet(table, path, metadata=meta, row_group_size=16)
     return ids, x

@@ -309,3 +309,64 @@ def test_real_cfht_megacam_image(tmp_path, cfht_image):
     assert table.schema.remove_metadata() == sources_schema(("g",))
     assert table.num_rows == len(frame)
     assert np.all(frame["ccd"] == 10)
+
+
+# --------------------------------------------------------------------------- speed paths
+
+
+def test_ccd_workers_give_the_same_table_and_warnings(tmp_path):
+    """threads=2 (CCDs in worker processes) writes what threads=1 writes, warnings included."""
+    stars = [(10.0 + dx * 1e-4, 41.0 + dy * 1e-4, 20.0) for dx, dy in [(0, 0), (3, 2), (-9, 1)]]
+    paths = {}
+    for k, band in enumerate(("g", "i")):
+        p = _write_mef(
+            tmp_path / f"{band}.fits",
+            ccds=[(0, [80, 60]), (1, [-200, 60]), (2, [-480, 60])],
+            stars=stars,
+            seed=k,
+        )
+        with fits.open(p, mode="update") as hdul:
+            hdul[2].data[:] = np.nan  # CCD 1: no data, a warning from a worker
+        paths[band] = p
+    settings = SourceSettings.from_config(aperture_correction="none", detect_thresh=3.0)
+    frames = {}
+    for threads in (1, 2):
+        with pytest.warns(EmptyCCDWarning, match=r"g\.fits\[2\] \(CCD 1, band g\)"):
+            frames[threads] = build_sources(
+                paths,
+                field=4,
+                out=tmp_path / f"s{threads}.parquet",
+                settings=settings,
+                threads=threads,
+            )
+    assert len(frames[1]) >= 3
+    pd.testing.assert_frame_equal(frames[1], frames[2])
+    assert pq.read_table(tmp_path / "s1.parquet").equals(pq.read_table(tmp_path / "s2.parquet"))
+
+
+def test_reproject_bilinear_matches_reproject_interp():
+    """The node-grid mapping resamples as reproject_interp does (NaN pattern and values)."""
+    from reproject import reproject_interp
+
+    from pandas_clusters.detect.sources import reproject_bilinear
+
+    def wcs(crpix, rot_deg):
+        w = WCS(naxis=2)
+        w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+        w.wcs.crval = [10.0, 41.0]
+        w.wcs.crpix = crpix
+        s, c = np.sin(np.deg2rad(rot_deg)), np.cos(np.deg2rad(rot_deg))
+        scale = 0.187 / 3600.0
+        w.wcs.cd = [[-scale * c, scale * s], [scale * s, scale * c]]
+        return w
+
+    rng = np.random.default_rng(2)
+    data = rng.normal(0.0, 1.0, (300, 200)).astype(np.float32)
+    data[50:53, :] = np.nan
+    data[:, 120] = np.nan
+    w_in, w_out = wcs([100.3, 150.2], 0.02), wcs([97.8, 153.1], 0.0)
+    want, _ = reproject_interp((data, w_in), w_out, shape_out=(310, 190), order="bilinear")
+    got = reproject_bilinear(data, w_in, w_out, (310, 190), step=64)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    assert np.isnan(got).sum() > 1000  # off the input grid, and its NaN pixels
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, equal_nan=True)

@@ -15,9 +15,9 @@ from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 
 from pandas_clusters.core.io import read_parquet_metadata
-from pandas_clusters.detect._stamp_writer import StampFileWriter
 from pandas_clusters.detect.sources import SourceSettings, build_sources, sources_schema
 from pandas_clusters.detect.stamps import (
+    STAMP_FLAG_BAD_VALUE,
     STAMP_FLAG_EDGE,
     STAMP_FLAG_HAS_NAN,
     STAMP_FLAG_OFF_IMAGE,
@@ -26,7 +26,6 @@ from pandas_clusters.detect.stamps import (
     cut_stamps,
     extract_stamps,
     read_stamps,
-    stamps_schema,
 )
 from pandas_clusters.learn.normalize import normalize_stamps
 
@@ -258,34 +257,194 @@ def test_real_cfht_image_stamps(tmp_path, cfht_image):
 
 
 def test_stamps_leave_nothing_when_the_disk_fills(mock_stamps, tmp_path):
-    # a file-size limit (inherited by the writer process) makes writes fail as on a full disk
+    # a file-size limit makes writes fail as on a full disk
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     out = tmp_path / "stamps.parquet"
     settings = StampSettings.from_config(size=32, rows_per_group=16)
-    stamp_bytes = 2 * 32 * 32 * 4
-    shared = 9 * 16 * stamp_bytes  # the writer's shared buffers (also limited)
-    output = len(mock_stamps["sources"]) * stamp_bytes
-    assert output > 2 * shared
-    resource.setrlimit(resource.RLIMIT_FSIZE, (shared + (output - shared) // 2, hard))
+    output = len(mock_stamps["sources"]) * 2 * 32 * 32 * 4
+    resource.setrlimit(resource.RLIMIT_FSIZE, (output // 2, hard))
     try:
         with pytest.raises(OSError, match="too large") as err:
-            cut_stamps(mock_stamps["src_path"], mock_stamps["images"], out=out, settings=settings)
+            cut_stamps(
+                mock_stamps["src_path"],
+                mock_stamps["images"],
+                out=out,
+                settings=settings,
+                threads=2,
+            )
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert err.value.errno == errno.EFBIG
-    assert ".stamps.parquet." in str(err.value.filename)  # names the file being written
+    assert str(err.value.filename) == str(out)  # names the file being written
     assert list(tmp_path.iterdir()) == []  # no output, no temporary left behind
 
 
-def test_writer_process_death_is_an_error_naming_the_file(tmp_path):
-    schema = stamps_schema(1, 4)
-    path = tmp_path / "x.parquet"
-    writer = StampFileWriter(path, schema, rows=8, values=16, slots=2)
-    writer._proc.kill()
-    with pytest.raises(RuntimeError, match=f"writer process for {path} died"):
-        for _ in range(3):
-            slot, buf = writer.buffer(8)
-            buf[:] = 0
-            writer.write(slot, np.arange(8), np.zeros(8, np.int32))
-        writer.close()
-    writer._abort()
+# --------------------------------------------------------------------------- usable sources only
+
+
+def test_mag_limit_cuts_only_usable_sources(mock_stamps, tmp_path):
+    """With a limit, exactly the sources with a finite gmag <= limit get a stamp, unchanged."""
+    src = mock_stamps["sources"]
+    gmag = src["gmag"].to_numpy()
+    limit = float(np.nanquantile(gmag, 0.3))
+    out = tmp_path / "bright.parquet"
+    settings = StampSettings.from_config(rows_per_group=128, mag_limit=limit)
+    n = cut_stamps(mock_stamps["src_path"], mock_stamps["images"], out=out, settings=settings)
+    want = src["source_id"].to_numpy()[np.isfinite(gmag) & (gmag <= limit)]
+    assert 0 < n == len(want) < len(src)
+    ids, stamps, flags, meta = read_stamps(out)
+    np.testing.assert_array_equal(np.sort(ids), np.sort(want))
+    assert meta["mag_limit"] == limit and meta["n_sources_table"] == len(src)
+    all_ids, all_stamps, all_flags, _ = read_stamps(mock_stamps["out"])
+    pos = pd.Index(all_ids).get_indexer(ids)
+    np.testing.assert_array_equal(stamps, all_stamps[pos])
+    np.testing.assert_array_equal(flags, all_flags[pos])
+
+
+def _config(**sections):
+    from pandas_clusters.core.config import validate_config
+
+    return validate_config({"survey": "mock", **sections}, source="test")
+
+
+def test_stamps_limit_follows_the_faintest_limit_in_use():
+    from pandas_clusters.core.config import stamps_params
+
+    base = stamps_params(_config(training={"mag_limits": [21.0, 22.0]}))
+    assert base["mag_limit"] == pytest.approx(22.0 + 0.3)
+    assert "all_sources" not in base and "mag_margin" not in base
+    StampSettings.from_config(base)  # the rule's params build the settings
+    # a limit that is not the faintest does not touch the stamps (same params: no rerun)
+    assert stamps_params(_config(training={"mag_limits": [20.0, 22.0]})) == base
+    assert stamps_params(_config(selection={"mag_limit": 21.0})) == stamps_params(_config())
+    # the faintest limit, or the margin, does
+    fainter = stamps_params(_config(training={"mag_limits": [21.0, 23.0]}))
+    assert fainter["mag_limit"] == pytest.approx(23.3)
+    margin = stamps_params(_config(stamps={"mag_margin": 0.0}))
+    assert margin["mag_limit"] == pytest.approx(22.0)
+    # every source: stamps.all_sources, or inference classifying every source
+    assert stamps_params(_config(stamps={"all_sources": True}))["mag_limit"] is None
+    assert stamps_params(_config(inference={"all_sources": True}))["mag_limit"] is None
+
+
+# --------------------------------------------------------------------------- corrupt values
+
+
+def _small_image(path, data):
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [10.0, 41.0]
+    w.wcs.crpix = [20, 20]
+    w.wcs.cd = [[-5e-5, 0], [0, 5e-5]]
+    header = w.to_header()
+    header["MAGZPT"] = 30.0
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, header=header)]).writeto(path)
+
+
+def test_infinite_and_absurd_pixels_become_nan_and_flagged(tmp_path):
+    rng = np.random.default_rng(5)
+    data = rng.normal(100.0, 3.0, (60, 60)).astype(np.float32)
+    data[10, 10] = np.inf
+    data[45, 45] = 1.5e16
+    _small_image(tmp_path / "g.fits", data)
+    src = pd.DataFrame(
+        {
+            "source_id": [1, 2, 3],
+            "ccd": np.array([1, 1, 1], np.int16),
+            "x_g": [10.0, 45.0, 28.0],
+            "y_g": [10.0, 45.0, 28.0],
+        }
+    )
+    src.to_parquet(tmp_path / "s.parquet")
+    out = tmp_path / "o.parquet"
+    settings = StampSettings.from_config(bands=("g",), size=8, background_box=16)
+    assert cut_stamps(
+        tmp_path / "s.parquet", {"g": tmp_path / "g.fits"}, out=out, settings=settings
+    )
+    ids, stamps, flags, _ = read_stamps(out)
+    for k in (0, 1):
+        assert flags[k] & STAMP_FLAG_BAD_VALUE and flags[k] & STAMP_FLAG_HAS_NAN
+        assert np.isnan(stamps[k, 0, 4, 4]) and np.isfinite(stamps[k]).sum() == 63
+    assert flags[2] == 0 and np.all(np.abs(stamps[2]) < 100)
+
+
+def _stamps_file(path, values, flags, *, checksums):
+    table = pa.table(
+        {
+            "source_id": pa.array(np.arange(len(values)), pa.int64()),
+            "stamp": pa.FixedSizeListArray.from_arrays(
+                pa.array(values.ravel(), pa.float32()), values[0].size
+            ),
+            "flags": pa.array(flags, pa.int32()),
+        }
+    )
+    meta = {b"pandas_clusters": b'{"bands": ["g"], "size": 4}'}
+    pq.write_table(
+        table.replace_schema_metadata(meta),
+        path,
+        write_page_checksum=checksums,
+        use_dictionary=False,
+        compression="none",
+    )
+
+
+def test_reader_refuses_absurd_and_unflagged_nan_values(tmp_path):
+    values = np.zeros((3, 1, 4, 4), np.float32)
+    values[1, 0, 2, 2] = 1.5e16
+    _stamps_file(tmp_path / "a.parquet", values, [0, 0, 0], checksums=False)
+    with pytest.raises(
+        ValueError, match=r"a\.parquet: source_id 1 holds the pixel value 1\.5e\+16"
+    ):
+        read_stamps(tmp_path / "a.parquet")
+    values[1, 0, 2, 2] = np.nan
+    _stamps_file(tmp_path / "b.parquet", values, [0, 0, 0], checksums=False)
+    with pytest.raises(ValueError, match=r"b\.parquet: source_id 1 has NaN pixels but no HAS_NAN"):
+        read_stamps(tmp_path / "b.parquet")
+    _stamps_file(tmp_path / "c.parquet", values, [0, STAMP_FLAG_HAS_NAN, 0], checksums=False)
+    assert read_stamps(tmp_path / "c.parquet")[1].shape == (3, 1, 4, 4)
+
+
+def _overwrite_pixels(path, value=None):
+    """Overwrite 8 bytes of the stamp column with 1.5e16 (where pixel ``value`` is, if given)."""
+    raw = path.read_bytes()
+    if value is None:
+        col = pq.ParquetFile(path).metadata.row_group(0).column(1)
+        offset = col.data_page_offset + col.total_compressed_size // 2
+    else:
+        offset = raw.index(np.float32(value).tobytes())
+    path.write_bytes(raw[:offset] + np.full(2, 1.5e16, np.float32).tobytes() + raw[offset + 8 :])
+
+
+def test_overwritten_bytes_in_a_stamps_file_are_an_error(mock_stamps, tmp_path):
+    """Page checksums (written by cut_stamps) catch bytes overwritten inside the file."""
+    out = tmp_path / "st.parquet"
+    out.write_bytes(mock_stamps["out"].read_bytes())
+    _overwrite_pixels(out)
+    with pytest.raises(ValueError, match=r"st\.parquet cannot be read: .*(?i:checksum|crc)"):
+        read_stamps(out)
+    # a file written without checksums: the absurd values themselves are refused
+    values = np.arange(64 * 16, dtype=np.float32).reshape(64, 1, 4, 4)
+    _stamps_file(tmp_path / "n.parquet", values, np.zeros(64), checksums=False)
+    _overwrite_pixels(tmp_path / "n.parquet", value=500.0)
+    with pytest.raises(ValueError, match=r"n\.parquet: source_id 31 holds the pixel value 1\.5e"):
+        read_stamps(tmp_path / "n.parquet")
+
+
+def test_plain_writer_thread_writes_the_same_file(mock_stamps, tmp_path):
+    """threads=2 (encoding in a second thread) writes what threads=1 writes."""
+    settings = StampSettings.from_config(rows_per_group=128)
+    outs = {}
+    for threads in (1, 2):
+        outs[threads] = tmp_path / f"t{threads}.parquet"
+        n = cut_stamps(
+            mock_stamps["src_path"],
+            mock_stamps["images"],
+            out=outs[threads],
+            settings=settings,
+            threads=threads,
+        )
+        assert n == mock_stamps["n"]
+    want = read_stamps(mock_stamps["out"])
+    for path in outs.values():
+        for a, b in zip(read_stamps(path)[:3], want[:3], strict=True):
+            np.testing.assert_array_equal(a, b)  # NaN pixels compare equal

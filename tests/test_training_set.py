@@ -42,9 +42,9 @@ def _write_field(folder: Path, field: int, df: pd.DataFrame, seed: int) -> tuple
     src = write_parquet(df, folder / "sources" / f"{field}.parquet")
     x = synthetic_stamps(df["truth"].to_numpy(), n_bands=2, size=SIZE, seed=seed)
     stamp = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 2 * SIZE * SIZE)
-    table = pa.table(
-        {"source_id": df["source_id"].to_numpy(), "stamp": stamp, "flags": df["flags"]}
-    )
+    # stamp flags: HAS_NAN (2) on the stamps with NaN pixels, as cut_stamps writes them
+    flags = np.where(np.isnan(x).any(axis=(1, 2, 3)), 2, 0).astype(np.int32)
+    table = pa.table({"source_id": df["source_id"].to_numpy(), "stamp": stamp, "flags": flags})
     meta = {"bands": BANDS, "size": SIZE, "pixel_scale_arcsec": 0.187, "dtype": "float32"}
     stamps = write_parquet(table, folder / "stamps" / f"{field}.parquet", metadata=meta)
     return src, stamps

@@ -122,6 +122,20 @@ def test_threshold_change_reruns_only_the_survey_tail(repo, tiny_run):
     }
 
 
+def test_magnitude_limits_rerun_the_stamps_only_when_the_faintest_moves(repo, tiny_run):
+    # a brighter grid point: new training, no stamps (their limit is the faintest + margin)
+    overlay = tiny_run / "grid.yaml"
+    overlay.write_text(yaml.safe_dump({"training": {"mag_limits": [21.0, 22.0]}}))
+    planned = _planned(_snakemake(repo, tiny_run, "-n", overlays=[overlay]))
+    assert "training_set" in planned
+    assert "stamps" not in planned and "sources" not in planned
+    # a wider margin: every field's stamps again
+    overlay = tiny_run / "margin.yaml"
+    overlay.write_text(yaml.safe_dump({"stamps": {"mag_margin": 0.5}}))
+    planned = _planned(_snakemake(repo, tiny_run, "-n", overlays=[overlay]))
+    assert planned.get("stamps") == 2 and "sources" not in planned
+
+
 def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
     overlay = tiny_run / "field.yaml"
     overlay.write_text(yaml.safe_dump({"fields": [207, 208, 209]}))

@@ -12,6 +12,8 @@ rule sources:
         "benchmarks/runs/sources/{field}.tsv"
     conda:
         "../../envs/astro.yaml"
+    # CCDs measured at once (worker processes); Snakemake lowers it to --cores
+    threads: 2
     params:
         sources=get_sources_params,
     script:
@@ -30,7 +32,11 @@ rule stamps:
         "benchmarks/runs/stamps/{field}.tsv"
     conda:
         "../../envs/astro.yaml"
+    # cutting and Parquet encoding overlap with 2
+    threads: 2
     params:
+        # includes the magnitude limit of the sources to cut (the faintest limit in use
+        # plus stamps.mag_margin): changing a limit reruns the stamps only if it moves it
         stamps=get_stamps_params,
     script:
         "../scripts/stamps.py"

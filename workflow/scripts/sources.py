@@ -3,7 +3,8 @@
 Expects one named input per band (``input.g``, ``input.i``: the field's
 multi-extension FITS) and, with ``method: catalogue``, ``input.catalogue``
 (CASU band-merged catalogue); ``output[0]`` (Parquet); ``wildcards.field``;
-``params.sources`` (the config's ``sources`` section); ``log[0]``.
+``params.sources`` (the config's ``sources`` section); ``log[0]``; ``threads``
+(CCDs measured at once).
 """
 
 from typing import TYPE_CHECKING
@@ -26,5 +27,6 @@ with log_to(snakemake.log[0]) as log:
         out=snakemake.output[0],
         settings=settings,
         catalogue=getattr(snakemake.input, "catalogue", None),
+        threads=snakemake.threads,
     )
     log.info("wrote %d sources to %s", len(frame), snakemake.output[0])

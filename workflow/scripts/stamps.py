@@ -2,7 +2,8 @@
 
 Expects ``input.sources`` (the field's sources Parquet) and one named input
 per band (``input.g``, ``input.i``); ``output[0]`` (Parquet);
-``params.stamps`` (the config's ``stamps`` section); ``wildcards.field``; ``log[0]``.
+``params.stamps`` (the config's ``stamps`` section, with the magnitude limit that
+decides which sources get a stamp); ``wildcards.field``; ``log[0]``; ``threads``.
 """
 
 from typing import TYPE_CHECKING
@@ -25,5 +26,6 @@ with log_to(snakemake.log[0]) as log:
         out=snakemake.output[0],
         settings=settings,
         field=int(snakemake.wildcards.field),
+        threads=snakemake.threads,
     )
     log.info("wrote %d stamps to %s", n, snakemake.output[0])

@@ -19,12 +19,18 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import torch
 from tqdm.auto import tqdm
 
 from pandas_clusters.core.config import StageSettings
-from pandas_clusters.core.io import parquet_errors, read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import (
+    iter_parquet_batches,
+    open_parquet,
+    read_parquet,
+    read_parquet_metadata,
+    write_parquet,
+)
+from pandas_clusters.detect.stamps import check_stamp_values
 from pandas_clusters.learn.datasets import stamps_to_array
 from pandas_clusters.learn.models import (
     load_model,
@@ -95,7 +101,7 @@ def _check_weights(weights_paths: Sequence[str | os.PathLike]) -> list[dict[str,
 
 def _classify(stamps_path, models, *, bands, size, keep, settings, device, progress):
     """Ensemble probabilities of the stamps in ``keep`` (all when ``None``), batch by batch."""
-    pf = pq.ParquetFile(stamps_path)
+    pf = open_parquet(stamps_path, "stamps file")
     ids: list[np.ndarray] = []
     probs: list[np.ndarray] = []
     bar = tqdm(
@@ -104,8 +110,11 @@ def _classify(stamps_path, models, *, bands, size, keep, settings, device, progr
         disable=None if progress is None else not progress,
     )
     with bar, torch.inference_mode():
-        for batch in pf.iter_batches(
-            batch_size=settings.batch_size, columns=["source_id", "stamp"]
+        for batch in iter_parquet_batches(
+            stamps_path,
+            what="stamps file",
+            batch_size=settings.batch_size,
+            columns=["source_id", "stamp", "flags"],
         ):
             n_read = batch.num_rows
             if keep is not None:
@@ -114,6 +123,12 @@ def _classify(stamps_path, models, *, bands, size, keep, settings, device, progr
                     bar.update(n_read)
                     continue
             x = stamps_to_array(batch.column("stamp"), n_bands=len(bands), size=size)
+            check_stamp_values(
+                x,
+                batch.column("flags").to_numpy(),
+                batch.column("source_id").to_numpy(),
+                path=stamps_path,
+            )
             xt = normalize_stamps(torch.from_numpy(x).to(device))
             p = np.stack(
                 [
@@ -132,10 +147,10 @@ def _classify(stamps_path, models, *, bands, size, keep, settings, device, progr
 
 def _bright_source_ids(sources_path, stamps_path, mag_limit: float) -> pa.Array:
     """source_ids of the sources up to ``mag_limit``; every stamp must be one of the sources."""
-    with parquet_errors(sources_path, "sources file"):
-        src = pq.read_table(sources_path, columns=["source_id", "gmag"])
-    with parquet_errors(stamps_path, "stamps file"):
-        stamp_ids = pq.read_table(stamps_path, columns=["source_id"]).column("source_id")
+    src = read_parquet(sources_path, columns=["source_id", "gmag"], what="sources file")
+    stamp_ids = read_parquet(stamps_path, columns=["source_id"], what="stamps file").column(
+        "source_id"
+    )
     unknown = pc.invert(pc.is_in(stamp_ids, value_set=src.column("source_id")))
     n_unknown = pc.sum(pc.cast(unknown, pa.int64())).as_py() or 0
     if n_unknown:
@@ -223,17 +238,16 @@ def predict_stamps(
             msg = "inference.mag_limit is set but no sources table was given"
             raise ValueError(msg)
         keep = _bright_source_ids(sources_path, stamps_path, settings.mag_limit)
-    with parquet_errors(stamps_path, "stamps file"):
-        ids, probs = _classify(
-            stamps_path,
-            models,
-            bands=bands,
-            size=size,
-            keep=keep,
-            settings=settings,
-            device=device,
-            progress=progress,
-        )
+    ids, probs = _classify(
+        stamps_path,
+        models,
+        bands=bands,
+        size=size,
+        keep=keep,
+        settings=settings,
+        device=device,
+        progress=progress,
+    )
     table = _probability_table(ids, probs, names)
     metadata = {
         "model": metas[0]["model"],

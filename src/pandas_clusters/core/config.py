@@ -285,9 +285,24 @@ def sources_params(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stamps_params(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings of the stamps stage: its section plus the sources' sky and zero-point keys."""
+    """Settings of the stamps stage: its section plus the sources' sky and zero-point keys.
+
+    ``all_sources`` and ``mag_margin`` become one ``mag_limit``: the faintest of
+    ``training.mag_limits`` and ``selection.mag_limit`` plus the margin, or None
+    (every source) with ``stamps.all_sources`` or ``inference.all_sources``. Only
+    that number reaches the rule's params, so a limit change that leaves it
+    unchanged reruns no stamps.
+    """
+    stamps = dict(config["stamps"])
+    everything = stamps.pop("all_sources")
+    margin = float(stamps.pop("mag_margin"))
+    if everything or config["inference"]["all_sources"]:
+        stamps["mag_limit"] = None
+    else:
+        limits = [*config["training"]["mag_limits"], config["selection"]["mag_limit"]]
+        stamps["mag_limit"] = round(max(float(m) for m in limits) + margin, 6)
     shared = {k: config["sources"][k] for k in SHARED_WITH_STAMPS}
-    return {**config["stamps"], **shared, "bands": list(config["bands"])}
+    return {**stamps, **shared, "bands": list(config["bands"])}
 
 
 def inference_params(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,9 +18,10 @@ Per CCD:
 
 1. background and noise maps per band (sep meshes; NaN pixels masked);
 2. a detection image on the grid of the first band (``bands[0]``): the
-   signal-to-noise maps of the bands, the other bands **reprojected** on that
-   grid through their own WCS (``reproject.reproject_interp``, bilinear),
-   averaged as ``sum(S/N) / sqrt(n_valid)``;
+   signal-to-noise maps of the bands, the other bands **resampled** on that
+   grid through their own WCS (bilinear, as ``reproject.reproject_interp``;
+   the pixel mapping goes through the WCS on a 64 px grid of nodes only, see
+   :func:`reproject_bilinear`), averaged as ``sum(S/N) / sqrt(n_valid)``;
 3. ``sep.extract`` on it (matched filter, ``detect_thresh`` sigma, deblending),
    windowed centroids (``sep.winpos``, Source Extractor's XWIN/YWIN);
 4. sky positions with astropy WCS (pixel origin 0), then the pixel position
@@ -31,6 +32,13 @@ Per CCD:
    ``GAIN``), AB with the header zero point, plus an aperture correction to
    total flux (see :class:`SourceSettings`);
 6. flags (below); ``rproj_kpc`` from :mod:`pandas_clusters.core.geometry`.
+
+CCDs are independent: with ``threads > 1`` (the rule's ``threads``) they are
+measured in that many worker processes, with the same result. On a full-size
+MegaCam field (36 CCDs of 2048 x 4612 px) the stage costs about 9 CPU seconds
+per CCD, 60% of what it did when whole CCDs went through
+``reproject_interp`` (``benchmarks/RESULTS.md``, section ``bench_field``);
+``sep.winpos`` and ``sep.extract`` are now most of it.
 
 Duplicates inside the field (the same sky position detected on two
 overlapping CCDs) are resolved by keeping the detection with the fewest flags,
@@ -71,8 +79,10 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -162,6 +172,8 @@ _MAX_FIELD = 9222
 _MAX_CCD = 999
 _MAX_QPIX = 10**6 - 1
 _MAG_ERR = 2.5 / np.log(10.0)
+#: Node spacing (px) of the band-to-band pixel mapping of the detection image.
+_MAP_STEP = 64
 
 
 class EmptyCCDWarning(UserWarning):
@@ -343,10 +355,74 @@ def _band_maps(image: CCDImage, settings: SourceSettings) -> _BandMaps | None:
     return _BandMaps(sub=sub, rms=rms, mask=mask, sat=sat, image=image)
 
 
+def reproject_bilinear(
+    data: np.ndarray, wcs_in, wcs_out, shape_out: tuple[int, int], *, step: int = _MAP_STEP
+) -> np.ndarray:
+    """Bilinear resampling of ``data`` (grid ``wcs_in``) onto the grid of ``wcs_out``.
+
+    The same result as ``reproject.reproject_interp(..., order="bilinear")``
+    (scipy ``map_coordinates``, order 1, NaN outside; positions in the outer
+    half of a border pixel use that pixel), but the pixel-to-pixel mapping goes
+    through the WCS only on a grid of nodes ``step`` px apart and is
+    interpolated bilinearly in between: the mapping of two grids of the same
+    field is smooth (to ~1e-6 px over 64 px for MegaCam's TAN WCS), and
+    transforming every pixel through the WCS twice, as ``reproject_interp``
+    does, took over a third of the sources stage.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        2-D input (NaN allowed).
+    wcs_in, wcs_out : astropy.wcs.WCS
+        Celestial WCS of the input and of the output grid.
+    shape_out : tuple of int
+        ``(ny, nx)`` of the output.
+    step : int
+        Node spacing of the mapping, px.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, ``shape_out``.
+    """
+    from astropy.wcs.utils import pixel_to_pixel
+    from scipy.ndimage import map_coordinates
+
+    ny, nx = shape_out
+    gx = np.unique(np.r_[np.arange(0, nx, step), nx - 1]).astype(np.float64)
+    gy = np.unique(np.r_[np.arange(0, ny, step), ny - 1]).astype(np.float64)
+    node_x, node_y = np.meshgrid(gx, gy)
+    map_x, map_y = (
+        np.asarray(v, dtype=np.float64) for v in pixel_to_pixel(wcs_out, wcs_in, node_x, node_y)
+    )
+    fx = np.interp(np.arange(nx), gx, np.arange(gx.size))
+    fy = np.interp(np.arange(ny), gy, np.arange(gy.size))
+    src = np.ascontiguousarray(data, dtype=np.float32)
+    in_ny, in_nx = src.shape
+    out = np.empty(shape_out, dtype=np.float64)
+    rows = max(1, (1 << 20) // max(nx, 1))
+    for r0 in range(0, ny, rows):
+        r1 = min(r0 + rows, ny)
+        node_rc = np.stack([np.repeat(fy[r0:r1], nx), np.tile(fx, r1 - r0)])
+        cx = map_coordinates(map_x, node_rc, order=1)
+        cy = map_coordinates(map_y, node_rc, order=1)
+        # reproject's convention: the outer half of a border pixel takes the border value
+        for c, n in ((cx, in_nx), (cy, in_ny)):
+            c[(c > -0.5) & (c < 0)] = 0
+            c[(c > n - 1) & (c < n - 0.5)] = n - 1
+        map_coordinates(
+            src,
+            np.stack([cy, cx]),
+            order=1,
+            mode="constant",
+            cval=np.nan,
+            output=out[r0:r1].reshape(-1),
+        )
+    return out
+
+
 def _detection_image(maps: Mapping[str, _BandMaps], ref: str) -> tuple[np.ndarray, np.ndarray]:
     """S/N average of the bands on the grid of band ``ref``; returns (image, bad-mask)."""
-    from reproject import reproject_interp
-
     ref_maps = maps[ref]
     shape = ref_maps.sub.shape
     total = np.zeros(shape, dtype=np.float64)
@@ -354,9 +430,7 @@ def _detection_image(maps: Mapping[str, _BandMaps], ref: str) -> tuple[np.ndarra
     for band, m in maps.items():
         snr = np.where(m.mask, np.nan, m.sub / np.maximum(m.rms, 1e-30)).astype(np.float32)
         if band != ref:
-            snr, _ = reproject_interp(
-                (snr, m.image.wcs), ref_maps.image.wcs, shape_out=shape, order="bilinear"
-            )
+            snr = reproject_bilinear(snr, m.image.wcs, ref_maps.image.wcs, shape)
         good = np.isfinite(snr)
         total[good] += snr[good]
         count += good
@@ -740,6 +814,62 @@ def _pair_ccds(
     return [{b: per_band[b][ccd] for b in bands} for ccd in sorted(per_band[ref_band])]
 
 
+def _measure_pair(
+    images: Mapping[str, str | os.PathLike],
+    pair: Mapping[str, CCDRef],
+    settings: SourceSettings,
+    field: int,
+) -> tuple[pd.DataFrame, list[dict[str, Any]], list[warnings.WarningMessage]]:
+    """Read one CCD in every band and measure it; also return the warnings it raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ccd_images = {
+            b: read_ccd(
+                images[b],
+                pair[b],
+                zero_point=explicit_zero_point(settings.zero_points, b),
+                zero_point_keywords=settings.zero_point_keywords,
+            )
+            for b in settings.bands
+        }
+        frame, info = _measure_ccd(ccd_images, settings, field)
+    return frame, info, list(caught)
+
+
+def _map_ccds(
+    images: Mapping[str, str | os.PathLike],
+    pairs: Sequence[Mapping[str, CCDRef]],
+    settings: SourceSettings,
+    field: int,
+    threads: int,
+) -> Iterator[tuple[pd.DataFrame, list[dict[str, Any]]]]:
+    """Measure the CCDs in order, ``threads`` worker processes at once (1: in this process).
+
+    The warnings of each CCD are raised again here, in CCD order.
+    """
+    jobs = [(images, pair, settings, field) for pair in pairs]  # each worker reads its CCD
+    pool = None
+    if threads <= 1 or len(pairs) <= 1:
+        results = (_measure_pair(*job) for job in jobs)
+    else:
+        # fork: "spawn" and "forkserver" import the parent's __main__ again in each worker,
+        # which for a Snakemake script would rerun the whole stage. The workers are forked
+        # before this process has read any image, so they share only its code.
+        method = "fork" if "fork" in get_all_start_methods() else "spawn"
+        pool = ProcessPoolExecutor(
+            max_workers=min(threads, len(pairs)), mp_context=get_context(method)
+        )
+        results = pool.map(_measure_pair, *zip(*jobs, strict=True))
+    try:
+        for frame, info, caught in results:
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            yield frame, info
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 def build_sources(
     images: Mapping[str, str | os.PathLike],
     *,
@@ -747,6 +877,7 @@ def build_sources(
     out: str | os.PathLike,
     settings: SourceSettings,
     catalogue: str | os.PathLike | None = None,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """Build the source list of one field and write it to Parquet atomically.
 
@@ -764,6 +895,10 @@ def build_sources(
     catalogue : str or path-like, optional
         CASU band-merged catalogue; required when ``settings.method ==
         "catalogue"``.
+    threads : int
+        CCDs measured at once, each in a worker process of its own (sep holds
+        the GIL, so threads would not run in parallel); memory grows by about
+        one CCD's working set per worker. The result does not depend on it.
 
     Returns
     -------
@@ -811,21 +946,14 @@ def build_sources(
             raise ValueError(msg)
         frames: list[pd.DataFrame] = []
         infos: list[dict[str, Any]] = []
-        for pair in _pair_ccds(images, bands, field):
-            ccd_images = {
-                b: read_ccd(
-                    images[b],
-                    pair[b],
-                    zero_point=explicit_zero_point(settings.zero_points, b),
-                    zero_point_keywords=settings.zero_point_keywords,
-                )
-                for b in bands
-            }
-            frame_ccd, info = _measure_ccd(ccd_images, settings, field)
+        for pair, (frame_ccd, info) in zip(
+            pairs := _pair_ccds(images, bands, field),
+            _map_ccds(images, pairs, settings, field, threads),
+            strict=True,
+        ):
             log.info("field %d CCD %d: %d sources", field, pair[bands[0]].ccd, len(frame_ccd))
             frames.append(frame_ccd)
             infos.extend(info)
-            del ccd_images
         nonempty = [f for f in frames if len(f)]
         frame = pd.concat(nonempty, ignore_index=True) if nonempty else _empty_frame(bands)
         meta["ccds"] = infos

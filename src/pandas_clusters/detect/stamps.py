@@ -1,4 +1,4 @@
-"""Per-field image stamps: a C x S x S cutout of every source, streamed to Parquet.
+"""Per-field image stamps: a C x S x S cutout of every usable source, streamed to Parquet.
 
 :func:`cut_stamps` reads a sources table (:mod:`pandas_clusters.detect.sources`) and
 the field's images and writes ``results/stamps/{field}.parquet``:
@@ -7,7 +7,17 @@ the field's images and writes ``results/stamps/{field}.parquet``:
 ``flags`` (int32, bits below). The file metadata (``pandas_clusters`` key,
 :func:`pandas_clusters.core.io.read_parquet_metadata`) records ``bands``,
 ``size``, ``pixel_scale_arcsec``, ``dtype``, ``scaling``, the centring
-convention and the flag bits.
+convention, the flag bits and the magnitude limit.
+
+Which sources
+-------------
+Training and inference only ever read sources with ``gmag <= limit`` (the
+grid's ``training.mag_limits`` and ``selection.mag_limit``). With
+``StampSettings.mag_limit`` set (the workflow sets it to the largest of those
+limits plus ``stamps.mag_margin``, unless ``stamps.all_sources`` or
+``inference.all_sources``), only sources with a finite ``gmag <= mag_limit``
+get a stamp: on a full-size field about a tenth of the sources
+(``benchmarks/RESULTS.md``). ``mag_limit = None`` cuts every source.
 
 Calibration
 -----------
@@ -35,8 +45,15 @@ Edges
 -----
 Stamps crossing a CCD edge are padded with NaN and flagged ``EDGE``; any NaN
 pixel (padding, gap, bad column) sets ``HAS_NAN``; a source whose centre lies
-off a band's CCD gets an all-NaN band and ``OFF_IMAGE``. Nothing is dropped:
-every source of the input table has a row.
+off a band's CCD gets an all-NaN band and ``OFF_IMAGE``. Infinite pixels and
+pixels beyond :data:`MAX_ABS_PIXEL` (no sky source is that bright in one
+pixel: they are corrupt data) are stored as NaN and flagged ``BAD_VALUE``
+(and ``HAS_NAN``). Nothing is dropped: every selected source has a row.
+
+Readers check the file (:func:`check_stamp_values`): a NaN in a stamp without
+``HAS_NAN``, an infinite value or one beyond :data:`MAX_ABS_PIXEL` is an error
+naming the file and the ``source_id``; Parquet page checksums (written by
+default) catch corrupted bytes first.
 
 Performance
 -----------
@@ -44,13 +61,17 @@ Work proceeds CCD by CCD (all bands of that CCD in memory) and, inside a
 CCD, in chunks of ``rows_per_group`` sources, each written as one Parquet
 row group. The cutting kernel (:func:`extract_stamps`) is a vectorised
 gather through a strided window view of the NaN-padded CCD, with no
-per-source Python loop. Encoding the fixed-size-list column costs more than
-everything else together (pyarrow writes two levels per pixel), so it runs
-in a writer process (:mod:`pandas_clusters.detect._stamp_writer`) fed through
-shared row-group buffers, up to ``write_queue`` row groups ahead, and the
-file is written with direct I/O (:class:`pandas_clusters.core.io.DirectOutput`).
-Memory is bounded by one CCD (all bands) plus ``write_queue + 1`` row
+per-source Python loop. The file is written by pyarrow's ``ParquetWriter``
+(:class:`PlainStampWriter`); with two threads a row group is encoded while the
+next one is cut. Memory is bounded by one CCD (all bands) plus two row
 groups, whatever the number of sources.
+
+Until stamps were limited to usable sources the encoding ran in a writer
+process fed through shared memory, writing with ``O_DIRECT``: 1.7x faster
+when every source of a field got a stamp. With the default limits a
+full-size field has about a tenth of the stamps, and those mechanisms saved
+under 10% of the field's sources + stamps + inference wall time
+(``benchmarks/RESULTS.md``, section ``bench_field``), so they were removed.
 
 Flags (``flags``, int32)
 ------------------------
@@ -60,6 +81,7 @@ bit    name        meaning
 1      EDGE        stamp crosses the CCD border in some band (NaN-padded)
 2      HAS_NAN     some pixel of the stamp is NaN (padding, gap, bad column)
 4      OFF_IMAGE   source centre outside the CCD in some band (band all NaN)
+8      BAD_VALUE   infinite or absurd (> MAX_ABS_PIXEL) pixels, set to NaN
 =====  ==========  =====================================================
 """
 
@@ -70,7 +92,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -78,8 +100,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pandas_clusters.core.config import SHARED_WITH_STAMPS, StageSettings
-from pandas_clusters.core.io import atomic_path, parquet_errors
-from pandas_clusters.detect._stamp_writer import StampFileWriter
+from pandas_clusters.core.io import atomic_path, parquet_errors, read_parquet
 from pandas_clusters.detect.ccd import (
     background,
     explicit_zero_point,
@@ -90,12 +111,15 @@ from pandas_clusters.detect.ccd import (
 )
 
 __all__ = [
+    "MAX_ABS_PIXEL",
+    "STAMP_FLAG_BAD_VALUE",
     "STAMP_FLAG_BITS",
     "STAMP_FLAG_EDGE",
     "STAMP_FLAG_HAS_NAN",
     "STAMP_FLAG_OFF_IMAGE",
     "PaddedImage",
     "StampSettings",
+    "check_stamp_values",
     "cut_stamps",
     "extract_stamps",
     "read_stamps",
@@ -104,12 +128,26 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Page checksums in the stamps file (always, but for ``benchmarks/bench_stamps.py``'s
+#: measurement of what they cost).
+_PAGE_CHECKSUM = True
+
+#: Sources column that ``StampSettings.mag_limit`` applies to (the one training and
+#: inference select on).
+LIMIT_COLUMN = "gmag"
+
 #: Sources gathered per block inside the kernel (keeps the temporary in the CPU cache).
 _BLOCK = 64
 
 STAMP_FLAG_EDGE = 1
 STAMP_FLAG_HAS_NAN = 2
 STAMP_FLAG_OFF_IMAGE = 4
+STAMP_FLAG_BAD_VALUE = 8
+
+#: Largest credible |pixel| on the stored scale (AB zero point 30): the whole flux of a
+#: magnitude-0 source in one pixel. Beyond it a pixel is corrupt data (stored as NaN,
+#: ``BAD_VALUE``); readers refuse such a value outright.
+MAX_ABS_PIXEL = 1e12
 
 #: Flags of a band whose source centre lies off the CCD (its stamp is all NaN padding).
 _OFF_IMAGE_FLAGS = STAMP_FLAG_OFF_IMAGE | STAMP_FLAG_EDGE | STAMP_FLAG_HAS_NAN
@@ -119,6 +157,7 @@ STAMP_FLAG_BITS = {
     "EDGE": STAMP_FLAG_EDGE,
     "HAS_NAN": STAMP_FLAG_HAS_NAN,
     "OFF_IMAGE": STAMP_FLAG_OFF_IMAGE,
+    "BAD_VALUE": STAMP_FLAG_BAD_VALUE,
 }
 
 
@@ -148,15 +187,10 @@ class StampSettings(StageSettings):
         Explicit AB zero point per band; wins over the header.
     zero_point_keywords : tuple of str
         Header keywords tried, in order, for the zero point.
-    direct_io : bool
-        Write the file with ``O_DIRECT`` where the filesystem allows it
-        (:class:`pandas_clusters.core.io.DirectOutput`): GBs of stamps then cost
-        no page-cache CPU time; False writes through the page cache.
-    write_queue : int
-        Row groups that may wait for the writer process while the next ones
-        are cut (>= 1). Enough of them keep it encoding while the next CCD's
-        background is computed (~0.35 s for a MegaCam CCD, ~7 row groups of
-        1024 stamps of 2 x 64 x 64); each costs one row group of memory.
+    mag_limit : float or None
+        Cut stamps only for sources with a finite ``gmag <= mag_limit``; None
+        cuts every source. Not a config key: the workflow derives it
+        (:func:`pandas_clusters.core.config.stamps_params`).
     """
 
     _section: ClassVar[str] = "stamps"
@@ -164,6 +198,10 @@ class StampSettings(StageSettings):
         "bands": "bands",
         **{key: f"sources.{key}" for key in SHARED_WITH_STAMPS},
     }
+    #: ``mag_limit`` None cuts every source; the workflow passes the limit that
+    #: :func:`pandas_clusters.core.config.stamps_params` derives from the grid's and the
+    #: selection's magnitude limits (``stamps.all_sources`` / ``stamps.mag_margin``).
+    _runtime: ClassVar[Mapping[str, Any]] = {"mag_limit": None}
 
     bands: tuple[str, ...]
     size: int
@@ -174,8 +212,7 @@ class StampSettings(StageSettings):
     background_filter: int
     zero_points: Mapping[str, float]
     zero_point_keywords: tuple[str, ...]
-    direct_io: bool
-    write_queue: int
+    mag_limit: float | None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bands", tuple(self.bands))
@@ -186,9 +223,6 @@ class StampSettings(StageSettings):
             raise ValueError(msg)
         if int(self.size) != self.size or self.size < 2:
             msg = f"stamps: size must be an integer >= 2, got {self.size!r}"
-            raise ValueError(msg)
-        if int(self.write_queue) != self.write_queue or self.write_queue < 1:
-            msg = f"stamps: write_queue must be a positive integer, got {self.write_queue!r}"
             raise ValueError(msg)
         if int(self.rows_per_group) != self.rows_per_group or self.rows_per_group < 1:
             msg = f"stamps: rows_per_group must be a positive integer, got {self.rows_per_group!r}"
@@ -218,15 +252,19 @@ class PaddedImage:
         2-D float32 image (already calibrated).
     size : int
         Stamp side S, px.
+    bad : numpy.ndarray of bool, optional
+        Pixels that held corrupt values (already NaN in ``data``): stamps
+        touching one get ``BAD_VALUE``.
 
     Notes
     -----
     Holds one padded copy of the CCD (``(ny + 2S) x (nx + 2S)`` float32), a
     strided window view on it (no copy) and an integral image of the NaN
-    count (int32), so that the NaN test of a stamp is four look-ups.
+    count (int32), so that the NaN test of a stamp is four look-ups (and one
+    of the ``bad`` count when some pixel is bad).
     """
 
-    def __init__(self, data: np.ndarray, size: int) -> None:
+    def __init__(self, data: np.ndarray, size: int, bad: np.ndarray | None = None) -> None:
         ny, nx = data.shape
         self.shape = (ny, nx)
         self.size = int(size)
@@ -235,15 +273,29 @@ class PaddedImage:
         padded[pad : pad + ny, pad : pad + nx] = data
         self.padded = padded
         self.windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size))
-        nan_count = np.zeros((padded.shape[0] + 1, padded.shape[1] + 1), dtype=np.int32)
-        inner = nan_count[1:, 1:]
-        inner[...] = np.isnan(padded)
-        np.cumsum(inner, axis=1, out=inner)
-        # the running sum down the columns, one row at a time: each step is a contiguous
-        # vector add, ~4x faster than ``np.cumsum(axis=0)``, which strides across rows
-        for r in range(1, inner.shape[0]):
-            np.add(inner[r], inner[r - 1], out=inner[r])
-        self.nan_count = nan_count
+        self.nan_count = _integral(np.isnan(padded))
+        self.bad_count = None
+        if bad is not None and bad.any():
+            padded_bad = np.zeros(padded.shape, dtype=bool)
+            padded_bad[pad : pad + ny, pad : pad + nx] = bad
+            self.bad_count = _integral(padded_bad)
+
+
+def _integral(mask: np.ndarray) -> np.ndarray:
+    """Integral image (int32, one row and column of zeros first) of a boolean mask."""
+    count = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int32)
+    inner = count[1:, 1:]
+    inner[...] = mask
+    np.cumsum(inner, axis=1, out=inner)
+    # the running sum down the columns, one row at a time: each step is a contiguous
+    # vector add, ~4x faster than ``np.cumsum(axis=0)``, which strides across rows
+    for r in range(1, inner.shape[0]):
+        np.add(inner[r], inner[r - 1], out=inner[r])
+    return count
+
+
+def _window_sum(count: np.ndarray, py0: np.ndarray, px0: np.ndarray, s: int) -> np.ndarray:
+    return count[py0 + s, px0 + s] - count[py0, px0 + s] - count[py0 + s, px0] + count[py0, px0]
 
 
 def extract_stamps(
@@ -290,17 +342,117 @@ def extract_stamps(
     for b0 in range(0, x.size, _BLOCK):
         b1 = b0 + _BLOCK
         out[b0:b1] = image.windows[py0[b0:b1], px0[b0:b1]]
-    c = image.nan_count
-    n_nan = c[py0 + s, px0 + s] - c[py0, px0 + s] - c[py0 + s, px0] + c[py0, px0]
+    n_nan = _window_sum(image.nan_count, py0, px0, s)
     flags = np.zeros(x.size, dtype=np.int32)
     flags[edge] |= STAMP_FLAG_EDGE
     flags[n_nan > 0] |= STAMP_FLAG_HAS_NAN
+    if image.bad_count is not None:
+        flags[_window_sum(image.bad_count, py0, px0, s) > 0] |= STAMP_FLAG_BAD_VALUE
     flags[off] |= _OFF_IMAGE_FLAGS
     return out, flags
 
 
-def _calibrated_ccd(path, ref, band: str, settings: StampSettings) -> np.ndarray:
-    """Sky-subtracted CCD scaled to ``zero_point_ab`` (float32, NaN where no data)."""
+class PlainStampWriter:
+    """The stamps file written by pyarrow's ``ParquetWriter``, in this process.
+
+    Used as a context manager: ``buffer`` lends a row-group buffer to fill,
+    ``write`` writes it as one row group. With ``slots=2`` a row group is
+    encoded by a background thread (pyarrow releases the GIL while encoding)
+    while the next one is cut into the other buffer; ``slots=1`` writes
+    synchronously.
+
+    Parameters
+    ----------
+    path : path-like
+        Parquet file to write (the caller makes it atomic).
+    schema : pyarrow.Schema
+        :func:`stamps_schema` with the file metadata.
+    rows, values : int
+        Rows per row group and float32 values per row.
+    slots : int
+        1 or 2 row-group buffers.
+    compression : str or None
+        Parquet codec.
+    page_checksum : bool
+        CRC-32 of every data page (verified by the readers).
+    """
+
+    def __init__(
+        self, path, schema, *, rows, values, slots=2, compression=None, page_checksum=True
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._schema = schema
+        self._rows = int(rows)
+        self._type = schema.field("stamp").type
+        self._buffers = [np.empty((self._rows, int(values)), np.float32) for _ in range(slots)]
+        self._next = 0
+        self._pending = None
+        self._pool = ThreadPoolExecutor(max_workers=1) if slots > 1 else None
+        # no dictionary encoding and no statistics for the pixels: both cost a pass over
+        # every value and gain nothing on noise-dominated float32 pixels
+        self._writer = pq.ParquetWriter(
+            path,
+            schema,
+            compression=compression,
+            use_dictionary=False,
+            write_statistics=["source_id", "flags"],
+            write_page_checksum=page_checksum,
+        )
+
+    def buffer(self, n: int) -> tuple[int, np.ndarray]:
+        """A free slot and its ``(n, values)`` float32 view."""
+        slot = self._next
+        self._next = (self._next + 1) % len(self._buffers)
+        if self._pending is not None and self._pending[0] == slot:
+            self._wait()
+        return slot, self._buffers[slot][:n]
+
+    def write(self, slot: int, source_id: np.ndarray, flags: np.ndarray) -> None:
+        """Write the filled ``slot`` as one row group (``len(source_id)`` rows)."""
+        n = len(source_id)
+        pixels = self._buffers[slot][:n].reshape(-1)
+        table = pa.Table.from_arrays(
+            [
+                pa.array(np.asarray(source_id, np.int64)),
+                pa.FixedSizeListArray.from_arrays(pa.array(pixels), type=self._type),
+                pa.array(np.asarray(flags, np.int32)),
+            ],
+            schema=self._schema,
+        )
+        self._wait()
+        if self._pool is None:
+            self._writer.write_table(table, row_group_size=self._rows)
+        else:
+            future = self._pool.submit(self._writer.write_table, table, row_group_size=self._rows)
+            self._pending = (slot, future)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending[1].result()
+
+    def __enter__(self) -> PlainStampWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            self._writer.close()
+
+
+def _calibrated_ccd(
+    path, ref, band: str, settings: StampSettings
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sky-subtracted CCD scaled to ``zero_point_ab`` (float32, NaN where no data).
+
+    Returns the image and the mask of its corrupt pixels (infinite, or beyond
+    :data:`MAX_ABS_PIXEL` once scaled; set to NaN), or None when there is none.
+    """
     img = read_ccd(
         path,
         ref,
@@ -310,7 +462,7 @@ def _calibrated_ccd(path, ref, band: str, settings: StampSettings) -> np.ndarray
     data = img.data
     mask = ~np.isfinite(data)
     if mask.all():
-        return data
+        return np.full(data.shape, np.nan, dtype=np.float32), None
     filled = np.where(mask, np.float32(0.0), data)
     back, _ = background(
         filled,
@@ -322,11 +474,31 @@ def _calibrated_ccd(path, ref, band: str, settings: StampSettings) -> np.ndarray
     del filled
     data -= back  # NaN stays NaN
     data *= np.float32(10.0 ** (0.4 * (settings.zero_point_ab - img.zero_point)))
-    return data
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(data) > MAX_ABS_PIXEL  # inf included; NaN is not
+    if not bad.any():
+        return data, None
+    log.warning(
+        "%s[%d] (band %s): %d infinite or absurd pixels (|value| > %g at AB zero point %g) "
+        "stored as NaN, their stamps flagged BAD_VALUE",
+        path,
+        ref.hdu,
+        band,
+        int(bad.sum()),
+        MAX_ABS_PIXEL,
+        settings.zero_point_ab,
+    )
+    data[bad] = np.nan
+    return data, bad
 
 
-def _read_positions(sources_path, bands: Sequence[str], field: int | None) -> pd.DataFrame:
+def _read_positions(
+    sources_path, bands: Sequence[str], mag_limit: float | None, field: int | None
+) -> tuple[pd.DataFrame, int]:
+    """Positions of the sources to cut, sorted by CCD, and the number of sources in the table."""
     cols = ["source_id", "ccd"] + [f"{a}_{b}" for b in bands for a in ("x", "y")]
+    if mag_limit is not None:
+        cols.append(LIMIT_COLUMN)
     with parquet_errors(sources_path, "sources table"):
         schema = pq.read_schema(sources_path)
     missing = [c for c in cols if c not in schema.names]
@@ -340,9 +512,52 @@ def _read_positions(sources_path, bands: Sequence[str], field: int | None) -> pd
             f"{field} were asked for"
         )
         raise ValueError(msg)
-    with parquet_errors(sources_path, "sources table"):
-        frame = pq.read_table(sources_path, columns=cols).to_pandas()
-    return frame.sort_values(["ccd", "source_id"], kind="stable").reset_index(drop=True)
+    frame = read_parquet(sources_path, columns=cols, what="sources table").to_pandas()
+    n_table = len(frame)
+    if mag_limit is not None:
+        mag = frame.pop(LIMIT_COLUMN).to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            frame = frame[np.isfinite(mag) & (mag <= mag_limit)]
+    frame = frame.sort_values(["ccd", "source_id"], kind="stable").reset_index(drop=True)
+    return frame, n_table
+
+
+def _cut_all(writer, frame, starts, ends, refs, images, settings: StampSettings) -> int:
+    """Cut the stamps of ``frame`` (sorted by CCD; CCD ``k`` is rows ``starts[k]:ends[k]``)."""
+    bands, s, nb = settings.bands, settings.size, len(settings.bands)
+    ccds = frame["ccd"].to_numpy()
+    source_ids = frame["source_id"].to_numpy()
+    xy = {b: (frame[f"x_{b}"].to_numpy(), frame[f"y_{b}"].to_numpy()) for b in bands}
+    n_written = 0
+    for a, z in zip(starts, ends, strict=True):
+        ccd = int(ccds[a])
+        padded: dict[str, PaddedImage | None] = {}
+        for b in bands:
+            ref = refs[b].get(ccd)
+            if ref is None:
+                padded[b] = None
+                continue
+            data, bad = _calibrated_ccd(images[b], ref, b, settings)
+            padded[b] = PaddedImage(data, s, bad)
+            del data, bad
+        for c0 in range(a, z, settings.rows_per_group):
+            c1 = min(c0 + settings.rows_per_group, z)
+            slot, flat = writer.buffer(c1 - c0)
+            buf = flat.reshape(c1 - c0, nb, s, s)
+            flags = np.zeros(c1 - c0, dtype=np.int32)
+            for k, b in enumerate(bands):
+                if padded[b] is None:
+                    buf[:, k] = np.nan
+                    flags |= _OFF_IMAGE_FLAGS
+                    continue
+                x, y = xy[b]
+                _, f = extract_stamps(padded[b], x[c0:c1], y[c0:c1], out=buf[:, k])
+                flags |= f
+            del buf, flat
+            writer.write(slot, source_ids[c0:c1], flags)
+            n_written += c1 - c0
+        del padded
+    return n_written
 
 
 def _check_ccds(frame: pd.DataFrame, refs, images, sources_path) -> None:
@@ -365,6 +580,7 @@ def cut_stamps(
     out: str | os.PathLike,
     settings: StampSettings,
     field: int | None = None,
+    threads: int = 1,
 ) -> int:
     """Cut every source of a field in every band and stream the stamps to Parquet.
 
@@ -382,11 +598,15 @@ def cut_stamps(
     field : int, optional
         The field asked for: the sources table's and the images' ``FIELD`` (where
         they record one) must agree with it.
+    threads : int
+        With 2 or more, Parquet encoding overlaps the cutting (a second thread or
+        process); 1 keeps to one core.
 
     Returns
     -------
     int
-        Number of rows written (= rows of the sources table).
+        Number of rows written (the sources of the table within
+        ``settings.mag_limit``).
 
     Raises
     ------
@@ -402,7 +622,7 @@ def cut_stamps(
         raise ValueError(msg)
     s = settings.size
     nb = len(bands)
-    frame = _read_positions(sources_path, bands, field)
+    frame, n_table = _read_positions(sources_path, bands, settings.mag_limit, field)
     refs = {b: {r.ccd: r for r in list_ccds(images[b], band=b, field=field)} for b in bands}
     _check_ccds(frame, refs, images, sources_path)
     schema = stamps_schema(nb, s)
@@ -435,6 +655,9 @@ def cut_stamps(
         "fill_value": "NaN",
         "flag_bits": STAMP_FLAG_BITS,
         "rows_per_group": int(settings.rows_per_group),
+        "mag_limit": settings.mag_limit,
+        "mag_limit_column": LIMIT_COLUMN,
+        "n_sources_table": int(n_table),
         "settings": settings.to_dict(),
         "sources": str(sources_path),
     }
@@ -445,55 +668,86 @@ def cut_stamps(
     rows = min(settings.rows_per_group, max(len(frame), 1))
     per_group = settings.rows_per_group
     n_groups = max(1, sum(-(-(z - a) // per_group) for a, z in zip(starts, ends, strict=True)))
-    # The Parquet encoding runs in a writer process (pandas_clusters.detect._stamp_writer) while
-    # this one calibrates and cuts into shared row-group buffers, up to write_queue row
-    # groups ahead. Memory: one CCD (all bands) plus write_queue + 1 row groups.
-    with (
-        atomic_path(out) as tmp,
-        StampFileWriter(
-            tmp,
-            full_schema,
-            rows=rows,
-            values=nb * s * s,
-            slots=min(settings.write_queue + 1, n_groups),
-            compression=compression,
-            direct_io=settings.direct_io,
-        ) as writer,
-    ):
-        source_ids = frame["source_id"].to_numpy()
-        xy = {b: (frame[f"x_{b}"].to_numpy(), frame[f"y_{b}"].to_numpy()) for b in bands}
-        for a, z in zip(starts, ends, strict=True):
-            ccd = int(ccds[a])
-            padded: dict[str, PaddedImage | None] = {}
-            for b in bands:
-                ref = refs[b].get(ccd)
-                if ref is None:
-                    padded[b] = None
-                    continue
-                padded[b] = PaddedImage(_calibrated_ccd(images[b], ref, b, settings), s)
-            for c0 in range(a, z, settings.rows_per_group):
-                c1 = min(c0 + settings.rows_per_group, z)
-                slot, flat = writer.buffer(c1 - c0)
-                buf = flat.reshape(c1 - c0, nb, s, s)
-                flags = np.zeros(c1 - c0, dtype=np.int32)
-                for k, b in enumerate(bands):
-                    if padded[b] is None:
-                        buf[:, k] = np.nan
-                        flags |= _OFF_IMAGE_FLAGS
-                        continue
-                    x, y = xy[b]
-                    _, f = extract_stamps(padded[b], x[c0:c1], y[c0:c1], out=buf[:, k])
-                    flags |= f
-                del buf, flat
-                writer.write(slot, source_ids[c0:c1], flags)
-                n_written += c1 - c0
-            del padded
-    log.info("wrote %d stamps to %s", n_written, out)
+    try:
+        with (
+            atomic_path(out) as tmp,
+            PlainStampWriter(
+                tmp,
+                full_schema,
+                rows=rows,
+                values=nb * s * s,
+                slots=2 if threads > 1 and n_groups > 1 else 1,
+                compression=compression,
+                page_checksum=_PAGE_CHECKSUM,
+            ) as writer,
+        ):
+            n_written = _cut_all(writer, frame, starts, ends, refs, images, settings)
+    except OSError as exc:
+        if exc.errno is None or isinstance(exc, FileNotFoundError):
+            raise
+        # pyarrow's write errors (disk full, quota) do not name the file
+        raise OSError(exc.errno, f"{exc.strerror or exc} (writing stamps)", os.fspath(out)) from exc
+    log.info(
+        "wrote %d stamps (of %d sources; %s) to %s",
+        n_written,
+        n_table,
+        "all sources" if settings.mag_limit is None else f"gmag <= {settings.mag_limit}",
+        out,
+    )
     return n_written
+
+
+def check_stamp_values(
+    stamps: np.ndarray, flags: np.ndarray, source_ids: np.ndarray, *, path
+) -> None:
+    """Refuse stamps whose values cannot come from :func:`cut_stamps`.
+
+    Parameters
+    ----------
+    stamps : numpy.ndarray
+        ``(N, ...)`` pixel values as read.
+    flags, source_ids : numpy.ndarray
+        Their ``flags`` and ``source_id`` columns.
+    path : path-like
+        The file, for the message.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the first offending ``source_id``: an infinite
+        value or one beyond :data:`MAX_ABS_PIXEL`, or a NaN in a stamp whose
+        flags lack ``HAS_NAN``.
+    """
+    flat = stamps.reshape(len(stamps), -1)
+    if flat.size == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        absurd = (np.abs(flat) > MAX_ABS_PIXEL).any(axis=1)
+    if absurd.any():
+        k = int(np.flatnonzero(absurd)[0])
+        worst = flat[k][np.abs(flat[k]) > MAX_ABS_PIXEL][0]
+        msg = (
+            f"stamps file {path}: source_id {int(source_ids[k])} holds the pixel value "
+            f"{worst:g} (|value| > {MAX_ABS_PIXEL:g}; {int(absurd.sum())} such stamps): "
+            "the file is corrupt, cut the stamps again"
+        )
+        raise ValueError(msg)
+    unflagged_nan = ((np.asarray(flags) & STAMP_FLAG_HAS_NAN) == 0) & np.isnan(flat).any(axis=1)
+    if unflagged_nan.any():
+        k = int(np.flatnonzero(unflagged_nan)[0])
+        msg = (
+            f"stamps file {path}: source_id {int(source_ids[k])} has NaN pixels but no HAS_NAN "
+            f"flag ({int(unflagged_nan.sum())} such stamps): the file is corrupt, cut the "
+            "stamps again"
+        )
+        raise ValueError(msg)
 
 
 def read_stamps(path: str | os.PathLike):
     """Read a stamps file: ``(source_id, stamps (N, C, S, S) float32, flags, metadata)``.
+
+    Page checksums are verified and the values checked
+    (:func:`check_stamp_values`).
 
     Parameters
     ----------
@@ -503,14 +757,12 @@ def read_stamps(path: str | os.PathLike):
     from pandas_clusters.core.io import read_parquet_metadata
 
     meta = read_parquet_metadata(path)
-    table = pq.read_table(path)
+    table = read_parquet(path)
     nb, s = len(meta["bands"]), int(meta["size"])
     col = table.column("stamp").combine_chunks()
     values = col.values.to_numpy(zero_copy_only=False) if len(col) else np.zeros(0, np.float32)
     stamps = values.reshape(len(col), nb, s, s)
-    return (
-        table.column("source_id").to_numpy(),
-        stamps,
-        table.column("flags").to_numpy(),
-        meta,
-    )
+    source_ids = table.column("source_id").to_numpy()
+    flags = table.column("flags").to_numpy()
+    check_stamp_values(stamps, flags, source_ids, path=path)
+    return source_ids, stamps, flags, meta

@@ -56,8 +56,9 @@ from astropy.coordinates import SkyCoord, search_around_sky
 from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.geometry import tangent_plane_deg
-from pandas_clusters.core.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import read_parquet, read_parquet_metadata, write_parquet
 from pandas_clusters.core.skymatch import deduplicate_across_fields
+from pandas_clusters.detect.stamps import check_stamp_values
 
 __all__ = [
     "CLASS_BALANCE_CHOICES",
@@ -320,8 +321,18 @@ def _read_stamps(
                 f"unlike {meta0['bands']} size {meta0['size']} in the other stamps files"
             )
             raise ValueError(msg)
-        t = pq.read_table(p, columns=["source_id", "stamp"], filters=[("source_id", "in", wanted)])
-        tables.append(t)
+        t = read_parquet(
+            p, columns=["source_id", "stamp", "flags"], filters=[("source_id", "in", wanted)]
+        )
+        if t.num_rows:
+            values = t["stamp"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            check_stamp_values(
+                values.reshape(t.num_rows, -1),
+                t["flags"].to_numpy(),
+                t["source_id"].to_numpy(),
+                path=p,
+            )
+        tables.append(t.select(["source_id", "stamp"]))
     if meta0 is None:
         msg = "no stamps files given"
         raise ValueError(msg)
