@@ -48,7 +48,7 @@ from pandas_clusters.core.catalogues import (
     read_catalogue,
 )
 from pandas_clusters.core.config import StageSettings
-from pandas_clusters.core.io import read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import read_frame, read_parquet_metadata, write_parquet
 from pandas_clusters.core.skymatch import match_nearest_unique
 
 __all__ = [
@@ -199,7 +199,7 @@ def write_crossmatch(
     pathlib.Path
         ``output``.
     """
-    df = pd.read_parquet(candidates)
+    df = read_frame(candidates, what="candidates file")
     table, metadata = crossmatch_candidates(df, catalogues, settings=settings)
     metadata["candidates"] = str(candidates)
     metadata["select"] = read_parquet_metadata(candidates)

@@ -71,7 +71,7 @@ from pandas_clusters import __version__
 from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
 from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
-from pandas_clusters.core.io import atomic_path, read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import atomic_path, read_frame, read_parquet_metadata, write_parquet
 
 __all__ = [
     "TABLE7_COLUMNS",
@@ -954,7 +954,7 @@ def publish_catalogue(
     dict
         The metadata stored in the Parquet copy (counts, inspectors, settings).
     """
-    df = pd.read_parquet(candidates)
+    df = read_frame(candidates, what="candidates file")
     upstream = read_parquet_metadata(candidates)
     scores, inspection = read_inspection_scores(inspection_dir, df["source_id"].to_numpy())
     table = build_table7(df, scores=scores, min_score=settings.min_score)

@@ -54,7 +54,7 @@ import pyarrow.parquet as pq
 from pandas_clusters.core.catalogues import read_catalogue
 from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
-from pandas_clusters.core.io import parquet_errors, read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import parquet_errors, read_frame, read_parquet_metadata, write_parquet
 from pandas_clusters.core.skymatch import deduplicate_across_fields, match_nearest_unique
 
 __all__ = [
@@ -166,7 +166,7 @@ def _read_inference(path: str | os.PathLike) -> pd.DataFrame:
     require_columns(schema.names, INFERENCE_COLUMNS, where=f"inference file {str(path)!r}")
     seeds = [c for c in schema.names if c.startswith("prob_seed")]  # ordered by the caller
     with parquet_errors(path, "inference file"):
-        df = pd.read_parquet(path, columns=[*INFERENCE_COLUMNS, *seeds])
+        df = read_frame(path, columns=[*INFERENCE_COLUMNS, *seeds], what="inference file")
     if df["source_id"].duplicated().any():
         dup = int(df.loc[df["source_id"].duplicated(), "source_id"].iloc[0])
         msg = f"inference file {str(path)!r}: source_id {dup} occurs twice"
@@ -189,7 +189,7 @@ def _read_sources(path: str | os.PathLike) -> pd.DataFrame:
         schema = pq.read_schema(path)
     require_columns(schema.names, SOURCE_COLUMNS, where=f"sources file {str(path)!r}")
     with parquet_errors(path, "sources file"):
-        return pd.read_parquet(path, columns=list(SOURCE_COLUMNS))
+        return read_frame(path, columns=list(SOURCE_COLUMNS), what="sources file")
 
 
 def _join_field(inference_path, sources_path) -> pd.DataFrame:

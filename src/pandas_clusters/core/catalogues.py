@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pandas_clusters.core.columns import require_columns
+from pandas_clusters.core.io import read_frame
 
 __all__ = [
     "CATALOGUES",
@@ -56,7 +57,7 @@ def read_catalogue(path: str | os.PathLike, *, catalogue: str) -> pd.DataFrame:
         ``dec_deg`` (float64); entries without a finite position are dropped
         with a :class:`CatalogueWarning`.
     """
-    df = pd.read_parquet(path)
+    df = read_frame(path, what=f"catalogue {catalogue!r}")
     require_columns(
         df.columns, ("name", "ra_deg", "dec_deg"), where=f"catalogue {catalogue!r} ({str(path)!r})"
     )

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -28,6 +29,7 @@ __all__ = [
     "iter_parquet_batches",
     "open_parquet",
     "parquet_errors",
+    "read_frame",
     "read_parquet",
     "read_parquet_metadata",
     "save_figure",
@@ -195,6 +197,33 @@ def iter_parquet_batches(
             except StopIteration:
                 return
         yield batch
+
+
+def read_frame(
+    path: str | os.PathLike,
+    *,
+    columns: Sequence[str] | None = None,
+    what: str = "Parquet file",
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """``pandas.read_parquet`` with page checksums verified and errors naming the file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist ("``what`` ``path`` not found").
+    ValueError
+        If it is not readable Parquet or a page checksum fails (naming the file).
+    """
+    with parquet_errors(path, what):
+        if not Path(path).exists():
+            raise FileNotFoundError(os.fspath(path))
+        return pd.read_parquet(
+            path,
+            columns=None if columns is None else list(columns),
+            page_checksum_verification=True,
+            **kwargs,
+        )
 
 
 def read_parquet_metadata(path: str | os.PathLike) -> dict[str, Any]:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
-from pandas_clusters.core.io import atomic_path
+from pandas_clusters.core.io import atomic_path, read_frame
 from pandas_clusters.core.skymatch import match_nearest_unique
 from pandas_clusters.inspection.agreement import agreement_report, truth_agreement
 from pandas_clusters.inspection.images import (
@@ -79,7 +79,7 @@ def _read_candidates(path: str) -> pd.DataFrame:
     if not Path(path).is_file():
         msg = f"candidates file {path} not found (run the workflow up to crossmatch first)"
         raise FileNotFoundError(msg)
-    df = pd.read_parquet(path)
+    df = read_frame(path, what="candidates file")
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         msg = f"candidates file {path}: missing column(s) {missing}"
@@ -163,7 +163,7 @@ class Inspection:
         path = self.truth_path
         if not path or not Path(path).is_file():
             return None
-        truth = pd.read_parquet(path, columns=["kind", "ra", "dec"])
+        truth = read_frame(path, columns=["kind", "ra", "dec"], what="truth file")
         clusters = truth[truth["kind"].isin(_CLUSTER_KINDS)]
         index, _ = match_nearest_unique(
             self.candidates["ra"].to_numpy(),

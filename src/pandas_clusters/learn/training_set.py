@@ -56,7 +56,7 @@ from astropy.coordinates import SkyCoord, search_around_sky
 from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.geometry import tangent_plane_deg
-from pandas_clusters.core.io import read_parquet, read_parquet_metadata, write_parquet
+from pandas_clusters.core.io import read_frame, read_parquet, read_parquet_metadata, write_parquet
 from pandas_clusters.core.skymatch import deduplicate_across_fields
 from pandas_clusters.detect.stamps import check_stamp_values
 
@@ -157,7 +157,7 @@ def _coords(ra, dec) -> SkyCoord:
 
 
 def _read_catalogue(path: str | os.PathLike) -> pd.DataFrame:
-    df = pd.read_parquet(path)
+    df = read_frame(path, what="catalogue")
     require_columns(df.columns, ("name", "ra_deg", "dec_deg"), where=f"catalogue {str(path)!r}")
     return df
 
@@ -171,7 +171,7 @@ def _read_sources(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         schema = pq.read_schema(p)
         columns = _SOURCE_COLUMNS + _DEDUP_COLUMNS
         require_columns(schema.names, columns, where=f"sources file {str(p)!r}")
-        frames.append(pd.read_parquet(p, columns=columns))
+        frames.append(read_frame(p, columns=columns, what="sources file"))
     df = pd.concat(frames, ignore_index=True).sort_values("source_id", kind="stable")
     if df["source_id"].duplicated().any():
         dup = df.loc[df["source_id"].duplicated(), "source_id"].iloc[0]

@@ -47,7 +47,7 @@ from pandas_clusters.core.catalogues import LITERATURE_CATALOGUES
 from pandas_clusters.core.columns import require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.geometry import M31, M31Geometry, tangent_plane_deg
-from pandas_clusters.core.io import read_parquet_metadata, save_figure
+from pandas_clusters.core.io import read_frame, read_parquet_metadata, save_figure
 from pandas_clusters.learn.normalize import normalize_stamps
 
 __all__ = [
@@ -209,7 +209,7 @@ def _read_field_outlines(
 
 
 def _read_candidates(path: str | os.PathLike) -> pd.DataFrame:
-    df = pd.read_parquet(path)
+    df = read_frame(path, what="candidates file")
     require_columns(df.columns, REQUIRED_COLUMNS, where=f"candidates file {str(path)!r}")
     return df
 

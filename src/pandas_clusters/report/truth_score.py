@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pandas_clusters.core.io import atomic_path
+from pandas_clusters.core.io import atomic_path, read_frame
 from pandas_clusters.core.skymatch import match_nearest_unique
 
 __all__ = ["CLUSTER_KINDS", "score_against_truth", "true_cluster_flags", "write_truth_score"]
@@ -134,9 +134,11 @@ def write_truth_score(
     """Score the selected model's test split (and the candidate list) against the truth; JSON."""
     summary = json.loads(Path(summary_path).read_text())
     threshold = float(summary["ensemble"]["threshold"])
-    preds = pd.read_parquet(predictions_path)
-    positions = pd.read_parquet(trainset_path, columns=["source_id", "ra", "dec", "gmag"])
-    truth = pd.read_parquet(truth_path)
+    preds = read_frame(predictions_path, what="predictions file")
+    positions = read_frame(
+        trainset_path, columns=["source_id", "ra", "dec", "gmag"], what="training set"
+    )
+    truth = read_frame(truth_path, what="truth file")
     result: dict[str, Any] = {
         "model": summary["model"],
         "mag_limit": summary["mag_limit"],
@@ -145,7 +147,7 @@ def write_truth_score(
         ),
     }
     if candidates_path is not None:
-        cand = pd.read_parquet(candidates_path, columns=["ra", "dec"])
+        cand = read_frame(candidates_path, columns=["ra", "dec"], what="candidates file")
         is_cl, _ = true_cluster_flags(cand["ra"], cand["dec"], truth, radius_arcsec=radius_arcsec)
         result["candidates"] = {
             "n": int(len(cand)),
