@@ -67,7 +67,7 @@ def plot_completeness_g(
     _errorbars(ax, part, "detected", part["value"].to_numpy(float), ls="none")
     _errorbars(ax, part, "selected", part["value"].to_numpy(float), ls="none")
     g = np.linspace(*function["g_range"], 200)
-    for kind, (name, colour, _) in zip(("detected", "selected"), _STYLE.values(), strict=True):
+    for name, colour, _ in _STYLE.values():
         ax.plot(g, evaluate_completeness(function, g, kind=name), color=colour, lw=1)
     if truth is not None and len(truth):
         centre = 0.5 * (truth["bin_lo"] + truth["bin_hi"])

@@ -147,14 +147,16 @@ def _mag50(g: np.ndarray, hit: np.ndarray) -> tuple[float, float]:
     p_max, width, a0 = fit["p_max"], fit["width_mag"], fit["parameters"]["a0"]
     if p_max <= 0.5:
         return np.nan, p_max
-    return float(a0 + width * np.log(2.0 * p_max - 1.0)), p_max
+    g50 = float(a0 + width * np.log(2.0 * p_max - 1.0))
+    return (g50 if g.min() <= g50 <= g.max() else np.nan), p_max
 
 
 def mag50_table(recovery: pd.DataFrame) -> pd.DataFrame:
     """The 50% completeness g magnitude per field and overall, detection and selection.
 
     From a maximum-likelihood logistic ``p_max / (1 + exp((g - g0) / w))`` fitted
-    to the clusters of the field; NaN when the completeness never reaches 50%.
+    to the clusters of the field; NaN when the completeness does not cross 50% inside
+    the injected g range (never reaches it, or stays above it).
     """
     groups = [("all", recovery)] + [(str(f), d) for f, d in recovery.groupby("field")]
     rows = []
