@@ -221,3 +221,44 @@ def test_truth_comparison_flags_a_different_completeness():
     assert np.nanmax(np.abs(same["z_detected"])) < 4
     shifted = compare_with_truth(a, _synthetic(seed=2, g50=21.0), edges)
     assert np.nanmax(np.abs(shifted["z_detected"])) > 5
+
+
+def test_recovery_chain_and_selection_cuts(field, tmp_path):
+    """recover_round: sources, stamps and inference of the matched sources; then the cuts."""
+    import torch
+
+    from pandas_clusters.catalogue.inference import InferenceSettings
+    from pandas_clusters.catalogue.selection import SelectionSettings
+    from pandas_clusters.completeness.recover import recover_round
+    from pandas_clusters.completeness.tables import apply_selection
+    from pandas_clusters.core.config import stamps_params
+    from pandas_clusters.detect.stamps import StampSettings
+    from pandas_clusters.learn.models import build_model, save_weights
+
+    torch.manual_seed(0)
+    meta = {"model": "resnet18", "in_channels": 2, "bands": ["g", "i"], "size": 32, "seed": 0}
+    weights = save_weights(build_model("resnet18", in_channels=2), tmp_path / "w.st", metadata=meta)
+    stamps = StampSettings.from_config({**stamps_params(CONFIG), "size": 32, "direct_io": False})
+    images, table = _inject(field, tmp_path / "img", _settings(g_range=[18.0, 24.0]))
+    rec, src, inf = recover_round(
+        images,
+        table,
+        field=3,
+        weights=[weights],
+        workdir=tmp_path / "work",
+        src_settings=SOURCES,
+        stamp_settings=stamps,
+        inference_settings=InferenceSettings(batch_size=64, device="cpu", mag_limit=22.0),
+        match_radius_arcsec=1.0,
+    )
+    assert len(rec) == len(table) and rec["detected"].any()
+    classified = rec["prob_mean"].notna()
+    # classified: exactly the detected clusters whose measured g passes the inference limit
+    assert (classified == (rec["detected"] & (rec["gmag"] <= 22.0))).all()
+    cut = SelectionSettings.from_config(
+        {**CONFIG["selection"], "threshold": 0.0, "mag_limit": 22.0}
+    )
+    sel = apply_selection(rec, src, inf, settings=cut)
+    assert (sel["selected"] == classified).all()
+    strict = SelectionSettings.from_config({**CONFIG["selection"], "threshold": 1.0})
+    assert not apply_selection(rec, src, inf, settings=strict)["selected"].any()

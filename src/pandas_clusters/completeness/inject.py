@@ -128,6 +128,8 @@ def _label(image: CCDImage, field: int, band: str) -> str:
 def _measure_fwhm_px(data, mask, back, rms, saturate, beta, min_stars, label) -> float:
     """FWHM (px) of a Moffat of ``beta`` from the half-light radii of the CCD's stars."""
     sub = data - back
+    sep.set_extract_pixstack(max(300_000, sub.size // 4))  # as the sources stage
+    sep.set_sub_object_limit(4096)
     objs = sep.extract(sub, 5.0, err=rms, mask=mask, minarea=5)
     if len(objs):
         flux, ferr, _ = sep.sum_circle(sub, objs["x"], objs["y"], 3.0, err=rms, mask=mask)
