@@ -295,11 +295,15 @@ def _check_tidal(settings: CompletenessSettings, scale: float, label: str) -> No
 
 
 def _draw_field(images, sources, *, field, rnd, seed, settings, src_settings):
-    """The artificial clusters of one field and round, with their environment."""
+    """The artificial clusters of one field and round, with their environment.
+
+    Returns the table and the :class:`CCDModel` of each CCD of the first band (by CCD).
+    """
     rng = np.random.default_rng([seed, 16, field, rnd])
     ref = src_settings.bands[0]
     zp = explicit_zero_point(src_settings.zero_points, ref)
     parts = []
+    models: dict[int, CCDModel] = {}
     for cref in list_ccds(images[ref]):
         image = read_ccd(
             images[ref], cref, zero_point=zp, zero_point_keywords=src_settings.zero_point_keywords
@@ -330,6 +334,7 @@ def _draw_field(images, sources, *, field, rnd, seed, settings, src_settings):
         part["fwhm_arcsec_g"] = model.fwhm_px * model.pixel_scale_arcsec
         part["psf_source_g"] = model.psf_source
         parts.append(part)
+        models[cref.ccd] = model
     table = pd.concat(parts, ignore_index=True)
     table["inj_id"] = (
         np.int64(field) * 10**12 + np.int64(rnd) * 10**6 + np.arange(len(table), dtype=np.int64)
@@ -338,11 +343,14 @@ def _draw_field(images, sources, *, field, rnd, seed, settings, src_settings):
     table["round"] = np.int32(rnd)
     table["rproj_kpc"] = projected_radius_kpc(table["ra"].to_numpy(), table["dec"].to_numpy())
     table["source_density_arcmin2"] = _environment(table, sources, settings.density_radius_arcsec)
-    return table[list(INJECTED_COLUMNS)]
+    return table[list(INJECTED_COLUMNS)], models
 
 
-def _render_band(path, out, band, table, members, *, field, seed, settings, src_settings):
-    """Write ``out``: the image ``path`` with every artificial cluster added in ``band``."""
+def _render_band(path, out, band, table, members, *, field, seed, settings, src_settings, models):
+    """Write ``out``: the image ``path`` with every artificial cluster added in ``band``.
+
+    ``models``: CCD models already measured for this band, by CCD (may be empty).
+    """
     zp = explicit_zero_point(src_settings.zero_points, band)
     rng = np.random.default_rng([seed, 16, field, int(table["round"].iloc[0]), ord(band)])
     mcol = f"{band}mag"
@@ -352,7 +360,7 @@ def _render_band(path, out, band, table, members, *, field, seed, settings, src_
             image = read_ccd(
                 path, cref, zero_point=zp, zero_point_keywords=src_settings.zero_point_keywords
             )
-            model = ccd_model(
+            model = models.get(cref.ccd) or ccd_model(
                 image,
                 field=field,
                 band=band,
@@ -431,7 +439,7 @@ def inject_field(
         message names field, band, CCD and the setting.
     """
     sources = pd.read_parquet(sources_path, columns=["ra", "dec", "ccd"])
-    table = _draw_field(
+    table, models = _draw_field(
         images,
         sources,
         field=field,
@@ -457,6 +465,7 @@ def inject_field(
             seed=seed,
             settings=settings,
             src_settings=src_settings,
+            models=models if band == src_settings.bands[0] else {},
         )
     log.info("field %d round %d: injected %d artificial clusters", field, rnd, len(table))
     return injected, table
