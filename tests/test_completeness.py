@@ -262,3 +262,41 @@ def test_recovery_chain_and_selection_cuts(field, tmp_path):
     assert (sel["selected"] == classified).all()
     strict = SelectionSettings.from_config({**CONFIG["selection"], "threshold": 1.0})
     assert not apply_selection(rec, src, inf, settings=strict)["selected"].any()
+    # nothing matched (a radius no source meets): empty stamps and inference, no selection
+    none, src0, inf0 = recover_round(
+        images,
+        table,
+        field=3,
+        weights=[weights],
+        workdir=tmp_path / "work0",
+        src_settings=SOURCES,
+        stamp_settings=stamps,
+        inference_settings=InferenceSettings(batch_size=64, device="cpu", mag_limit=22.0),
+        match_radius_arcsec=1e-9,
+    )
+    assert not none["detected"].any() and none["prob_mean"].isna().all()
+    assert not apply_selection(none, src0, inf0, settings=cut)["selected"].any()
+
+
+def test_match_with_no_source_detects_nothing():
+    clusters = pd.DataFrame({"ra": [10.0, 10.001], "dec": [41.0, 41.0]})
+    empty = pd.DataFrame(
+        {c: pd.Series(dtype=float) for c in ("ra", "dec", "gmag", "e_gmag", "imag", "e_imag")}
+    ).assign(source_id=pd.Series(dtype="int64"), flags=pd.Series(dtype="int32"))
+    rec = match_injected(clusters, empty, radius_arcsec=1.0)
+    assert not rec["detected"].any() and (rec["source_id"] == -1).all()
+    one = empty.iloc[:0].copy()
+    one.loc[0] = {
+        "ra": 10.001,
+        "dec": 41.0,
+        "gmag": 20.0,
+        "e_gmag": 0.01,
+        "imag": 19.5,
+        "e_imag": 0.01,
+        "source_id": 42,
+        "flags": 8,
+    }
+    rec = match_injected(clusters, one, radius_arcsec=1.0)
+    assert rec["detected"].tolist() == [False, True]
+    assert rec["source_id"].tolist() == [-1, 42] and rec["flags"].tolist() == [0, 8]
+    assert rec["gmag"].iloc[1] == 20.0 and np.isnan(rec["gmag"].iloc[0])

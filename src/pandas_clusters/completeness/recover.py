@@ -83,13 +83,17 @@ def match_injected(
     out = injected.copy()
     hit = idx >= 0
     out["detected"] = hit
-    out["source_id"] = np.where(hit, sources["source_id"].to_numpy()[np.maximum(idx, 0)], -1)
+
+    def take(column: str, fill, dtype) -> np.ndarray:
+        values = np.full(len(out), fill, dtype=dtype)
+        values[hit] = sources[column].to_numpy(dtype)[idx[hit]]
+        return values
+
+    out["source_id"] = take("source_id", -1, np.int64)
     out["sep_arcsec"] = sep_arcsec
     for col in ("gmag", "e_gmag", "imag", "e_imag"):
-        values = sources[col].to_numpy(float) if len(sources) else np.zeros(0)
-        out[col] = np.where(hit, values[np.maximum(idx, 0)] if len(values) else np.nan, np.nan)
-    flags = sources["flags"].to_numpy() if len(sources) else np.zeros(1, np.int32)
-    out["flags"] = np.where(hit, flags[np.maximum(idx, 0)], 0).astype(np.int32)
+        out[col] = take(col, np.nan, np.float64)
+    out["flags"] = take("flags", 0, np.int32)
     return out
 
 
