@@ -60,14 +60,20 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     config = validate_config({})
-    root = Path(tempfile.mkdtemp(prefix="bench_completeness-"))
+    with tempfile.TemporaryDirectory(prefix="bench_completeness-") as tmp:
+        lines = _run(Path(tmp), args.field, config)
+    report_section("bench_completeness", lines, args.results)
+
+
+def _run(root: Path, field: int, config) -> list[str]:
+    """Render the field, time its sources stage and one injection round; the report lines."""
     images = {b: root / f"{b}.fits" for b in config["bands"]}
     for band, path in images.items():
-        write_field_image(MockSettings.demo(), args.field, band, path)
+        write_field_image(MockSettings.demo(), field, band, path)
     src = SourceSettings.from_config(sources_params(config))
     sources = root / "sources.parquet"
     frame, t_src, c_src = _timed(
-        lambda: build_sources(images, field=args.field, out=sources, settings=src)
+        lambda: build_sources(images, field=field, out=sources, settings=src)
     )
     weights = []
     for seed in (0, 1):
@@ -95,7 +101,7 @@ def main(argv=None):
             sources,
             weights,
             outputs,
-            field=args.field,
+            field=field,
             rnd=0,
             seed=config["seed"],
             params=params,
@@ -106,7 +112,7 @@ def main(argv=None):
         "## Completeness: one injection round of a demo field (`benchmarks/bench_completeness.py`)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
-        f" torch {torch.__version__}, one thread. Field {args.field} of the demo mock (4 CCDs of"
+        f" torch {torch.__version__}, one thread. Field {field} of the demo mock (4 CCDs of"
         f" 1024x2048 px, g and i), {len(frame)} sources; command"
         " `python benchmarks/bench_completeness.py`.",
         "",
@@ -122,7 +128,7 @@ def main(argv=None):
         " min from the CPU time (target <= 5 min; the wall time includes waiting for a"
         " shared, loaded machine)",
     ]
-    report_section("bench_completeness", lines, args.results)
+    return lines
 
 
 if __name__ == "__main__":
