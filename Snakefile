@@ -21,6 +21,7 @@ include: "workflow/rules/detect.smk"
 include: "workflow/rules/learn.smk"
 include: "workflow/rules/catalogue.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/completeness.smk"
 
 
 rule all:

@@ -119,6 +119,7 @@ def test_threshold_change_reruns_only_the_survey_tail(repo, tiny_run):
         "publish",
         "truth_score",
         "figures",
+        "completeness",
     }
 
 
@@ -143,6 +144,7 @@ def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
     assert planned.pop("mock_image") == 2  # g and i of field 209
     for per_field in ("mock_field_truth", "sources", "stamps", "inference"):
         assert planned.pop(per_field) == 1, per_field
+    assert planned.pop("injection") == 2  # the two rounds of config/tiny.yaml, field 209 only
     assert set(planned) - {"all"} == {
         "mock_truth",
         "selection",
@@ -150,6 +152,7 @@ def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
         "publish",
         "truth_score",
         "figures",
+        "completeness",
     }
 
 
@@ -188,8 +191,54 @@ def test_real_survey_config_plans_every_stage(repo, tmp_path):
     assert images == {(str(f), b) for f in fields for b in ("g", "i")}
     for per_field in ("sources", "stamps", "inference"):
         assert planned[per_field] == len(fields), per_field
+    # completeness: one injection round (default) on the real images of every field
+    assert planned["injection"] == planned["sources"] and planned["completeness"] == 1
     assert planned["fetch_catalogue"] == 8
     # the paper's grid of config/pandas.yaml: 6 models x 5 limiting magnitudes x 3 seeds
     assert planned["training_set"] == 5
     assert planned["training"] == 6 * 5 * 3
     assert planned["evaluation"] == 6 * 5
+
+
+def test_injection_completeness_matches_truth_completeness(repo, tiny_run):
+    """On the mock, completeness by injection = completeness of the mock's own clusters, per g bin.
+
+    Within binomial errors: |z| < 3 in every g bin holding at least 10 artificial and
+    10 true clusters (detection and selection), recomputed here from the run's files.
+    """
+    from pandas_clusters.completeness import CompletenessSettings, evaluate_completeness
+    from pandas_clusters.completeness.tables import compare_with_truth, g_edges, truth_recovery
+    from pandas_clusters.core.config import validate_config
+
+    tiny = yaml.safe_load((repo / "config" / "tiny.yaml").read_text())
+    section = validate_config({"completeness": tiny["completeness"]})["completeness"]
+    settings = CompletenessSettings.from_config(section)
+    r = tiny_run
+    recovery = pd.read_parquet(r / "results/completeness/recovery.parquet")
+    assert sorted(recovery.groupby(["field", "round"]).size().index) == [
+        (f, k) for f in (207, 208) for k in range(settings.rounds)
+    ]
+    truth = truth_recovery(
+        pd.read_parquet(r / "resources/mock/truth.parquet"),
+        [pd.read_parquet(r / f"results/sources/{f}.parquet") for f in (207, 208)],
+        pd.read_parquet(r / "results/selection/candidates.parquet"),
+        settings=settings,
+    )
+    table = compare_with_truth(recovery, truth, g_edges(settings))
+    both = (table["n_injected"] >= 10) & (table["n_truth"] >= 10)
+    assert both.sum() >= 3, table
+    for kind in ("detected", "selected"):
+        assert (table.loc[both, f"z_{kind}"].abs() < 3).all(), table
+    written = pd.read_csv(r / "results/completeness/truth_comparison.tsv", sep="\t")
+    np.testing.assert_allclose(written["z_detected"], table["z_detected"], atol=1e-3)
+    mag50 = pd.read_csv(r / "results/completeness/mag50.tsv", sep="\t", dtype={"field": str})
+    assert set(mag50["field"]) == {"all", "207", "208"}
+    g50 = mag50.set_index("field")["g50_detected"]
+    lo, hi = settings.g_range
+    assert lo <= g50["all"] <= hi  # NaN per field where 50% is not crossed inside the range
+    assert g50.isna().sum() < len(g50)
+    assert ((g50.dropna() >= lo) & (g50.dropna() <= hi)).all()
+    c = evaluate_completeness(r / "results/publish/completeness_function.json", [18.0, 26.0])
+    assert np.all((c >= 0) & (c <= 1))
+    for png in ("completeness.png", "completeness_g.png"):
+        assert (r / "results/completeness" / png).stat().st_size > 0

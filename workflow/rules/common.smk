@@ -29,6 +29,7 @@ wildcard_constraints:
     mag_limit=r"\d+\.\d",
     model=r"[a-z0-9_]+",
     seed=r"\d+",
+    round=r"\d+",
 
 
 FIELDS = [int(f) for f in config["fields"]]
@@ -266,12 +267,46 @@ def get_publish_params(wildcards):
     return {k: v for k, v in sorted(config["publish"].items()) if k != "inspection_dir"}
 
 
+# --- completeness (injection of artificial clusters) ----------------------------------
+
+ROUNDS = list(range(int(config["completeness"]["rounds"])))
+
+
+def get_injection_params(wildcards):
+    """The settings of one injection round: injection and the recovery chain's stages."""
+    return {
+        "completeness": config["completeness"],
+        "sources": sources_params(config),
+        "stamps": stamps_params(config),
+        "inference": inference_params(config),
+    }
+
+
+def get_completeness_inputs(wildcards):
+    """Every round's tables; on the mock also the truth, sources and candidates."""
+    stems = expand("results/injection/{field}/round{round}", field=FIELDS, round=ROUNDS)
+    inputs = {
+        "recovery": [f"{s}.parquet" for s in stems],
+        "sources": [f"{s}_sources.parquet" for s in stems],
+        "inference": [f"{s}_inference.parquet" for s in stems],
+        "phat_clusters": "resources/catalogues/phat_clusters.parquet",
+    }
+    if config["survey"] == "mock":
+        inputs["truth"] = "resources/mock/truth.parquet"
+        inputs["candidates"] = "results/selection/candidates.parquet"
+        inputs["field_sources"] = expand(
+            "results/sources/{field}.parquet", field=FIELDS
+        )
+    return inputs
+
+
 def get_final_targets():
     """What `snakemake` with no target builds: every stage implemented so far."""
     targets = expand("resources/images/{field}/{band}.fits", field=FIELDS, band=BANDS)
     targets += ["resources/catalogues/phat_footprint.json"]
     targets += ["results/evaluation/summary.tsv", "results/publish/table7.dat"]
     targets += ["results/figures/skymap.png"]
+    targets += ["results/completeness/completeness.tsv"]
     if config["survey"] == "mock":
         targets += [
             "resources/mock/truth.parquet",

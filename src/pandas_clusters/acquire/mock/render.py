@@ -399,3 +399,80 @@ def _in_phat(df: pd.DataFrame, footprint) -> np.ndarray:
     if len(df) == 0:
         return np.zeros(0, dtype=bool)
     return np.asarray(in_footprint(df["ra"].to_numpy(), df["dec"].to_numpy(), fp), dtype=bool)
+
+
+#: Half-size (px) of the largest King-cluster stamp (``_extended_stamp`` clips there).
+KING_MAX_STAMP_PX = 90
+#: Largest fraction of a cluster's King light that may fall outside that stamp.
+KING_MAX_LIGHT_LOSS = 0.01
+
+
+def king_light_outside_stamp(r_h_pc: float, king_c: float, pixel_scale_arcsec: float) -> float:
+    """Fraction of a King cluster's light beyond ``KING_MAX_STAMP_PX`` (0 when it fits)."""
+    c_grid, rh_rc, x_grid, cdfs = king_radius_table()
+    k = int(np.clip(np.searchsorted(c_grid, king_c), 0, c_grid.size - 1))
+    rt_px = r_h_pc / rh_rc[k] / M31.pc_per_arcsec / pixel_scale_arcsec * 10 ** c_grid[k]
+    return float(1.0 - np.interp(min(KING_MAX_STAMP_PX / rt_px, 1.0), x_grid, cdfs[k]))
+
+
+def add_king_cluster(
+    img: np.ndarray,
+    x: float,
+    y: float,
+    *,
+    flux: float,
+    r_h_pc: float,
+    king_c: float,
+    fwhm_px: float,
+    beta: float,
+    pixel_scale_arcsec: float,
+    members: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> None:
+    """Add one cluster of the mock's model (King light + resolved members) to ``img``, noiseless.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        float64 C-contiguous image (ADU), changed in place.
+    x, y : float
+        Centre, 0-based pixels of ``img``.
+    flux : float
+        Total flux of the cluster, ADU; the members' light is part of it (the smooth
+        King component keeps at least 10%, as in :func:`render_ccd`).
+    r_h_pc, king_c : float
+        Half-light radius (pc at M31's distance) and concentration ``log10(r_t/r_c)``.
+    fwhm_px, beta : float
+        Moffat PSF of the image.
+    pixel_scale_arcsec : float
+        Pixel scale of the image.
+    members : (x, y, flux) arrays, optional
+        Resolved member stars (pixels of ``img``, ADU).
+
+    Raises
+    ------
+    ValueError
+        If the concentration is outside the tabulated King grid, ``r_h_pc <= 0``, or
+        more than :data:`KING_MAX_LIGHT_LOSS` of the light falls outside the stamp.
+    """
+    from types import SimpleNamespace
+
+    c_grid = king_radius_table()[0]
+    ok = r_h_pc > 0 and c_grid[0] <= king_c <= c_grid[-1]
+    if not ok or king_light_outside_stamp(r_h_pc, king_c, pixel_scale_arcsec) > KING_MAX_LIGHT_LOSS:
+        msg = (
+            f"King cluster r_h = {r_h_pc} pc, c = {king_c} at {pixel_scale_arcsec} arcsec/px: "
+            f"the renderer supports r_h > 0, c in [{c_grid[0]}, {c_grid[-1]}] and at most "
+            f"{KING_MAX_LIGHT_LOSS:.0%} of the light beyond {KING_MAX_STAMP_PX} px"
+        )
+        raise ValueError(msg)
+    psf = _psf_stamp(float(fwhm_px), float(beta))
+    member_flux = 0.0 if members is None else float(np.sum(members[2]))
+    smooth = max(flux - member_flux, 0.1 * flux)
+    obj = SimpleNamespace(kind="young_cluster", king_c=king_c, r_h_pc=r_h_pc)
+    scale = SimpleNamespace(pixel_scale_arcsec=pixel_scale_arcsec)
+    stamp, x0, y0 = _extended_stamp(obj, x, y, smooth, scale, psf)
+    if stamp is not None:
+        _add_stamp(img, stamp, x0, y0)
+    if members is not None and len(members[0]):
+        mx, my, mf = (np.asarray(a, dtype=np.float64) for a in members)
+        _add_points(img, mx, my, mf, moffat_alpha(fwhm_px, beta), beta, _PSF_RADIUS)
