@@ -71,7 +71,7 @@ def run_round(
         The recovery table written.
     """
     settings = CompletenessSettings.from_config(params["completeness"])
-    src_settings = SourceSettings.from_config(params["sources"])
+    src_settings = SourceSettings.from_config(**params["sources"])
     out = Path(outputs["recovery"])
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".round{rnd}-") as tmp:
@@ -93,8 +93,8 @@ def run_round(
             weights=weights,
             workdir=Path(tmp) / "recovery",
             src_settings=src_settings,
-            stamp_settings=StampSettings.from_config(params["stamps"]),
-            inference_settings=InferenceSettings.from_config(params["inference"]),
+            stamp_settings=StampSettings.from_config(**params["stamps"]),
+            inference_settings=InferenceSettings.from_config(**params["inference"]),
             match_radius_arcsec=settings.match_radius_arcsec,
         )
         os.replace(src_path, outputs["sources"])
