@@ -34,7 +34,7 @@ def _settings(**changes) -> CompletenessSettings:
     return CompletenessSettings.from_config({**CONFIG["completeness"], **changes})
 
 
-SOURCES = SourceSettings.from_config(sources_params(CONFIG))
+SOURCES = SourceSettings.from_config(**sources_params(CONFIG))
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +238,7 @@ def test_recovery_chain_and_selection_cuts(field, tmp_path):
     torch.manual_seed(0)
     meta = {"model": "resnet18", "in_channels": 2, "bands": ["g", "i"], "size": 32, "seed": 0}
     weights = save_weights(build_model("resnet18", in_channels=2), tmp_path / "w.st", metadata=meta)
-    stamps = StampSettings.from_config({**stamps_params(CONFIG), "size": 32, "direct_io": False})
+    stamps = StampSettings.from_config(**{**stamps_params(CONFIG), "size": 32})
     images, table = _inject(field, tmp_path / "img", _settings(g_range=[18.0, 24.0]))
     rec, src, inf = recover_round(
         images,
