@@ -494,13 +494,12 @@ def _aperture_correction(
     return float(2.5 * np.log10(np.median(ratio))), "growth", int(ok.sum())
 
 
-def _measure_ccd(
-    images: Mapping[str, CCDImage], settings: SourceSettings, field: int
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    bands = settings.bands
-    ref = bands[0]
+def _ccd_band_maps(
+    images: Mapping[str, CCDImage], settings: SourceSettings
+) -> dict[str, _BandMaps] | None:
+    """Background, noise and masks of every band; None (warned) if a band has no data."""
     maps: dict[str, _BandMaps] = {}
-    for band in bands:
+    for band in settings.bands:
         m = _band_maps(images[band], settings)
         if m is None:
             img = images[band]
@@ -508,10 +507,17 @@ def _measure_ccd(
                 f"{img.path}[{img.ref.hdu}] (CCD {img.ref.ccd}, band {band}) has no valid "
                 "pixel (all NaN): no sources from this CCD",
                 EmptyCCDWarning,
-                stacklevel=3,
+                stacklevel=4,  # the caller of _measure_ccd's caller, as from _measure_ccd
             )
-            return _empty_frame(bands), []
+            return None
         maps[band] = m
+    return maps
+
+
+def _detect(
+    maps: Mapping[str, _BandMaps], ref: str, settings: SourceSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Background-subtracted detection image, its bad-pixel mask and sep's objects on it."""
     det, det_mask = _detection_image(maps, ref)
     det_back, det_rms = background(
         det, det_mask, box=settings.background_box, filter_size=settings.background_filter
@@ -529,34 +535,66 @@ def _measure_ccd(
         deblend_nthresh=settings.deblend_nthresh,
         deblend_cont=settings.deblend_cont,
     )
-    ccd = images[ref].ref.ccd
-    if len(objs) == 0:
-        return _empty_frame(bands), []
-    xr, yr = _windowed_positions(det, det_mask, objs)
-    ref_img = images[ref]
-    ra, dec = ref_img.wcs.pixel_to_world_values(xr, yr)
-    ra = np.mod(np.asarray(ra, dtype=np.float64), 360.0)
-    dec = np.asarray(dec, dtype=np.float64)
-    n = len(objs)
-    flags = np.zeros(n, dtype=np.int32)
-    flags[(objs["flag"] & sep.OBJ_MERGED) != 0] |= FLAG_BLENDED
+    return det, det_mask, objs
 
-    scale_ref = pixel_scale_arcsec(ref_img.wcs)
+
+def _neighbours(
+    xr: np.ndarray, yr: np.ndarray, scale_ref: float, settings: SourceSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the CROWDED sources and of those isolated within the total aperture."""
     tree = cKDTree(np.column_stack([xr, yr]))
     crowd_px = settings.crowding_radius_arcsec / scale_ref
     n_crowd = np.asarray(
         tree.query_ball_point(np.column_stack([xr, yr]), crowd_px, return_length=True)
     )
-    flags[n_crowd > 1] |= FLAG_CROWDED
     tot_px = settings.total_radius_arcsec / scale_ref
     n_tot = np.asarray(tree.query_ball_point(np.column_stack([xr, yr]), tot_px, return_length=True))
-    isolated = n_tot == 1
+    return n_crowd > 1, n_tot == 1
 
-    cols: dict[str, np.ndarray] = {}
-    mags: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    info: list[dict[str, Any]] = []
-    band_flags: dict[str, np.ndarray] = {}
-    for band in bands:
+
+def _aperture_photometry(
+    m: _BandMaps, xb: np.ndarray, yb: np.ndarray, r_px: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flux, flux error and flags of one band at its pixel positions (NaN off the CCD)."""
+    ny, nx = m.sub.shape
+    n = len(xb)
+    off = ~((xb >= -0.5) & (xb < nx - 0.5) & (yb >= -0.5) & (yb < ny - 0.5))
+    flux = np.full(n, np.nan)
+    ferr = np.full(n, np.nan)
+    bflag = np.zeros(n, dtype=np.int32)
+    on = ~off
+    if on.any():
+        f, fe, af = sep.sum_circle(
+            m.sub, xb[on], yb[on], r_px, err=m.rms, gain=m.image.gain, mask=m.mask, subpix=0
+        )
+        s, _, _ = sep.sum_circle(m.sat, xb[on], yb[on], r_px, subpix=0)
+        flux[on], ferr[on] = f, fe
+        sub_flags = np.zeros(on.sum(), dtype=np.int32)
+        sub_flags[(af & sep.APER_TRUNC) != 0] |= FLAG_EDGE
+        sub_flags[(af & (sep.APER_HASMASKED | sep.APER_ALLMASKED)) != 0] |= FLAG_NAN_IN_APERTURE
+        sub_flags[s > 0] |= FLAG_SATURATED
+        bflag[on] = sub_flags
+    bflag[off] |= FLAG_OFF_BAND | FLAG_EDGE
+    return flux, ferr, bflag
+
+
+@dataclass
+class _Photometry:
+    """Aperture photometry of one CCD, band by band (``bands`` order)."""
+
+    cols: dict[str, np.ndarray]  # x_{band}, y_{band}
+    fluxes: dict[str, tuple[np.ndarray, np.ndarray]]  # band -> (flux, error)
+    band_flags: dict[str, np.ndarray]
+    info: list[dict[str, Any]]  # one metadata record per band
+
+
+def _measure_bands(
+    maps: Mapping[str, _BandMaps], ccd: int, xr, yr, ra, dec, settings: SourceSettings
+) -> _Photometry:
+    """Each band measured at the pixel position of the same sky position in its own WCS."""
+    ref = settings.bands[0]
+    phot = _Photometry(cols={}, fluxes={}, band_flags={}, info=[])
+    for band in settings.bands:
         m = maps[band]
         img = m.image
         ny, nx = m.sub.shape
@@ -565,29 +603,12 @@ def _measure_ccd(
         else:
             xb, yb = img.wcs.world_to_pixel_values(ra, dec)
             xb, yb = np.asarray(xb, dtype=np.float64), np.asarray(yb, dtype=np.float64)
-        cols[f"x_{band}"], cols[f"y_{band}"] = xb, yb
+        phot.cols[f"x_{band}"], phot.cols[f"y_{band}"] = xb, yb
         scale = pixel_scale_arcsec(img.wcs)
         r_px = settings.aperture_radius_arcsec / scale
-        off = ~((xb >= -0.5) & (xb < nx - 0.5) & (yb >= -0.5) & (yb < ny - 0.5))
-        flux = np.full(n, np.nan)
-        ferr = np.full(n, np.nan)
-        bflag = np.zeros(n, dtype=np.int32)
-        on = ~off
-        if on.any():
-            f, fe, af = sep.sum_circle(
-                m.sub, xb[on], yb[on], r_px, err=m.rms, gain=img.gain, mask=m.mask, subpix=0
-            )
-            s, _, _ = sep.sum_circle(m.sat, xb[on], yb[on], r_px, subpix=0)
-            flux[on], ferr[on] = f, fe
-            sub_flags = np.zeros(on.sum(), dtype=np.int32)
-            sub_flags[(af & sep.APER_TRUNC) != 0] |= FLAG_EDGE
-            sub_flags[(af & (sep.APER_HASMASKED | sep.APER_ALLMASKED)) != 0] |= FLAG_NAN_IN_APERTURE
-            sub_flags[s > 0] |= FLAG_SATURATED
-            bflag[on] = sub_flags
-        bflag[off] |= FLAG_OFF_BAND | FLAG_EDGE
-        band_flags[band] = bflag
-        mags[band] = (flux, ferr)
-        info.append(
+        flux, ferr, phot.band_flags[band] = _aperture_photometry(m, xb, yb, r_px)
+        phot.fluxes[band] = (flux, ferr)
+        phot.info.append(
             {
                 "ccd": int(ccd),
                 "band": band,
@@ -599,25 +620,37 @@ def _measure_ccd(
                 "shape": [int(ny), int(nx)],
             }
         )
-    any_flag = np.zeros(n, dtype=np.int32)
-    for bflag in band_flags.values():
+    return phot
+
+
+def _magnitudes(
+    maps: Mapping[str, _BandMaps],
+    phot: _Photometry,
+    flags: np.ndarray,
+    isolated: np.ndarray,
+    ccd: int,
+    settings: SourceSettings,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """AB magnitudes and errors per band, aperture-corrected; updates ``flags`` in place."""
+    any_flag = np.zeros(len(flags), dtype=np.int32)
+    for bflag in phot.band_flags.values():
         any_flag |= bflag
     flags |= any_flag
     clean = (flags & ~FLAG_BLENDED) == 0
-    for band, rec in zip(bands, info, strict=True):
+    mags: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for band, rec in zip(settings.bands, phot.info, strict=True):
         m = maps[band]
-        flux, ferr = mags[band]
-        scale = rec["pixel_scale_arcsec"]
+        flux, ferr = phot.fluxes[band]
         corr, how, nstars = _aperture_correction(
             m,
-            cols[f"x_{band}"],
-            cols[f"y_{band}"],
+            phot.cols[f"x_{band}"],
+            phot.cols[f"y_{band}"],
             flux,
             ferr,
-            clean & (band_flags[band] == 0),
+            clean & (phot.band_flags[band] == 0),
             isolated,
             rec["aperture_radius_px"],
-            scale,
+            rec["pixel_scale_arcsec"],
             settings,
         )
         if not np.isfinite(corr):
@@ -625,7 +658,7 @@ def _measure_ccd(
                 f"{m.image.path}[{m.image.ref.hdu}] (CCD {ccd}, band {band}): only {nstars} "
                 "isolated bright stars, aperture correction set to 0 (flag NO_APCORR)",
                 ApertureCorrectionWarning,
-                stacklevel=3,
+                stacklevel=4,  # the caller of _measure_ccd's caller, as from _measure_ccd
             )
             corr = 0.0
             flags |= FLAG_NO_APCORR
@@ -638,7 +671,40 @@ def _measure_ccd(
         emag[bad] = np.nan
         flags[bad] |= FLAG_BAD_FLUX
         mags[band] = (mag, emag)
+    return mags
 
+
+def _measure_ccd(
+    images: Mapping[str, CCDImage], settings: SourceSettings, field: int
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Detect and measure the sources of one CCD in every band (steps 1-6 of the module doc).
+
+    Returns the CCD's sources (with the ``_edge_px`` column used to resolve
+    duplicates) and one metadata record per band; both empty when a band has
+    no valid pixel (:class:`EmptyCCDWarning`) or nothing is detected.
+    """
+    bands = settings.bands
+    ref = bands[0]
+    maps = _ccd_band_maps(images, settings)
+    if maps is None:
+        return _empty_frame(bands), []
+    det, det_mask, objs = _detect(maps, ref, settings)
+    ccd = images[ref].ref.ccd
+    if len(objs) == 0:
+        return _empty_frame(bands), []
+    xr, yr = _windowed_positions(det, det_mask, objs)
+    ref_img = images[ref]
+    ra, dec = ref_img.wcs.pixel_to_world_values(xr, yr)
+    ra = np.mod(np.asarray(ra, dtype=np.float64), 360.0)
+    dec = np.asarray(dec, dtype=np.float64)
+    n = len(objs)
+    flags = np.zeros(n, dtype=np.int32)
+    flags[(objs["flag"] & sep.OBJ_MERGED) != 0] |= FLAG_BLENDED
+    crowded, isolated = _neighbours(xr, yr, pixel_scale_arcsec(ref_img.wcs), settings)
+    flags[crowded] |= FLAG_CROWDED
+    phot = _measure_bands(maps, ccd, xr, yr, ra, dec, settings)
+    mags = _magnitudes(maps, phot, flags, isolated, ccd, settings)
+    ny, nx = ref_img.data.shape
     frame = pd.DataFrame(
         {
             "source_id": make_source_id(field, np.full(n, ccd), xr, yr),
@@ -646,16 +712,14 @@ def _measure_ccd(
             "ccd": np.full(n, ccd, dtype=np.int16),
             "ra": ra,
             "dec": dec,
-            **cols,
+            **phot.cols,
             **{f"{b}mag": mags[b][0] for b in bands},
             **{f"e_{b}mag": mags[b][1] for b in bands},
             "flags": flags,
-            "_edge_px": np.minimum.reduce(
-                [xr, yr, ref_img.data.shape[1] - 1 - xr, ref_img.data.shape[0] - 1 - yr]
-            ),
+            "_edge_px": np.minimum.reduce([xr, yr, nx - 1 - xr, ny - 1 - yr]),
         }
     )
-    return frame, info
+    return frame, phot.info
 
 
 def _empty_frame(bands: Sequence[str]) -> pd.DataFrame:
@@ -701,6 +765,48 @@ def _dedupe_ids(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- catalogue input
 
 
+def _read_casu_columns(path: Path) -> pd.DataFrame:
+    """Read a CASU catalogue file; its columns renamed to :data:`CASU_COLUMNS` (any case)."""
+    suffix = "".join(path.suffixes).lower()
+    try:
+        if suffix.endswith(".parquet"):
+            raw = pd.read_parquet(path)
+        else:
+            from astropy.table import Table
+
+            fmt = "fits" if suffix.endswith((".fits", ".fit", ".fits.gz")) else "ascii.basic"
+            raw = Table.read(path, format=fmt).to_pandas()
+    except (OSError, ValueError) as exc:
+        msg = f"cannot read CASU catalogue {path}: {exc}"
+        raise ValueError(msg) from exc
+    lower = {str(c).lower(): c for c in raw.columns}
+    missing = [c for c in CASU_COLUMNS if c.lower() not in lower]
+    if missing:
+        msg = f"CASU catalogue {path}: missing column(s) {', '.join(missing)}"
+        raise ValueError(msg)
+    return raw.rename(columns={lower[c.lower()]: c for c in CASU_COLUMNS})
+
+
+def _casu_photometry(cat: pd.DataFrame, flags: np.ndarray) -> dict[str, np.ndarray]:
+    """0-based positions and magnitudes of bands g, i; sets BAD_FLUX/SATURATED in ``flags``."""
+    out: dict[str, Any] = {}
+    for band, (xc, yc, mc, ec, cc) in {
+        "g": ("xg", "yg", "g", "dg", "ig"),
+        "i": ("xi", "yi", "i", "di", "ii"),
+    }.items():
+        out[f"x_{band}"] = cat[xc].to_numpy(dtype=np.float64) - 1.0
+        out[f"y_{band}"] = cat[yc].to_numpy(dtype=np.float64) - 1.0
+        mag = cat[mc].to_numpy(dtype=np.float64)
+        err = cat[ec].to_numpy(dtype=np.float64)
+        bad = ~((mag > 0) & (mag < 40))
+        mag = np.where(bad, np.nan, mag)
+        err = np.where(bad, np.nan, err)
+        flags[bad] |= FLAG_BAD_FLUX
+        flags[cat[cc].to_numpy() == -9] |= FLAG_SATURATED
+        out[f"{band}mag"], out[f"e_{band}mag"] = mag, err
+    return out
+
+
 def read_casu_catalogue(path: str | os.PathLike, *, field: int) -> pd.DataFrame:
     """Convert a PAndAS CASU band-merged catalogue to a sources table (bands g, i).
 
@@ -727,44 +833,13 @@ def read_casu_catalogue(path: str | os.PathLike, *, field: int) -> pd.DataFrame:
         If a required column is missing (named) or the file cannot be read.
     """
     path = Path(path)
-    suffix = "".join(path.suffixes).lower()
-    try:
-        if suffix.endswith(".parquet"):
-            raw = pd.read_parquet(path)
-        else:
-            from astropy.table import Table
-
-            fmt = "fits" if suffix.endswith((".fits", ".fit", ".fits.gz")) else "ascii.basic"
-            raw = Table.read(path, format=fmt).to_pandas()
-    except (OSError, ValueError) as exc:
-        msg = f"cannot read CASU catalogue {path}: {exc}"
-        raise ValueError(msg) from exc
-    lower = {str(c).lower(): c for c in raw.columns}
-    missing = [c for c in CASU_COLUMNS if c.lower() not in lower]
-    if missing:
-        msg = f"CASU catalogue {path}: missing column(s) {', '.join(missing)}"
-        raise ValueError(msg)
-    cat = raw.rename(columns={lower[c.lower()]: c for c in CASU_COLUMNS})
+    cat = _read_casu_columns(path)
     fld = pd.to_numeric(cat["field"], errors="coerce")
     if fld.notna().all():
         cat = cat[fld.to_numpy() == field]
     n = len(cat)
     flags = np.zeros(n, dtype=np.int32)
-    out: dict[str, Any] = {}
-    for band, (xc, yc, mc, ec, cc) in {
-        "g": ("xg", "yg", "g", "dg", "ig"),
-        "i": ("xi", "yi", "i", "di", "ii"),
-    }.items():
-        out[f"x_{band}"] = cat[xc].to_numpy(dtype=np.float64) - 1.0
-        out[f"y_{band}"] = cat[yc].to_numpy(dtype=np.float64) - 1.0
-        mag = cat[mc].to_numpy(dtype=np.float64)
-        err = cat[ec].to_numpy(dtype=np.float64)
-        bad = ~((mag > 0) & (mag < 40))
-        mag = np.where(bad, np.nan, mag)
-        err = np.where(bad, np.nan, err)
-        flags[bad] |= FLAG_BAD_FLUX
-        flags[cat[cc].to_numpy() == -9] |= FLAG_SATURATED
-        out[f"{band}mag"], out[f"e_{band}mag"] = mag, err
+    out = _casu_photometry(cat, flags)
     ccd = cat["iccd"].to_numpy(dtype=np.int64)
     ra = np.mod(cat["RA"].to_numpy(dtype=np.float64), 360.0)
     dec = cat["Dec"].to_numpy(dtype=np.float64)
@@ -870,6 +945,85 @@ def _map_ccds(
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _sources_meta(field: int, settings: SourceSettings) -> dict[str, Any]:
+    """File metadata of a sources table (completed by the method and the writer)."""
+    return {
+        "stage": "sources",
+        "field": int(field),
+        "bands": list(settings.bands),
+        "method": settings.method,
+        "settings": settings.to_dict(),
+        "flag_bits": FLAG_BITS,
+        "pixel_origin": 0,
+        "magnitude_system": "AB",
+    }
+
+
+def _catalogue_frame(
+    catalogue: str | os.PathLike | None,
+    field: int,
+    settings: SourceSettings,
+    meta: dict[str, Any],
+) -> pd.DataFrame:
+    """Sources of a CASU catalogue (``method = "catalogue"``); records it in ``meta``."""
+    bands = settings.bands
+    if catalogue is None:
+        msg = "sources: method 'catalogue' needs a catalogue path"
+        raise ValueError(msg)
+    if tuple(bands) != ("g", "i"):
+        msg = f"sources: the CASU catalogue layout holds bands g, i; config bands are {bands}"
+        raise ValueError(msg)
+    frame = read_casu_catalogue(catalogue, field=field)
+    frame["_edge_px"] = np.zeros(len(frame))
+    meta["catalogue"] = str(catalogue)
+    meta["ccds"] = []
+    return frame
+
+
+def _detected_frame(
+    images: Mapping[str, str | os.PathLike],
+    field: int,
+    settings: SourceSettings,
+    threads: int,
+    meta: dict[str, Any],
+) -> pd.DataFrame:
+    """Sources detected CCD by CCD (``method = "detect"``); the CCD records go to ``meta``."""
+    bands = settings.bands
+    missing = [b for b in bands if b not in images]
+    if missing:
+        msg = f"sources: no image for band(s) {', '.join(missing)} of field {field}"
+        raise ValueError(msg)
+    frames: list[pd.DataFrame] = []
+    infos: list[dict[str, Any]] = []
+    for pair, (frame_ccd, info) in zip(
+        pairs := _pair_ccds(images, bands, field),
+        _map_ccds(images, pairs, settings, field, threads),
+        strict=True,
+    ):
+        log.info("field %d CCD %d: %d sources", field, pair[bands[0]].ccd, len(frame_ccd))
+        frames.append(frame_ccd)
+        infos.extend(info)
+    nonempty = [f for f in frames if len(f)]
+    frame = pd.concat(nonempty, ignore_index=True) if nonempty else _empty_frame(bands)
+    meta["ccds"] = infos
+    return frame
+
+
+def _final_frame(frame: pd.DataFrame, settings: SourceSettings) -> pd.DataFrame:
+    """Sorted by ``source_id``, duplicates resolved, ``rproj_kpc`` added, schema columns."""
+    frame = frame.sort_values("source_id", kind="stable").reset_index(drop=True)
+    frame = _dedupe_ids(frame)
+    frame = _resolve_duplicates(frame, settings.duplicate_radius_arcsec)
+    frame = frame.drop(columns="_edge_px")
+    frame["rproj_kpc"] = (
+        projected_radius_kpc(frame["ra"].to_numpy(), frame["dec"].to_numpy())
+        if len(frame)
+        else np.zeros(0)
+    )
+    schema = sources_schema(settings.bands)
+    return frame[schema.names].reset_index(drop=True)
+
+
 def build_sources(
     images: Mapping[str, str | os.PathLike],
     *,
@@ -917,57 +1071,13 @@ def build_sources(
     ApertureCorrectionWarning
         When no aperture correction can be measured on a CCD.
     """
-    bands = settings.bands
-    meta: dict[str, Any] = {
-        "stage": "sources",
-        "field": int(field),
-        "bands": list(bands),
-        "method": settings.method,
-        "settings": settings.to_dict(),
-        "flag_bits": FLAG_BITS,
-        "pixel_origin": 0,
-        "magnitude_system": "AB",
-    }
+    meta = _sources_meta(field, settings)
     if settings.method == "catalogue":
-        if catalogue is None:
-            msg = "sources: method 'catalogue' needs a catalogue path"
-            raise ValueError(msg)
-        if tuple(bands) != ("g", "i"):
-            msg = f"sources: the CASU catalogue layout holds bands g, i; config bands are {bands}"
-            raise ValueError(msg)
-        frame = read_casu_catalogue(catalogue, field=field)
-        frame["_edge_px"] = np.zeros(len(frame))
-        meta["catalogue"] = str(catalogue)
-        meta["ccds"] = []
+        frame = _catalogue_frame(catalogue, field, settings, meta)
     else:
-        missing = [b for b in bands if b not in images]
-        if missing:
-            msg = f"sources: no image for band(s) {', '.join(missing)} of field {field}"
-            raise ValueError(msg)
-        frames: list[pd.DataFrame] = []
-        infos: list[dict[str, Any]] = []
-        for pair, (frame_ccd, info) in zip(
-            pairs := _pair_ccds(images, bands, field),
-            _map_ccds(images, pairs, settings, field, threads),
-            strict=True,
-        ):
-            log.info("field %d CCD %d: %d sources", field, pair[bands[0]].ccd, len(frame_ccd))
-            frames.append(frame_ccd)
-            infos.extend(info)
-        nonempty = [f for f in frames if len(f)]
-        frame = pd.concat(nonempty, ignore_index=True) if nonempty else _empty_frame(bands)
-        meta["ccds"] = infos
-    frame = frame.sort_values("source_id", kind="stable").reset_index(drop=True)
-    frame = _dedupe_ids(frame)
-    frame = _resolve_duplicates(frame, settings.duplicate_radius_arcsec)
-    frame = frame.drop(columns="_edge_px")
-    frame["rproj_kpc"] = (
-        projected_radius_kpc(frame["ra"].to_numpy(), frame["dec"].to_numpy())
-        if len(frame)
-        else np.zeros(0)
-    )
-    schema = sources_schema(bands)
-    frame = frame[schema.names].reset_index(drop=True)
+        frame = _detected_frame(images, field, settings, threads, meta)
+    frame = _final_frame(frame, settings)
+    schema = sources_schema(settings.bands)
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     meta["n_sources"] = int(len(frame))
     write_parquet(table, out, metadata=meta)

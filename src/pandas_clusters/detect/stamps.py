@@ -573,6 +573,78 @@ def _check_ccds(frame: pd.DataFrame, refs, images, sources_path) -> None:
             raise ValueError(msg)
 
 
+def _ccd_ranges(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """First and end row of each CCD's run in ``frame`` (sorted by CCD)."""
+    ccds = frame["ccd"].to_numpy()
+    bounds = np.flatnonzero(np.diff(ccds)) + 1
+    starts = np.concatenate([[0], bounds]) if len(frame) else np.zeros(0, dtype=np.int64)
+    ends = np.concatenate([bounds, [len(frame)]]) if len(frame) else np.zeros(0, dtype=np.int64)
+    return starts, ends
+
+
+def _stamps_meta(sources_path, images, refs, n_table: int, settings: StampSettings) -> dict:
+    """File metadata of a stamps file (pixel scales read from each band's first CCD)."""
+    bands, s = settings.bands, settings.size
+    scales: dict[str, float] = {}
+    for b in bands:
+        first = next(iter(refs[b].values()))
+        scales[b] = pixel_scale_arcsec(read_wcs(images[b], first))
+    return {
+        "stage": "stamps",
+        "bands": list(bands),
+        "size": int(s),
+        "shape": [len(bands), int(s), int(s)],
+        "dtype": "float32",
+        "pixel_scale_arcsec": float(np.mean(list(scales.values()))),
+        "pixel_scale_arcsec_by_band": scales,
+        "scaling": (
+            f"(ADU - sep background) * 10**(0.4 * ({settings.zero_point_ab} - MAGZPT)); "
+            f"AB zero point {settings.zero_point_ab}"
+        ),
+        "zero_point_ab": float(settings.zero_point_ab),
+        "sky_subtracted": True,
+        "centring": "nearest pixel in each band's own grid; source at pixel (S//2, S//2) +-0.5 px; no resampling",
+        "fill_value": "NaN",
+        "flag_bits": STAMP_FLAG_BITS,
+        "rows_per_group": int(settings.rows_per_group),
+        "mag_limit": settings.mag_limit,
+        "mag_limit_column": LIMIT_COLUMN,
+        "n_sources_table": int(n_table),
+        "settings": settings.to_dict(),
+        "sources": str(sources_path),
+    }
+
+
+def _write_stamps(
+    out, schema: pa.Schema, frame, starts, ends, refs, images, settings: StampSettings, threads
+) -> int:
+    """Cut and write every stamp to ``out`` atomically; returns the number of rows."""
+    s, nb = settings.size, len(settings.bands)
+    compression = None if settings.compression in ("none", None) else settings.compression
+    rows = min(settings.rows_per_group, max(len(frame), 1))
+    per_group = settings.rows_per_group
+    n_groups = max(1, sum(-(-(z - a) // per_group) for a, z in zip(starts, ends, strict=True)))
+    try:
+        with (
+            atomic_path(out) as tmp,
+            PlainStampWriter(
+                tmp,
+                schema,
+                rows=rows,
+                values=nb * s * s,
+                slots=2 if threads > 1 and n_groups > 1 else 1,
+                compression=compression,
+                page_checksum=_PAGE_CHECKSUM,
+            ) as writer,
+        ):
+            return _cut_all(writer, frame, starts, ends, refs, images, settings)
+    except OSError as exc:
+        if exc.errno is None or isinstance(exc, FileNotFoundError):
+            raise
+        # pyarrow's write errors (disk full, quota) do not name the file
+        raise OSError(exc.errno, f"{exc.strerror or exc} (writing stamps)", os.fspath(out)) from exc
+
+
 def cut_stamps(
     sources_path: str | os.PathLike,
     images: Mapping[str, str | os.PathLike],
@@ -620,73 +692,16 @@ def cut_stamps(
     if missing:
         msg = f"stamps: no image for band(s) {', '.join(missing)}"
         raise ValueError(msg)
-    s = settings.size
-    nb = len(bands)
     frame, n_table = _read_positions(sources_path, bands, settings.mag_limit, field)
     refs = {b: {r.ccd: r for r in list_ccds(images[b], band=b, field=field)} for b in bands}
     _check_ccds(frame, refs, images, sources_path)
-    schema = stamps_schema(nb, s)
-    scales: dict[str, float] = {}
-    n_written = 0
-    ccds = frame["ccd"].to_numpy()
-    bounds = np.flatnonzero(np.diff(ccds)) + 1
-    starts = np.concatenate([[0], bounds]) if len(frame) else np.zeros(0, dtype=np.int64)
-    ends = np.concatenate([bounds, [len(frame)]]) if len(frame) else np.zeros(0, dtype=np.int64)
-
+    starts, ends = _ccd_ranges(frame)
     # file metadata is needed before the first row group: pixel scales come from the headers
-    for b in bands:
-        first = next(iter(refs[b].values()))
-        scales[b] = pixel_scale_arcsec(read_wcs(images[b], first))
-    meta = {
-        "stage": "stamps",
-        "bands": list(bands),
-        "size": int(s),
-        "shape": [nb, int(s), int(s)],
-        "dtype": "float32",
-        "pixel_scale_arcsec": float(np.mean(list(scales.values()))),
-        "pixel_scale_arcsec_by_band": scales,
-        "scaling": (
-            f"(ADU - sep background) * 10**(0.4 * ({settings.zero_point_ab} - MAGZPT)); "
-            f"AB zero point {settings.zero_point_ab}"
-        ),
-        "zero_point_ab": float(settings.zero_point_ab),
-        "sky_subtracted": True,
-        "centring": "nearest pixel in each band's own grid; source at pixel (S//2, S//2) +-0.5 px; no resampling",
-        "fill_value": "NaN",
-        "flag_bits": STAMP_FLAG_BITS,
-        "rows_per_group": int(settings.rows_per_group),
-        "mag_limit": settings.mag_limit,
-        "mag_limit_column": LIMIT_COLUMN,
-        "n_sources_table": int(n_table),
-        "settings": settings.to_dict(),
-        "sources": str(sources_path),
-    }
-    full_schema = schema.with_metadata(
+    meta = _stamps_meta(sources_path, images, refs, n_table, settings)
+    schema = stamps_schema(len(bands), settings.size).with_metadata(
         {b"pandas_clusters": json.dumps(meta, sort_keys=True).encode()}
     )
-    compression = None if settings.compression in ("none", None) else settings.compression
-    rows = min(settings.rows_per_group, max(len(frame), 1))
-    per_group = settings.rows_per_group
-    n_groups = max(1, sum(-(-(z - a) // per_group) for a, z in zip(starts, ends, strict=True)))
-    try:
-        with (
-            atomic_path(out) as tmp,
-            PlainStampWriter(
-                tmp,
-                full_schema,
-                rows=rows,
-                values=nb * s * s,
-                slots=2 if threads > 1 and n_groups > 1 else 1,
-                compression=compression,
-                page_checksum=_PAGE_CHECKSUM,
-            ) as writer,
-        ):
-            n_written = _cut_all(writer, frame, starts, ends, refs, images, settings)
-    except OSError as exc:
-        if exc.errno is None or isinstance(exc, FileNotFoundError):
-            raise
-        # pyarrow's write errors (disk full, quota) do not name the file
-        raise OSError(exc.errno, f"{exc.strerror or exc} (writing stamps)", os.fspath(out)) from exc
+    n_written = _write_stamps(out, schema, frame, starts, ends, refs, images, settings, threads)
     log.info(
         "wrote %d stamps (of %d sources; %s) to %s",
         n_written,
