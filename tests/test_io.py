@@ -66,9 +66,13 @@ def test_page_checksums_catch_overwritten_bytes(tmp_path):
     # a plain reader takes the damaged value for data ...
     assert pq.read_table(path)["x"].to_numpy()[12_345] == 1.5e16
     # ... the checksummed readers refuse the page, naming the file
-    with pytest.raises(ValueError, match=r"t\.parquet cannot be read: .*(?i:checksum|crc)"):
+    with pytest.raises(
+        ValueError, match=r"t\.parquet cannot be read as Parquet: .*(?i:checksum|crc)"
+    ):
         pio.read_parquet(path)
-    with pytest.raises(ValueError, match=r"t\.parquet cannot be read: .*(?i:checksum|crc)"):
+    with pytest.raises(
+        ValueError, match=r"t\.parquet cannot be read as Parquet: .*(?i:checksum|crc)"
+    ):
         list(pio.iter_parquet_batches(path, batch_size=1000))
 
 

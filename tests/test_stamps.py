@@ -313,7 +313,7 @@ def test_stamps_limit_follows_the_faintest_limit_in_use():
     base = stamps_params(_config(training={"mag_limits": [21.0, 22.0]}))
     assert base["mag_limit"] == pytest.approx(22.0 + 0.3)
     assert "all_sources" not in base and "mag_margin" not in base
-    StampSettings.from_config(base)  # the rule's params build the settings
+    StampSettings.from_config(**base)  # the rule's params build the settings
     # a limit that is not the faintest does not touch the stamps (same params: no rerun)
     assert stamps_params(_config(training={"mag_limits": [20.0, 22.0]})) == base
     assert stamps_params(_config(selection={"mag_limit": 21.0})) == stamps_params(_config())
@@ -420,7 +420,9 @@ def test_overwritten_bytes_in_a_stamps_file_are_an_error(mock_stamps, tmp_path):
     out = tmp_path / "st.parquet"
     out.write_bytes(mock_stamps["out"].read_bytes())
     _overwrite_pixels(out)
-    with pytest.raises(ValueError, match=r"st\.parquet cannot be read: .*(?i:checksum|crc)"):
+    with pytest.raises(
+        ValueError, match=r"st\.parquet cannot be read as Parquet: .*(?i:checksum|crc)"
+    ):
         read_stamps(out)
     # a file written without checksums: the absurd values themselves are refused
     values = np.arange(64 * 16, dtype=np.float32).reshape(64, 1, 4, 4)
