@@ -52,6 +52,22 @@ def _cmd_mock_catalogues(cfg, args):
     )
 
 
+def _cmd_mock_realism(cfg, args):
+    from pandas_clusters.report.realism import write_realism_report
+
+    argv = ["pandas-clusters", "--config", args.config, "mock-realism"]
+    argv += ["--reference", args.reference, "--out", args.out, "--per-class", str(args.per_class)]
+    comp = write_realism_report(
+        _mock_settings(cfg),
+        args.reference,
+        args.out,
+        per_class=args.per_class,
+        seed=cfg["seed"],
+        command=" ".join(argv),
+    )
+    print(f"{args.out}: {int(comp['pass_'].sum())} of {len(comp)} realism targets met")
+
+
 def _pairs(items, what):
     """``["g=a.fits", "i=b.fits"]`` -> ``{"g": "a.fits", "i": "b.fits"}``."""
     out = {}
@@ -186,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mock-catalogues", help="PHAT footprint and the eight mock catalogues")
     p.add_argument("--outdir", required=True)
     p.set_defaults(func=_cmd_mock_catalogues)
+
+    p = sub.add_parser(
+        "mock-realism", help="real PAndAS cutouts against mock ones (docs/mock-realism.md)"
+    )
+    p.add_argument("--reference", default="../shared/reference", help="shared reference folder")
+    p.add_argument("--out", default="docs/mock-realism.md")
+    p.add_argument("--per-class", type=int, default=150, help="real cutouts sampled per class")
+    p.set_defaults(func=_cmd_mock_realism)
 
     p = sub.add_parser("sources", help="detect and measure the sources of one field")
     p.add_argument("--field", type=int, required=True)
