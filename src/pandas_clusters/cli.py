@@ -8,6 +8,7 @@ settings. Run ``pandas-clusters --help`` for the list.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +67,37 @@ def _cmd_mock_realism(cfg, args):
         command=" ".join(argv),
     )
     print(f"{args.out}: {int(comp['pass_'].sum())} of {len(comp)} realism targets met")
+
+
+def _cmd_mock_calibration(cfg, args):
+    from pandas_clusters.acquire.mock.calibration import write_calibration_report
+    from pandas_clusters.report.realism import RBC_SUPPLEMENT, read_rbc_vmag
+
+    argv = ["pandas-clusters", "--config", args.config, "mock-calibration"]
+    argv += ["--reference", args.reference, "--out", args.out]
+    rbc = read_rbc_vmag(Path(args.reference) / RBC_SUPPLEMENT)
+    write_calibration_report(
+        _mock_settings(cfg), args.out, rbc_vmag=rbc["vmag"].to_numpy(), command=" ".join(argv)
+    )
+    print(f"wrote {args.out}")
+
+
+def _cmd_mock_sim_to_real(cfg, args):
+    from pandas_clusters.report.sim_to_real import write_sim_to_real
+
+    argv = ["pandas-clusters", "--config", args.config, "mock-sim-to-real"]
+    argv += ["--reference", args.reference, "--out", args.out]
+    argv += ["--per-class", str(args.per_class), "--epochs", str(args.epochs)]
+    result = write_sim_to_real(
+        _mock_settings(cfg),
+        args.reference,
+        args.out,
+        n_per_class=args.per_class,
+        seed=cfg["seed"],
+        epochs=args.epochs,
+        command=" ".join(argv),
+    )
+    print(json.dumps(result, indent=2))
 
 
 def _pairs(items, what):
@@ -210,6 +242,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="docs/mock-realism.md")
     p.add_argument("--per-class", type=int, default=150, help="real cutouts sampled per class")
     p.set_defaults(func=_cmd_mock_realism)
+
+    p = sub.add_parser(
+        "mock-calibration", help="mock counts against published counts (docs/mock-calibration.md)"
+    )
+    p.add_argument("--reference", default="../shared/reference", help="shared reference folder")
+    p.add_argument("--out", default="docs/mock-calibration.md")
+    p.set_defaults(func=_cmd_mock_calibration)
+
+    p = sub.add_parser(
+        "mock-sim-to-real",
+        help="train on mock cutouts only, score on the real RBC cutouts (ROC AUC, JSON)",
+    )
+    p.add_argument("--reference", default="../shared/reference", help="shared reference folder")
+    p.add_argument("--out", default="docs/mock-sim-to-real.json")
+    p.add_argument("--per-class", type=int, default=1000, help="mock cutouts per class")
+    p.add_argument("--epochs", type=int, default=8)
+    p.set_defaults(func=_cmd_mock_sim_to_real)
 
     p = sub.add_parser("sources", help="detect and measure the sources of one field")
     p.add_argument("--field", type=int, required=True)

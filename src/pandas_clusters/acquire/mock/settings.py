@@ -104,16 +104,16 @@ class MockSettings:
     unresolved_fluctuation_mag: float = 26.5
     # object populations
     cell_deg: float = 0.02
-    star_density_arcmin2: float = 260.0
+    star_density_arcmin2: float = 1400.0
     star_faint_mag: float = 26.5
     foreground_density_arcmin2: float = 1.2
     bright_star_density_arcmin2: float = 0.02
-    young_cluster_density_arcmin2: float = 12.0
+    young_cluster_density_arcmin2: float = 5.4
     young_cluster_ring_kpc: float = 10.0
     young_cluster_ring_width_kpc: float = 4.0
     young_cluster_mag_range: tuple[float, float] = (17.0, 23.0)
     young_cluster_rh_pc: tuple[float, float] = (1.0, 6.0)
-    globular_cluster_density_arcmin2: float = 0.25
+    globular_cluster_density_arcmin2: float = 0.4
     globular_cluster_core_kpc: float = 4.0
     galaxy_density_arcmin2: float = 30.0
     galaxy_mag_range: tuple[float, float] = (18.0, 27.0)
