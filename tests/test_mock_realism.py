@@ -135,3 +135,34 @@ def test_more_targets_met_than_before(measured):
 def test_every_realism_target(measured):
     comp = _comparison(measured, "mock")
     assert comp["pass"].all(), comp.loc[~comp["pass"]].to_string()
+
+
+def test_sim_to_real_training_cutouts_and_report(tmp_path):
+    from pandas_clusters.report import sim_to_real as S
+
+    images, labels, index = S.mock_training_cutouts(MockSettings.demo(), n_per_class=4, seed=2)
+    assert images.shape == (8, 128, 128) and images.dtype == np.uint8
+    assert labels.tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
+    assert set(index.loc[labels == 1, "kind"]) == {"globular_cluster", "young_cluster"}
+    assert set(index.loc[labels == 0, "kind"]) == {"galaxy", "star"}
+    assert S._bin2(images).shape == (8, 64, 64)
+    result = {
+        "command": "pandas-clusters mock-sim-to-real",
+        "model": "resnet18",
+        "epochs": 1,
+        "n_train": 6,
+        "train_kinds": {},
+        "n_mock_holdout": 2,
+        "auc_mock_holdout": 0.5,
+        "n_real_clusters": 3,
+        "n_real_galaxies": 3,
+        "auc_real": 0.25,
+    }
+    doc = tmp_path / "realism.md"
+    doc.write_text("# realism\n\ntable\n")
+    S.update_realism_doc(doc, result)
+    S.update_realism_doc(doc, {**result, "auc_real": 0.75})
+    text = doc.read_text()
+    assert text.startswith("# realism\n\ntable\n")
+    assert text.count("## Sim-to-real check") == 1
+    assert "| 0.750 |" in text and "| 0.250 |" not in text

@@ -83,7 +83,7 @@ def _cmd_mock_calibration(cfg, args):
 
 
 def _cmd_mock_sim_to_real(cfg, args):
-    from pandas_clusters.report.sim_to_real import write_sim_to_real
+    from pandas_clusters.report.sim_to_real import update_realism_doc, write_sim_to_real
 
     argv = ["pandas-clusters", "--config", args.config, "mock-sim-to-real"]
     argv += ["--reference", args.reference, "--out", args.out]
@@ -97,6 +97,8 @@ def _cmd_mock_sim_to_real(cfg, args):
         epochs=args.epochs,
         command=" ".join(argv),
     )
+    if args.realism_doc:
+        update_realism_doc(args.realism_doc, result)
     print(json.dumps(result, indent=2))
 
 
@@ -258,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="docs/mock-sim-to-real.json")
     p.add_argument("--per-class", type=int, default=1000, help="mock cutouts per class")
     p.add_argument("--epochs", type=int, default=8)
+    p.add_argument(
+        "--realism-doc",
+        default="docs/mock-realism.md",
+        help="Markdown whose sim-to-real section is updated ('' for none)",
+    )
     p.set_defaults(func=_cmd_mock_sim_to_real)
 
     p = sub.add_parser("sources", help="detect and measure the sources of one field")

@@ -34,6 +34,7 @@ Targets (issue 12): each mock median within 15% of the real one (within
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -398,12 +399,17 @@ def montage(images: Sequence[np.ndarray], *, columns: int = 6, gap: int = 4) -> 
 
 # -- the report ------------------------------------------------------------------------
 #: The mock's settings before issue 12 (white noise, no unresolved texture, the sparse
-#: background-galaxy counts), rendered beside the current ones in the report.
+#: background galaxies, the uncalibrated star and cluster densities), rendered beside the
+#: current ones in the report. Not reverted (code, not settings): the old clusters'
+#: luminosity function and galaxies fainter than g = 24 drawn as point sources.
 BASELINE_OVERRIDES = {
     "noise_correlation_px": 0.0,
     "unresolved_fluctuation_mag": float("inf"),
     "galaxy_density_arcmin2": 6.0,
     "galaxy_mag_range": (18.5, 25.5),
+    "star_density_arcmin2": 260.0,
+    "young_cluster_density_arcmin2": 12.0,
+    "globular_cluster_density_arcmin2": 0.25,
 }
 
 
@@ -546,6 +552,11 @@ def write_realism_report(
         f"![statistics]({rel}/statistics.png)",
         "",
     ]
+    s2r = out.with_name("mock-sim-to-real.json")
+    if s2r.is_file():  # keep the sim-to-real section (pandas-clusters mock-sim-to-real)
+        from .sim_to_real import sim_to_real_lines
+
+        lines += ["", *sim_to_real_lines(json.loads(s2r.read_text(encoding="utf-8")))]
     with atomic_path(out, suffix=".md") as tmp:
-        Path(tmp).write_text("\n".join(lines), encoding="utf-8")
+        Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return comp
