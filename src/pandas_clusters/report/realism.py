@@ -107,7 +107,7 @@ def image_statistics(img: np.ndarray) -> dict[str, float]:
     sm = gaussian_filter(a, 1.5)
     peaks = (sm == maximum_filter(sm, size=3)) & (sm > np.median(sm) + 20.0)
     return {
-        "noise_corr": float(np.nanmean(corr)),
+        "noise_corr": float(np.mean(ok)) if (ok := [c for c in corr if np.isfinite(c)]) else np.nan,
         "blobs": float(peaks.sum()),
         "frac_bright": float(np.mean(a > 128)),
         "grey_median": float(np.median(a)),
