@@ -102,9 +102,9 @@ def measured(reference):
     if not (reference / "pandas-cutouts-klemenz" / "cutouts").is_dir():
         pytest.skip("shared pandas-cutouts-klemenz is absent")
     s = MockSettings.demo()
-    real_s, mock_s, _, _ = R.measure(s, reference, per_class=40, seed=5)
+    real_s, mock_s, _, _ = R.measure(s, reference, per_class=30, seed=5)
     base = dataclasses.replace(s, **R.BASELINE_OVERRIDES)
-    _, base_s, _, _ = R.measure(base, reference, per_class=40, seed=5)
+    _, base_s, _, _ = R.measure(base, reference, per_class=30, seed=5)
     return real_s, mock_s, base_s
 
 
