@@ -3,7 +3,9 @@
 Side by side in one run:
 
 * ``pipeline``: ``write_field_image`` for both bands of a demo field (4 CCDs of
-  1024x2048 px each), FITS written to disk;
+  1024x2048 px each), FITS written to disk, with the demo settings and with
+  the settings before issue 12 (white noise, no unresolved-star texture, the
+  sparse background galaxies: ``realism.BASELINE_OVERRIDES``);
 * ``kernel``: the vectorised point-source renderer on N stars;
 * ``baseline``: the per-star loop a user would otherwise write, evaluating
   ``astropy.modeling.models.Moffat2D`` on a cutout around each star, on the
@@ -22,6 +24,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
@@ -34,6 +37,7 @@ from astropy.modeling.models import Moffat2D  # noqa: E402
 
 from pandas_clusters.acquire.mock import MockSettings, write_field_image  # noqa: E402
 from pandas_clusters.acquire.mock.render import _add_points, moffat_alpha  # noqa: E402
+from pandas_clusters.report.realism import BASELINE_OVERRIDES  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import add_results_argument, report_section  # noqa: E402
@@ -51,6 +55,17 @@ def _baseline(img, x, y, flux, alpha, beta, radius):
         img[y0:y1, x0:x1] += fi * stamp / stamp.sum()
 
 
+def _render_field(s, field):
+    """Wall and CPU seconds to render one field in both bands, and the MB of FITS written."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t0, c0 = time.perf_counter(), time.process_time()
+        for band in ("g", "i"):
+            write_field_image(s, field, band, Path(tmp) / f"{band}.fits")
+        t_field, c_field = time.perf_counter() - t0, time.process_time() - c0
+        size_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
+    return t_field, c_field, size_mb
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--field", type=int, default=207)
@@ -61,12 +76,9 @@ def main(argv=None):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
     s = MockSettings.demo()
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        for band in ("g", "i"):
-            write_field_image(s, args.field, band, Path(tmp) / f"{band}.fits")
-        t_field = time.perf_counter() - t0
-        size_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    t_field, c_field, size_mb = _render_field(s, args.field)
+    t_before, c_before, _ = _render_field(dataclasses.replace(s, **BASELINE_OVERRIDES), args.field)
 
     rng = np.random.default_rng(1)
     n = args.stars
@@ -91,13 +103,19 @@ def main(argv=None):
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, pinned to one core with one "
         f"BLAS/OpenMP thread; Python {platform.python_version()}, numpy {np.__version__}.",
         "",
-        "| measurement | time (s) | rate |",
-        "|---|---:|---:|",
+        f"Load average (1 min) when the run started: {load:.1f} (on a busy machine the wall "
+        "times stretch; the CPU seconds measure the work).",
+        "",
+        "| measurement | wall (s) | CPU (s) | rate |",
+        "|---|---:|---:|---:|",
         f"| demo field {args.field}, g + i ({s.ccd_columns * s.ccd_rows} CCDs of "
-        f"{s.ccd_nx}x{s.ccd_ny} px, {size_mb:.0f} MB of FITS) | {t_field:.2f} | target < 30 s |",
-        f"| point sources, vectorised kernel ({n} stars, 31x31 px) | {t_kernel:.3f} | "
+        f"{s.ccd_nx}x{s.ccd_ny} px, {size_mb:.0f} MB of FITS) | {t_field:.2f} | {c_field:.2f} "
+        "| target < 30 s |",
+        "| same field, settings before issue 12 (white noise, no texture, sparse galaxies, "
+        f"uncalibrated densities) | {t_before:.2f} | {c_before:.2f} | |",
+        f"| point sources, vectorised kernel ({n} stars, 31x31 px) | {t_kernel:.3f} | | "
         f"{n / t_kernel:,.0f} stars/s |",
-        f"| point sources, astropy Moffat2D loop (same stars) | {t_base:.3f} | "
+        f"| point sources, astropy Moffat2D loop (same stars) | {t_base:.3f} | | "
         f"{n / t_base:,.0f} stars/s |",
         "",
         f"- kernel / Moffat2D loop: **{t_base / t_kernel:.1f}x**; max |difference| / max flux "

@@ -91,7 +91,7 @@ def test_g_and_i_wcs_differ_slightly(disk_field):
     assert 1e-4 < abs(rot_i - rot_g) <= DEMO.band_rotation_deg
 
 
-def _isolated_stars(truth, band, lo, hi, radius_arcsec=4.0):
+def _isolated_stars(truth, band, lo, hi, radius_arcsec=3.0):
     mag = truth[f"{band}mag"].to_numpy()
     ra, dec = truth["ra"].to_numpy(), truth["dec"].to_numpy()
     cand = np.flatnonzero((truth["kind"] == "star").to_numpy() & (mag > lo) & (mag < hi))

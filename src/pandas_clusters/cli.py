@@ -8,6 +8,7 @@ settings. Run ``pandas-clusters --help`` for the list.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +51,55 @@ def _cmd_mock_catalogues(cfg, args):
         footprint_path=out / "phat_footprint.json",
         truth_path=out / "catalogue_truth.parquet",
     )
+
+
+def _cmd_mock_realism(cfg, args):
+    from pandas_clusters.report.realism import write_realism_report
+
+    argv = ["pandas-clusters", "--config", args.config, "mock-realism"]
+    argv += ["--reference", args.reference, "--out", args.out, "--per-class", str(args.per_class)]
+    comp = write_realism_report(
+        _mock_settings(cfg),
+        args.reference,
+        args.out,
+        per_class=args.per_class,
+        seed=cfg["seed"],
+        command=" ".join(argv),
+    )
+    print(f"{args.out}: {int(comp['pass_'].sum())} of {len(comp)} realism targets met")
+
+
+def _cmd_mock_calibration(cfg, args):
+    from pandas_clusters.acquire.mock.calibration import write_calibration_report
+    from pandas_clusters.report.realism import RBC_SUPPLEMENT, read_rbc_vmag
+
+    argv = ["pandas-clusters", "--config", args.config, "mock-calibration"]
+    argv += ["--reference", args.reference, "--out", args.out]
+    rbc = read_rbc_vmag(Path(args.reference) / RBC_SUPPLEMENT)
+    write_calibration_report(
+        _mock_settings(cfg), args.out, rbc_vmag=rbc["vmag"].to_numpy(), command=" ".join(argv)
+    )
+    print(f"wrote {args.out}")
+
+
+def _cmd_mock_sim_to_real(cfg, args):
+    from pandas_clusters.report.sim_to_real import update_realism_doc, write_sim_to_real
+
+    argv = ["pandas-clusters", "--config", args.config, "mock-sim-to-real"]
+    argv += ["--reference", args.reference, "--out", args.out]
+    argv += ["--per-class", str(args.per_class), "--epochs", str(args.epochs)]
+    result = write_sim_to_real(
+        _mock_settings(cfg),
+        args.reference,
+        args.out,
+        n_per_class=args.per_class,
+        seed=cfg["seed"],
+        epochs=args.epochs,
+        command=" ".join(argv),
+    )
+    if args.realism_doc:
+        update_realism_doc(args.realism_doc, result)
+    print(json.dumps(result, indent=2))
 
 
 def _pairs(items, what):
@@ -225,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="validate the configuration file")
     p.set_defaults(func=_cmd_validate)
     _add_mock_commands(sub)
+    _add_mock_realism_commands(sub)
     _add_detect_commands(sub)
     _add_learn_commands(sub)
     _add_catalogue_commands(sub)
@@ -248,6 +299,39 @@ def _add_mock_commands(sub) -> None:
     p = sub.add_parser("mock-catalogues", help="PHAT footprint and the eight mock catalogues")
     p.add_argument("--outdir", required=True, help="folder of the catalogue Parquet files")
     p.set_defaults(func=_cmd_mock_catalogues)
+
+
+def _add_mock_realism_commands(sub) -> None:
+    """The mock measured against real data: realism, counts, sim-to-real transfer."""
+    p = sub.add_parser(
+        "mock-realism", help="real PAndAS cutouts against mock ones (docs/mock-realism.md)"
+    )
+    p.add_argument("--reference", default="../shared/reference", help="shared reference folder")
+    p.add_argument("--out", default="docs/mock-realism.md")
+    p.add_argument("--per-class", type=int, default=150, help="real cutouts sampled per class")
+    p.set_defaults(func=_cmd_mock_realism)
+
+    p = sub.add_parser(
+        "mock-calibration", help="mock counts against published counts (docs/mock-calibration.md)"
+    )
+    p.add_argument("--reference", default="../shared/reference", help="shared reference folder")
+    p.add_argument("--out", default="docs/mock-calibration.md")
+    p.set_defaults(func=_cmd_mock_calibration)
+
+    p = sub.add_parser(
+        "mock-sim-to-real",
+        help="train on mock cutouts only, score on the real RBC cutouts (ROC AUC, JSON)",
+    )
+    p.add_argument("--reference", default="../shared/reference", help="shared reference folder")
+    p.add_argument("--out", default="docs/mock-sim-to-real.json")
+    p.add_argument("--per-class", type=int, default=1000, help="mock cutouts per class")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument(
+        "--realism-doc",
+        default="docs/mock-realism.md",
+        help="Markdown whose sim-to-real section is updated ('' for none)",
+    )
+    p.set_defaults(func=_cmd_mock_sim_to_real)
 
 
 def _add_detect_commands(sub) -> None:

@@ -74,5 +74,7 @@ rule truth_score:
         "logs/truth_score.log",
     conda:
         "../../envs/astro.yaml"
+    params:
+        rproj_max_kpc=config["selection"]["rproj_max_kpc"],
     script:
         "../scripts/truth_score.py"

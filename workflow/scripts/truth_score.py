@@ -17,5 +17,6 @@ with log_to(snakemake.log[0]):
         trainset_path=snakemake.input.training_set,
         truth_path=snakemake.input.truth,
         candidates_path=snakemake.input.candidates,
+        rproj_max_kpc=snakemake.params.rproj_max_kpc,
         out=snakemake.output[0],
     )

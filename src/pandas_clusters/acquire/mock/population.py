@@ -194,7 +194,8 @@ def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarr
         lam = np.minimum(5.0 * 10 ** (-0.4 * (g - 19.0)), 30.0)
         out["n_resolved"] = rng.poisson(lam).astype(np.int32)
     elif kind == "globular_cluster":
-        g = np.clip(rng.normal(17.3, 1.1, n), 14.5, 21.5)
+        # GC luminosity function: V turnover ~17.7 (RBC v5 class 1, docs/mock-calibration.md)
+        g = np.clip(rng.normal(18.1, 1.2, n), 14.5, 22.0)
         gi = rng.normal(1.05, 0.12, n)
         out["r_h_pc"] = np.clip(np.exp(rng.normal(np.log(2.5), 0.35, n)), 1.0, 6.0)
         out["king_c"] = rng.uniform(1.2, 2.0, n)

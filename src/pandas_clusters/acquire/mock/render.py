@@ -8,12 +8,20 @@ AB zero point ``MAGZPT``; the model is
     sky + M31 diffuse light (disk + bulge)
     + point sources (stars, cluster member stars) x Moffat PSF
     + extended sources (King clusters, Sersic galaxies) convolved with the PSF
-    + Gaussian noise of variance (signal / GAIN + RDNOISE^2)
+    + the unresolved-star texture: surface-brightness fluctuations of the M31
+      light, a Gaussian field of variance (diffuse x fluctuation flux)
+      convolved with the PSF
+    + noise of variance (signal / GAIN + RDNOISE^2), correlated by a Gaussian
+      kernel of sigma ``noise_correlation_px`` as resampling correlates the
+      noise of a real stack
 
 then clipped at ``SATURATE``, with a few NaN bad columns per CCD. The gain
 is set so that the S/N of a point source at ``depth_mag`` is 10 for optimal
-(PSF-weighted) photometry on the dark sky: ``sigma_sky = F_depth / (10
-sqrt(NEA))`` with NEA the noise-equivalent area of the PSF.
+(PSF-weighted) photometry on the dark sky *measured with the correlated
+noise*: ``sigma_psf_flux = F_depth / 10`` where ``sigma_psf_flux^2 =
+sigma_pix^2 ||p * k||^2 / (sum p^2)^2`` for PSF ``p`` and correlation
+kernel ``k``; with ``k`` a delta this is the white-noise ``sigma_sky =
+F_depth / (10 sqrt(NEA))``, NEA the noise-equivalent area of the PSF.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 from astropy.wcs import WCS
-from scipy.ndimage import map_coordinates
+from scipy.ndimage import gaussian_filter, map_coordinates
 from scipy.signal import fftconvolve
 
 from pandas_clusters.core.geometry import M31, radii_from_offsets_kpc, tangent_plane_deg
@@ -43,12 +51,14 @@ __all__ = [
     "field_psf",
     "field_truth",
     "moffat_alpha",
+    "noise_correlation_gain",
     "noise_equivalent_area",
     "render_ccd",
     "write_field_image",
 ]
 
 _PSF_RADIUS = 15  # px: stamp half-size of the PSF for ordinary point sources
+_POINT_GALAXY_MAG = 24.0  # g: fainter background galaxies are rendered as point sources
 
 
 def moffat_alpha(fwhm_px: float, beta: float) -> float:
@@ -68,6 +78,32 @@ def noise_equivalent_area(fwhm_px: float, beta: float) -> float:
     """Noise-equivalent area (px^2) of the sampled Moffat PSF, ``1 / sum(p^2)``."""
     p = _psf_stamp(float(fwhm_px), float(beta))
     return float(1.0 / np.sum(p**2))
+
+
+@lru_cache(maxsize=64)
+def noise_correlation_gain(fwhm_px: float, beta: float, sigma_px: float) -> float:
+    """Factor ``c`` by which correlated noise is scaled to keep the PSF-photometry depth.
+
+    Noise ``c * gaussian_filter(white, sigma_px)`` (the filter's kernel ``k``
+    sums to 1) has the same variance of optimal PSF-weighted fluxes as white
+    noise of the same ``sigma``: ``c^2 = sum(p^2) / ||p * k||^2``. Returns 1
+    for ``sigma_px == 0``.
+    """
+    if sigma_px <= 0:
+        return 1.0
+    p = _psf_stamp(float(fwhm_px), float(beta))
+    pk = gaussian_filter(np.pad(p, 8), sigma_px, mode="constant")
+    return float(np.sqrt(np.sum(p**2) / np.sum(pk**2)))
+
+
+def pixel_noise_factor(fwhm_px: float, beta: float, sigma_px: float) -> float:
+    """Per-pixel rms of the correlated noise relative to its white ``sigma``."""
+    if sigma_px <= 0:
+        return 1.0
+    d = np.zeros((33, 33))
+    d[16, 16] = 1.0
+    k = gaussian_filter(d, sigma_px, mode="constant")
+    return float(noise_correlation_gain(fwhm_px, beta, sigma_px) * np.sqrt(np.sum(k**2)))
 
 
 def field_psf(settings: MockSettings, field_id: int, band: str) -> tuple[float, float]:
@@ -227,6 +263,25 @@ def _diffuse(settings, w: WCS, shape, band, step=64):
     return map_coordinates(grid, [cy, cx], order=1, mode="nearest")
 
 
+def _texture(settings: MockSettings, diffuse, band, psf, rng):
+    """Surface-brightness fluctuations of the unresolved M31 stars (ADU/px), or None.
+
+    Each pixel's unresolved light is ``diffuse`` made of stars of mean
+    (luminosity-weighted) flux ``f_bar`` (magnitude
+    ``unresolved_fluctuation_mag``, g; i = g - ``diffuse_g_minus_i``), so its
+    count fluctuates with variance ``diffuse * f_bar``; the field is blurred by
+    the PSF like every source of light.
+    """
+    m = settings.unresolved_fluctuation_mag
+    if not np.isfinite(m):
+        return None
+    if band != "g":
+        m -= settings.diffuse_g_minus_i
+    f_bar = 10 ** (-0.4 * (m - settings.zero_point))
+    field = rng.standard_normal(diffuse.shape) * np.sqrt(np.maximum(diffuse, 0.0) * f_bar)
+    return fftconvolve(field, psf, mode="same")
+
+
 def _noise_model(settings: MockSettings, band: str, fwhm_px: float, beta: float):
     """(sky ADU/px, gain e-/ADU, read noise ADU) reaching ``depth_mag`` at S/N 10."""
     area = settings.pixel_scale_arcsec**2
@@ -266,6 +321,7 @@ def render_ccd(
     zp = settings.zero_point
 
     img = _diffuse(settings, w, shape, band)
+    texture = _texture(settings, img, band, psf, settings.field_rng(field_id, band, 200 + ccd))
     img += sky
     mcol = _mag_col(band)
     if len(objects):
@@ -276,7 +332,9 @@ def render_ccd(
         x, y = x[near], y[near]
         flux = 10 ** (-0.4 * (obj[mcol].to_numpy() - zp))
         kind = obj["kind"].to_numpy()
-        point = (kind == "star") | (kind == "bright_star")
+        # faint background galaxies (r_e well under the seeing) render as point sources
+        faint_galaxy = (kind == "galaxy") & (obj["gmag"].to_numpy() > _POINT_GALAXY_MAG)
+        point = (kind == "star") | (kind == "bright_star") | faint_galaxy
         mag = obj[mcol].to_numpy()
         # point sources by brightness class (bigger stamps for bright stars' wings)
         for lo, hi, radius in (
@@ -318,9 +376,16 @@ def render_ccd(
                 _PSF_RADIUS,
             )
 
+    if texture is not None:
+        img += texture
     rng = settings.field_rng(field_id, band, purpose=100 + ccd)
     var = np.maximum(img, 0.0) / gain + rn**2
-    img += rng.standard_normal(shape) * np.sqrt(var)
+    noise = rng.standard_normal(shape) * np.sqrt(var)
+    s_corr = settings.noise_correlation_px
+    if s_corr > 0:
+        noise = gaussian_filter(noise, s_corr, mode="reflect")
+        noise *= noise_correlation_gain(fwhm_px, beta, s_corr)
+    img += noise
     np.minimum(img, settings.saturation_adu, out=img)
     img = img.astype(np.float32)
     bad = rng.choice(shape[1], size=min(settings.bad_columns_per_ccd, shape[1]), replace=False)
@@ -341,6 +406,11 @@ def render_ccd(
     hdr["SEEING"] = (fwhm_arcsec, "PSF FWHM, arcsec")
     hdr["PSFBETA"] = (beta, "Moffat beta of the PSF")
     hdr["DEPTH"] = (settings.depth_mag[band], "target S/N=10 point-source depth, AB mag")
+    hdr["NOISECOR"] = (s_corr, "noise correlation kernel sigma, px")
+    hdr["PIXNOISE"] = (
+        round(pixel_noise_factor(fwhm_px, beta, s_corr) * float(np.sqrt(sky / gain + rn**2)), 5),
+        "dark-sky noise rms per pixel, ADU",
+    )
     return img, hdr
 
 

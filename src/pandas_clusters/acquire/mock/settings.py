@@ -93,6 +93,7 @@ class MockSettings:
     zero_point: float = 30.0
     saturation_adu: float = 30000.0
     read_noise_fraction: float = 0.3
+    noise_correlation_px: float = 0.6
     # M31 diffuse light (exponential disk + Sersic bulge), g band; i = g - colour
     disk_mu0_g: float = 20.8
     disk_scale_kpc: float = 5.3
@@ -100,21 +101,22 @@ class MockSettings:
     bulge_r_e_kpc: float = 1.0
     bulge_n: float = 2.2
     diffuse_g_minus_i: float = 1.0
+    unresolved_fluctuation_mag: float = 26.5
     # object populations
     cell_deg: float = 0.02
-    star_density_arcmin2: float = 260.0
+    star_density_arcmin2: float = 1400.0
     star_faint_mag: float = 26.5
     foreground_density_arcmin2: float = 1.2
     bright_star_density_arcmin2: float = 0.02
-    young_cluster_density_arcmin2: float = 12.0
+    young_cluster_density_arcmin2: float = 5.4
     young_cluster_ring_kpc: float = 10.0
     young_cluster_ring_width_kpc: float = 4.0
     young_cluster_mag_range: tuple[float, float] = (17.0, 23.0)
     young_cluster_rh_pc: tuple[float, float] = (1.0, 6.0)
-    globular_cluster_density_arcmin2: float = 0.25
+    globular_cluster_density_arcmin2: float = 0.4
     globular_cluster_core_kpc: float = 4.0
-    galaxy_density_arcmin2: float = 6.0
-    galaxy_mag_range: tuple[float, float] = (18.5, 25.5)
+    galaxy_density_arcmin2: float = 30.0
+    galaxy_mag_range: tuple[float, float] = (18.0, 27.0)
     # catalogue truth: cluster-like objects over this radius around M31
     catalogue_radius_deg: float = 2.5
     catalogue_galaxy_faint_mag: float = 22.5
@@ -151,6 +153,9 @@ class MockSettings:
             if self.seeing_arcsec[band] <= 0:
                 msg = f"mock.seeing_arcsec.{band} must be > 0"
                 raise ValueError(msg)
+        if not 0 <= self.noise_correlation_px <= 3:
+            msg = f"mock.noise_correlation_px must be in [0, 3], got {self.noise_correlation_px!r}"
+            raise ValueError(msg)
         if not 0 <= self.read_noise_fraction < 1:
             msg = "mock.read_noise_fraction must be in [0, 1)"
             raise ValueError(msg)

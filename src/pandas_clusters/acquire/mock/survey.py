@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pandas_clusters.core.io import write_parquet
@@ -45,8 +46,9 @@ def write_mock_image(settings: MockSettings, field_id: int, band: str, path) -> 
 def write_field_truth(
     settings: MockSettings, field_id: int, path, *, footprint=None
 ) -> pd.DataFrame:
-    """Write the truth table of one field (every object on its CCDs)."""
+    """Write the truth table of one field (every object on its CCDs, with its ``field``)."""
     truth = field_truth(settings, field_id, footprint=footprint)
+    truth["field"] = np.int32(field_id)
     write_parquet(truth, path, metadata={"field": int(field_id), "seed": settings.seed})
     log.info(
         "field %s: %d truth objects %s",
@@ -58,7 +60,10 @@ def write_field_truth(
 
 
 def write_survey_truth(paths: Sequence[str | Path], out) -> pd.DataFrame:
-    """Union of per-field truth tables, one row per object (overlaps deduplicated)."""
+    """Union of per-field truth tables, one row per object (overlaps deduplicated).
+
+    An object on several fields keeps the ``field`` of the first table listed.
+    """
     frames = [pd.read_parquet(p) for p in paths]
     truth = pd.concat(frames, ignore_index=True).drop_duplicates("obj_id")
     truth = truth.sort_values("obj_id", kind="stable").reset_index(drop=True)

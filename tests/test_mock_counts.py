@@ -1,0 +1,40 @@
+"""Counts of the mock sky against published counts (docs/mock-calibration.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pandas_clusters.acquire.mock import MockSettings
+from pandas_clusters.acquire.mock.calibration import (
+    REFERENCES,
+    mock_counts,
+    rbc_counts_by_vmag,
+)
+from pandas_clusters.report.realism import RBC_SUPPLEMENT, read_rbc_vmag
+
+FACTOR = 1.5
+
+
+@pytest.fixture(scope="module")
+def counts():
+    return mock_counts(MockSettings.demo())
+
+
+@pytest.mark.parametrize("ref", REFERENCES, ids=[r.key for r in REFERENCES])
+def test_counts_within_a_factor_of_the_published_ones(counts, ref):
+    ratio = counts[ref.key] / ref.value
+    assert 1 / FACTOR <= ratio <= FACTOR, f"{ref.key}: mock {counts[ref.key]:.0f} / {ref.value:.0f}"
+
+
+def test_old_clusters_per_v_bin_match_the_rbc(counts, reference):
+    path = reference / RBC_SUPPLEMENT
+    if not path.is_file():
+        pytest.skip("shared RBC supplement is absent")
+    rbc = read_rbc_vmag(path)
+    assert len(rbc) == REFERENCES[2].value  # the cited count is this table's
+    table = rbc_counts_by_vmag(rbc["vmag"].to_numpy(), counts["mock_gc_vmag"], np.arange(14, 21))
+    table = table.loc[table["rbc"] >= 10]
+    assert len(table) >= 5
+    ratio = table["mock"] / table["rbc"]
+    assert ratio.between(1 / FACTOR, FACTOR).all(), table.to_string()

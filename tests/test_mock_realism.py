@@ -1,0 +1,168 @@
+"""Realism of the mock against real PAndAS pixels (``pandas_clusters.report.realism``).
+
+The statistics are checked on synthetic images; the comparison with the real
+cutouts needs ``../shared/reference`` and skips cleanly without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from pandas_clusters.acquire.mock import MockSettings
+from pandas_clusters.report import realism as R
+
+
+def _to8(a):
+    a = (a - a.min()) / (a.max() - a.min())
+    return (a * 255).astype(np.uint8)
+
+
+def test_recipe_is_8_bit_over_the_full_range():
+    rng = np.random.default_rng(0)
+    img = 100 + rng.normal(0, 3, (128, 128))
+    img[60:68, 60:68] += 500
+    img[5, 5] = np.nan
+    out = R.cutout_recipe(img)
+    assert out.dtype == np.uint8 and out.shape == (128, 128)
+    assert out.min() == 0 and out.max() == 255
+    assert out[64, 64] == 255  # the bright object is clipped at the zscale maximum
+
+
+def test_noise_correlation_rises_with_the_kernel():
+    rng = np.random.default_rng(1)
+    white = rng.normal(0, 1, (128, 128))
+    smooth = gaussian_filter(white, 1.0)
+    c_white = R.image_statistics(_to8(white))["noise_corr"]
+    c_smooth = R.image_statistics(_to8(smooth))["noise_corr"]
+    assert abs(c_white) < 0.1
+    # a Gaussian kernel of sigma 1 px correlates neighbours by about exp(-1/4) = 0.78
+    assert c_smooth > 0.6
+
+
+def test_blobs_count_psf_scale_sources():
+    yy, xx = np.mgrid[:128, :128]
+    img = np.zeros((128, 128))
+    pos = [(20, 20), (20, 100), (64, 64), (100, 30), (100, 100)]
+    for y, x in pos:
+        img += 200 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.8**2))
+    assert R.image_statistics(img.astype(np.uint8))["blobs"] == len(pos)
+
+
+def test_profile_width_of_a_gaussian():
+    yy, xx = np.mgrid[:128, :128]
+    sigma = 6.0
+    img = 250 * np.exp(-((xx - 63.5) ** 2 + (yy - 63.5) ** 2) / (2 * sigma**2))
+    width = R.image_statistics(img.astype(np.uint8))["profile_width"]
+    # half maximum of a Gaussian at sigma sqrt(2 ln 2)
+    assert width == pytest.approx(sigma * np.sqrt(2 * np.log(2)), rel=0.1)
+
+
+def test_radius_bins():
+    assert list(R.radius_bin([0.0, 14.9, 15.0, 29.0, 31.0, 100.0])) == [
+        "0-15",
+        "0-15",
+        "15-30",
+        "15-30",
+        "30+",
+        "30+",
+    ]
+
+
+def test_compare_applies_the_targets():
+    real = pd.DataFrame(
+        {"cls": ["cluster"] * 6, "rbin": ["0-15"] * 6, **{s: [1.0] * 6 for s in R.STATISTICS}}
+    )
+    mock = real.copy()
+    mock["blobs"] = 1.2  # 20% off: fails the 15% target
+    mock["noise_corr"] = 1.04  # within 0.05
+    comp = R.compare_statistics(real, mock).set_index(["rbin", "statistic"])
+    assert not comp.loc[("all", "blobs"), "pass"]
+    assert comp.loc[("all", "noise_corr"), "pass"]
+    assert comp.loc[("0-15", "frac_bright"), "pass"]
+
+
+def test_mock_cutout_is_deterministic_and_has_its_central_object():
+    s = MockSettings.demo()
+    pool = R._central_pool(s)
+    central = pool.loc[pool["kind"] == "globular_cluster"].iloc[0]
+    a = R.mock_cutout(s, 10.9, 41.5, central, key=3)
+    b = R.mock_cutout(s, 10.9, 41.5, central, key=3)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (128, 128)
+    assert a[60:68, 60:68].mean() > np.median(a) + 50
+
+
+@pytest.fixture(scope="module")
+def measured(reference):
+    if not (reference / "pandas-cutouts-klemenz" / "cutouts").is_dir():
+        pytest.skip("shared pandas-cutouts-klemenz is absent")
+    s = MockSettings.demo()
+    real_s, mock_s, _, _ = R.measure(s, reference, per_class=30, seed=5)
+    base = dataclasses.replace(s, **R.BASELINE_OVERRIDES)
+    _, base_s, _, _ = R.measure(base, reference, per_class=30, seed=5)
+    return real_s, mock_s, base_s
+
+
+def _comparison(measured, which):
+    real_s, mock_s, base_s = measured
+    return R.compare_statistics(real_s, mock_s if which == "mock" else base_s).set_index(
+        ["cls", "rbin", "statistic"]
+    )
+
+
+def test_noise_is_correlated_like_the_real_stacks(measured):
+    comp = _comparison(measured, "mock")
+    assert comp.loc[("cluster", "all", "noise_corr"), "pass"]
+    assert comp.loc[("cluster", "0-15", "noise_corr"), "pass"]
+
+
+def test_more_targets_met_than_before(measured):
+    now = _comparison(measured, "mock")["pass"].sum()
+    before = _comparison(measured, "baseline")["pass"].sum()
+    assert now > before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12 target not yet reached: every median within 15% (0.05 for noise_corr); "
+    "docs/mock-realism.md lists the gaps",
+)
+def test_every_realism_target(measured):
+    comp = _comparison(measured, "mock")
+    assert comp["pass"].all(), comp.loc[~comp["pass"]].to_string()
+
+
+def test_sim_to_real_training_cutouts_and_report(tmp_path):
+    from pandas_clusters.report import sim_to_real as S
+
+    images, labels, index = S.mock_training_cutouts(MockSettings.demo(), n_per_class=4, seed=2)
+    assert images.shape == (8, 128, 128) and images.dtype == np.uint8
+    assert labels.tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
+    assert set(index.loc[labels == 1, "kind"]) == {"globular_cluster", "young_cluster"}
+    assert set(index.loc[labels == 0, "kind"]) == {"galaxy", "star"}
+    assert S._bin2(images).shape == (8, 64, 64)
+    result = {
+        "command": "pandas-clusters mock-sim-to-real",
+        "model": "resnet18",
+        "epochs": 1,
+        "n_train": 6,
+        "train_kinds": {},
+        "n_mock_holdout": 2,
+        "auc_mock_holdout": 0.5,
+        "n_real_clusters": 3,
+        "n_real_galaxies": 3,
+        "auc_real": 0.25,
+    }
+    doc = tmp_path / "realism.md"
+    doc.write_text("# realism\n\ntable\n")
+    S.update_realism_doc(doc, result)
+    S.update_realism_doc(doc, {**result, "auc_real": 0.75})
+    text = doc.read_text()
+    assert text.startswith("# realism\n\ntable\n")
+    assert text.count("## Sim-to-real check") == 1
+    assert "| 0.750 |" in text and "| 0.250 |" not in text
