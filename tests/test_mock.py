@@ -249,5 +249,5 @@ def test_unknown_field_and_band():
 
 
 def test_unknown_mock_key():
-    with pytest.raises(ValueError, match="unknown mock setting.*ccd_nxx"):
+    with pytest.raises(ValueError, match="mock.ccd_nxx: unknown key"):
         MockSettings.from_config({"ccd_nxx": 10})

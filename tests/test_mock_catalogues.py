@@ -398,7 +398,7 @@ def test_with_the_package_mock_truth(footprint):
         pytest.skip("pandas_clusters.acquire.mock.population.catalogue_truth not available yet")
     import dataclasses
 
-    s = dataclasses.replace(settings_mod.MockSettings(), catalogue_radius_deg=0.6)
+    s = dataclasses.replace(settings_mod.MockSettings.demo(), catalogue_radius_deg=0.6)
     truth = population.catalogue_truth(s)
     cats = make_catalogues(truth, footprint=footprint, seed=s.seed)
     assert len(cats["phat_clusters"]) > 50

@@ -103,8 +103,8 @@ def test_survey_scores(survey_truth):
     assert out["completeness"] == pytest.approx(1.0)
     contamination = {k: v["n"] for k, v in out["contamination_by_truth_class"].items()}
     assert contamination == {"cluster": 2, "split_cluster": 1, "star": 1, "unmatched": 1}
-    assert out["purity_by_field"]["207"]["purity"] == pytest.approx(2 / 3)
-    assert out["purity_by_field"]["208"]["purity"] == 0.0
+    assert out["precision_by_field"]["207"]["precision"] == pytest.approx(2 / 3)
+    assert out["precision_by_field"]["208"]["precision"] == 0.0
     assert out["completeness_by_field"]["207"]["completeness"] == pytest.approx(1.0)
     g = {(b["lo"], b["hi"]): b["n_true"] for b in out["completeness_by_gmag"]}
     assert g == {(17.0, 18.0): 1, (18.0, 19.0): 1}

@@ -448,7 +448,7 @@ def inject_field(
         settings=settings,
         src_settings=src_settings,
     )
-    mock = MockSettings(seed=seed)
+    mock = MockSettings.from_config(seed=seed)
     members = [_members(mock, row) for row in table.itertuples(index=False)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

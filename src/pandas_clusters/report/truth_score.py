@@ -9,11 +9,11 @@ candidate list can be scored against the truth:
   globular cluster within ``radius_arcsec`` by the cross-match's one-to-one,
   nearest-first matcher (a cluster resolved into several detections counts
   once, the other detections count as non-clusters);
-* metrics: purity (precision), recall (completeness among the scored sources)
+* metrics: precision (the astronomers' purity), recall (completeness among the scored sources)
   and F1 at the threshold chosen on the validation split;
 * survey level (:func:`survey_scores`): the completeness of the candidate list
   among every true cluster of the processed fields inside the selection's
-  ``Rproj`` and magnitude limit, by g bin, r_h bin and field; the purity of the
+  ``Rproj`` and magnitude limit, by g bin, r_h bin and field; the precision (purity) of the
   candidates per field; and the candidates' contamination per truth class
   (each non-cluster candidate is named for the brightest truth object within
   the radius: ``star``, ``bright_star``, ``galaxy``...; ``split_cluster`` when
@@ -21,7 +21,7 @@ candidate list can be scored against the truth:
   ``unmatched`` when no truth object is that close).
 
 The paper's visual inspection kept about one candidate in three (745 of
-2,228); the mock's purity is reported beside, never tuned to it.
+2,228); the mock's precision (purity) is reported beside, never tuned to it.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import pandas as pd
 
 from pandas_clusters.core.io import atomic_path, read_frame
 from pandas_clusters.core.skymatch import match_nearest_unique
+from pandas_clusters.learn.evaluation import threshold_scan
 
 __all__ = [
     "CLUSTER_KINDS",
@@ -143,7 +144,7 @@ def survey_scores(
     mag_limit: float | None,
     radius_arcsec: float = 1.0,
 ) -> dict[str, Any]:
-    """Survey-level completeness, purity per field and contamination per truth class.
+    """Survey-level completeness, precision (purity) per field and contamination per truth class.
 
     Parameters
     ----------
@@ -178,11 +179,11 @@ def survey_scores(
             for f, g in ref.groupby("field")
         }
     cand = candidates.assign(truth_class=classes)
-    out["purity_by_field"] = {
+    out["precision_by_field"] = {
         str(f): {
             "n": int(len(g)),
             "true_clusters": int((g["truth_class"] == "cluster").sum()),
-            "purity": float((g["truth_class"] == "cluster").mean()),
+            "precision": float((g["truth_class"] == "cluster").mean()),
         }
         for f, g in cand.groupby("field")
     }
@@ -195,21 +196,19 @@ def survey_scores(
 
 
 def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float | int]:
-    tp = int(np.sum(y & pred))
-    fp = int(np.sum(~y & pred))
-    fn = int(np.sum(y & ~pred))
-    purity = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * purity * recall / (purity + recall) if tp else 0.0
+    """Counts, precision (purity), recall and F1 of boolean predictions (the evaluation's
+    :func:`~pandas_clusters.learn.evaluation.threshold_scan`, one implementation)."""
+    y = np.asarray(y, bool)
+    row = threshold_scan(y, np.asarray(pred, float), np.array([0.5])).iloc[0]
     return {
         "n": int(y.size),
         "n_true_clusters": int(y.sum()),
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "purity": purity,
-        "recall": recall,
-        "f1": f1,
+        "tp": int(row["tp"]),
+        "fp": int(row["fp"]),
+        "fn": int(row["fn"]),
+        "precision": float(row["precision"]),
+        "recall": float(row["recall"]),
+        "f1": float(row["f1"]),
     }
 
 
@@ -290,7 +289,7 @@ def write_truth_score(
         result["candidates"] = {
             "n": int(len(cand)),
             "true_clusters": int(is_cl.sum()),
-            "purity": float(is_cl.mean()) if len(cand) else float("nan"),
+            "precision": float(is_cl.mean()) if len(cand) else float("nan"),
         }
         if rproj_max_kpc is not None:
             result["survey"] = survey_scores(
@@ -303,9 +302,9 @@ def write_truth_score(
     for key in ("against_truth", "against_phat_labels"):
         m = result[key]
         log.info(
-            "%s: purity %.3f recall %.3f F1 %.3f (n=%d)",
+            "%s: precision %.3f recall %.3f F1 %.3f (n=%d)",
             key,
-            m["purity"],
+            m["precision"],
             m["recall"],
             m["f1"],
             m["n"],

@@ -8,12 +8,13 @@ documents each key) and :meth:`MockSettings.demo` is the embedded default.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
+
+from pandas_clusters.core.config import StageSettings
 
 __all__ = ["BANDS", "MockField", "MockSettings"]
 
@@ -44,26 +45,8 @@ class MockField:
             raise ValueError(msg)
 
 
-def _demo_fields() -> tuple[MockField, ...]:
-    """The demo field sheet.
-
-    Offsets (xi, eta) from the M31 centre in its offset frame, degrees: 207-209
-    step along the NE major axis (0.50, 0.65, 0.80 deg out, 0.02 deg to the SE)
-    through the star-forming ring inside the PHAT-like footprint and overlap
-    their neighbours; 210 (-0.30, -0.30) lies on the SW disk outside the
-    footprint; 211 (-1.55, +1.55) straddles Rproj = 30 kpc (2.19 deg).
-    """
-    return (
-        MockField(id=207, ra_deg=11.075718, dec_deg=41.674661),
-        MockField(id=208, ra_deg=11.20029, dec_deg=41.792379),
-        MockField(id=209, ra_deg=11.325316, dec_deg=41.909964),
-        MockField(id=210, ra_deg=10.287391, dec_deg=40.968314),
-        MockField(id=211, ra_deg=8.572753, dec_deg=42.800158),
-    )
-
-
 @dataclass(frozen=True)
-class MockSettings:
+class MockSettings(StageSettings):
     """Every parameter of the simulated survey.
 
     Attributes are grouped as in the config's ``mock:`` section. Units: pixel
@@ -71,55 +54,58 @@ class MockSettings:
     densities per arcmin^2, sizes in pc.
     """
 
-    seed: int = 20250616
-    fields: tuple[MockField, ...] = field(default_factory=_demo_fields)
+    _section: ClassVar[str] = "mock"
+    _defaults_from: ClassVar[Mapping[str, str]] = {"seed": "seed"}
+
+    seed: int
+    fields: tuple[MockField, ...]
     # camera
-    ccd_nx: int = 1024
-    ccd_ny: int = 2048
-    ccd_columns: int = 2
-    ccd_rows: int = 2
-    ccd_gap_px: int = 80
-    pixel_scale_arcsec: float = 0.187
-    bad_columns_per_ccd: int = 2
+    ccd_nx: int
+    ccd_ny: int
+    ccd_columns: int
+    ccd_rows: int
+    ccd_gap_px: int
+    pixel_scale_arcsec: float
+    bad_columns_per_ccd: int
     # band-to-band astrometric differences (the i stack vs the g stack)
-    band_shift_px: float = 0.5
-    band_rotation_deg: float = 0.02
+    band_shift_px: float
+    band_rotation_deg: float
     # image quality and depth
-    seeing_arcsec: Mapping[str, float] = field(default_factory=lambda: {"g": 0.67, "i": 0.60})
-    seeing_scatter_arcsec: float = 0.04
-    psf_beta: float = 3.0
-    depth_mag: Mapping[str, float] = field(default_factory=lambda: {"g": 26.5, "i": 26.0})
-    sky_mag_arcsec2: Mapping[str, float] = field(default_factory=lambda: {"g": 22.0, "i": 20.6})
-    zero_point: float = 30.0
-    saturation_adu: float = 30000.0
-    read_noise_fraction: float = 0.3
-    noise_correlation_px: float = 0.6
+    seeing_arcsec: Mapping[str, float]
+    seeing_scatter_arcsec: float
+    psf_beta: float
+    depth_mag: Mapping[str, float]
+    sky_mag_arcsec2: Mapping[str, float]
+    zero_point: float
+    saturation_adu: float
+    read_noise_fraction: float
+    noise_correlation_px: float
     # M31 diffuse light (exponential disk + Sersic bulge), g band; i = g - colour
-    disk_mu0_g: float = 20.8
-    disk_scale_kpc: float = 5.3
-    bulge_mu_e_g: float = 19.6
-    bulge_r_e_kpc: float = 1.0
-    bulge_n: float = 2.2
-    diffuse_g_minus_i: float = 1.0
-    unresolved_fluctuation_mag: float = 26.5
+    disk_mu0_g: float
+    disk_scale_kpc: float
+    bulge_mu_e_g: float
+    bulge_r_e_kpc: float
+    bulge_n: float
+    diffuse_g_minus_i: float
+    unresolved_fluctuation_mag: float
     # object populations
-    cell_deg: float = 0.02
-    star_density_arcmin2: float = 1400.0
-    star_faint_mag: float = 26.5
-    foreground_density_arcmin2: float = 1.2
-    bright_star_density_arcmin2: float = 0.02
-    young_cluster_density_arcmin2: float = 5.4
-    young_cluster_ring_kpc: float = 10.0
-    young_cluster_ring_width_kpc: float = 4.0
-    young_cluster_mag_range: tuple[float, float] = (17.0, 23.0)
-    young_cluster_rh_pc: tuple[float, float] = (1.0, 6.0)
-    globular_cluster_density_arcmin2: float = 0.4
-    globular_cluster_core_kpc: float = 4.0
-    galaxy_density_arcmin2: float = 30.0
-    galaxy_mag_range: tuple[float, float] = (18.0, 27.0)
+    cell_deg: float
+    star_density_arcmin2: float
+    star_faint_mag: float
+    foreground_density_arcmin2: float
+    bright_star_density_arcmin2: float
+    young_cluster_density_arcmin2: float
+    young_cluster_ring_kpc: float
+    young_cluster_ring_width_kpc: float
+    young_cluster_mag_range: tuple[float, float]
+    young_cluster_rh_pc: tuple[float, float]
+    globular_cluster_density_arcmin2: float
+    globular_cluster_core_kpc: float
+    galaxy_density_arcmin2: float
+    galaxy_mag_range: tuple[float, float]
     # catalogue truth: cluster-like objects over this radius around M31
-    catalogue_radius_deg: float = 2.5
-    catalogue_galaxy_faint_mag: float = 22.5
+    catalogue_radius_deg: float
+    catalogue_galaxy_faint_mag: float
 
     def __post_init__(self):
         checks = {
@@ -163,37 +149,14 @@ class MockSettings:
     # -- construction -----------------------------------------------------------------
     @classmethod
     def demo(cls) -> MockSettings:
-        """The embedded default survey of ``config/config.yaml``."""
-        return cls()
+        """The embedded default survey of ``config/config.yaml`` (the schema's defaults)."""
+        return cls.from_config()
 
     @classmethod
-    def from_config(cls, mock: Mapping[str, Any], *, seed: int | None = None) -> MockSettings:
-        """Build from the ``mock:`` config section (unknown keys are an error).
-
-        Parameters
-        ----------
-        mock : mapping
-            The validated ``mock:`` section; ``fields`` is a list of mappings
-            with ``id``, ``ra_deg``, ``dec_deg``.
-        seed : int, optional
-            Overrides ``mock['seed']`` (the workflow passes the top-level seed).
-        """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(mock) - names)
-        if unknown:
-            msg = f"unknown mock setting(s): {', '.join(unknown)}"
-            raise ValueError(msg)
-        kwargs = dict(mock)
-        if "fields" in kwargs:
-            kwargs["fields"] = tuple(
-                f if isinstance(f, MockField) else MockField(**f) for f in kwargs["fields"]
-            )
-        for key in ("young_cluster_mag_range", "young_cluster_rh_pc", "galaxy_mag_range"):
-            if key in kwargs:
-                kwargs[key] = tuple(kwargs[key])
-        if seed is not None:
-            kwargs["seed"] = int(seed)
-        return cls(**kwargs)
+    def _derive(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The field sheet as :class:`MockField` entries."""
+        fields = tuple(f if isinstance(f, MockField) else MockField(**f) for f in values["fields"])
+        return {**values, "fields": fields}
 
     # -- derived quantities -----------------------------------------------------------
     def field(self, field_id: int) -> MockField:
