@@ -550,6 +550,56 @@ def _ranks_by_ra(ra: np.ndarray, rng, *, max_gap: int) -> np.ndarray:
     return nums
 
 
+def _number_by_ra(out, mask, ra, rng, fmt, *, few: int, gap: int) -> None:
+    """Write ``fmt.format(k)`` into ``out`` where ``mask``, ``k`` numbered by RA.
+
+    Numbers step by 1..``gap`` while fewer than ``few`` objects share the
+    format, by 1 otherwise (:func:`_ranks_by_ra`). ``fmt`` is a format string
+    or a callable ``(row, k) -> name``.
+    """
+    idx = np.flatnonzero(mask)
+    nums = _ranks_by_ra(ra[idx], rng, max_gap=gap if idx.size < few else 1)
+    for i, k in zip(idx, nums, strict=True):
+        out[i] = fmt(i, k) if callable(fmt) else fmt.format(k)
+
+
+def _name_families(rbc_style, young, u_family, settings) -> np.ndarray:
+    """RBC name family per row ('' where none): Bologna for old clusters, a mix for young."""
+    fam = np.full(len(young), "", dtype=object)
+    fam[rbc_style & ~young] = "B"
+    names_, weights = zip(*settings.young_families, strict=True)
+    cum = np.cumsum(np.asarray(weights, dtype=float))
+    cum /= cum[-1]
+    pick = np.searchsorted(cum, u_family, side="right").clip(0, len(names_) - 1)
+    sel = rbc_style & young
+    fam[sel] = np.asarray(names_, dtype=object)[pick[sel]]
+    return fam
+
+
+def _young_name(family: str, fmt: str, u_suffix):
+    """Namer ``(row, k) -> name`` of a young-cluster family (SK suffix A/B; <= 9 characters)."""
+
+    def name(i, k):
+        text = fmt.format(k)
+        if family == "SK":
+            text += "A" if u_suffix[i] < 0.8 else "B"
+        return text if len(text) <= 9 else f"K{k:d}"
+
+    return name
+
+
+def _unique_lgs(lgs, only_c09) -> None:
+    """Make positional names unique: nudge the Dec seconds of a repeated name (in place)."""
+    seen: set[str] = set()
+    for i in np.flatnonzero(only_c09):
+        name = lgs[i]
+        while name in seen:
+            ds = (int(name[-2:]) + 1) % 60
+            name = f"{name[:-2]}{ds:02d}"
+        seen.add(name)
+        lgs[i] = name
+
+
 def _identities(truth: pd.DataFrame, members: Mapping[str, np.ndarray], rng, settings):
     """Main and secondary designations (object arrays, '' where none) per truth row."""
     n = len(truth)
@@ -561,11 +611,7 @@ def _identities(truth: pd.DataFrame, members: Mapping[str, np.ndarray], rng, set
     lgs = np.full(n, "", dtype=object)
 
     # uniform draws for every row, so that choices do not depend on membership counts
-    u_family = rng.random(n)
-    u_dlist = rng.random(n)
-    u_second = rng.random(n)
-    u_second_kind = rng.random(n)
-    u_suffix = rng.random(n)
+    u_family, u_dlist, u_second, u_second_kind, u_suffix = (rng.random(n) for _ in range(5))
 
     h14 = members["h14"]
     idx = np.flatnonzero(h14)
@@ -578,47 +624,30 @@ def _identities(truth: pd.DataFrame, members: Mapping[str, np.ndarray], rng, set
     young = kind == _YOUNG
     only_c09 = members["c09"] & ~members["rbc"] & ~members["c11"] & young & ~h14
     lgs[only_c09] = _lgs_names(ra[only_c09], dec[only_c09])
-    rbc_style = named & ~only_c09
-
     # families: globular clusters are Bologna-named, young clusters a mix
-    fam = np.full(n, "", dtype=object)
-    fam[rbc_style & ~young] = "B"
-    names_, weights = zip(*settings.young_families, strict=True)
-    cum = np.cumsum(np.asarray(weights, dtype=float))
-    cum /= cum[-1]
-    pick = np.searchsorted(cum, u_family, side="right").clip(0, len(names_) - 1)
-    sel = rbc_style & young
-    fam[sel] = np.asarray(names_, dtype=object)[pick[sel]]
+    fam = _name_families(named & ~only_c09, young, u_family, settings)
 
     is_b = fam == "B"
     d_list = is_b & (u_dlist < _per_kind(settings.bologna_d_fraction, kind))
     for mask, fmt in ((is_b & ~d_list, "B{:03d}"), (d_list, "B{:03d}D")):
-        idx = np.flatnonzero(mask)
-        nums = _ranks_by_ra(ra[idx], rng, max_gap=2 if idx.size < 450 else 1)
-        for i, k in zip(idx, nums, strict=True):
-            main[i] = fmt.format(k)
+        _number_by_ra(main, mask, ra, rng, fmt, few=450, gap=2)
     # secondary designations for Bologna objects: Sargent G (old) or D / V
     has2 = is_b & (u_second < _per_kind(settings.secondary_fraction, kind))
     g_like = has2 & ((kind != _YOUNG) | (u_second_kind < 0.3))
-    other = has2 & ~g_like
-    idx = np.flatnonzero(g_like)
-    nums = _ranks_by_ra(ra[idx], rng, max_gap=2 if idx.size < 400 else 1)
-    for i, k in zip(idx, nums, strict=True):
-        second[i] = f"G{k:03d}"
-    idx = np.flatnonzero(other)
-    nums = _ranks_by_ra(ra[idx], rng, max_gap=2 if idx.size < 400 else 1)
-    for i, k in zip(idx, nums, strict=True):
-        second[i] = f"{'D' if u_suffix[i] < 0.6 else 'V'}{k:03d}"
-
+    _number_by_ra(second, g_like, ra, rng, "G{:03d}", few=400, gap=2)
+    _number_by_ra(
+        second,
+        has2 & ~g_like,
+        ra,
+        rng,
+        lambda i, k: f"{'D' if u_suffix[i] < 0.6 else 'V'}{k:03d}",
+        few=400,
+        gap=2,
+    )
     formats = {"SK": "SK{:03d}", "M": "M{:03d}", "KHM31": "KHM31-{:d}", "DAO": "DAO{:d}"}
     for family, fmt in formats.items():
-        idx = np.flatnonzero(fam == family)
-        nums = _ranks_by_ra(ra[idx], rng, max_gap=3 if idx.size < 300 else 1)
-        for i, k in zip(idx, nums, strict=True):
-            name = fmt.format(k)
-            if family == "SK":
-                name += "A" if u_suffix[i] < 0.8 else "B"
-            main[i] = name if len(name) <= 9 else f"K{k:d}"
+        namer = _young_name(family, fmt, u_suffix)
+        _number_by_ra(main, fam == family, ra, rng, namer, few=300, gap=3)
 
     joined = np.array(
         [m if not s else f"{m}-{s}" for m, s in zip(main, second, strict=True)], dtype=object
@@ -626,15 +655,7 @@ def _identities(truth: pd.DataFrame, members: Mapping[str, np.ndarray], rng, set
     # C09 and C11 write names in at most 10 characters: drop a secondary that does not fit
     too_long = np.array([len(x) > 10 for x in joined], dtype=bool)
     joined[too_long] = main[too_long]
-    # positional names must be unique: nudge the Dec seconds of a repeated name
-    seen: set[str] = set()
-    for i in np.flatnonzero(only_c09):
-        name = lgs[i]
-        while name in seen:
-            ds = (int(name[-2:]) + 1) % 60
-            name = f"{name[:-2]}{ds:02d}"
-        seen.add(name)
-        lgs[i] = name
+    _unique_lgs(lgs, only_c09)
     return main, joined, lgs
 
 
@@ -738,15 +759,45 @@ def make_catalogues(
     """
     settings = CatalogueSettings() if settings is None else settings
     df = _prepare_truth(truth, footprint)
+    rngs = {name: np.random.default_rng([int(seed), k]) for k, name in enumerate(CATALOGUES)}
+    members = _memberships(df, settings, rngs)
+    # one identity per cluster, shared by RBC, C09, C11 and H14
+    main, joined, lgs = _identities(
+        df, members, np.random.default_rng([int(seed), len(CATALOGUES)]), settings
+    )
+    out: dict[str, pd.DataFrame] = {}
+    builders = {
+        "c09": _build_c09,
+        "rbc": _build_rbc,
+        "c11": _build_c11,
+        "w22": _build_w22,
+        "w23": _build_w23,
+        "h14": _build_h14,
+    }
+    ap_rng = np.random.default_rng([int(seed), len(CATALOGUES) + 1])
+    phat = {}
+    for name in CATALOGUES:
+        rng = rngs[name]
+        cols = _listed(df, members[name], settings.selection(name), rng, footprint)
+        if name.startswith("phat"):
+            phat[name] = cols
+            continue
+        out[name] = builders[name](cols, rng=rng, main=main, joined=joined, lgs=lgs, df=df)
+    out.update(_build_phat(phat, ap_rng))
+    return {name: _finalise(name, out[name]) for name in CATALOGUES}
+
+
+def _memberships(df: pd.DataFrame, settings, rngs) -> dict[str, np.ndarray]:
+    """Who is listed where: a boolean mask over the truth rows per catalogue.
+
+    Draws ``len(df)`` uniforms from each catalogue's stream, for every truth
+    row in ``obj_id`` order, then applies the exclusions and length caps.
+    """
     n = len(df)
     kind = df["kind"].to_numpy(dtype=object)
     g = df["gmag"].to_numpy()
-    i_mag = df["imag"].to_numpy()
     rproj = df["rproj_kpc"].to_numpy()
     in_phat = df["in_phat"].to_numpy()
-    rngs = {name: np.random.default_rng([int(seed), k]) for k, name in enumerate(CATALOGUES)}
-
-    # 1. who is listed where (uniform draws for every truth row, in obj_id order)
     members: dict[str, np.ndarray] = {}
     order_keys: dict[str, np.ndarray] = {}
     for name in CATALOGUES:
@@ -767,66 +818,46 @@ def make_catalogues(
             keep = idx[np.argsort(order_keys[name][idx], kind="stable")[: sel.max_entries]]
             members[name] = np.zeros(n, dtype=bool)
             members[name][keep] = True
+    return members
 
-    # 2. one identity per cluster, shared by RBC, C09, C11 and H14
-    main, joined, lgs = _identities(
-        df, members, np.random.default_rng([int(seed), len(CATALOGUES)]), settings
-    )
 
-    out: dict[str, pd.DataFrame] = {}
-    builders = {
-        "c09": _build_c09,
-        "rbc": _build_rbc,
-        "c11": _build_c11,
-        "w22": _build_w22,
-        "w23": _build_w23,
-        "h14": _build_h14,
-    }
-    ap_rng = np.random.default_rng([int(seed), len(CATALOGUES) + 1])
-    phat = {}
-    for name in CATALOGUES:
-        sel = settings.selection(name)
-        rng = rngs[name]
-        idx = np.flatnonzero(members[name])
-        ra, dec = _scatter(
-            rng, df["ra"].to_numpy()[idx], df["dec"].to_numpy()[idx], sel.scatter_arcsec
-        )
-        truth_id = df["obj_id"].to_numpy()[idx]
-        gm = g[idx] + rng.normal(0.0, sel.mag_scatter, idx.size)
-        im = i_mag[idx] + rng.normal(0.0, sel.mag_scatter, idx.size)
-        rh = df["r_h_pc"].to_numpy()[idx].astype(float)
-        n_spur = int(rng.binomial(idx.size, min(sel.spurious_fraction, 1.0))) if idx.size else 0
-        if n_spur:
-            if sel.in_footprint:
-                s_ra, s_dec = _spurious_in_footprint(rng, n_spur, footprint)
-            else:
-                young = np.flatnonzero(kind == _YOUNG)
-                src = young if young.size else np.arange(n)
-                s_ra, s_dec = _spurious_near(
-                    rng, n_spur, df["ra"].to_numpy()[src], df["dec"].to_numpy()[src]
-                )
-            n_spur = len(s_ra)
-            pick = rng.integers(0, idx.size, n_spur)
-            ra = np.concatenate([ra, s_ra])
-            dec = np.concatenate([dec, s_dec])
-            truth_id = np.concatenate([truth_id, np.full(n_spur, -1, dtype=np.int64)])
-            gm = np.concatenate([gm, gm[pick] + rng.normal(0.0, 0.3, n_spur)])
-            im = np.concatenate([im, im[pick] + rng.normal(0.0, 0.3, n_spur)])
-            rh = np.concatenate([rh, rh[pick]])
-            idx = np.concatenate([idx, np.full(n_spur, -1, dtype=np.int64)])
-        if sel.in_footprint and len(ra):
-            inside = in_footprint(ra, dec, footprint)
-            ra, dec, truth_id, gm, im, rh, idx = (
-                a[inside] for a in (ra, dec, truth_id, gm, im, rh, idx)
+def _listed(df: pd.DataFrame, member: np.ndarray, sel: Selection, rng, footprint) -> dict:
+    """Listed values of one catalogue: scattered positions and magnitudes, spurious entries.
+
+    Returns the columns ``ra``, ``dec``, ``truth_id``, ``gmag``, ``imag``,
+    ``r_h_pc`` and ``idx`` (truth row, -1 for a spurious entry).
+    """
+    idx = np.flatnonzero(member)
+    ra, dec = _scatter(rng, df["ra"].to_numpy()[idx], df["dec"].to_numpy()[idx], sel.scatter_arcsec)
+    truth_id = df["obj_id"].to_numpy()[idx]
+    gm = df["gmag"].to_numpy()[idx] + rng.normal(0.0, sel.mag_scatter, idx.size)
+    im = df["imag"].to_numpy()[idx] + rng.normal(0.0, sel.mag_scatter, idx.size)
+    rh = df["r_h_pc"].to_numpy()[idx].astype(float)
+    n_spur = int(rng.binomial(idx.size, min(sel.spurious_fraction, 1.0))) if idx.size else 0
+    if n_spur:
+        if sel.in_footprint:
+            s_ra, s_dec = _spurious_in_footprint(rng, n_spur, footprint)
+        else:
+            young = np.flatnonzero(df["kind"].to_numpy(dtype=object) == _YOUNG)
+            src = young if young.size else np.arange(len(df))
+            s_ra, s_dec = _spurious_near(
+                rng, n_spur, df["ra"].to_numpy()[src], df["dec"].to_numpy()[src]
             )
-        cols = dict(ra=ra, dec=dec, truth_id=truth_id, gmag=gm, imag=im, r_h_pc=rh, idx=idx)
-        if name.startswith("phat"):
-            phat[name] = cols
-            continue
-        frame = builders[name](cols, rng=rng, main=main, joined=joined, lgs=lgs, df=df)
-        out[name] = frame
-    out.update(_build_phat(phat, ap_rng))
-    return {name: _finalise(name, out[name]) for name in CATALOGUES}
+        n_spur = len(s_ra)
+        pick = rng.integers(0, idx.size, n_spur)
+        ra = np.concatenate([ra, s_ra])
+        dec = np.concatenate([dec, s_dec])
+        truth_id = np.concatenate([truth_id, np.full(n_spur, -1, dtype=np.int64)])
+        gm = np.concatenate([gm, gm[pick] + rng.normal(0.0, 0.3, n_spur)])
+        im = np.concatenate([im, im[pick] + rng.normal(0.0, 0.3, n_spur)])
+        rh = np.concatenate([rh, rh[pick]])
+        idx = np.concatenate([idx, np.full(n_spur, -1, dtype=np.int64)])
+    if sel.in_footprint and len(ra):
+        inside = in_footprint(ra, dec, footprint)
+        ra, dec, truth_id, gm, im, rh, idx = (
+            a[inside] for a in (ra, dec, truth_id, gm, im, rh, idx)
+        )
+    return dict(ra=ra, dec=dec, truth_id=truth_id, gmag=gm, imag=im, r_h_pc=rh, idx=idx)
 
 
 # --------------------------------------------------------------------------- builders

@@ -138,6 +138,88 @@ def _cell_rng(s: MockSettings, kind: str, i: int, j: int) -> np.random.Generator
     return np.random.default_rng([s.seed, KINDS[kind], i + _OFF, j + _OFF])
 
 
+def _star_mags(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
+    """(g, g - i) of field stars: Milky Way foreground dwarfs and M31 populations."""
+    fg_frac = s.foreground_density_arcmin2 / max(dens, 1e-9)
+    pop = rng.random(n)
+    g = np.empty(n)
+    gi = np.empty(n)
+    fg = pop < fg_frac
+    # Milky Way foreground dwarfs
+    g[fg] = _lf(rng, fg.sum(), 16.0, s.star_faint_mag, 0.15)
+    gi[fg] = rng.uniform(0.4, 2.8, fg.sum())
+    # M31: 55% red giants, 33% blue main sequence / blue loop, 9% yellow, 3% RSG
+    u_m31 = np.where(fg, 1.0, rng.random(n))
+    red = ~fg & (u_m31 < 0.55)
+    blue = ~fg & (u_m31 >= 0.55) & (u_m31 < 0.88)
+    yellow = ~fg & (u_m31 >= 0.88) & (u_m31 < 0.97)
+    rsg = ~fg & (u_m31 >= 0.97)
+    g[red] = _lf(rng, red.sum(), 22.3, s.star_faint_mag, 0.35)
+    gi[red] = rng.normal(1.55, 0.3, red.sum())
+    g[blue] = _lf(rng, blue.sum(), 19.5, s.star_faint_mag, 0.3)
+    gi[blue] = rng.normal(-0.15, 0.15, blue.sum())
+    g[yellow] = _lf(rng, yellow.sum(), 20.5, s.star_faint_mag, 0.3)
+    gi[yellow] = rng.normal(0.8, 0.2, yellow.sum())
+    g[rsg] = _lf(rng, rsg.sum(), 19.5, 23.5, 0.3)
+    gi[rsg] = rng.normal(2.0, 0.3, rsg.sum())
+    return g, gi
+
+
+def _bright_star_mags(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
+    """(g, g - i) of bright foreground stars."""
+    g = rng.uniform(9.0, 16.0, n)
+    gi = rng.uniform(0.4, 2.5, n)
+    return g, gi
+
+
+def _young_cluster_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
+    """(g, g - i) of young clusters; fills their King structure and resolved members."""
+    lo, hi = s.young_cluster_mag_range
+    g = _lf(rng, n, lo, hi, 0.3)
+    gi = rng.uniform(-0.35, 0.65, n)
+    rlo, rhi = s.young_cluster_rh_pc
+    out["r_h_pc"] = np.exp(rng.uniform(np.log(rlo), np.log(rhi), n))
+    out["king_c"] = rng.uniform(0.6, 1.6, n)
+    lam = np.minimum(5.0 * 10 ** (-0.4 * (g - 19.0)), 30.0)
+    out["n_resolved"] = rng.poisson(lam).astype(np.int32)
+    return g, gi
+
+
+def _globular_cluster_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
+    """(g, g - i) of globular clusters; fills their King structure."""
+    # GC luminosity function: V turnover ~17.7 (RBC v5 class 1, docs/mock-calibration.md)
+    g = np.clip(rng.normal(18.1, 1.2, n), 14.5, 22.0)
+    gi = rng.normal(1.05, 0.12, n)
+    out["r_h_pc"] = np.clip(np.exp(rng.normal(np.log(2.5), 0.35, n)), 1.0, 6.0)
+    out["king_c"] = rng.uniform(1.2, 2.0, n)
+    return g, gi
+
+
+def _galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
+    """(g, g - i) of background galaxies; fills their Sersic shape."""
+    lo, hi = s.galaxy_mag_range
+    g = _lf(rng, n, lo, hi, 0.33)
+    gi = rng.uniform(0.3, 1.6, n)
+    r_e = np.exp(rng.normal(np.log(1.2 * 10 ** (-0.12 * (g - 20.0))), 0.35, n))
+    out["r_e_arcsec"] = np.clip(r_e, 0.2, 5.0)
+    out["sersic_n"] = np.where(
+        rng.random(n) < 0.6, rng.uniform(0.6, 1.5, n), rng.uniform(2.0, 4.0, n)
+    )
+    out["ellipticity"] = rng.uniform(0.0, 0.7, n)
+    out["pa_deg"] = rng.uniform(0.0, 180.0, n)
+    return g, gi
+
+
+#: Per class: draws (g, g - i) and fills the class's structural columns of ``out``.
+_KIND_PROPS = {
+    "star": _star_mags,
+    "bright_star": _bright_star_mags,
+    "young_cluster": _young_cluster_props,
+    "globular_cluster": _globular_cluster_props,
+    "galaxy": _galaxy_props,
+}
+
+
 def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarray]:
     cell = s.cell_deg * _CELL_FACTOR[kind]
     xi0, eta0 = i * cell, j * cell
@@ -158,60 +240,10 @@ def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarr
         "pa_deg": nan,
         "n_resolved": np.zeros(n, dtype=np.int32),
     }
-    if kind == "star":
-        fg_frac = s.foreground_density_arcmin2 / max(dens, 1e-9)
-        pop = rng.random(n)
-        g = np.empty(n)
-        gi = np.empty(n)
-        fg = pop < fg_frac
-        # Milky Way foreground dwarfs
-        g[fg] = _lf(rng, fg.sum(), 16.0, s.star_faint_mag, 0.15)
-        gi[fg] = rng.uniform(0.4, 2.8, fg.sum())
-        # M31: 55% red giants, 33% blue main sequence / blue loop, 9% yellow, 3% RSG
-        u_m31 = np.where(fg, 1.0, rng.random(n))
-        red = ~fg & (u_m31 < 0.55)
-        blue = ~fg & (u_m31 >= 0.55) & (u_m31 < 0.88)
-        yellow = ~fg & (u_m31 >= 0.88) & (u_m31 < 0.97)
-        rsg = ~fg & (u_m31 >= 0.97)
-        g[red] = _lf(rng, red.sum(), 22.3, s.star_faint_mag, 0.35)
-        gi[red] = rng.normal(1.55, 0.3, red.sum())
-        g[blue] = _lf(rng, blue.sum(), 19.5, s.star_faint_mag, 0.3)
-        gi[blue] = rng.normal(-0.15, 0.15, blue.sum())
-        g[yellow] = _lf(rng, yellow.sum(), 20.5, s.star_faint_mag, 0.3)
-        gi[yellow] = rng.normal(0.8, 0.2, yellow.sum())
-        g[rsg] = _lf(rng, rsg.sum(), 19.5, 23.5, 0.3)
-        gi[rsg] = rng.normal(2.0, 0.3, rsg.sum())
-    elif kind == "bright_star":
-        g = rng.uniform(9.0, 16.0, n)
-        gi = rng.uniform(0.4, 2.5, n)
-    elif kind == "young_cluster":
-        lo, hi = s.young_cluster_mag_range
-        g = _lf(rng, n, lo, hi, 0.3)
-        gi = rng.uniform(-0.35, 0.65, n)
-        rlo, rhi = s.young_cluster_rh_pc
-        out["r_h_pc"] = np.exp(rng.uniform(np.log(rlo), np.log(rhi), n))
-        out["king_c"] = rng.uniform(0.6, 1.6, n)
-        lam = np.minimum(5.0 * 10 ** (-0.4 * (g - 19.0)), 30.0)
-        out["n_resolved"] = rng.poisson(lam).astype(np.int32)
-    elif kind == "globular_cluster":
-        # GC luminosity function: V turnover ~17.7 (RBC v5 class 1, docs/mock-calibration.md)
-        g = np.clip(rng.normal(18.1, 1.2, n), 14.5, 22.0)
-        gi = rng.normal(1.05, 0.12, n)
-        out["r_h_pc"] = np.clip(np.exp(rng.normal(np.log(2.5), 0.35, n)), 1.0, 6.0)
-        out["king_c"] = rng.uniform(1.2, 2.0, n)
-    elif kind == "galaxy":
-        lo, hi = s.galaxy_mag_range
-        g = _lf(rng, n, lo, hi, 0.33)
-        gi = rng.uniform(0.3, 1.6, n)
-        r_e = np.exp(rng.normal(np.log(1.2 * 10 ** (-0.12 * (g - 20.0))), 0.35, n))
-        out["r_e_arcsec"] = np.clip(r_e, 0.2, 5.0)
-        out["sersic_n"] = np.where(
-            rng.random(n) < 0.6, rng.uniform(0.6, 1.5, n), rng.uniform(2.0, 4.0, n)
-        )
-        out["ellipticity"] = rng.uniform(0.0, 0.7, n)
-        out["pa_deg"] = rng.uniform(0.0, 180.0, n)
-    else:  # pragma: no cover - guarded by _density
+    props = _KIND_PROPS.get(kind)
+    if props is None:  # pragma: no cover - guarded by _density
         raise AssertionError(kind)
+    g, gi = props(rng, n, dens, s, out)
     out["gmag"] = g
     out["imag"] = g - gi
     code = KINDS[kind]

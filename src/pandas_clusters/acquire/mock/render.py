@@ -297,6 +297,117 @@ def _mag_col(band):
     return f"{band}mag"
 
 
+def _add_point_sources(img, x, y, flux, mag, point, alpha, beta):
+    """Add the point sources by brightness class (bigger stamps for bright stars' wings)."""
+    for lo, hi, radius in (
+        (-99, 14.0, 90),
+        (14.0, 18.0, 40),
+        (18.0, 24.5, _PSF_RADIUS),
+        (24.5, 99, 7),
+    ):
+        sel = point & (mag >= lo) & (mag < hi)
+        if sel.any():
+            _add_points(img, x[sel], y[sel], flux[sel], alpha, beta, radius)
+
+
+def _add_extended(img, obj, x, y, flux, point, settings, band, psf, alpha, beta):
+    """Add the extended sources (PSF-convolved stamps), with resolved members of clusters."""
+    mcol = _mag_col(band)
+    zp = settings.zero_point
+    ext_idx = np.flatnonzero(~point)
+    mx, my, mf = [], [], []
+    for k in ext_idx:
+        row = obj.iloc[k]
+        smooth = flux[k]
+        if row.n_resolved > 0:
+            mem = cluster_members(settings, row)
+            mflux = 10 ** (-0.4 * (mem[mcol].to_numpy() - zp))
+            # members carry 10-40% of the g light, but red members can outshine the
+            # cluster's i light: the smooth King component keeps at least 10%
+            smooth = max(flux[k] - mflux.sum(), 0.1 * flux[k])
+            # member offsets: east = -x direction, north = +y (approximately, small rotation)
+            mx.append(x[k] - mem["dx_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
+            my.append(y[k] + mem["dy_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
+            mf.append(mflux)
+        stamp, x0, y0 = _extended_stamp(row, x[k], y[k], smooth, settings, psf)
+        if stamp is not None:
+            _add_stamp(img, stamp, x0, y0)
+    if mx:
+        _add_points(
+            img,
+            np.concatenate(mx),
+            np.concatenate(my),
+            np.concatenate(mf),
+            alpha,
+            beta,
+            _PSF_RADIUS,
+        )
+
+
+def _add_objects(img, objects, w, settings, band, psf, alpha, beta):
+    """Add the light of ``objects`` within 100 px of the CCD to ``img`` (in place)."""
+    shape = img.shape
+    mcol = _mag_col(band)
+    x, y = w.all_world2pix(objects["ra"].to_numpy(), objects["dec"].to_numpy(), 0)
+    margin = 100
+    near = (x > -margin) & (x < shape[1] + margin) & (y > -margin) & (y < shape[0] + margin)
+    obj = objects.loc[near]
+    x, y = x[near], y[near]
+    flux = 10 ** (-0.4 * (obj[mcol].to_numpy() - settings.zero_point))
+    kind = obj["kind"].to_numpy()
+    # faint background galaxies (r_e well under the seeing) render as point sources
+    faint_galaxy = (kind == "galaxy") & (obj["gmag"].to_numpy() > _POINT_GALAXY_MAG)
+    point = (kind == "star") | (kind == "bright_star") | faint_galaxy
+    mag = obj[mcol].to_numpy()
+    _add_point_sources(img, x, y, flux, mag, point, alpha, beta)
+    _add_extended(img, obj, x, y, flux, point, settings, band, psf, alpha, beta)
+
+
+def _noisy(img, rng, settings: MockSettings, gain, rn, fwhm_px, beta) -> np.ndarray:
+    """``img`` plus correlated noise, clipped at saturation, float32, with NaN bad columns."""
+    shape = img.shape
+    var = np.maximum(img, 0.0) / gain + rn**2
+    noise = rng.standard_normal(shape) * np.sqrt(var)
+    s_corr = settings.noise_correlation_px
+    if s_corr > 0:
+        noise = gaussian_filter(noise, s_corr, mode="reflect")
+        noise *= noise_correlation_gain(fwhm_px, beta, s_corr)
+    img += noise
+    np.minimum(img, settings.saturation_adu, out=img)
+    img = img.astype(np.float32)
+    bad = rng.choice(shape[1], size=min(settings.bad_columns_per_ccd, shape[1]), replace=False)
+    img[:, bad] = np.nan
+    return img
+
+
+def _ccd_header(w: WCS, settings: MockSettings, field_id, band, ccd, psf_model, noise_model):
+    """FITS header of one rendered CCD: WCS, photometric and noise keywords."""
+    fwhm_arcsec, fwhm_px, beta = psf_model
+    sky, gain, rn = noise_model
+    s_corr = settings.noise_correlation_px
+    hdr = w.to_header()
+    hdr["EXTNAME"] = f"ccd{ccd:02d}"
+    hdr["CCDNUM"] = (ccd, "CCD number in the mosaic")
+    hdr["FIELD"] = (int(field_id), "PAndAS field ID")
+    hdr["BAND"] = (band, "band")
+    hdr["FILTER"] = (settings.filter_name(band), "MegaCam filter")
+    hdr["BUNIT"] = "adu"
+    hdr["MAGZPT"] = (settings.zero_point, "AB zero point: mag = MAGZPT - 2.5 log10(ADU)")
+    hdr["GAIN"] = (round(gain, 4), "effective gain of the stack, e-/ADU")
+    hdr["RDNOISE"] = (round(rn, 5), "read noise of the stack, ADU")
+    hdr["SATURATE"] = (settings.saturation_adu, "saturation level, ADU")
+    hdr["SKYLEVEL"] = (round(sky, 4), "sky level (not subtracted), ADU/px")
+    hdr["SEEING"] = (fwhm_arcsec, "PSF FWHM, arcsec")
+    hdr["PSFBETA"] = (beta, "Moffat beta of the PSF")
+    hdr["DEPTH"] = (settings.depth_mag[band], "target S/N=10 point-source depth, AB mag")
+    hdr["NOISECOR"] = (s_corr, "noise correlation kernel sigma, px")
+    hdr["PIXNOISE"] = (
+        round(pixel_noise_factor(fwhm_px, beta, s_corr) * float(np.sqrt(sky / gain + rn**2)), 5),
+        "dark-sky noise rms per pixel, ADU",
+    )
+    return hdr
+
+
 def render_ccd(
     settings: MockSettings,
     field_id: int,
@@ -318,98 +429,18 @@ def render_ccd(
     alpha = moffat_alpha(fwhm_px, beta)
     psf = _psf_stamp(fwhm_px, beta)
     sky, gain, rn = _noise_model(settings, band, fwhm_px, beta)
-    zp = settings.zero_point
 
     img = _diffuse(settings, w, shape, band)
     texture = _texture(settings, img, band, psf, settings.field_rng(field_id, band, 200 + ccd))
     img += sky
-    mcol = _mag_col(band)
     if len(objects):
-        x, y = w.all_world2pix(objects["ra"].to_numpy(), objects["dec"].to_numpy(), 0)
-        margin = 100
-        near = (x > -margin) & (x < shape[1] + margin) & (y > -margin) & (y < shape[0] + margin)
-        obj = objects.loc[near]
-        x, y = x[near], y[near]
-        flux = 10 ** (-0.4 * (obj[mcol].to_numpy() - zp))
-        kind = obj["kind"].to_numpy()
-        # faint background galaxies (r_e well under the seeing) render as point sources
-        faint_galaxy = (kind == "galaxy") & (obj["gmag"].to_numpy() > _POINT_GALAXY_MAG)
-        point = (kind == "star") | (kind == "bright_star") | faint_galaxy
-        mag = obj[mcol].to_numpy()
-        # point sources by brightness class (bigger stamps for bright stars' wings)
-        for lo, hi, radius in (
-            (-99, 14.0, 90),
-            (14.0, 18.0, 40),
-            (18.0, 24.5, _PSF_RADIUS),
-            (24.5, 99, 7),
-        ):
-            sel = point & (mag >= lo) & (mag < hi)
-            if sel.any():
-                _add_points(img, x[sel], y[sel], flux[sel], alpha, beta, radius)
-        # extended sources, with resolved members of clusters
-        ext_idx = np.flatnonzero(~point)
-        mx, my, mf = [], [], []
-        for k in ext_idx:
-            row = obj.iloc[k]
-            smooth = flux[k]
-            if row.n_resolved > 0:
-                mem = cluster_members(settings, row)
-                mflux = 10 ** (-0.4 * (mem[mcol].to_numpy() - zp))
-                # members carry 10-40% of the g light, but red members can outshine the
-                # cluster's i light: the smooth King component keeps at least 10%
-                smooth = max(flux[k] - mflux.sum(), 0.1 * flux[k])
-                # member offsets: east = -x direction, north = +y (approximately, small rotation)
-                mx.append(x[k] - mem["dx_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
-                my.append(y[k] + mem["dy_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
-                mf.append(mflux)
-            stamp, x0, y0 = _extended_stamp(row, x[k], y[k], smooth, settings, psf)
-            if stamp is not None:
-                _add_stamp(img, stamp, x0, y0)
-        if mx:
-            _add_points(
-                img,
-                np.concatenate(mx),
-                np.concatenate(my),
-                np.concatenate(mf),
-                alpha,
-                beta,
-                _PSF_RADIUS,
-            )
-
+        _add_objects(img, objects, w, settings, band, psf, alpha, beta)
     if texture is not None:
         img += texture
     rng = settings.field_rng(field_id, band, purpose=100 + ccd)
-    var = np.maximum(img, 0.0) / gain + rn**2
-    noise = rng.standard_normal(shape) * np.sqrt(var)
-    s_corr = settings.noise_correlation_px
-    if s_corr > 0:
-        noise = gaussian_filter(noise, s_corr, mode="reflect")
-        noise *= noise_correlation_gain(fwhm_px, beta, s_corr)
-    img += noise
-    np.minimum(img, settings.saturation_adu, out=img)
-    img = img.astype(np.float32)
-    bad = rng.choice(shape[1], size=min(settings.bad_columns_per_ccd, shape[1]), replace=False)
-    img[:, bad] = np.nan
-
-    hdr = w.to_header()
-    hdr["EXTNAME"] = f"ccd{ccd:02d}"
-    hdr["CCDNUM"] = (ccd, "CCD number in the mosaic")
-    hdr["FIELD"] = (int(field_id), "PAndAS field ID")
-    hdr["BAND"] = (band, "band")
-    hdr["FILTER"] = (settings.filter_name(band), "MegaCam filter")
-    hdr["BUNIT"] = "adu"
-    hdr["MAGZPT"] = (zp, "AB zero point: mag = MAGZPT - 2.5 log10(ADU)")
-    hdr["GAIN"] = (round(gain, 4), "effective gain of the stack, e-/ADU")
-    hdr["RDNOISE"] = (round(rn, 5), "read noise of the stack, ADU")
-    hdr["SATURATE"] = (settings.saturation_adu, "saturation level, ADU")
-    hdr["SKYLEVEL"] = (round(sky, 4), "sky level (not subtracted), ADU/px")
-    hdr["SEEING"] = (fwhm_arcsec, "PSF FWHM, arcsec")
-    hdr["PSFBETA"] = (beta, "Moffat beta of the PSF")
-    hdr["DEPTH"] = (settings.depth_mag[band], "target S/N=10 point-source depth, AB mag")
-    hdr["NOISECOR"] = (s_corr, "noise correlation kernel sigma, px")
-    hdr["PIXNOISE"] = (
-        round(pixel_noise_factor(fwhm_px, beta, s_corr) * float(np.sqrt(sky / gain + rn**2)), 5),
-        "dark-sky noise rms per pixel, ADU",
+    img = _noisy(img, rng, settings, gain, rn, fwhm_px, beta)
+    hdr = _ccd_header(
+        w, settings, field_id, band, ccd, (fwhm_arcsec, fwhm_px, beta), (sky, gain, rn)
     )
     return img, hdr
 
