@@ -15,7 +15,7 @@ rule injection:
     benchmark:
         "benchmarks/runs/injection/{field}/round{round}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/completeness.yaml"
     params:
         injection=get_injection_params,
         seed=config["seed"],
@@ -46,7 +46,7 @@ rule completeness:
     log:
         "logs/completeness.log",
     conda:
-        "../../envs/astro.yaml"
+        "../../envs/completeness.yaml"
     params:
         completeness=config["completeness"],
         selection=get_selection_params,

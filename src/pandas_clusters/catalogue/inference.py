@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import torch
 from tqdm.auto import tqdm
 
+from pandas_clusters.core.columns import check_stamp_values
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.io import (
     iter_parquet_batches,
@@ -30,7 +31,6 @@ from pandas_clusters.core.io import (
     read_parquet_metadata,
     write_parquet,
 )
-from pandas_clusters.detect.stamps import check_stamp_values
 from pandas_clusters.learn.datasets import stamps_to_array
 from pandas_clusters.learn.models import (
     load_model,

@@ -53,12 +53,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from astropy.coordinates import SkyCoord, search_around_sky
 
-from pandas_clusters.core.columns import require_columns
+from pandas_clusters.core.columns import check_stamp_values, require_columns
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.geometry import tangent_plane_deg
 from pandas_clusters.core.io import read_frame, read_parquet, read_parquet_metadata, write_parquet
 from pandas_clusters.core.skymatch import deduplicate_across_fields
-from pandas_clusters.detect.stamps import check_stamp_values
 
 __all__ = [
     "CLASS_BALANCE_CHOICES",

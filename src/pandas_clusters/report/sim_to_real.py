@@ -100,7 +100,7 @@ def train_and_score(train_x, train_y, tests: dict, *, seed: int, epochs: int = 8
     """
     import torch
 
-    from pandas_clusters.learn.evaluation import roc_curve
+    from pandas_clusters.learn.metrics import roc_curve
     from pandas_clusters.learn.models import build_model
 
     torch.manual_seed(int(seed))

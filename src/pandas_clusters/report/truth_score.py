@@ -36,7 +36,7 @@ import pandas as pd
 
 from pandas_clusters.core.io import atomic_path, read_frame
 from pandas_clusters.core.skymatch import match_nearest_unique
-from pandas_clusters.learn.evaluation import threshold_scan
+from pandas_clusters.learn.metrics import threshold_scan
 
 __all__ = [
     "CLUSTER_KINDS",
@@ -197,7 +197,7 @@ def survey_scores(
 
 def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float | int]:
     """Counts, precision (purity), recall and F1 of boolean predictions (the evaluation's
-    :func:`~pandas_clusters.learn.evaluation.threshold_scan`, one implementation)."""
+    :func:`~pandas_clusters.learn.metrics.threshold_scan`, one implementation)."""
     y = np.asarray(y, bool)
     row = threshold_scan(y, np.asarray(pred, float), np.array([0.5])).iloc[0]
     return {
