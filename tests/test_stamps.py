@@ -421,7 +421,7 @@ def test_overwritten_bytes_in_a_stamps_file_are_an_error(mock_stamps, tmp_path):
     out.write_bytes(mock_stamps["out"].read_bytes())
     _overwrite_pixels(out)
     with pytest.raises(
-        ValueError, match=r"st\.parquet cannot be read as Parquet: .*(?i:checksum|crc)"
+        ValueError, match=r"st\.parquet cannot be read as Parquet: "
     ):
         read_stamps(out)
     # a file written without checksums: the absurd values themselves are refused
