@@ -169,14 +169,21 @@ def rules_of(comment: str, rules: set[str]) -> set[str]:
     set of str
     """
     name = comment.removeprefix("rule_").split("_wildcards_")[0]
+    if name in rules:  # one rule's job: its name exactly (training, not training_set)
+        return {name}
     tokens = name.split("_")
-    found = set()
+    spans = []
     for rule in rules:
         parts = rule.split("_")
         for i in range(len(tokens) - len(parts) + 1):
             if tokens[i : i + len(parts)] == parts:
-                found.add(rule)
-    return found
+                spans.append((i, i + len(parts), rule))
+    # a rule whose tokens lie inside a longer match is part of that name (training_set)
+    return {
+        r
+        for a, b, r in spans
+        if not any(a2 <= a and b <= b2 and (b2 - a2) > (b - a) for a2, b2, _ in spans)
+    }
 
 
 def local_rules(log: Path) -> set[str]:
@@ -259,7 +266,7 @@ def check(
 
     if cancelled is not None:
         job = jobs.get(cancelled)
-        if job is None or not job.comment.startswith("rule_train"):
+        if job is None or not job.comment.startswith("rule_training_wildcards"):
             failures.append(f"cancelled SLURM job {cancelled} is not a training job: {job}")
         elif job.run_seconds < 1:
             failures.append(f"cancelled SLURM job {cancelled} had not started running")

@@ -101,7 +101,7 @@ deadline=$((SECONDS + RUN_TIMEOUT))
 while [ -z "$CANCELLED" ] && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$SLURM_PID" 2>/dev/null; do
     # JOBID COMMENT TIME-USED of the running jobs
     while read -r id comment used; do
-        [[ $comment == rule_train_* ]] || continue
+        [[ $comment == rule_training_wildcards* ]] || continue
         if [ -n "$(find "$TRAIN_LOGS" -name '*.log' -size +0 2>/dev/null)" ]; then
             why="its training script is logging"
         elif [[ $used != 0:0[0-7] ]]; then
