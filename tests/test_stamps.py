@@ -420,9 +420,7 @@ def test_overwritten_bytes_in_a_stamps_file_are_an_error(mock_stamps, tmp_path):
     out = tmp_path / "st.parquet"
     out.write_bytes(mock_stamps["out"].read_bytes())
     _overwrite_pixels(out)
-    with pytest.raises(
-        ValueError, match=r"st\.parquet cannot be read as Parquet: "
-    ):
+    with pytest.raises(ValueError, match=r"st\.parquet cannot be read as Parquet: "):
         read_stamps(out)
     # a file written without checksums: the absurd values themselves are refused
     values = np.arange(64 * 16, dtype=np.float32).reshape(64, 1, 4, 4)
