@@ -85,10 +85,13 @@ log "SLURM run in $WORK/slurm"
 SLURM_PID=$!
 PIDS+=("$SLURM_PID")
 log "local run in $WORK/local"
+# --cores 2: the torch rules then run with the 2 threads they get on SLURM (Snakemake sets
+# OMP_NUM_THREADS to a job's threads, and torch's float sums depend on it), so both runs
+# must give the same table7.dat
 (
     cd "$WORK/local"
     exec timeout -s INT -k 30 "$RUN_TIMEOUT" nice -n 15 "$BIN/snakemake" \
-        -s "$REPO/Snakefile" --configfile "${CONFIG[@]}" --cores 1
+        -s "$REPO/Snakefile" --configfile "${CONFIG[@]}" --cores 2
 ) >"$WORK/local.log" 2>&1 </dev/null &
 LOCAL_PID=$!
 PIDS+=("$LOCAL_PID")
