@@ -112,13 +112,16 @@ def _inference(work: Path, variant: str, n_ccd: int) -> None:
     from pandas_clusters.catalogue.inference import InferenceSettings, predict_stamps
 
     sources = work / "sources_new.parquet"
-    if n_ccd:  # classify the sources of the first n_ccd CCDs only (reading the whole file)
+    if n_ccd:  # classify the sources of the first n_ccd CCDs only (reading the whole file):
+        # the others keep their rows (every stamp must be a source of the file) with no gmag
         table = pq.read_table(sources)
         first = sorted(set(table.column("ccd").to_pylist()))[:n_ccd]
         sources = work / "sources_inference.parquet"
-        pq.write_table(
-            table.filter(pc.is_in(table.column("ccd"), pa.array(first, pa.int16()))), sources
-        )
+        inside = pc.is_in(table.column("ccd"), pa.array(first, pa.int16()))
+        gmag = table.column("gmag")
+        masked = pc.if_else(inside, gmag, pa.scalar(None, gmag.type))
+        table = table.set_column(table.schema.get_field_index("gmag"), "gmag", masked)
+        pq.write_table(table, sources)
     weights = sorted(work.glob("weights_seed*.safetensors"))
     predict_stamps(
         work / f"stamps_{variant}.parquet",
@@ -265,8 +268,12 @@ def _parent(args) -> None:
         res = json.loads((work / "bench_field.json").read_text())
         _report(args, res, _compare_sources(work, "_subset" if args.old_ccds else ""))
         return
-    (work / "bench_field.json").unlink(missing_ok=True)
-    res: dict[str, dict] = {}
+    saved = work / "bench_field.json"
+    if args.resume and saved.exists():  # keep the stages measured by an interrupted run
+        res: dict[str, dict] = json.loads(saved.read_text())
+    else:
+        saved.unlink(missing_ok=True)
+        res = {}
     if not all((work / f"{b}.fits").exists() for b in ("g", "i")):
         res["mock"] = _run("mock", args, ["g.fits", "i.fits"])
     variants = ["old", "new"]
@@ -274,7 +281,10 @@ def _parent(args) -> None:
         _subset(work, args.old_ccds)
         variants = ["old_subset", "new_subset", "new"]
     for variant in variants:
-        res[f"sources:{variant}"] = _run(f"sources:{variant}", args, [f"sources_{variant}.parquet"])
+        if f"sources:{variant}" not in res:
+            res[f"sources:{variant}"] = _run(
+                f"sources:{variant}", args, [f"sources_{variant}.parquet"]
+            )
     compared = _compare_sources(work, "_subset" if args.old_ccds else "")
     from bench_inference import write_random_weights
 
@@ -287,10 +297,14 @@ def _parent(args) -> None:
             seed=seed,
         )
     for variant in ("all", "lim"):
-        res[f"stamps:{variant}"] = _run(f"stamps:{variant}", args, [f"stamps_{variant}.parquet"])
-        res[f"inference:{variant}"] = _run(
-            f"inference:{variant}", args, [f"inference_{variant}.parquet"]
-        )
+        if f"stamps:{variant}" not in res:
+            res[f"stamps:{variant}"] = _run(
+                f"stamps:{variant}", args, [f"stamps_{variant}.parquet"]
+            )
+        if f"inference:{variant}" not in res:
+            res[f"inference:{variant}"] = _run(
+                f"inference:{variant}", args, [f"inference_{variant}.parquet"]
+            )
         if variant == "all":
             (work / "stamps_all.parquet").unlink()  # 8.7 GB: free the disk
     _report(args, res, compared)
@@ -392,6 +406,12 @@ def main(argv=None) -> None:
         default=0,
         help="run the old sources stage (and the new one, to compare) on the first N CCDs "
         "only, and scale its time to the whole field (0: the whole field)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the stages already measured in --workdir's bench_field.json (an interrupted "
+        "run); measure the rest",
     )
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument(
