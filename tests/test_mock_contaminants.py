@@ -20,7 +20,7 @@ from pandas_clusters.acquire.mock.population import (
     hii_knots,
     saturated_star_reach_arcsec,
 )
-from pandas_clusters.acquire.mock.render import ccd_wcs, field_psf, render_ccd
+from pandas_clusters.acquire.mock.render import ccd_wcs, render_ccd
 from pandas_clusters.core.footprint import mock_phat_footprint
 from pandas_clusters.core.geometry import M31, tangent_plane_deg
 from pandas_clusters.report.truth_score import FRAGMENT_RH, survey_scores
@@ -205,9 +205,7 @@ def test_asterism_renders_as_its_stars():
 def _truth_rows(kinds_mags):
     rows = []
     for k, (kind, g) in enumerate(kinds_mags):
-        rows.append(
-            {"obj_id": (KINDS[kind] << 52) + k, "kind": kind, "gmag": g, "imag": g - 0.5}
-        )
+        rows.append({"obj_id": (KINDS[kind] << 52) + k, "kind": kind, "gmag": g, "imag": g - 0.5})
     df = pd.DataFrame(rows)
     df["ra"] = 10.0 + 0.01 * np.arange(len(df))
     df["dec"] = 41.0

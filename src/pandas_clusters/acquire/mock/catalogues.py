@@ -308,7 +308,7 @@ _RBC_CONTAMINANT_RATES = (
     ("galaxy", 0.05),
     ("compact_galaxy", 0.05),
     ("edge_on_galaxy", 0.05),
-    ("hii_region", 0.28),
+    ("hii_region", 0.94),
     ("asterism", 0.02),
 )
 

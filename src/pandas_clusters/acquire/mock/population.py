@@ -59,6 +59,7 @@ from pandas_clusters.core.geometry import M31, offsets_to_radec, radii_from_offs
 from .settings import MockSettings
 
 __all__ = [
+    "CONTAMINANTS_OFF",
     "CONTAMINANT_KINDS",
     "KINDS",
     "asterism_members",
@@ -80,6 +81,14 @@ _CELL_FACTOR = {"star": 1, "bright_star": 5, "young_cluster": 5, "globular_clust
 CONTAMINANT_KINDS = ("asterism", "hii_region", "compact_galaxy", "edge_on_galaxy")
 KINDS.update({k: 6 + n for n, k in enumerate(CONTAMINANT_KINDS)})
 _CELL_FACTOR.update(dict.fromkeys(CONTAMINANT_KINDS, 5))
+#: Settings that turn every contaminant off (for ``dataclasses.replace``; benchmarks, tests).
+CONTAMINANTS_OFF = {
+    "luminous_star_density_arcmin2": 0.0,
+    "hii_region_density_arcmin2": 0.0,
+    "compact_galaxy_fraction": 0.0,
+    "edge_on_galaxy_fraction": 0.0,
+    "saturated_spike_arcsec": 0.0,
+}
 _OFF = 1 << 15  # cell index offset so that indices are non-negative in obj_id
 
 TRUTH_COLUMNS = {
@@ -291,7 +300,7 @@ def _asterism_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tup
 def _hii_region_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
     """(g, g - i) of compact HII regions; fills their Sersic body and knot count."""
     lo, hi = s.hii_region_mag_range
-    g = _lf(rng, n, lo, hi, 0.4)  # dN/dL ~ L^-2
+    g = _lf(rng, n, lo, hi, 0.608)  # dN/dL ~ L^-2.52 (Azimlu et al. 2011): 0.4 x 1.52 dex/mag
     gi = np.clip(rng.normal(0.27, 0.45, n), -1.0, 1.5)  # RBC/Peacock+ 2010 class 5: median 0.27
     out["r_e_arcsec"] = np.exp(rng.uniform(np.log(0.4), np.log(2.0), n))
     out["sersic_n"] = rng.uniform(0.5, 1.0, n)

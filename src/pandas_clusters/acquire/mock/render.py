@@ -393,7 +393,9 @@ def _add_contaminant_light(img, obj, x, y, flux, settings, band, alpha, beta):
     px, py, pf = [], [], []
     for k in np.flatnonzero((kind == "asterism") | (kind == "hii_region")):
         row = obj.iloc[k]
-        parts = asterism_members(settings, row) if kind[k] == "asterism" else hii_knots(settings, row)
+        parts = (
+            asterism_members(settings, row) if kind[k] == "asterism" else hii_knots(settings, row)
+        )
         if kind[k] == "hii_region":
             flux[k] *= 1.0 - HII_KNOT_FRACTION * (1.0 if band == "g" else 0.6)
         # offsets: east = -x, north = +y (as for the cluster members)
@@ -402,7 +404,13 @@ def _add_contaminant_light(img, obj, x, y, flux, settings, band, alpha, beta):
         pf.append(10 ** (-0.4 * (parts[mcol].to_numpy() - settings.zero_point)))
     if px:
         _add_points(
-            img, np.concatenate(px), np.concatenate(py), np.concatenate(pf), alpha, beta, _PSF_RADIUS
+            img,
+            np.concatenate(px),
+            np.concatenate(py),
+            np.concatenate(pf),
+            alpha,
+            beta,
+            _PSF_RADIUS,
         )
     bright = np.flatnonzero(kind == "bright_star")
     reach = saturated_star_reach_arcsec(obj["gmag"].to_numpy()[bright], settings)
