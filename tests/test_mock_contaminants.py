@@ -281,3 +281,44 @@ def test_truth_score_counts_each_contaminant_class():
     assert c["saturated_star_artefact"]["truth_objects"] == 1
     assert c["cluster_fragment"]["truth_objects"] == 1
     assert c["unmatched"]["truth_objects"] == 0
+
+
+def test_spurious_detections_of_a_saturated_star_are_attributed_to_it(tmp_path, monkeypatch):
+    """End to end: render a saturated star, detect with the sources stage, score the detections."""
+    import pandas_clusters.acquire.mock.render as render
+    from pandas_clusters.detect.sources import SourceSettings, build_sources
+    from pandas_clusters.report.truth_score import candidate_truth_classes
+
+    s = small(n=401)
+    star = _one_object(s, 211, "bright_star", gmag=11.0, imag=10.2)
+    monkeypatch.setattr(render, "_field_objects", lambda settings, field_id: star)
+    paths = {b: tmp_path / f"{b}.fits" for b in ("g", "i")}
+    for b, p in paths.items():
+        render.write_field_image(s, 211, b, p)
+    src = build_sources(
+        paths, field=211, out=tmp_path / "sources.parquet", settings=SourceSettings.from_config()
+    )
+    classes, _, source = candidate_truth_classes(
+        src["ra"], src["dec"], star, spike_arcsec=s.saturated_spike_arcsec, return_source=True
+    )
+    artefact = classes == "saturated_star_artefact"
+    assert artefact.sum() >= 3
+    assert (source[artefact] == star["obj_id"].iloc[0]).all()
+    # nothing detected within half the spike reach is left unattributed
+    reach = float(saturated_star_reach_arcsec(11.0, s))
+    dra = (src["ra"] - star["ra"].iloc[0]) * np.cos(np.deg2rad(star["dec"].iloc[0]))
+    d = np.hypot(dra, src["dec"] - star["dec"].iloc[0]) * 3600
+    assert artefact[d.to_numpy() < 0.5 * reach].all()
+
+
+def test_calibration_report_keeps_the_hand_written_sections(tmp_path):
+    from pandas_clusters.acquire.mock.calibration import _kept_sections
+
+    doc = tmp_path / "mock-calibration.md"
+    assert _kept_sections(doc) == []
+    doc.write_text(
+        "# table\n\n<!-- contaminants:start -->\n## Contaminants\ntext\n<!-- contaminants:end -->\n"
+    )
+    kept = _kept_sections(doc)
+    assert kept[1] == "<!-- contaminants:start -->" and kept[-1] == "<!-- contaminants:end -->"
+    assert "## Contaminants" in kept

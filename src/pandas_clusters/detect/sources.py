@@ -535,7 +535,14 @@ def _detect(
         deblend_nthresh=settings.deblend_nthresh,
         deblend_cont=settings.deblend_cont,
     )
-    return det, det_mask, objs
+    # sep's barycentre of a deblended fragment with little or negative net flux (in the
+    # spikes and halo of a saturated star, issue 12 part 3) can fall far off the image:
+    # such a detection has no position to measure, drop it
+    ny, nx = det.shape
+    x, y = objs["x"], objs["y"]
+    on = np.isfinite(x) & np.isfinite(y) & (x >= -0.5) & (x <= nx - 0.5)
+    on &= (y >= -0.5) & (y <= ny - 0.5)
+    return det, det_mask, objs[on]
 
 
 def _neighbours(
