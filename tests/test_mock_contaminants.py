@@ -322,3 +322,30 @@ def test_calibration_report_keeps_the_hand_written_sections(tmp_path):
     kept = _kept_sections(doc)
     assert kept[1] == "<!-- contaminants:start -->" and kept[-1] == "<!-- contaminants:end -->"
     assert "## Contaminants" in kept
+
+
+def test_a_clusters_extra_detections_are_its_fragments(tmp_path, monkeypatch):
+    """End to end: a partly resolved cluster detected as several sources scores one cluster."""
+    import pandas_clusters.acquire.mock.render as render
+    from pandas_clusters.detect.sources import SourceSettings, build_sources
+    from pandas_clusters.report.truth_score import candidate_truth_classes
+
+    s = small(n=301)
+    cl = _one_object(
+        s, 211, "young_cluster", gmag=17.5, imag=17.4, r_h_pc=5.0, king_c=1.0, n_resolved=30
+    )
+    monkeypatch.setattr(render, "_field_objects", lambda settings, field_id: cl)
+    paths = {b: tmp_path / f"{b}.fits" for b in ("g", "i")}
+    for b, p in paths.items():
+        render.write_field_image(s, 211, b, p)
+    src = build_sources(
+        paths, field=211, out=tmp_path / "sources.parquet", settings=SourceSettings.from_config()
+    )
+    classes, _, source = candidate_truth_classes(src["ra"], src["dec"], cl, return_source=True)
+    assert (classes == "cluster").sum() == 1
+    dra = (src["ra"] - cl["ra"].iloc[0]) * np.cos(np.deg2rad(cl["dec"].iloc[0]))
+    d = np.hypot(dra, src["dec"] - cl["dec"].iloc[0]).to_numpy() * 3600
+    near = d < FRAGMENT_RH * 5.0 / M31.pc_per_arcsec
+    assert near.sum() >= 2  # the cluster and at least one fragment
+    assert np.isin(classes[near], ["cluster", "cluster_fragment"]).all()
+    assert (source[near] == cl["obj_id"].iloc[0]).all()
