@@ -375,8 +375,8 @@ def _add_objects(img, objects, w, settings, band, psf, alpha, beta):
 _GALAXY_KINDS = ("galaxy", "compact_galaxy", "edge_on_galaxy")
 #: Fraction of a saturated star's light in each of its four diffraction spikes, and in its
 #: halo ring (choices, docs/mock-calibration.md "Contaminants").
-SPIKE_ARM_FRACTION = 0.002
-HALO_FRACTION = 0.01
+SPIKE_ARM_FRACTION = 5e-4
+HALO_FRACTION = 2e-4
 
 
 def _add_contaminant_light(img, obj, x, y, flux, settings, band, alpha, beta):
