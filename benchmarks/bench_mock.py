@@ -5,7 +5,9 @@ Side by side in one run:
 * ``pipeline``: ``write_field_image`` for both bands of a demo field (4 CCDs of
   1024x2048 px each), FITS written to disk, with the demo settings and with
   the settings before issue 12 (white noise, no unresolved-star texture, the
-  sparse background galaxies: ``realism.BASELINE_OVERRIDES``);
+  sparse background galaxies: ``realism.BASELINE_OVERRIDES``) and without the
+  contaminants of issue 12 part 3 (asterisms, HII regions, compact and edge-on
+  galaxies, saturated stars' spikes: ``population.CONTAMINANTS_OFF``);
 * ``kernel``: the vectorised point-source renderer on N stars;
 * ``baseline``: the per-star loop a user would otherwise write, evaluating
   ``astropy.modeling.models.Moffat2D`` on a cutout around each star, on the
@@ -36,6 +38,7 @@ import numpy as np  # noqa: E402
 from astropy.modeling.models import Moffat2D  # noqa: E402
 
 from pandas_clusters.acquire.mock import MockSettings, write_field_image  # noqa: E402
+from pandas_clusters.acquire.mock.population import CONTAMINANTS_OFF  # noqa: E402
 from pandas_clusters.acquire.mock.render import _add_points, moffat_alpha  # noqa: E402
 from pandas_clusters.report.realism import BASELINE_OVERRIDES  # noqa: E402
 
@@ -79,6 +82,7 @@ def main(argv=None):
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     t_field, c_field, size_mb = _render_field(s, args.field)
     t_before, c_before, _ = _render_field(dataclasses.replace(s, **BASELINE_OVERRIDES), args.field)
+    t_clean, c_clean, _ = _render_field(dataclasses.replace(s, **CONTAMINANTS_OFF), args.field)
 
     rng = np.random.default_rng(1)
     n = args.stars
@@ -113,6 +117,8 @@ def main(argv=None):
         "| target < 30 s |",
         "| same field, settings before issue 12 (white noise, no texture, sparse galaxies, "
         f"uncalibrated densities) | {t_before:.2f} | {c_before:.2f} | |",
+        "| same field without the contaminants (asterisms, HII regions, compact and edge-on "
+        f"galaxies, spikes) | {t_clean:.2f} | {c_clean:.2f} | |",
         f"| point sources, vectorised kernel ({n} stars, 31x31 px) | {t_kernel:.3f} | | "
         f"{n / t_kernel:,.0f} stars/s |",
         f"| point sources, astropy Moffat2D loop (same stars) | {t_base:.3f} | | "

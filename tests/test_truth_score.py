@@ -102,7 +102,7 @@ def test_survey_scores(survey_truth):
     assert out["n_true_clusters"] == 2
     assert out["completeness"] == pytest.approx(1.0)
     contamination = {k: v["n"] for k, v in out["contamination_by_truth_class"].items()}
-    assert contamination == {"cluster": 2, "split_cluster": 1, "star": 1, "unmatched": 1}
+    assert contamination == {"cluster": 2, "cluster_fragment": 1, "star": 1, "unmatched": 1}
     assert out["precision_by_field"]["207"]["precision"] == pytest.approx(2 / 3)
     assert out["precision_by_field"]["208"]["precision"] == 0.0
     assert out["completeness_by_field"]["207"]["completeness"] == pytest.approx(1.0)

@@ -76,5 +76,7 @@ rule truth_score:
         "../../envs/astro.yaml"
     params:
         rproj_max_kpc=config["selection"]["rproj_max_kpc"],
+        # saturated stars' spike reach (issue 12, part 3)
+        spike_arcsec=config["mock"]["saturated_spike_arcsec"],
     script:
         "../scripts/truth_score.py"

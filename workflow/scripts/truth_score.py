@@ -18,5 +18,6 @@ with log_to(snakemake.log[0]):
         truth_path=snakemake.input.truth,
         candidates_path=snakemake.input.candidates,
         rproj_max_kpc=snakemake.params.rproj_max_kpc,
+        spike_arcsec=snakemake.params.spike_arcsec,
         out=snakemake.output[0],
     )

@@ -524,18 +524,32 @@ def _detect(
     )
     det -= det_back
     det[det_mask] = 0.0
-    sep.set_extract_pixstack(max(300_000, det.size // 4))
     sep.set_sub_object_limit(4096)
-    objs = sep.extract(
-        det,
-        settings.detect_thresh,
-        err=det_rms,
-        mask=det_mask,
-        minarea=settings.minarea,
-        deblend_nthresh=settings.deblend_nthresh,
-        deblend_cont=settings.deblend_cont,
-    )
-    return det, det_mask, objs
+    kwargs = {
+        "err": det_rms,
+        "mask": det_mask,
+        "minarea": settings.minarea,
+        "deblend_nthresh": settings.deblend_nthresh,
+        "deblend_cont": settings.deblend_cont,
+    }
+    sep.set_extract_pixstack(max(300_000, det.size // 4))
+    try:
+        objs = sep.extract(det, settings.detect_thresh, **kwargs)
+    except Exception as err:  # sep raises a bare Exception
+        # a saturated star's wings, spikes and halo can join a crowded field into one huge
+        # object (issue 12 part 3): retry with room for every pixel of the image
+        if "pixel buffer full" not in str(err):
+            raise
+        sep.set_extract_pixstack(det.size)
+        objs = sep.extract(det, settings.detect_thresh, **kwargs)
+    # sep's barycentre of a deblended fragment with little or negative net flux (in the
+    # spikes and halo of a saturated star, issue 12 part 3) can fall far off the image:
+    # such a detection has no position to measure, drop it
+    ny, nx = det.shape
+    x, y = objs["x"], objs["y"]
+    on = np.isfinite(x) & np.isfinite(y) & (x >= -0.5) & (x <= nx - 0.5)
+    on &= (y >= -0.5) & (y <= ny - 0.5)
+    return det, det_mask, objs[on]
 
 
 def _neighbours(

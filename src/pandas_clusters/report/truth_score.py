@@ -16,9 +16,16 @@ candidate list can be scored against the truth:
   ``Rproj`` and magnitude limit, by g bin, r_h bin and field; the precision (purity) of the
   candidates per field; and the candidates' contamination per truth class
   (each non-cluster candidate is named for the brightest truth object within
-  the radius: ``star``, ``bright_star``, ``galaxy``...; ``split_cluster`` when
-  that object is a cluster already claimed by another candidate;
-  ``unmatched`` when no truth object is that close).
+  the radius: ``star``, ``galaxy``, and the contaminant classes of the mock,
+  ``asterism``, ``hii_region``, ``compact_galaxy``, ``edge_on_galaxy``...;
+  ``cluster_fragment`` for a cluster's extra detection: within the radius of a
+  cluster already claimed by another candidate, or, when no other object but
+  faint stars is that close, within :data:`FRAGMENT_RH` half-light radii of a
+  truth cluster; ``saturated_star_artefact`` for a detection on the spikes or
+  halo of a saturated star (within its reach,
+  :func:`pandas_clusters.acquire.mock.population.saturated_star_reach_arcsec`);
+  ``unmatched`` when no truth object is that close). Each class also counts
+  the distinct truth objects its candidates are attributed to.
 
 The paper's visual inspection kept about one candidate in three (745 of
 2,228); the mock's precision (purity) is reported beside, never tuned to it.
@@ -40,6 +47,7 @@ from pandas_clusters.learn.metrics import threshold_scan
 
 __all__ = [
     "CLUSTER_KINDS",
+    "FRAGMENT_RH",
     "G_BINS",
     "RH_BINS_PC",
     "candidate_truth_classes",
@@ -57,6 +65,12 @@ CLUSTER_KINDS = ("young_cluster", "globular_cluster")
 G_BINS = (12.0, 17.0, 18.0, 19.0, 20.0, 21.0, 22.0, 23.0)
 #: Half-light radius bin edges (pc) of the survey completeness.
 RH_BINS_PC = (0.0, 1.5, 2.5, 4.0, 6.0, 50.0)
+#: A detection this many half-light radii from a truth cluster's centre may be one of its
+#: fragments (most of a King cluster's resolved members lie inside 3 r_h).
+FRAGMENT_RH = 3.0
+#: Classes that the fragment and artefact rules may re-attribute (a detection on faint stars
+#: near a cluster or a saturated star is that cluster's or star's doing).
+_REATTRIBUTABLE = ("unmatched", "star")
 
 
 def true_cluster_flags(
@@ -87,13 +101,32 @@ def true_cluster_flags(
 
 
 def candidate_truth_classes(
-    ra, dec, truth: pd.DataFrame, *, radius_arcsec: float = 1.0
-) -> tuple[np.ndarray, np.ndarray]:
+    ra,
+    dec,
+    truth: pd.DataFrame,
+    *,
+    radius_arcsec: float = 1.0,
+    spike_arcsec: float | None = None,
+    return_source: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Truth class of each candidate and the obj_id of the cluster it recovers (-1 if none).
 
     Classes: ``cluster`` (paired one-to-one with a truth cluster), else the
-    kind of the brightest truth object within the radius, ``split_cluster``
-    when that is a cluster claimed by another candidate, or ``unmatched``.
+    kind of the brightest truth object within the radius; ``cluster_fragment``
+    when that is a cluster claimed by another candidate, or when the candidate
+    is otherwise ``unmatched`` or on a ``star`` but within :data:`FRAGMENT_RH`
+    half-light radii of a truth cluster; ``saturated_star_artefact`` when such a
+    candidate lies within the spike reach of a ``bright_star``; else
+    ``unmatched``.
+
+    Parameters
+    ----------
+    spike_arcsec : float, optional
+        The mock's ``saturated_spike_arcsec`` (default: the schema's).
+    return_source : bool
+        Also return the obj_id of the truth object each candidate is
+        attributed to (the cluster, the fragment's cluster, the saturated
+        star, the brightest object within the radius; -1 if unmatched).
     """
     import astropy.units as u
     from astropy.coordinates import SkyCoord
@@ -101,6 +134,7 @@ def candidate_truth_classes(
     ra, dec = np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
     is_cl, obj_id = true_cluster_flags(ra, dec, truth, radius_arcsec=radius_arcsec)
     classes = np.where(is_cl, "cluster", "unmatched").astype(object)
+    source = obj_id.copy()
     rest = np.flatnonzero(~is_cl)
     if rest.size and len(truth):
         a = SkyCoord(ra[rest], dec[rest], unit="deg")
@@ -112,9 +146,64 @@ def candidate_truth_classes(
             ia, ib = ia[order], ib[order]
             first = np.r_[True, ia[1:] != ia[:-1]]
             kind = truth["kind"].to_numpy().astype(object)[ib[first]]
-            kind = np.where(np.isin(kind, CLUSTER_KINDS), "split_cluster", kind)
+            kind = np.where(np.isin(kind, CLUSTER_KINDS), "cluster_fragment", kind)
             classes[rest[ia[first]]] = kind
-    return classes, obj_id
+            source[rest[ia[first]]] = truth["obj_id"].to_numpy()[ib[first]]
+        _attribute_nearby(ra, dec, truth, classes, source, radius_arcsec, spike_arcsec)
+    return (classes, obj_id, source) if return_source else (classes, obj_id)
+
+
+def _attribute_nearby(ra, dec, truth, classes, source, radius_arcsec, spike_arcsec) -> None:
+    """Re-attribute unmatched / star candidates to a nearby cluster or saturated star (in place).
+
+    A cluster's reach is ``max(radius, FRAGMENT_RH * r_h)`` (r_h in arcsec at
+    M31's distance); a saturated star's is its spike length. The nearest
+    object, in units of its reach, wins; clusters before stars.
+    """
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from pandas_clusters.acquire.mock.population import saturated_star_reach_arcsec
+    from pandas_clusters.core.geometry import M31
+
+    todo = np.flatnonzero(np.isin(classes, _REATTRIBUTABLE))
+    if not todo.size:
+        return
+    kind = truth["kind"].to_numpy().astype(object)
+    rules = []
+    cl = np.flatnonzero(np.isin(kind, CLUSTER_KINDS))
+    if cl.size and "r_h_pc" in truth:
+        rh = np.nan_to_num(truth["r_h_pc"].to_numpy()[cl] / M31.pc_per_arcsec, nan=0.0)
+        rules.append(("cluster_fragment", cl, np.maximum(radius_arcsec, FRAGMENT_RH * rh)))
+    bs = np.flatnonzero(kind == "bright_star")
+    spike = _spike_length(spike_arcsec)
+    if bs.size and spike > 0:
+        reach = saturated_star_reach_arcsec(truth["gmag"].to_numpy()[bs], spike)
+        rules.append(("saturated_star_artefact", bs, reach))
+    for name, rows, reach in rules:
+        todo = todo[np.isin(classes[todo], _REATTRIBUTABLE)]
+        if not todo.size:
+            return
+        a = SkyCoord(ra[todo], dec[todo], unit="deg")
+        b = SkyCoord(truth["ra"].to_numpy()[rows], truth["dec"].to_numpy()[rows], unit="deg")
+        ia, ib, sep, _ = b.search_around_sky(a, float(reach.max()) * u.arcsec)
+        scaled = sep.to_value(u.arcsec) / reach[ib]
+        ok = scaled <= 1.0
+        ia, ib, scaled = ia[ok], ib[ok], scaled[ok]
+        order = np.lexsort((scaled, ia))
+        ia, ib = ia[order], ib[order]
+        first = np.r_[True, ia[1:] != ia[:-1]] if ia.size else np.zeros(0, bool)
+        classes[todo[ia[first]]] = name
+        source[todo[ia[first]]] = truth["obj_id"].to_numpy()[rows[ib[first]]]
+
+
+def _spike_length(spike_arcsec: float | None) -> float:
+    """Spike half-length at g = 12 (arcsec): the given one, else the schema's default."""
+    if spike_arcsec is not None:
+        return float(spike_arcsec)
+    from pandas_clusters.core.config import schema_default
+
+    return float(schema_default("mock.saturated_spike_arcsec"))
 
 
 def _binned(found: pd.Series, values: np.ndarray, edges) -> list[dict[str, Any]]:
@@ -143,6 +232,7 @@ def survey_scores(
     rproj_max_kpc: float,
     mag_limit: float | None,
     radius_arcsec: float = 1.0,
+    spike_arcsec: float | None = None,
 ) -> dict[str, Any]:
     """Survey-level completeness, precision (purity) per field and contamination per truth class.
 
@@ -155,9 +245,16 @@ def survey_scores(
         ``dec``, ``gmag``, ``r_h_pc``, ``rproj_kpc``; ``field`` if present).
     rproj_max_kpc, mag_limit : float
         The selection's cuts: the true clusters counted are inside both.
+    spike_arcsec : float, optional
+        The mock's ``saturated_spike_arcsec`` (:func:`candidate_truth_classes`).
     """
-    classes, obj_id = candidate_truth_classes(
-        candidates["ra"], candidates["dec"], truth, radius_arcsec=radius_arcsec
+    classes, obj_id, source = candidate_truth_classes(
+        candidates["ra"],
+        candidates["dec"],
+        truth,
+        radius_arcsec=radius_arcsec,
+        spike_arcsec=spike_arcsec,
+        return_source=True,
     )
     ref = truth.loc[truth["kind"].isin(CLUSTER_KINDS) & (truth["rproj_kpc"] <= rproj_max_kpc)]
     if mag_limit is not None:
@@ -188,8 +285,14 @@ def survey_scores(
         for f, g in cand.groupby("field")
     }
     counts = cand["truth_class"].value_counts()
+    objects = pd.Series(source).where(source >= 0).groupby(classes).nunique()
     out["contamination_by_truth_class"] = {
-        str(k): {"n": int(v), "fraction": float(v / len(cand))} for k, v in counts.items()
+        str(k): {
+            "n": int(v),
+            "fraction": float(v / len(cand)),
+            "truth_objects": int(objects.get(k, 0)),
+        }
+        for k, v in counts.items()
     }
     out["paper_visual_inspection_kept"] = {"kept": 745, "candidates": 2228, "fraction": 745 / 2228}
     return out
@@ -263,6 +366,7 @@ def write_truth_score(
     candidates_path=None,
     rproj_max_kpc: float | None = None,
     radius_arcsec: float = 1.0,
+    spike_arcsec: float | None = None,
 ) -> dict[str, Any]:
     """Score the selected model's test split (and the candidate list) against the truth; JSON.
 
@@ -298,6 +402,7 @@ def write_truth_score(
                 rproj_max_kpc=rproj_max_kpc,
                 mag_limit=summary["mag_limit"],
                 radius_arcsec=radius_arcsec,
+                spike_arcsec=spike_arcsec,
             )
     for key in ("against_truth", "against_phat_labels"):
         m = result[key]

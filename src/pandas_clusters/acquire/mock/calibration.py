@@ -8,6 +8,7 @@ are rendered from. :data:`REFERENCES` cites paper, table and value.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,6 +202,25 @@ def write_calibration_report(settings: MockSettings, out, *, rbc_vmag, command: 
         "20 < B < 24, McCracken et al. 2001, A&A 376, 756, CFDF) and the Milky Way",
         "foreground dwarfs towards M31 (`foreground_density_arcmin2`).",
     ]
+    lines += _kept_sections(out)
     with atomic_path(out, suffix=".md") as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return counts
+
+
+# hand-written sections of docs/mock-calibration.md (issue 12, part 3: "Contaminants")
+_KEPT = re.compile(r"<!-- (\w+):start -->.*?<!-- \1:end -->", re.S)
+
+
+def _kept_sections(path) -> list[str]:
+    """The ``<!-- name:start -->...<!-- name:end -->`` sections of an existing report.
+
+    They are written by hand (their references are not counts the module
+    computes) and survive a rewrite of the report.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [
+        line for m in _KEPT.finditer(path.read_text()) for line in ["", *m.group(0).split("\n")]
+    ]

@@ -33,7 +33,11 @@ object (``truth_id = -1``), and may cap its length at ``max_entries``
     Galaxies inside the footprint (rate 0.9, g50 = 22.5, 0.1").
 ``rbc`` (Revised Bologna Catalogue; column layout of J/MNRAS/402/803, the
     RBC-named table of Peacock+ 2010)
-    Globular clusters 0.9, young clusters 0.05; g50 = 19.5; 0.3".
+    Globular clusters 0.9, young clusters 0.05; g50 = 19.5; 0.3". Like the real
+    RBC it also lists contaminants, with their RBC classes in ``f``
+    (:data:`RBC_CLASS`): background galaxies (4), HII regions (5), asterisms
+    (7), at rates that give the mock RBC about the real RBC v5's counts of
+    each class (docs/mock-calibration.md, "Contaminants").
 ``c09`` (J/AJ/137/94, Caldwell+ 2009)
     Globular clusters 0.8, young clusters 0.15; g50 = 19.3; 0.2".
 ``c11`` (J/AJ/141/61 table1, Caldwell+ 2011, old clusters)
@@ -96,6 +100,7 @@ from pandas_clusters.core.geometry import M31, projected_radius_kpc
 __all__ = [
     "CATALOGUES",
     "CATALOGUE_SOURCES",
+    "RBC_CLASS",
     "NORMALISED_COLUMNS",
     "ORIGINAL_COLUMNS",
     "ORIGINAL_UNITS",
@@ -283,6 +288,30 @@ _YOUNG = "young_cluster"
 _GC = "globular_cluster"
 _GALAXY = "galaxy"
 
+# contaminants in the RBC (issue 12, part 3)
+#: RBC class codes of the non-cluster truth kinds. 4 (background galaxy), 5 (HII region)
+#: and 6 (star) are the codes of both Peacock+ 2010's ``f`` (J/MNRAS/402/803) and the RBC v5
+#: ``CLASS``; 7 (asterism) is RBC v5's (Peacock's f has no asterism class).
+RBC_CLASS = {
+    "galaxy": 4,
+    "compact_galaxy": 4,
+    "edge_on_galaxy": 4,
+    "hii_region": 5,
+    "star": 6,
+    "bright_star": 6,
+    "asterism": 7,
+}
+#: Inclusion rates of the contaminants in the mock RBC (same g completeness as its clusters),
+#: set so that the demo's catalogue truth gives about the real RBC v5's 436 galaxies,
+#: 20 HII regions and 2 asterisms (docs/mock-calibration.md, "Contaminants").
+_RBC_CONTAMINANT_RATES = (
+    ("galaxy", 0.05),
+    ("compact_galaxy", 0.05),
+    ("edge_on_galaxy", 0.05),
+    ("hii_region", 0.94),
+    ("asterism", 0.02),
+)
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -399,7 +428,10 @@ class CatalogueSettings:
     )
     rbc: Selection = field(
         default_factory=lambda: _sel(
-            rates=((_GC, 0.9), (_YOUNG, 0.05)), g50=19.5, g_width=0.5, scatter_arcsec=0.3
+            rates=((_GC, 0.9), (_YOUNG, 0.05), *_RBC_CONTAMINANT_RATES),
+            g50=19.5,
+            g_width=0.5,
+            scatter_arcsec=0.3,
         )
     )
     c11: Selection = field(
@@ -968,8 +1000,9 @@ def _build_rbc(c, *, rng, main, joined, lgs, df):
             "Name": names,
             "RAJ2000": ra,
             "DEJ2000": dec,
-            # Peacock+ 2010 classes: 1 old cluster, 2 candidate, 3 young cluster
-            "f": np.where(kind == _YOUNG, 3, np.where(spur, 2, 1)),
+            # Peacock+ 2010 classes: 1 old cluster, 2 candidate, 3 young cluster; the
+            # contaminants' RBC classes (RBC_CLASS)
+            "f": _rbc_classes(kind, spur),
             "gmag": np.round(c["gmag"], 2),
             "e_gmag": np.round(rng.uniform(0.01, 0.06, len(idx)), 2),
             "g-r": np.round(0.65 * gi, 2),
@@ -978,6 +1011,14 @@ def _build_rbc(c, *, rng, main, joined, lgs, df):
         }
     )
     return _sorted_by_ra(frame)
+
+
+def _rbc_classes(kind: np.ndarray, spur: np.ndarray) -> np.ndarray:
+    """RBC ``f`` per row: 1 old, 2 candidate (spurious), 3 young, :data:`RBC_CLASS` otherwise."""
+    f = np.where(kind == _YOUNG, 3, np.where(spur, 2, 1))
+    for k, code in RBC_CLASS.items():
+        f[(kind == k) & ~spur] = code
+    return f
 
 
 def _build_c11(c, *, rng, main, joined, lgs, df):

@@ -25,6 +25,25 @@ Populations (all magnitudes AB, total):
     the halo.
 ``galaxy``
     Background Sersic galaxies.
+
+Contaminants (issue 12, part 3; references in ``docs/mock-calibration.md``):
+
+``asterism``
+    Chance blends of 2-3 luminous M31 stars closer than
+    ``asterism_separation_arcsec``, detected as one extended source: the
+    Poisson pair rate of ``luminous_star_density_arcmin2`` stars, following
+    the star-forming ring. The row holds the blend's total light and centre;
+    :func:`asterism_members` gives its stars.
+``hii_region``
+    Compact HII regions and emission knots in the rings: a small, blue,
+    g-bright Sersic body plus 2-5 unresolved knots (:func:`hii_knots`).
+``compact_galaxy``, ``edge_on_galaxy``
+    Background galaxies with r_e < 0.4" or ellipticity 0.7-0.9, as fractions
+    of the ordinary galaxies.
+
+Saturated stars' spikes and halos are drawn by the renderer; their reach
+(:func:`saturated_star_reach_arcsec`) lets the truth score attribute the
+spurious detections they cause to the star's truth row.
 """
 
 from __future__ import annotations
@@ -40,7 +59,12 @@ from pandas_clusters.core.geometry import M31, offsets_to_radec, radii_from_offs
 from .settings import MockSettings
 
 __all__ = [
+    "CONTAMINANTS_OFF",
+    "CONTAMINANT_KINDS",
     "KINDS",
+    "asterism_members",
+    "hii_knots",
+    "saturated_star_reach_arcsec",
     "catalogue_truth",
     "cluster_members",
     "draw_region",
@@ -51,6 +75,20 @@ __all__ = [
 KINDS = {"star": 1, "bright_star": 2, "young_cluster": 3, "globular_cluster": 4, "galaxy": 5}
 #: Cell size factor per class (clusters and galaxies use coarser cells).
 _CELL_FACTOR = {"star": 1, "bright_star": 5, "young_cluster": 5, "globular_cluster": 5, "galaxy": 5}
+# contaminants (issue 12, part 3): codes after the original classes, so that their obj_ids sort
+# after every older object and the catalogues' per-row draws of older objects do not move
+#: The contaminant classes (each its own truth ``kind``).
+CONTAMINANT_KINDS = ("asterism", "hii_region", "compact_galaxy", "edge_on_galaxy")
+KINDS.update({k: 6 + n for n, k in enumerate(CONTAMINANT_KINDS)})
+_CELL_FACTOR.update(dict.fromkeys(CONTAMINANT_KINDS, 5))
+#: Settings that turn every contaminant off (for ``dataclasses.replace``; benchmarks, tests).
+CONTAMINANTS_OFF = {
+    "luminous_star_density_arcmin2": 0.0,
+    "hii_region_density_arcmin2": 0.0,
+    "compact_galaxy_fraction": 0.0,
+    "edge_on_galaxy_fraction": 0.0,
+    "saturated_spike_arcsec": 0.0,
+}
 _OFF = 1 << 15  # cell index offset so that indices are non-negative in obj_id
 
 TRUTH_COLUMNS = {
@@ -100,6 +138,8 @@ def _density(kind: str, xi, eta, s: MockSettings) -> float:
         )
     if kind == "galaxy":
         return s.galaxy_density_arcmin2
+    if kind in CONTAMINANT_KINDS:
+        return _contaminant_density(kind, r_disk, s)
     msg = f"unknown object class {kind!r}"
     raise ValueError(msg)
 
@@ -210,6 +250,162 @@ def _galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple
     return g, gi
 
 
+# --------------------------------------------------------------------------- contaminants
+# (issue 12, part 3; the numbers and their references: docs/mock-calibration.md, "Contaminants")
+
+
+def _ring_shape(r_disk, s: MockSettings):
+    """Star-forming ring profile (1 at the ring): the young clusters' radial shape."""
+    ring = np.exp(
+        -0.5 * ((r_disk - s.young_cluster_ring_kpc) / s.young_cluster_ring_width_kpc) ** 2
+    )
+    inner = 0.3 * np.exp(-r_disk / s.disk_scale_kpc)
+    return (ring + inner) * np.exp(-np.maximum(r_disk - 20.0, 0.0) / 2.0)
+
+
+def _contaminant_density(kind: str, r_disk, s: MockSettings):
+    """Surface density per arcmin^2 of a contaminant class at disk radius ``r_disk``."""
+    if kind == "asterism":
+        # Poisson pairs closer than d among stars of density n: n^2 pi d^2 / 2
+        n = s.luminous_star_density_arcmin2 * _ring_shape(r_disk, s) / 3600.0  # per arcsec^2
+        return 0.5 * n**2 * np.pi * s.asterism_separation_arcsec**2 * 3600.0
+    if kind == "hii_region":
+        return s.hii_region_density_arcmin2 * _ring_shape(r_disk, s)
+    if kind == "compact_galaxy":
+        return s.compact_galaxy_fraction * s.galaxy_density_arcmin2
+    return s.edge_on_galaxy_fraction * s.galaxy_density_arcmin2
+
+
+def _luminous_star_colours(rng, n: int) -> np.ndarray:
+    """g - i of luminous M31 stars: blue main sequence / blue loop or red supergiants."""
+    blue = rng.random(n) < 0.6
+    return np.where(blue, rng.normal(-0.15, 0.15, n), rng.normal(1.8, 0.4, n))
+
+
+def _asterism_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
+    """(g, g - i) of blends of 2-3 luminous stars (LGGS-like luminosity function)."""
+    k = 2 + (rng.random(n) < 0.25)
+    g3 = _lf(rng, 3 * n, 19.5, 23.0, 0.3).reshape(n, 3)
+    gi3 = _luminous_star_colours(rng, 3 * n).reshape(n, 3)
+    use = np.arange(3)[None, :] < k[:, None]
+    fg = np.where(use, 10 ** (-0.4 * g3), 0.0)
+    fi = np.where(use, 10 ** (-0.4 * (g3 - gi3)), 0.0)
+    g = -2.5 * np.log10(fg.sum(axis=1))
+    i = -2.5 * np.log10(fi.sum(axis=1))
+    out["n_resolved"] = k.astype(np.int32)
+    out["r_e_arcsec"] = rng.uniform(0.25, 0.5, n) * s.asterism_separation_arcsec
+    return g, g - i
+
+
+def _hii_region_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
+    """(g, g - i) of compact HII regions; fills their Sersic body and knot count."""
+    lo, hi = s.hii_region_mag_range
+    g = _lf(rng, n, lo, hi, 0.608)  # dN/dL ~ L^-2.52 (Azimlu et al. 2011): 0.4 x 1.52 dex/mag
+    gi = np.clip(rng.normal(0.27, 0.45, n), -1.0, 1.5)  # RBC/Peacock+ 2010 class 5: median 0.27
+    out["r_e_arcsec"] = np.exp(rng.uniform(np.log(0.4), np.log(2.0), n))
+    out["sersic_n"] = rng.uniform(0.5, 1.0, n)
+    out["ellipticity"] = rng.uniform(0.0, 0.4, n)
+    out["pa_deg"] = rng.uniform(0.0, 180.0, n)
+    out["n_resolved"] = (2 + rng.poisson(1.5, n)).clip(2, 5).astype(np.int32)
+    return g, gi
+
+
+def _compact_galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
+    """(g, g - i) of compact background galaxies (red, r_e < 0.4", concentrated)."""
+    lo, hi = s.galaxy_mag_range
+    g = _lf(rng, n, lo, hi, 0.33)
+    gi = rng.normal(1.46, 0.3, n)  # RBC/Peacock+ 2010 class 4: median g - i 1.46
+    out["r_e_arcsec"] = np.exp(rng.uniform(np.log(0.12), np.log(0.4), n))
+    out["sersic_n"] = rng.uniform(2.0, 4.0, n)
+    out["ellipticity"] = rng.uniform(0.0, 0.3, n)
+    out["pa_deg"] = rng.uniform(0.0, 180.0, n)
+    return g, gi
+
+
+def _edge_on_galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
+    """(g, g - i) of edge-on background disks (exponential, ellipticity 0.7-0.9)."""
+    lo, hi = s.galaxy_mag_range
+    g = _lf(rng, n, lo, hi, 0.33)
+    gi = rng.uniform(0.3, 1.6, n)
+    r_e = np.exp(rng.normal(np.log(1.2 * 10 ** (-0.12 * (g - 20.0))), 0.35, n))
+    out["r_e_arcsec"] = np.clip(r_e, 0.3, 5.0)
+    out["sersic_n"] = rng.uniform(0.6, 1.2, n)
+    out["ellipticity"] = rng.uniform(0.7, 0.9, n)
+    out["pa_deg"] = rng.uniform(0.0, 180.0, n)
+    return g, gi
+
+
+def _split_light(rng, k: int, row) -> tuple[np.ndarray, np.ndarray]:
+    """(g, i) magnitudes of ``k`` parts summing to the row's g and i light."""
+    w = rng.pareto(1.5, k) + 1.0
+    gi = _luminous_star_colours(rng, k)
+    fg = w / w.sum() * 10 ** (-0.4 * row.gmag)
+    fi = fg * 10 ** (0.4 * gi)
+    fi *= 10 ** (-0.4 * row.imag) / fi.sum()
+    return -2.5 * np.log10(fg), -2.5 * np.log10(fi)
+
+
+def asterism_members(settings: MockSettings, row) -> pd.DataFrame:
+    """The stars of one asterism (deterministic from its obj_id).
+
+    Returns ``dx_arcsec``, ``dy_arcsec`` (east, north offsets from the row's
+    position, the light-weighted centre), ``gmag``, ``imag``: ``n_resolved``
+    stars inside a circle of diameter ``asterism_separation_arcsec`` whose g and
+    i light add up to the row's.
+    """
+    k = int(row.n_resolved)
+    rng = np.random.default_rng([settings.seed, 78, int(row.obj_id)])
+    g, i = _split_light(rng, k, row)
+    r = 0.5 * settings.asterism_separation_arcsec * np.sqrt(rng.uniform(0.3, 1.0, k))
+    phi = rng.uniform(0, 2 * np.pi, k)
+    dx, dy = r * np.cos(phi), r * np.sin(phi)
+    w = 10 ** (-0.4 * g)
+    dx -= np.sum(w * dx) / w.sum()
+    dy -= np.sum(w * dy) / w.sum()
+    return pd.DataFrame({"dx_arcsec": dx, "dy_arcsec": dy, "gmag": g, "imag": i})
+
+
+#: Fraction of an HII region's g light in its knots (i: 0.6 of that fraction; the knots'
+#: Hbeta and [OIII] lines fall in g).
+HII_KNOT_FRACTION = 0.4
+
+
+def hii_knots(settings: MockSettings, row) -> pd.DataFrame:
+    """Emission knots of one HII region (deterministic from its obj_id).
+
+    Returns ``dx_arcsec``, ``dy_arcsec``, ``gmag``, ``imag`` of ``n_resolved``
+    unresolved knots within 1.5 r_e, carrying :data:`HII_KNOT_FRACTION` of the
+    region's g light and 0.6 times that fraction of its i light.
+    """
+    k = int(row.n_resolved)
+    rng = np.random.default_rng([settings.seed, 79, int(row.obj_id)])
+    w = rng.pareto(1.5, k) + 1.0
+    w /= w.sum()
+    fg = HII_KNOT_FRACTION * w * 10 ** (-0.4 * row.gmag)
+    fi = 0.6 * HII_KNOT_FRACTION * w * 10 ** (-0.4 * row.imag)
+    r = 1.5 * row.r_e_arcsec * np.sqrt(rng.random(k))
+    phi = rng.uniform(0, 2 * np.pi, k)
+    return pd.DataFrame(
+        {
+            "dx_arcsec": r * np.cos(phi),
+            "dy_arcsec": r * np.sin(phi),
+            "gmag": -2.5 * np.log10(fg),
+            "imag": -2.5 * np.log10(fi),
+        }
+    )
+
+
+def saturated_star_reach_arcsec(gmag, settings_or_spike) -> np.ndarray:
+    """How far (arcsec) a star's diffraction spikes reach: ``spike * 10**(-0.2 (g - 12))``.
+
+    ``settings_or_spike`` is a :class:`MockSettings` or the spike half-length at
+    g = 12 (``saturated_spike_arcsec``). Spurious detections on the spikes or in
+    the halo (radius half of this) lie within this distance of the star.
+    """
+    spike = getattr(settings_or_spike, "saturated_spike_arcsec", settings_or_spike)
+    return float(spike) * 10 ** (-0.2 * (np.asarray(gmag, dtype=float) - 12.0))
+
+
 #: Per class: draws (g, g - i) and fills the class's structural columns of ``out``.
 _KIND_PROPS = {
     "star": _star_mags,
@@ -217,6 +413,11 @@ _KIND_PROPS = {
     "young_cluster": _young_cluster_props,
     "globular_cluster": _globular_cluster_props,
     "galaxy": _galaxy_props,
+    # contaminants (issue 12, part 3)
+    "asterism": _asterism_props,
+    "hii_region": _hii_region_props,
+    "compact_galaxy": _compact_galaxy_props,
+    "edge_on_galaxy": _edge_on_galaxy_props,
 }
 
 
@@ -372,15 +573,17 @@ def catalogue_truth(settings: MockSettings) -> pd.DataFrame:
 
     The input of the mock literature and PHAT catalogues: every young and
     globular cluster, and galaxies brighter than ``catalogue_galaxy_faint_mag``,
-    independent of the field list.
+    independent of the field list; and the contaminant classes brighter than
+    ``catalogue_galaxy_faint_mag`` (the RBC lists some, with their classes).
     """
     r = settings.catalogue_radius_deg
+    faint = settings.catalogue_galaxy_faint_mag
     df = draw_region(
         settings,
         xi_range=(-r, r),
         eta_range=(-r, r),
-        kinds=("young_cluster", "globular_cluster", "galaxy"),
-        faint_limit={"galaxy": settings.catalogue_galaxy_faint_mag},
+        kinds=("young_cluster", "globular_cluster", "galaxy", *CONTAMINANT_KINDS),
+        faint_limit={"galaxy": faint, **dict.fromkeys(CONTAMINANT_KINDS, faint)},
     )
     keep = np.hypot(df["xi"], df["eta"]) <= r
     return df.loc[keep].drop(columns=["xi", "eta"]).reset_index(drop=True)

@@ -39,10 +39,14 @@ from pandas_clusters.core.geometry import M31, radii_from_offsets_kpc, tangent_p
 from pandas_clusters.core.io import atomic_path
 
 from .population import (
+    HII_KNOT_FRACTION,
     TRUTH_COLUMNS,
+    asterism_members,
     cluster_members,
     draw_region,
+    hii_knots,
     king_radius_table,
+    saturated_star_reach_arcsec,
 )
 from .settings import BANDS, MockSettings
 
@@ -354,13 +358,101 @@ def _add_objects(img, objects, w, settings, band, psf, alpha, beta):
     obj = objects.loc[near]
     x, y = x[near], y[near]
     flux = 10 ** (-0.4 * (obj[mcol].to_numpy() - settings.zero_point))
+    # contaminants (issue 12, part 3): asterisms' stars, HII knots, saturated stars' spikes
+    obj, x, y, flux = _add_contaminant_light(img, obj, x, y, flux, settings, band, alpha, beta)
     kind = obj["kind"].to_numpy()
     # faint background galaxies (r_e well under the seeing) render as point sources
-    faint_galaxy = (kind == "galaxy") & (obj["gmag"].to_numpy() > _POINT_GALAXY_MAG)
+    faint_galaxy = np.isin(kind, _GALAXY_KINDS) & (obj["gmag"].to_numpy() > _POINT_GALAXY_MAG)
     point = (kind == "star") | (kind == "bright_star") | faint_galaxy
     mag = obj[mcol].to_numpy()
     _add_point_sources(img, x, y, flux, mag, point, alpha, beta)
     _add_extended(img, obj, x, y, flux, point, settings, band, psf, alpha, beta)
+
+
+# --------------------------------------------------------------------------- contaminants
+# (issue 12, part 3)
+
+_GALAXY_KINDS = ("galaxy", "compact_galaxy", "edge_on_galaxy")
+#: Fraction of a saturated star's light in each of its four diffraction spikes, and in its
+#: halo ring (choices, docs/mock-calibration.md "Contaminants").
+SPIKE_ARM_FRACTION = 5e-4
+HALO_FRACTION = 2e-4
+
+
+def _add_contaminant_light(img, obj, x, y, flux, settings, band, alpha, beta):
+    """Add the asterisms' stars, the HII regions' knots and the saturated stars' spikes.
+
+    Returns ``(obj, x, y, flux)`` for the ordinary renderer: without the
+    asterisms (no light of their own beyond their stars), the HII regions'
+    bodies with the light their knots do not carry and ``n_resolved`` 0 (their
+    knots are not cluster members).
+    """
+    kind = obj["kind"].to_numpy()
+    mcol = _mag_col(band)
+    flux = flux.copy()
+    px, py, pf = [], [], []
+    for k in np.flatnonzero((kind == "asterism") | (kind == "hii_region")):
+        row = obj.iloc[k]
+        parts = (
+            asterism_members(settings, row) if kind[k] == "asterism" else hii_knots(settings, row)
+        )
+        if kind[k] == "hii_region":
+            flux[k] *= 1.0 - HII_KNOT_FRACTION * (1.0 if band == "g" else 0.6)
+        # offsets: east = -x, north = +y (as for the cluster members)
+        px.append(x[k] - parts["dx_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
+        py.append(y[k] + parts["dy_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
+        pf.append(10 ** (-0.4 * (parts[mcol].to_numpy() - settings.zero_point)))
+    if px:
+        _add_points(
+            img,
+            np.concatenate(px),
+            np.concatenate(py),
+            np.concatenate(pf),
+            alpha,
+            beta,
+            _PSF_RADIUS,
+        )
+    bright = np.flatnonzero(kind == "bright_star")
+    reach = saturated_star_reach_arcsec(obj["gmag"].to_numpy()[bright], settings)
+    fwhm_px = 2.0 * alpha * np.sqrt(2.0 ** (1.0 / beta) - 1.0)
+    for k, r_arcsec in zip(bright, reach, strict=True):
+        length = r_arcsec / settings.pixel_scale_arcsec
+        if length >= 3.0:
+            stamp, x0, y0 = _spike_stamp(x[k], y[k], flux[k], length, fwhm_px)
+            _add_stamp(img, stamp, x0, y0)
+    own = kind != "asterism"
+    obj = obj.loc[own].copy()
+    obj.loc[obj["kind"].to_numpy() == "hii_region", "n_resolved"] = 0
+    return obj, x[own], y[own], flux[own]
+
+
+def _spike_stamp(x, y, flux, length_px, fwhm_px):
+    """Four diffraction spikes along the CCD axes plus a halo ring; (stamp, x0, y0).
+
+    Each spike carries :data:`SPIKE_ARM_FRACTION` of ``flux``, falling as
+    ``(1 - d/L)^2 / d`` from 2 px to ``L = length_px`` with a Gaussian cross
+    profile of the seeing; the halo ring (radius ``L/2``, Gaussian width ``L/16``)
+    carries :data:`HALO_FRACTION`.
+    """
+    half = int(np.ceil(length_px)) + 2
+    ix, iy = int(np.rint(x)), int(np.rint(y))
+    o = np.arange(-half, half + 1, dtype=float)
+    dx = o[None, :] - (x - ix)
+    dy = o[:, None] - (y - iy)
+    sig = max(fwhm_px / 2.355, 0.5)
+
+    def arm(along, across):
+        d = np.abs(along)
+        inside = (d >= 2.0) & (d < length_px)
+        prof = np.where(inside, (1.0 - d / length_px) ** 2 / np.maximum(d, 2.0), 0.0)
+        return prof * np.exp(-0.5 * (across / sig) ** 2)
+
+    spikes = arm(dx, dy) + arm(dy, dx)
+    r = np.hypot(dx, dy)
+    ring = np.exp(-0.5 * ((r - 0.5 * length_px) / max(length_px / 16.0, 1.0)) ** 2)
+    stamp = spikes * (4 * SPIKE_ARM_FRACTION * flux / spikes.sum())
+    stamp += ring * (HALO_FRACTION * flux / ring.sum())
+    return stamp, ix - half, iy - half
 
 
 def _noisy(img, rng, settings: MockSettings, gain, rn, fwhm_px, beta) -> np.ndarray:

@@ -106,6 +106,14 @@ class MockSettings(StageSettings):
     # catalogue truth: cluster-like objects over this radius around M31
     catalogue_radius_deg: float
     catalogue_galaxy_faint_mag: float
+    # contaminants (issue 12, part 3; docs/mock-calibration.md, "Contaminants")
+    luminous_star_density_arcmin2: float
+    asterism_separation_arcsec: float
+    hii_region_density_arcmin2: float
+    hii_region_mag_range: tuple[float, float]
+    compact_galaxy_fraction: float
+    edge_on_galaxy_fraction: float
+    saturated_spike_arcsec: float
 
     def __post_init__(self):
         checks = {
