@@ -549,6 +549,10 @@ def _detect(
     x, y = objs["x"], objs["y"]
     on = np.isfinite(x) & np.isfinite(y) & (x >= -0.5) & (x <= nx - 0.5)
     on &= (y >= -0.5) & (y <= ny - 0.5)
+    if not on.all():
+        log.info(
+            "dropped %d of %d detections whose barycentre is off the CCD", (~on).sum(), on.size
+        )
     return det, det_mask, objs[on]
 
 
