@@ -250,7 +250,8 @@ def test_names_related_across_catalogues(cats):
 
 def test_kinds_and_subsets(cats, truth):
     kinds = {
-        "phat_clusters": {"young_cluster", "globular_cluster"},
+        # label noise: the AP lists a few background galaxies as clusters (issue 12)
+        "phat_clusters": {"young_cluster", "globular_cluster", "galaxy"},
         "phat_galaxies": {"galaxy"},
         "c09": {"young_cluster", "globular_cluster"},
         "rbc": {"young_cluster", "globular_cluster"},
@@ -403,4 +404,5 @@ def test_with_the_package_mock_truth(footprint):
     cats = make_catalogues(truth, footprint=footprint, seed=s.seed)
     assert len(cats["phat_clusters"]) > 50
     joined = _true_rows(cats["phat_clusters"], truth.assign(kind=truth["kind"].astype(str)))
-    assert set(joined["kind"]) <= {"young_cluster", "globular_cluster"}
+    assert set(joined["kind"]) <= {"young_cluster", "globular_cluster", "galaxy"}
+    assert (joined["kind"] != "galaxy").mean() > 0.9  # label noise stays a few per cent
