@@ -351,7 +351,9 @@ def _label_lines(settings: MockSettings, truth: pd.DataFrame, cats: dict) -> lis
         f"Cited: {AP_COMPLETENESS['source']}. Conversion to g: {AP_COMPLETENESS['conversion']}.",
         "",
         "| g | "
-        + " | ".join(f"r_h {a:g}-{b:g} pc" for a, b in zip(rh_edges[:-1], rh_edges[1:]))
+        + " | ".join(
+            f"r_h {a:g}-{b:g} pc" for a, b in zip(rh_edges[:-1], rh_edges[1:], strict=True)
+        )
         + " |",
         "|---|" + "---:|" * (len(rh_edges) - 1),
     ]
