@@ -16,7 +16,7 @@ import pandas as pd
 
 from pandas_clusters.core.geometry import M31
 
-from .population import catalogue_truth, draw_region
+from .population import catalogue_truth, draw_region, foreground_density_total
 from .settings import MockSettings
 
 __all__ = [
@@ -101,6 +101,8 @@ W23_G_RANGE = (16.0, 19.5)
 #: Offsets (deg) of the box, far from M31's disk, where the mock's foreground and
 #: galaxy counts per deg^2 are measured (the mock draws both uniformly).
 FIELD_BOX_DEG = ((3.0, 3.4), (-3.4, -3.0))
+#: The larger box for the galaxy counts (fewer per deg^2 at bright g than stars).
+GALAXY_BOX_DEG = ((3.0, 4.5), (-4.5, -3.0))
 #: The Wang+ 2023 extended sources (table 8) per g bin: a lower bound on the galaxy counts
 #: (Gaia detects few extended galaxies; no g-band galaxy count table was at hand).
 W23_EXTENDED = "wang2023-J_ApJ_954_206/J_ApJ_954_206_table8.dat.gz.fits"
@@ -151,9 +153,9 @@ def _lggs_stars(settings: MockSettings, *, sample_fraction: float = 0.04, seed: 
     return float(total * inside.size / pick.size * (along * across) / (inside.size * cell**2))
 
 
-def _field_box_counts(settings: MockSettings, kinds, g_edges) -> np.ndarray:
-    """Mock objects of ``kinds`` per deg^2 per g bin in :data:`FIELD_BOX_DEG`."""
-    (x0, x1), (y0, y1) = FIELD_BOX_DEG
+def _field_box_counts(settings: MockSettings, kinds, g_edges, box=FIELD_BOX_DEG) -> np.ndarray:
+    """Mock objects of ``kinds`` per deg^2 per g bin in ``box`` (offsets, deg)."""
+    (x0, x1), (y0, y1) = box
     df = draw_region(settings, xi_range=(x0, x1), eta_range=(y0, y1), kinds=kinds)
     df = df.loc[df["xi"].between(x0, x1) & df["eta"].between(y0, y1)]
     n, _ = np.histogram(df["gmag"], g_edges)
@@ -174,7 +176,7 @@ def galaxy_counts_by_g(settings: MockSettings, reference) -> pd.DataFrame | None
     edges = np.arange(W23_G_RANGE[0], W23_G_RANGE[1] + 0.01, 0.5)
     g = np.asarray(Table.read(path)["gmag"], dtype=float)
     ref, _ = np.histogram(g, edges)
-    mock = _field_box_counts(settings, ("galaxy",), edges)
+    mock = _field_box_counts(settings, ("galaxy",), edges, GALAXY_BOX_DEG)
     return pd.DataFrame(
         {"g_lo": edges[:-1], "g_hi": edges[1:], "w23_extended": ref / W23_AREA_DEG2, "mock": mock}
     )
@@ -267,7 +269,8 @@ def write_calibration_report(
         "AP searched. The LGGS count takes V = g - 0.4 (g - i) and a 2.5 x 0.88 deg box along",
         "the major axis for the survey's ten fields. The mock's settings calibrated here:",
         "`young_cluster_density_arcmin2`, `star_density_arcmin2`,",
-        "`globular_cluster_density_arcmin2` and the old clusters' luminosity function.",
+        "`globular_cluster_density_arcmin2`, the old clusters' luminosity function and",
+        "`foreground_density_arcmin2` (the Wang+ 2023 row; below).",
         "",
     ]
     lines += _foreground_and_galaxy_lines(settings, reference)
@@ -288,16 +291,21 @@ def _foreground_and_galaxy_lines(settings: MockSettings, reference) -> list[str]
         "The foreground row above: the mock's stars with 16 < g < 19.5 per deg^2, measured in",
         f"a box of offsets {FIELD_BOX_DEG} deg far from M31's disk (the mock's foreground is",
         f"uniform; M31's own mock stars are all fainter than g = 19.5) times {W23_AREA_DEG2:g} deg^2.",
-        "Calibrated on it: `foreground_density_arcmin2` (the foreground's luminosity function,",
-        "dN/dg ~ 10^(0.15 g) from g = 16 to `star_faint_mag`, is the mock's own and not",
-        "published: fainter than g = 19.5 the foreground count is that slope's extrapolation).",
+        "Calibrated on it: `foreground_density_arcmin2`, the foreground stars per arcmin^2",
+        "with 16 < g < 19.5 (the published count, 1.85e6 x 0.99 / 392 deg^2). Not published:",
+        "the shape of the luminosity function, dN/dg ~ 10^(0.15 g) over 16-19.5, continued",
+        f"to `star_faint_mag` with slope `foreground_faint_slope` = {settings.foreground_faint_slope:g}",
+        "dex/mag (Milky Way star counts flatten at faint magnitudes; no count at PAndAS depth",
+        "was found), which gives the mock "
+        f"{foreground_density_total(settings):.1f} foreground stars per arcmin^2 in all.",
         "",
     ]
     table = None if reference is None else galaxy_counts_by_g(settings, reference)
     if table is None:
         return [*lines, "Galaxy counts: the shared Wang+ 2023 table 8 is absent.", ""]
     lines += [
-        "Background galaxies per deg^2 per 0.5 mag against the 20,658 extended Gaia sources of",
+        f"Background galaxies per deg^2 per 0.5 mag (mock: offsets {GALAXY_BOX_DEG} deg)",
+        "against the 20,658 extended Gaia sources of",
         "Wang et al. 2023 (ApJ 954, 206, table 8, 16 < g < 19.5 over ~392 deg^2, shared",
         "reference file): a LOWER bound (Gaia misses most extended galaxies). No g-band galaxy",
         "count table could be read through the project's library (only the CFDF B-band slope,",
@@ -341,7 +349,7 @@ def _label_lines(settings: MockSettings, truth: pd.DataFrame, cats: dict) -> lis
             f"| {c.catalogue} | {c.rows} | {c.published} | {c.value:,.0f} ({c.area}) | {m:,d} | "
             f"{m / c.value:.2f} | {c.source} |"
         )
-    g_edges = np.arange(19.0, 24.01, 0.5)
+    g_edges = np.arange(19.0, 23.01, 0.5)
     rh_edges = np.array([1.0, 2.0, 3.5, 6.0])
     comp = ap_completeness(cats["phat_clusters"], truth, g_edges, rh_edges)
     lines += [
