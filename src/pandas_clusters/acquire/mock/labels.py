@@ -150,9 +150,10 @@ AP_COMPLETENESS = {
     ),
     "conversion": (
         "500 Msun at 100 Myr with a mass-to-light ratio of ~0.1-0.2 in g (chosen: typical of "
-        "solar-metallicity SSP models at that age) is M_g ~ -4.3 to -3.6, g ~ 20.2-20.9 before "
-        "extinction; with A_g ~ 1 in the PHAT disk (chosen) g ~ 21.2-21.9 AB; the mock keeps "
-        "g50 = 22.0 (F475W ~ 21.9 Vega) for r_h = 2 pc. The paper's completeness figures "
+        "solar-metallicity SSP models at that age) is M_g ~ -4.1 to -3.4 (M_sun,g = 5.11 AB), "
+        "g ~ 20.3-21.1 at (m-M)0 = 24.47 before extinction; with A_g ~ 1 in the PHAT disk "
+        "(chosen) g ~ 21.3-22.1 AB; the mock keeps g50 = 22.0 (F475W ~ 21.9 Vega) for "
+        "r_h = 2 pc. The paper's completeness figures "
         "(completeness against magnitude and size) could not be read through the project's "
         "library: the size dependence (1 mag brighter per dex of r_h) and the label noise are "
         "chosen, not published"
