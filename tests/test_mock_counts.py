@@ -8,6 +8,7 @@ import pytest
 from pandas_clusters.acquire.mock import MockSettings
 from pandas_clusters.acquire.mock.calibration import (
     REFERENCES,
+    galaxy_counts_by_g,
     mock_counts,
     rbc_counts_by_vmag,
 )
@@ -38,3 +39,13 @@ def test_old_clusters_per_v_bin_match_the_rbc(counts, reference):
     assert len(table) >= 5
     ratio = table["mock"] / table["rbc"]
     assert ratio.between(1 / FACTOR, FACTOR).all(), table.to_string()
+
+
+def test_galaxy_counts_above_the_gaia_lower_bound(reference):
+    # issue 12, item 2: the Wang+ 2023 extended sources are a lower bound on the galaxy counts
+    table = galaxy_counts_by_g(MockSettings.demo(), reference)
+    if table is None:
+        pytest.skip("shared Wang+ 2023 table 8 is absent")
+    drawn = table.loc[table["g_lo"] >= MockSettings.demo().galaxy_mag_range[0]]
+    assert len(drawn) >= 3
+    assert (drawn["mock"] >= drawn["w23_extended"] / FACTOR).all(), drawn.to_string()

@@ -77,7 +77,11 @@ def _cmd_mock_calibration(cfg, args):
     argv += ["--reference", args.reference, "--out", args.out]
     rbc = read_rbc_vmag(Path(args.reference) / RBC_SUPPLEMENT)
     write_calibration_report(
-        _mock_settings(cfg), args.out, rbc_vmag=rbc["vmag"].to_numpy(), command=" ".join(argv)
+        _mock_settings(cfg),
+        args.out,
+        rbc_vmag=rbc["vmag"].to_numpy(),
+        command=" ".join(argv),
+        reference=args.reference,
     )
     print(f"wrote {args.out}")
 

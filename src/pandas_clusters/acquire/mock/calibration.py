@@ -17,13 +17,17 @@ import pandas as pd
 
 from pandas_clusters.core.geometry import M31
 
-from .population import catalogue_truth, draw_region
+from .population import catalogue_truth, draw_region, foreground_density_total
 from .settings import MockSettings
 
 __all__ = [
+    "FIELD_BOX_DEG",
     "LGGS_BOX_DEG",
     "REFERENCES",
+    "W23_AREA_DEG2",
     "Reference",
+    "galaxy_counts_by_g",
+    "mock_catalogues",
     "mock_counts",
     "rbc_counts_by_vmag",
     "write_calibration_report",
@@ -77,7 +81,32 @@ REFERENCES = (
         "Revised Bologna Catalogue v5 (Galleti et al., August 2012), class 1 records as the "
         "HNSKY supplement in ../shared/reference/rbc-v5-hnsky-czsky (623 of 625 with V)",
     ),
+    # issue 12, item 2 (mock-labels): the Milky Way foreground towards M31
+    Reference(
+        "w23_foreground_stars",
+        "star (Milky Way foreground)",
+        1.85e6,
+        "~392 deg^2 around M31 (Gaia EDR3 sources with Pan-STARRS1 photometry)",
+        "16 < g < 19.5 (Pan-STARRS g ~ PAndAS g)",
+        "Wang et al. 2023, ApJ 954, 206 (abstract and VizieR J/ApJ/954/206 ReadMe): 1.85 "
+        "million sources of 16 < g < 19.5 within ~392 deg^2 around M31, 20,658 of them "
+        "extended; counted here as Milky Way stars (the extended sources, M31's clusters and "
+        "its stars brighter than g = 19.5 are ~1 % of them)",
+    ),
 )
+
+# issue 12, item 2 (mock-labels): background galaxies, Milky Way foreground
+#: Area (deg^2) and g range of the Wang+ 2023 source counts.
+W23_AREA_DEG2 = 392.0
+W23_G_RANGE = (16.0, 19.5)
+#: Offsets (deg) of the box, far from M31's disk, where the mock's foreground and
+#: galaxy counts per deg^2 are measured (the mock draws both uniformly).
+FIELD_BOX_DEG = ((3.0, 3.4), (-3.4, -3.0))
+#: The larger box for the galaxy counts (fewer per deg^2 at bright g than stars).
+GALAXY_BOX_DEG = ((3.0, 4.5), (-4.5, -3.0))
+#: The Wang+ 2023 extended sources (table 8) per g bin: a lower bound on the galaxy counts
+#: (Gaia detects few extended galaxies; no g-band galaxy count table was at hand).
+W23_EXTENDED = "wang2023-J_ApJ_954_206/J_ApJ_954_206_table8.dat.gz.fits"
 
 
 def _phat_area_deg2(footprint, *, n: int = 200_000, seed: int = 0) -> float:
@@ -125,11 +154,54 @@ def _lggs_stars(settings: MockSettings, *, sample_fraction: float = 0.04, seed: 
     return float(total * inside.size / pick.size * (along * across) / (inside.size * cell**2))
 
 
+def _field_box_counts(settings: MockSettings, kinds, g_edges, box=FIELD_BOX_DEG) -> np.ndarray:
+    """Mock objects of ``kinds`` per deg^2 per g bin in ``box`` (offsets, deg)."""
+    (x0, x1), (y0, y1) = box
+    df = draw_region(settings, xi_range=(x0, x1), eta_range=(y0, y1), kinds=kinds)
+    df = df.loc[df["xi"].between(x0, x1) & df["eta"].between(y0, y1)]
+    n, _ = np.histogram(df["gmag"], g_edges)
+    return n / ((x1 - x0) * (y1 - y0))
+
+
+def galaxy_counts_by_g(settings: MockSettings, reference) -> pd.DataFrame | None:
+    """Mock galaxies and the Wang+ 2023 extended sources per deg^2 per 0.5 mag in g.
+
+    ``None`` when the shared table 8 is absent. The extended sources are a lower
+    bound on the galaxy counts (see :data:`W23_EXTENDED`).
+    """
+    path = Path(reference) / W23_EXTENDED
+    if not path.is_file():
+        return None
+    from astropy.table import Table
+
+    edges = np.arange(W23_G_RANGE[0], W23_G_RANGE[1] + 0.01, 0.5)
+    g = np.asarray(Table.read(path)["gmag"], dtype=float)
+    ref, _ = np.histogram(g, edges)
+    mock = _field_box_counts(settings, ("galaxy",), edges, GALAXY_BOX_DEG)
+    return pd.DataFrame(
+        {"g_lo": edges[:-1], "g_hi": edges[1:], "w23_extended": ref / W23_AREA_DEG2, "mock": mock}
+    )
+
+
 def rbc_counts_by_vmag(rbc_vmag: np.ndarray, mock_gc_vmag: np.ndarray, edges) -> pd.DataFrame:
     """RBC and mock old-cluster counts per V bin."""
     r, _ = np.histogram(rbc_vmag, edges)
     m, _ = np.histogram(mock_gc_vmag, edges)
     return pd.DataFrame({"v_lo": edges[:-1], "v_hi": edges[1:], "rbc": r, "mock": m})
+
+
+def mock_catalogues(settings: MockSettings) -> tuple[pd.DataFrame, dict]:
+    """The catalogue truth (with ``in_phat``) and the eight mock catalogues drawn from it."""
+    from pandas_clusters.core.footprint import in_footprint, mock_phat_footprint
+
+    from .catalogues import make_catalogues
+
+    footprint = mock_phat_footprint()
+    truth = catalogue_truth(settings)
+    truth = truth.assign(
+        in_phat=in_footprint(truth["ra"].to_numpy(), truth["dec"].to_numpy(), footprint)
+    )
+    return truth, make_catalogues(truth, footprint=footprint, seed=settings.seed)
 
 
 def mock_counts(settings: MockSettings, *, phat_catalogue: pd.DataFrame | None = None) -> dict:
@@ -138,22 +210,19 @@ def mock_counts(settings: MockSettings, *, phat_catalogue: pd.DataFrame | None =
     ``phat_catalogue``: the mock PHAT-like catalogue (drawn with its
     completeness) if already made; drawn here otherwise.
     """
-    from pandas_clusters.core.footprint import in_footprint, mock_phat_footprint
-
-    from .catalogues import make_catalogues
+    from pandas_clusters.core.footprint import mock_phat_footprint
 
     footprint = mock_phat_footprint()
-    truth = catalogue_truth(settings)
     if phat_catalogue is None:
-        truth_fp = truth.assign(
-            in_phat=in_footprint(truth["ra"].to_numpy(), truth["dec"].to_numpy(), footprint)
-        )
-        phat_catalogue = make_catalogues(truth_fp, footprint=footprint, seed=settings.seed)[
-            "phat_clusters"
-        ]
+        truth, cats = mock_catalogues(settings)
+        phat_catalogue = cats["phat_clusters"]
+    else:
+        truth = catalogue_truth(settings)
     area = _phat_area_deg2(footprint)
     gc = truth.loc[truth["kind"] == "globular_cluster"]
+    foreground = _field_box_counts(settings, ("star", "bright_star"), np.array(W23_G_RANGE))
     return {
+        "w23_foreground_stars": float(foreground[0] * W23_AREA_DEG2),
         # scaled to the ~0.5 deg^2 the AP searched
         "phat_ap_young_clusters": float(len(phat_catalogue) * 0.5 / area),
         "lggs_m31_stars": _lggs_stars(settings),
@@ -163,11 +232,18 @@ def mock_counts(settings: MockSettings, *, phat_catalogue: pd.DataFrame | None =
     }
 
 
-def write_calibration_report(settings: MockSettings, out, *, rbc_vmag, command: str) -> dict:
-    """Write ``docs/mock-calibration.md``: each reference, its value, the mock's, the ratio."""
+def write_calibration_report(
+    settings: MockSettings, out, *, rbc_vmag, command: str, reference=None
+) -> dict:
+    """Write ``docs/mock-calibration.md``: each reference, its value, the mock's, the ratio.
+
+    ``reference`` (the shared reference folder), when given, adds the galaxy
+    counts against the Wang+ 2023 extended sources.
+    """
     from pandas_clusters.core.io import atomic_path
 
-    counts = mock_counts(settings)
+    truth, cats = mock_catalogues(settings)
+    counts = mock_counts(settings, phat_catalogue=cats["phat_clusters"])
     lines = [
         "# Mock calibration: counts against published data",
         "",
@@ -194,14 +270,12 @@ def write_calibration_report(settings: MockSettings, out, *, rbc_vmag, command: 
         "AP searched. The LGGS count takes V = g - 0.4 (g - i) and a 2.5 x 0.88 deg box along",
         "the major axis for the survey's ten fields. The mock's settings calibrated here:",
         "`young_cluster_density_arcmin2`, `star_density_arcmin2`,",
-        "`globular_cluster_density_arcmin2` and the old clusters' luminosity function.",
+        "`globular_cluster_density_arcmin2`, the old clusters' luminosity function and",
+        "`foreground_density_arcmin2` (the Wang+ 2023 row; below).",
         "",
-        "Not yet calibrated (no reference number looked up yet): background-galaxy counts in g",
-        "(the mock draws `galaxy_density_arcmin2` galaxies over `galaxy_mag_range` with a",
-        "slope of 0.33 dex/mag; published B-band counts steepen to 0.47 dex/mag at",
-        "20 < B < 24, McCracken et al. 2001, A&A 376, 756, CFDF) and the Milky Way",
-        "foreground dwarfs towards M31 (`foreground_density_arcmin2`).",
     ]
+    lines += _foreground_and_galaxy_lines(settings, reference)
+    lines += _label_lines(settings, truth, cats)
     lines += _kept_sections(out)
     with atomic_path(out, suffix=".md") as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -224,3 +298,109 @@ def _kept_sections(path) -> list[str]:
     return [
         line for m in _KEPT.finditer(path.read_text()) for line in ["", *m.group(0).split("\n")]
     ]
+
+
+# --------------------------------------------------------------------------- issue 12 (mock-labels)
+
+
+def _foreground_and_galaxy_lines(settings: MockSettings, reference) -> list[str]:
+    """Report lines: the Milky Way foreground and the background galaxies in g."""
+    lines = [
+        "## Milky Way foreground and background galaxies in g",
+        "",
+        "The foreground row above: the mock's stars with 16 < g < 19.5 per deg^2, measured in",
+        f"a box of offsets {FIELD_BOX_DEG} deg far from M31's disk (the mock's foreground is",
+        f"uniform; M31's own mock stars are all fainter than g = 19.5) times {W23_AREA_DEG2:g} deg^2.",
+        "Calibrated on it: `foreground_density_arcmin2`, the foreground stars per arcmin^2",
+        "with 16 < g < 19.5 (the published count, 1.85e6 x 0.99 / 392 deg^2). Not published:",
+        "the shape of the luminosity function, dN/dg ~ 10^(0.15 g) over 16-19.5, continued",
+        f"to `star_faint_mag` with slope `foreground_faint_slope` = {settings.foreground_faint_slope:g}",
+        "dex/mag (Milky Way star counts flatten at faint magnitudes; no count at PAndAS depth",
+        "was found), which gives the mock "
+        f"{foreground_density_total(settings):.1f} foreground stars per arcmin^2 in all.",
+        "",
+    ]
+    table = None if reference is None else galaxy_counts_by_g(settings, reference)
+    if table is None:
+        return [*lines, "Galaxy counts: the shared Wang+ 2023 table 8 is absent.", ""]
+    lines += [
+        f"Background galaxies per deg^2 per 0.5 mag (mock: offsets {GALAXY_BOX_DEG} deg)",
+        "against the 20,658 extended Gaia sources of",
+        "Wang et al. 2023 (ApJ 954, 206, table 8, 16 < g < 19.5 over ~392 deg^2, shared",
+        "reference file): a LOWER bound (Gaia misses most extended galaxies). No g-band galaxy",
+        "count table could be read through the project's library (only the CFDF B-band slope,",
+        "0.47 +- 0.02 dex/mag at 20 < B_AB < 24, McCracken et al. 2001, A&A 376, 756, Sect. 4.1),",
+        "so `galaxy_density_arcmin2` and the mock's 0.33 dex/mag slope stay uncalibrated.",
+        "",
+        "| g | Wang+ 2023 extended (lower bound) | mock galaxies |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {r.g_lo:g}-{r.g_hi:g} | {r.w23_extended:.1f} | {r.mock:.1f} |"
+        for r in table.itertuples()
+    ]
+    return [*lines, ""]
+
+
+def _label_lines(settings: MockSettings, truth: pd.DataFrame, cats: dict) -> list[str]:
+    """Report lines: literature catalogue sizes, AP completeness and label noise."""
+    from .labels import (
+        AP_COMPLETENESS,
+        CATALOGUE_SIZES,
+        ap_completeness,
+        ap_label_noise,
+        mock_catalogue_sizes,
+    )
+
+    sizes = mock_catalogue_sizes(cats, truth)
+    r = settings.catalogue_radius_deg
+    lines = [
+        "## Labels: the literature catalogues and the AP list",
+        "",
+        f"Sizes within the mock's catalogue area ({r:g} deg around M31; the test",
+        "`tests/test_mock_labels.py` requires each ratio within a factor 1.5):",
+        "",
+        "| catalogue | rows | published | in the mock's area | mock | mock / published | source |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for c in CATALOGUE_SIZES:
+        m = sizes[c.key]
+        lines.append(
+            f"| {c.catalogue} | {c.rows} | {c.published} | {c.value:,.0f} ({c.area}) | {m:,d} | "
+            f"{m / c.value:.2f} | {c.source} |"
+        )
+    g_edges = np.arange(19.0, 23.01, 0.5)
+    rh_edges = np.array([1.0, 2.0, 3.5, 6.0])
+    comp = ap_completeness(cats["phat_clusters"], truth, g_edges, rh_edges)
+    lines += [
+        "",
+        "Completeness of the mock AP list (the training positives): young clusters inside the",
+        "PHAT footprint listed in `phat_clusters`, per g bin (rows) and r_h bin (columns).",
+        f"Cited: {AP_COMPLETENESS['source']}. Conversion to g: {AP_COMPLETENESS['conversion']}.",
+        "",
+        "| g | "
+        + " | ".join(
+            f"r_h {a:g}-{b:g} pc" for a, b in zip(rh_edges[:-1], rh_edges[1:], strict=True)
+        )
+        + " |",
+        "|---|" + "---:|" * (len(rh_edges) - 1),
+    ]
+    for g_lo in g_edges[:-1]:
+        part = comp.loc[comp["g_lo"] == g_lo]
+        cells = [
+            "-" if np.isnan(x.completeness) else f"{x.completeness:.2f} ({x.n_true})"
+            for x in part.itertuples()
+        ]
+        lines.append(f"| {g_lo:g}-{g_lo + 0.5:g} | " + " | ".join(cells) + " |")
+    noise = ap_label_noise(cats["phat_clusters"], truth)
+    lines += [
+        "",
+        f"Label noise of the mock AP list ({noise['n']:,d} entries): {noise['galaxy']:.1%} are",
+        f"background galaxies listed as clusters, {noise['spurious']:.1%} match no object",
+        "(chosen, not published: `AP_GALAXY_AS_CLUSTER_RATE` and the 0.2 % spurious entries in",
+        "`pandas_clusters.acquire.mock.catalogues`; Johnson+ 2015 classify clusters and",
+        "background galaxies from the same volunteer votes, so a galaxy can enter the cluster",
+        "list; the paper's own contamination figure could not be read through the library).",
+        "",
+    ]
+    return lines

@@ -27,13 +27,16 @@ object (``truth_id = -1``), and may cap its length at ``max_entries``
 
 ``phat_clusters`` (J/ApJ/802/127, Johnson+ 2015, Andromeda Project clusters)
     Young and globular clusters (rate 0.97) inside the footprint, 50 %
-    complete at g = 22 (width 0.35 mag), 0.1" scatter, 0.2 % spurious entries
-    placed at random inside the footprint: the training positives.
+    complete at g = 22 (width 0.35 mag) for r_h = 2 pc, 1 mag brighter per
+    dex of r_h above that (``g50_size_slope``), 0.1" scatter, 0.2 % spurious
+    entries placed at random inside the footprint, and label noise: background
+    galaxies listed as clusters (rate 0.03, same magnitude cut): the training
+    positives (docs/mock-calibration.md).
 ``phat_galaxies`` (the AP background-galaxy list)
     Galaxies inside the footprint (rate 0.9, g50 = 22.5, 0.1").
 ``rbc`` (Revised Bologna Catalogue; column layout of J/MNRAS/402/803, the
     RBC-named table of Peacock+ 2010)
-    Globular clusters 0.9, young clusters 0.05; g50 = 19.5; 0.3". Like the real
+    Globular clusters 0.9, young clusters 0.11; g50 = 19.5; 0.3". Like the real
     RBC it also lists contaminants, with their RBC classes in ``f``
     (:data:`RBC_CLASS`): background galaxies (4), HII regions (5), asterisms
     (7), at rates that give the mock RBC about the real RBC v5's counts of
@@ -43,14 +46,14 @@ object (``truth_id = -1``), and may cap its length at ``max_entries``
 ``c11`` (J/AJ/141/61 table1, Caldwell+ 2011, old clusters)
     Globular clusters 0.7, young clusters 0.02; g50 = 19.0; 0.15".
 ``w22`` (J/A+A/658/A51, Wang+ 2022, new candidates)
-    Young clusters 0.08, globular clusters 0.02, g50 = 20.5, 0.2", none
+    Young clusters 0.04, globular clusters 0.01, g50 = 20.5, 0.2", none
     already in RBC, C09 or C11 (they are new), plus 10 % spurious entries
     (blends): positions 30-180" from a random young cluster.
 ``w23`` (J/ApJ/954/206 table10, Wang+ 2023, new GC candidates)
-    Globular clusters (rate 0.5) with 16 < g < 19.5 not in RBC, C09 or C11,
+    Globular clusters (rate 0.35) with 16 < g < 19.5 not in RBC, C09 or C11,
     at most 9 (Zhang+ 2025 store W23 as I1), 0.15".
 ``h14`` (Huxor+ 2014, PAndAS halo globular clusters)
-    Globular clusters with rate 0.95 x logistic in Rproj (50 % at 20 kpc,
+    Globular clusters with rate 0.95 x logistic in Rproj (50 % at 28 kpc,
     width 3 kpc), at most 99, 0.1".
 
 Names
@@ -312,6 +315,15 @@ _RBC_CONTAMINANT_RATES = (
     ("asterism", 0.02),
 )
 
+# issue 12, item 4 (mock-labels): label realism of the mock AP (PHAT) cluster list.
+#: Chosen, not published: brightening of the AP 50 % magnitude per dex of cluster
+#: half-light radius (diffuse clusters are harder to find at a fixed total magnitude).
+AP_G50_SIZE_SLOPE = 1.0
+#: Chosen, not published: probability that a background galaxy inside the footprint
+#: (before the magnitude cut) is listed as a cluster: the AP's disputed objects
+#: (Johnson+ 2015 list clusters and background galaxies from the same votes).
+AP_GALAXY_AS_CLUSTER_RATE = 0.03
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -344,6 +356,13 @@ class Selection:
         Only objects (and listed positions) inside the PHAT footprint.
     exclude_known : bool
         Drop objects listed in RBC, C09 or C11 (catalogues of new objects).
+    g50_size_slope : float
+        Issue 12, item 4 (labels): the 50 % magnitude brightens by this many
+        mag per dex of half-light radius above ``rh_ref_pc`` (diffuse, larger
+        clusters are harder to find at a fixed total magnitude); 0 = no size
+        dependence. Objects without a radius (galaxies) use ``g50``.
+    rh_ref_pc : float
+        Half-light radius (pc) at which the 50 % magnitude is ``g50``.
     """
 
     rates: tuple[tuple[str, float], ...]
@@ -358,6 +377,9 @@ class Selection:
     max_entries: int | None = None
     in_footprint: bool = False
     exclude_known: bool = False
+    # issue 12, item 4 (mock-labels): completeness in size as well as magnitude
+    g50_size_slope: float = 0.0
+    rh_ref_pc: float = 2.0
 
     def __post_init__(self):
         for kind, rate in self.rates:
@@ -367,17 +389,35 @@ class Selection:
         if self.g_width <= 0 or self.rproj_width_kpc <= 0:
             msg = "selection widths g_width and rproj_width_kpc must be positive"
             raise ValueError(msg)
+        if self.rh_ref_pc <= 0:
+            msg = f"selection rh_ref_pc must be positive, got {self.rh_ref_pc}"
+            raise ValueError(msg)
         if self.scatter_arcsec < 0 or self.mag_scatter < 0 or self.spurious_fraction < 0:
             msg = "scatter_arcsec, mag_scatter and spurious_fraction must be >= 0"
             raise ValueError(msg)
 
-    def probability(self, kind: np.ndarray, gmag: np.ndarray, rproj_kpc: np.ndarray) -> np.ndarray:
-        """Inclusion probability of truth objects (before footprint and exclusions)."""
+    def probability(
+        self,
+        kind: np.ndarray,
+        gmag: np.ndarray,
+        rproj_kpc: np.ndarray,
+        r_h_pc: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Inclusion probability of truth objects (before footprint and exclusions).
+
+        ``r_h_pc`` (half-light radius, pc; NaN where none) shifts the 50 %
+        magnitude by ``g50_size_slope`` mag per dex about ``rh_ref_pc``.
+        """
         rate = np.zeros(len(kind))
         for k, r in self.rates:
             rate[np.asarray(kind == k)] = r
+        g50 = np.full(len(kind), self.g50)
+        if r_h_pc is not None and self.g50_size_slope:
+            rh = np.asarray(r_h_pc, dtype=float)
+            ok = np.isfinite(rh) & (rh > 0)
+            g50[ok] -= self.g50_size_slope * np.log10(rh[ok] / self.rh_ref_pc)
         with np.errstate(over="ignore"):
-            p = rate / (1.0 + np.exp((gmag - self.g50) / self.g_width))
+            p = rate / (1.0 + np.exp((gmag - g50) / self.g_width))
             if self.rproj50_kpc is not None:
                 p = p / (1.0 + np.exp(-(rproj_kpc - self.rproj50_kpc) / self.rproj_width_kpc))
         lo, hi = self.g_range
@@ -405,11 +445,15 @@ class CatalogueSettings:
         Fraction of Bologna-named objects with a secondary designation.
     """
 
+    # issue 12, item 4 (mock-labels): the AP catalogue's completeness in magnitude and
+    # size, and its label noise (galaxies listed as clusters); docs/mock-calibration.md
     phat_clusters: Selection = field(
         default_factory=lambda: _sel(
-            rates=((_YOUNG, 0.97), (_GC, 0.97)),
+            rates=((_YOUNG, 0.97), (_GC, 0.97), (_GALAXY, AP_GALAXY_AS_CLUSTER_RATE)),
             g50=22.0,
             g_width=0.35,
+            g50_size_slope=AP_G50_SIZE_SLOPE,
+            rh_ref_pc=2.0,
             scatter_arcsec=0.1,
             mag_scatter=0.03,
             spurious_fraction=0.002,
@@ -426,9 +470,11 @@ class CatalogueSettings:
             rates=((_GC, 0.8), (_YOUNG, 0.15)), g50=19.3, g_width=0.4, scatter_arcsec=0.2
         )
     )
+    # issue 12, item 4 (mock-labels): the literature catalogues' sizes within the mock's
+    # area, docs/mock-calibration.md (RBC young clusters, W22, W23 and H14 rates)
     rbc: Selection = field(
         default_factory=lambda: _sel(
-            rates=((_GC, 0.9), (_YOUNG, 0.05), *_RBC_CONTAMINANT_RATES),
+            rates=((_GC, 0.9), (_YOUNG, 0.11), *_RBC_CONTAMINANT_RATES),
             g50=19.5,
             g_width=0.5,
             scatter_arcsec=0.3,
@@ -441,7 +487,7 @@ class CatalogueSettings:
     )
     w22: Selection = field(
         default_factory=lambda: _sel(
-            rates=((_YOUNG, 0.08), (_GC, 0.02)),
+            rates=((_YOUNG, 0.04), (_GC, 0.01)),
             g50=20.5,
             g_width=0.4,
             scatter_arcsec=0.2,
@@ -451,7 +497,7 @@ class CatalogueSettings:
     )
     w23: Selection = field(
         default_factory=lambda: _sel(
-            rates=((_GC, 0.5),),
+            rates=((_GC, 0.35),),
             g50=30.0,
             g_range=(16.0, 19.5),
             scatter_arcsec=0.15,
@@ -463,7 +509,7 @@ class CatalogueSettings:
         default_factory=lambda: _sel(
             rates=((_GC, 0.95),),
             g50=22.5,
-            rproj50_kpc=20.0,
+            rproj50_kpc=28.0,
             rproj_width_kpc=3.0,
             scatter_arcsec=0.1,
             max_entries=99,
@@ -829,13 +875,14 @@ def _memberships(df: pd.DataFrame, settings, rngs) -> dict[str, np.ndarray]:
     kind = df["kind"].to_numpy(dtype=object)
     g = df["gmag"].to_numpy()
     rproj = df["rproj_kpc"].to_numpy()
+    r_h = df["r_h_pc"].to_numpy(dtype=float)
     in_phat = df["in_phat"].to_numpy()
     members: dict[str, np.ndarray] = {}
     order_keys: dict[str, np.ndarray] = {}
     for name in CATALOGUES:
         sel = settings.selection(name)
         u_draw = rngs[name].random(n)
-        chosen = u_draw < sel.probability(kind, g, rproj)
+        chosen = u_draw < sel.probability(kind, g, rproj, r_h)
         if sel.in_footprint:
             chosen &= in_phat
         members[name] = chosen

@@ -115,13 +115,54 @@ def _lf(rng, n, m1, m2, slope):
     return np.log10(a + rng.random(n) * (b - a)) / slope
 
 
+# issue 12, item 2 (mock-labels): the Milky Way foreground's luminosity function.
+#: g range of the published foreground count (Wang+ 2023, docs/mock-calibration.md) and
+#: the foreground's slope over it (dex/mag; the mock's own, not published).
+FOREGROUND_BRIGHT = (16.0, 19.5)
+_FG_BRIGHT_SLOPE = 0.15
+
+
+def _foreground_parts(s: MockSettings) -> tuple[float, float]:
+    """Foreground stars per arcmin^2 in the bright range and fainter, to ``star_faint_mag``.
+
+    The bright part is ``foreground_density_arcmin2``; the faint part continues the
+    luminosity function at the break with slope ``foreground_faint_slope``.
+    """
+    (m0, m1), a, a2 = FOREGROUND_BRIGHT, _FG_BRIGHT_SLOPE, s.foreground_faint_slope
+    bright = s.foreground_density_arcmin2
+    at_break = bright * np.log(10) * a * 10 ** (a * m1) / (10 ** (a * m1) - 10 ** (a * m0))
+    span = max(s.star_faint_mag - m1, 0.0)
+    if a2 == 0:
+        return bright, at_break * span
+    return bright, at_break * (10 ** (a2 * span) - 1) / (a2 * np.log(10))
+
+
+def foreground_density_total(s: MockSettings) -> float:
+    """Milky Way foreground stars per arcmin^2 from g = 16 to ``star_faint_mag``."""
+    return float(sum(_foreground_parts(s)))
+
+
+def _foreground_mags(rng, n: int, s: MockSettings) -> np.ndarray:
+    """g of ``n`` foreground stars: a broken power law at the end of the published range."""
+    bright, faint = _foreground_parts(s)
+    (m0, m1), a2 = FOREGROUND_BRIGHT, s.foreground_faint_slope
+    is_faint = rng.random(n) < faint / max(bright + faint, 1e-12)
+    g = _lf(rng, n, m0, m1, _FG_BRIGHT_SLOPE)
+    k = int(is_faint.sum())
+    if a2 == 0:
+        g[is_faint] = rng.uniform(m1, s.star_faint_mag, k)
+    else:
+        g[is_faint] = _lf(rng, k, m1, s.star_faint_mag, a2)
+    return g
+
+
 def _density(kind: str, xi, eta, s: MockSettings) -> float:
     """Surface density per arcmin^2 of a class at offsets (xi, eta)."""
     r_disk, r_proj = radii_from_offsets_kpc(xi, eta)
     if kind == "star":
         disk = s.star_density_arcmin2 * np.exp(-(r_disk - 5.0) / s.disk_scale_kpc)
         halo = 4.0 * (np.maximum(r_proj, 2.0) / 10.0) ** -2.5
-        return disk + halo + s.foreground_density_arcmin2
+        return disk + halo + foreground_density_total(s)
     if kind == "bright_star":
         return s.bright_star_density_arcmin2
     if kind == "young_cluster":
@@ -180,13 +221,13 @@ def _cell_rng(s: MockSettings, kind: str, i: int, j: int) -> np.random.Generator
 
 def _star_mags(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
     """(g, g - i) of field stars: Milky Way foreground dwarfs and M31 populations."""
-    fg_frac = s.foreground_density_arcmin2 / max(dens, 1e-9)
+    fg_frac = foreground_density_total(s) / max(dens, 1e-9)
     pop = rng.random(n)
     g = np.empty(n)
     gi = np.empty(n)
     fg = pop < fg_frac
     # Milky Way foreground dwarfs
-    g[fg] = _lf(rng, fg.sum(), 16.0, s.star_faint_mag, 0.15)
+    g[fg] = _foreground_mags(rng, int(fg.sum()), s)
     gi[fg] = rng.uniform(0.4, 2.8, fg.sum())
     # M31: 55% red giants, 33% blue main sequence / blue loop, 9% yellow, 3% RSG
     u_m31 = np.where(fg, 1.0, rng.random(n))

@@ -93,6 +93,7 @@ class MockSettings(StageSettings):
     star_density_arcmin2: float
     star_faint_mag: float
     foreground_density_arcmin2: float
+    foreground_faint_slope: float  # issue 12, item 2 (mock-labels)
     bright_star_density_arcmin2: float
     young_cluster_density_arcmin2: float
     young_cluster_ring_kpc: float
