@@ -175,9 +175,11 @@ def galaxy_counts_by_g(settings: MockSettings, reference) -> pd.DataFrame | None
     from astropy.table import Table
 
     edges = np.arange(W23_G_RANGE[0], W23_G_RANGE[1] + 0.01, 0.5)
-    g = np.asarray(Table.read(path)["gmag"], dtype=float)
+    g = np.asarray(Table.read(path, unit_parse_strict="silent")["gmag"], dtype=float)
     ref, _ = np.histogram(g, edges)
-    mock = _field_box_counts(settings, ("galaxy",), edges, GALAXY_BOX_DEG)
+    mock = _field_box_counts(
+        settings, ("galaxy", "compact_galaxy", "edge_on_galaxy"), edges, GALAXY_BOX_DEG
+    )
     return pd.DataFrame(
         {"g_lo": edges[:-1], "g_hi": edges[1:], "w23_extended": ref / W23_AREA_DEG2, "mock": mock}
     )

@@ -462,7 +462,12 @@ class CatalogueSettings:
     )
     phat_galaxies: Selection = field(
         default_factory=lambda: _sel(
-            rates=((_GALAXY, 0.9),), g50=22.5, g_width=0.4, scatter_arcsec=0.1, in_footprint=True
+            # every galaxy kind: the compact and edge-on galaxies of issue 12 are galaxies too
+            rates=((_GALAXY, 0.9), ("compact_galaxy", 0.9), ("edge_on_galaxy", 0.9)),
+            g50=22.5,
+            g_width=0.4,
+            scatter_arcsec=0.1,
+            in_footprint=True,
         )
     )
     c09: Selection = field(

@@ -201,14 +201,20 @@ def published_sizes_in_area(reference: str | Path, radius_deg: float) -> dict[st
     (``table1.dat``), ``w23_candidates`` (``table10`` FITS) and
     ``h14_clusters`` (master catalogue rows from ``huxor14_table1``).
     """
+    import warnings
+
     from astropy.coordinates import SkyCoord
+    from astropy.io.fits.verify import VerifyWarning
     from astropy.table import Table
 
     ref = Path(reference)
     out: dict[str, int] = {}
     peacock = ref / "peacock2010-m31gc" / "peacock2010_m31_gc.fits"
     if peacock.is_file():
-        t = Table.read(peacock)
+        with warnings.catch_warnings():
+            # the published file's ASCII-table TNULL is wider than its column; harmless here
+            warnings.simplefilter("ignore", VerifyWarning)
+            t = Table.read(peacock, unit_parse_strict="silent")
         inside = _within(t["RAJ2000"], t["DEJ2000"], radius_deg)
         f = np.asarray(t["f"])
         out["rbc_old_clusters"] = int(((f == 1) & inside).sum())
@@ -221,7 +227,7 @@ def published_sizes_in_area(reference: str | Path, radius_deg: float) -> dict[st
         out["c11_old_clusters"] = int(_within(c.ra.deg, c.dec.deg, radius_deg).sum())
     w23 = ref / "wang2023-J_ApJ_954_206" / "J_ApJ_954_206_table10.dat.fits"
     if w23.is_file():
-        t = Table.read(w23)
+        t = Table.read(w23, unit_parse_strict="silent")
         out["w23_candidates"] = int(_within(t["RAdeg"], t["DEdeg"], radius_deg).sum())
     master = ref / "pandas-cutouts-klemenz" / "catalogues" / "master_catalog_sept_2024.csv"
     if master.is_file():
