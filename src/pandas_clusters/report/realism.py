@@ -602,6 +602,18 @@ def _table_lines(comp: pd.DataFrame, base: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _kept_section(path: Path, name: str) -> list[str]:
+    """The hand-written block ``<!-- name:start -->...<!-- name:end -->`` of ``path``, if any.
+
+    A regenerated report keeps it (the prose of "what changed and why").
+    """
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    m = re.search(rf"<!-- {name}:start -->.*?<!-- {name}:end -->", text, re.S)
+    return ["", *m.group(0).splitlines(), ""] if m else []
+
+
 def write_realism_report(
     settings, reference: str | Path, out: str | Path, *, per_class: int, seed: int, command: str
 ) -> pd.DataFrame:
@@ -628,9 +640,12 @@ def write_realism_report(
         "Real: the shared `pandas-cutouts-klemenz` g-band cutouts (RBC class 1 confirmed",
         "clusters, class 4 background galaxies; CCD-edge cutouts left out). Mock: a one-CCD mock",
         "g field laid at each real object's position, with a mock object of the class there",
-        "(clusters: the mock old cluster nearest in g to the RBC's V + 0.35; galaxies: a mock",
-        f"galaxy brighter than g = {GALAXY_FAINT_MAG}), cut with the same recipe (128 px,",
-        "zscale, arcsinh, 8 bit). 'Mock before' is the mock without this issue's changes",
+        "(clusters: the mock old cluster nearest in g to the RBC's V + 0.35; galaxies: the",
+        "mock galaxy nearest in PS1-like PSF g to the real one's Pan-STARRS1 g of Wang+ 2023",
+        f"table 8, or one fainter than its limit g = {PS1_G_LIMIT} where the real galaxy is",
+        f"not in it; mock galaxies brighter than g = {GALAXY_FAINT_MAG}), cut with the same",
+        "recipe (128 px, zscale, arcsinh, 8 bit). 'Mock before' is the mock without this",
+        "issue's changes",
         f"({', '.join(f'{k}={v}' for k, v in BASELINE_OVERRIDES.items())}).",
         "",
         f"Targets met: **{n_pass} of {len(comp)}** (before: {n_base} of {len(comp_base)}).",
@@ -649,6 +664,7 @@ def write_realism_report(
         f"![statistics]({rel}/statistics.png)",
         "",
     ]
+    lines += _kept_section(out, "changes")
     s2r = out.with_name("mock-sim-to-real.json")
     if s2r.is_file():  # keep the sim-to-real section (pandas-clusters mock-sim-to-real)
         from .sim_to_real import sim_to_real_lines
