@@ -312,6 +312,12 @@ def get_final_targets():
             "resources/mock/truth.parquet",
             "results/evaluation/truth_score.json",
         ]
+        # issue 12 (mock-pixels): realism figures when the real cutouts are at hand
+        cutouts = (
+            Path(config["realism"]["reference"]) / "pandas-cutouts-klemenz" / "cutouts"
+        )
+        if cutouts.is_dir():
+            targets += ["results/figures/realism/statistics.png"]
     else:
         targets += expand(
             "resources/catalogues/{catalogue}.parquet", catalogue=ARCHIVE_CATALOGUES

@@ -31,3 +31,34 @@ rule figures:
         rproj_max_kpc=config["selection"]["rproj_max_kpc"],
     script:
         "../scripts/figures.py"
+
+
+# issue 12 (mock-pixels): the realism figures (real PAndAS cutouts against mock ones);
+# a target of `all` only on the mock survey with the shared reference folder present
+rule realism:
+    output:
+        doc="results/figures/realism.md",
+        montage_cluster=report(
+            "results/figures/realism/montage_cluster.png",
+            caption="../report/realism_montage.rst",
+            category="Mock realism",
+        ),
+        montage_galaxy=report(
+            "results/figures/realism/montage_galaxy.png",
+            caption="../report/realism_montage.rst",
+            category="Mock realism",
+        ),
+        statistics=report(
+            "results/figures/realism/statistics.png",
+            caption="../report/realism_statistics.rst",
+            category="Mock realism",
+        ),
+    log:
+        "logs/realism.log",
+    conda:
+        "../../envs/astro.yaml"
+    params:
+        mock=get_mock_survey_params,
+        realism=config["realism"],
+    script:
+        "../scripts/realism.py"

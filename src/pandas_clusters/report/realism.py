@@ -19,7 +19,8 @@ mock, per class and per projected-radius bin:
 ``blobs``
     PSF-scale sources per cutout: local maxima (3 x 3) of the image smoothed
     with a Gaussian of sigma 1.5 px that stand 20 grey levels above the
-    smoothed image's median;
+    smoothed image's median; a flat maximum (a plateau, such as an object
+    clipped at 255 by the zscale limits) counts once, as one source;
 ``frac_bright``, ``grey_median``
     the grey-level histogram: fraction of pixels brighter than 128, median;
 ``profile_width``
@@ -95,7 +96,7 @@ def cutout_recipe(data: np.ndarray) -> np.ndarray:
 
 def image_statistics(img: np.ndarray) -> dict[str, float]:
     """The realism statistics of one 8-bit cutout (see the module docstring)."""
-    from scipy.ndimage import gaussian_filter, maximum_filter, median_filter
+    from scipy.ndimage import gaussian_filter, label, maximum_filter, median_filter
 
     a = np.asarray(img, dtype=np.float64)
     res = a - median_filter(a, size=9, mode="reflect")
@@ -106,9 +107,11 @@ def image_statistics(img: np.ndarray) -> dict[str, float]:
         corr.append(np.sum(u * v) / den if den > 0 else np.nan)
     sm = gaussian_filter(a, 1.5)
     peaks = (sm == maximum_filter(sm, size=3)) & (sm > np.median(sm) + 20.0)
+    # a plateau (every pixel its own 3 x 3 maximum) is one maximum, not one per pixel
+    n_peaks = label(peaks, structure=np.ones((3, 3), dtype=bool))[1]
     return {
         "noise_corr": float(np.mean(ok)) if (ok := [c for c in corr if np.isfinite(c)]) else np.nan,
-        "blobs": float(peaks.sum()),
+        "blobs": float(n_peaks),
         "frac_bright": float(np.mean(a > 128)),
         "grey_median": float(np.median(a)),
         "profile_width": _profile_width(a),
@@ -212,6 +215,15 @@ GALAXY_FAINT_MAG = 20.0
 #: g - V of an old M31 globular cluster (the RBC gives V).
 GC_G_MINUS_V = 0.35
 RBC_SUPPLEMENT = "rbc-v5-hnsky-czsky/M31_RBC_v5_hnsky_HEAD_29c8fe8b.sup"
+#: Wang+ 2023 (J/ApJ/954/206) table 8: Gaia EDR3 extended sources around M31 with their
+#: Pan-STARRS1 g PSF magnitudes (15.1 < g < 19.5): the magnitudes of the real galaxies.
+WANG_TABLE8 = "wang2023-J_ApJ_954_206/J_ApJ_954_206_table8.dat.gz.fits"
+#: Faint limit of that table's g (its selection: 16 < g < 19.5).
+PS1_G_LIMIT = 19.5
+#: Median g-band seeing (FWHM, arcsec) of the Pan-STARRS1 3pi survey (Chambers+ 2016, table 11).
+PS1_G_FWHM_ARCSEC = 1.31
+#: Mock galaxies whose PSF magnitude is computed for the matching (a seeded sample).
+GALAXY_POOL = 1500
 
 
 def read_rbc_vmag(path: str | Path) -> pd.DataFrame:
@@ -244,23 +256,102 @@ def match_vmag(real: pd.DataFrame, rbc: pd.DataFrame, *, radius_arcsec: float = 
     return out
 
 
-def _central_pool(settings) -> pd.DataFrame:
+def read_ps1_gmag(path: str | Path) -> pd.DataFrame:
+    """RA, Dec (deg) and Pan-STARRS1 g (PSF magnitude) of Wang+ 2023's extended sources (table 8)."""
+    from astropy.io import fits
+
+    with fits.open(path) as hdul:
+        data = hdul[1].data
+        missing = {"RAdeg", "DEdeg", "gmag"} - set(data.columns.names)
+        if missing:
+            msg = f"{path}, HDU 1: columns {sorted(missing)} missing (Wang+ 2023 table 8)"
+            raise ValueError(msg)
+        return pd.DataFrame(
+            {
+                "ra": np.asarray(data["RAdeg"], dtype=np.float64),
+                "dec": np.asarray(data["DEdeg"], dtype=np.float64),
+                "g_ps1": np.asarray(data["gmag"], dtype=np.float64),
+            }
+        )
+
+
+def match_ps1(real: pd.DataFrame, ps1: pd.DataFrame, *, radius_arcsec: float = 2.0) -> np.ndarray:
+    """PS1 g PSF magnitude of each real cutout's object (NaN where none within the radius)."""
+    return match_vmag(real, ps1.rename(columns={"g_ps1": "vmag"}), radius_arcsec=radius_arcsec)
+
+
+def psf_magnitude_offsets(
+    settings, galaxies: pd.DataFrame, *, fwhm_arcsec: float = PS1_G_FWHM_ARCSEC
+) -> np.ndarray:
+    """PSF magnitude minus total magnitude of mock galaxies seen with a Gaussian PSF.
+
+    Each galaxy's noiseless image (its Sersic profile convolved with a Gaussian
+    PSF of FWHM ``fwhm_arcsec``) is measured by optimal PSF photometry,
+    ``F_psf = sum(I P) / sum(P^2)`` with the PSF ``P`` centred on the galaxy, as
+    the Pan-STARRS1 PSF magnitudes of Wang+ 2023 are: extended objects lose the
+    light outside the PSF.
+    """
+    from pandas_clusters.acquire.mock.render import _extended_stamp
+
+    sigma = fwhm_arcsec / settings.pixel_scale_arcsec / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+    pr = int(np.ceil(4 * sigma))
+    o = np.arange(-pr, pr + 1)
+    psf = np.exp(-(o[None, :] ** 2 + o[:, None] ** 2) / (2 * sigma**2))
+    psf /= psf.sum()
+    out = np.full(len(galaxies), np.nan)
+    for k, row in enumerate(galaxies.itertuples(index=False)):
+        stamp, x0, y0 = _extended_stamp(row, 0.0, 0.0, 1.0, settings, psf)
+        if stamp is None:
+            continue
+        cy, cx = -y0, -x0  # the stamp pixel of the galaxy's centre
+        cut = stamp[cy - pr : cy + pr + 1, cx - pr : cx + pr + 1]
+        out[k] = -2.5 * np.log10(np.sum(cut * psf) / np.sum(psf**2))
+    return out
+
+
+def _central_pool(settings, *, seed: int = 0) -> pd.DataFrame:
+    """Mock clusters, and galaxies brighter than ``GALAXY_FAINT_MAG`` with their PS1-like g.
+
+    At most ``GALAXY_POOL`` galaxies (a seeded sample) keep their PSF magnitude
+    (``g_ps1``, :func:`psf_magnitude_offsets`); the others are dropped.
+    """
     from pandas_clusters.acquire.mock.population import catalogue_truth
 
     pool = catalogue_truth(settings)
-    faint = (pool["kind"] == "galaxy") & (pool["gmag"] >= GALAXY_FAINT_MAG)
-    return pool.loc[~faint].reset_index(drop=True)
+    is_gal = (pool["kind"] == "galaxy").to_numpy()
+    gal = np.flatnonzero(is_gal & (pool["gmag"] < GALAXY_FAINT_MAG).to_numpy())
+    rng = np.random.default_rng([int(seed), 13])
+    if gal.size > GALAXY_POOL:
+        gal = np.sort(rng.choice(gal, GALAXY_POOL, replace=False))
+    keep = np.flatnonzero(~is_gal)
+    pool["g_ps1"] = np.nan
+    galaxies = pool.iloc[gal]
+    pool.loc[pool.index[gal], "g_ps1"] = galaxies["gmag"].to_numpy() + psf_magnitude_offsets(
+        settings, galaxies
+    )
+    return pool.iloc[np.sort(np.concatenate([keep, gal]))].reset_index(drop=True)
 
 
-def _pick_central(pool: pd.DataFrame, cls: str, gmag: float, rng) -> pd.Series:
-    """A mock object of the class: among the 8 nearest in g (any if ``gmag`` is NaN), one at random."""
+def _pick_central(pool: pd.DataFrame, cls: str, mag: float, rng) -> pd.Series:
+    """A mock object of the class: among the 8 nearest in magnitude, one at random.
+
+    Clusters are matched in total g (``mag``: the RBC's V + ``GC_G_MINUS_V``), galaxies
+    in PS1-like PSF g (``mag``: Wang+ 2023's ``g_ps1``; NaN: a galaxy fainter than the
+    table's ``PS1_G_LIMIT``). A cluster without a magnitude is any mock cluster.
+    """
     cand = pool.loc[pool["kind"].isin(MOCK_KINDS[cls])]
+    col = "g_ps1" if cls == "galaxy" else "gmag"
+    if cls == "galaxy":
+        cand = cand.loc[cand["g_ps1"].notna()]
+        if not np.isfinite(mag):
+            faint = cand.loc[cand["g_ps1"] > PS1_G_LIMIT]
+            cand = faint if len(faint) else cand
     if cand.empty:
         msg = f"the mock population has no {cls}"
         raise ValueError(msg)
-    if not np.isfinite(gmag):
+    if not np.isfinite(mag):
         return cand.iloc[int(rng.integers(len(cand)))]
-    near = np.argsort(np.abs(cand["gmag"].to_numpy() - gmag), kind="stable")[:8]
+    near = np.argsort(np.abs(cand[col].to_numpy() - mag), kind="stable")[:8]
     return cand.iloc[int(near[rng.integers(near.size)])]
 
 
@@ -309,12 +400,15 @@ def mock_cutouts(settings, real: pd.DataFrame, *, seed: int) -> tuple[pd.DataFra
         ``vmag`` column (the RBC's V), the central object is a mock object
         of the class nearest in g to ``vmag + GC_G_MINUS_V``.
     """
-    pool = _central_pool(settings)
+    pool = _central_pool(settings, seed=seed)
     rng = np.random.default_rng([int(seed), 12])
-    gmag = real["vmag"].to_numpy() + GC_G_MINUS_V if "vmag" in real else np.full(len(real), np.nan)
+    nan = np.full(len(real), np.nan)
+    gmag = real["vmag"].to_numpy() + GC_G_MINUS_V if "vmag" in real else nan
+    g_ps1 = real["g_ps1"].to_numpy() if "g_ps1" in real else nan
     rows, images = [], []
     for k, r in enumerate(real.itertuples(index=False)):
-        central = _pick_central(pool, r.cls, float(gmag[k]), rng)
+        mag = float(g_ps1[k] if r.cls == "galaxy" else gmag[k])
+        central = _pick_central(pool, r.cls, mag, rng)
         images.append(mock_cutout(settings, r.ra, r.dec, central, key=k))
         rows.append(
             {
@@ -435,6 +529,9 @@ def measure(
     rbc = ref / RBC_SUPPLEMENT
     real["vmag"] = match_vmag(real, read_rbc_vmag(rbc)) if rbc.is_file() else np.nan
     real["vmag"] = np.where(real["cls"] == "cluster", real["vmag"], np.nan)
+    wang = ref / WANG_TABLE8
+    real["g_ps1"] = match_ps1(real, read_ps1_gmag(wang)) if wang.is_file() else np.nan
+    real["g_ps1"] = np.where(real["cls"] == "galaxy", real["g_ps1"], np.nan)
     parts = [
         d.sample(min(per_class, len(d)), random_state=int(seed)) for _, d in real.groupby("cls")
     ]
@@ -505,6 +602,18 @@ def _table_lines(comp: pd.DataFrame, base: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _kept_section(path: Path, name: str) -> list[str]:
+    """The hand-written block ``<!-- name:start -->...<!-- name:end -->`` of ``path``, if any.
+
+    A regenerated report keeps it (the prose of "what changed and why").
+    """
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    m = re.search(rf"<!-- {name}:start -->.*?<!-- {name}:end -->", text, re.S)
+    return ["", *m.group(0).splitlines(), ""] if m else []
+
+
 def write_realism_report(
     settings, reference: str | Path, out: str | Path, *, per_class: int, seed: int, command: str
 ) -> pd.DataFrame:
@@ -531,9 +640,12 @@ def write_realism_report(
         "Real: the shared `pandas-cutouts-klemenz` g-band cutouts (RBC class 1 confirmed",
         "clusters, class 4 background galaxies; CCD-edge cutouts left out). Mock: a one-CCD mock",
         "g field laid at each real object's position, with a mock object of the class there",
-        "(clusters: the mock old cluster nearest in g to the RBC's V + 0.35; galaxies: a mock",
-        f"galaxy brighter than g = {GALAXY_FAINT_MAG}), cut with the same recipe (128 px,",
-        "zscale, arcsinh, 8 bit). 'Mock before' is the mock without this issue's changes",
+        "(clusters: the mock old cluster nearest in g to the RBC's V + 0.35; galaxies: the",
+        "mock galaxy nearest in PS1-like PSF g to the real one's Pan-STARRS1 g of Wang+ 2023",
+        f"table 8, or one fainter than its limit g = {PS1_G_LIMIT} where the real galaxy is",
+        f"not in it; mock galaxies brighter than g = {GALAXY_FAINT_MAG}), cut with the same",
+        "recipe (128 px, zscale, arcsinh, 8 bit). 'Mock before' is the mock without this",
+        "issue's changes",
         f"({', '.join(f'{k}={v}' for k, v in BASELINE_OVERRIDES.items())}).",
         "",
         f"Targets met: **{n_pass} of {len(comp)}** (before: {n_base} of {len(comp_base)}).",
@@ -552,6 +664,7 @@ def write_realism_report(
         f"![statistics]({rel}/statistics.png)",
         "",
     ]
+    lines += _kept_section(out, "changes")
     s2r = out.with_name("mock-sim-to-real.json")
     if s2r.is_file():  # keep the sim-to-real section (pandas-clusters mock-sim-to-real)
         from .sim_to_real import sim_to_real_lines
