@@ -7,8 +7,12 @@ import pytest
 
 from pandas_clusters.acquire.mock import MockSettings
 from pandas_clusters.acquire.mock.calibration import (
+    GALAXY_BOX_DEG,
     REFERENCES,
+    galaxy_count_model,
     galaxy_counts_by_g,
+    galaxy_counts_deep,
+    galaxy_counts_hsc,
     mock_counts,
     rbc_counts_by_vmag,
 )
@@ -49,3 +53,37 @@ def test_galaxy_counts_above_the_gaia_lower_bound(reference):
     drawn = table.loc[table["g_lo"] >= MockSettings.demo().galaxy_mag_range[0]]
     assert len(drawn) >= 3
     assert (drawn["mock"] >= drawn["w23_extended"] / FACTOR).all(), drawn.to_string()
+
+
+def test_galaxy_counts_per_g_bin_match_hsc():
+    # issue 12, item 2 (mock-galaxies): the three galaxy classes per 0.5-mag g bin against
+    # the HSC g-band counts (docs/mock-calibration.md), 19.5 < g < 25
+    table = galaxy_counts_hsc(MockSettings.demo())
+    assert len(table) == 11
+    assert table["ratio"].between(1 / FACTOR, FACTOR).all(), table.to_string()
+
+
+def test_galaxy_counts_follow_the_settings_outside_the_reference():
+    # g < 19.5 and g > 25 are extrapolated: the drawing follows the settings' counts there
+    s = MockSettings.demo()
+    table = galaxy_counts_deep(s)
+    (x0, x1), (y0, y1) = GALAXY_BOX_DEG
+    used = table.loc[table["model"] * (x1 - x0) * (y1 - y0) >= 20]
+    assert len(used) >= 10, table.to_string()
+    ratio = used["mock"] / used["model"]
+    assert ratio.between(1 / FACTOR, FACTOR).all(), table.to_string()
+
+
+def test_galaxy_g_counts_set_the_shape():
+    # the schema key drives the drawing: a steeper faint end moves galaxies to faint g
+    import dataclasses
+
+    s = MockSettings.demo()
+    knots = (*s.galaxy_g_counts[:-1], (s.galaxy_g_counts[-1][0], s.galaxy_g_counts[-1][1] + 0.3))
+    steep = dataclasses.replace(s, galaxy_g_counts=knots)
+    edges = np.array([18.0, 20.0, 26.0, 27.0])
+    a, b = galaxy_counts_deep(s, edges), galaxy_counts_deep(steep, edges)
+    assert b["mock"].iloc[0] < a["mock"].iloc[0]
+    assert b["mock"].iloc[-1] > a["mock"].iloc[-1]
+    assert np.allclose(b["model"], galaxy_count_model(steep, edges))
+    assert ((b["mock"] / b["model"]).between(1 / FACTOR, FACTOR)).all(), b.to_string()

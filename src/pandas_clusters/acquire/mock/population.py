@@ -68,6 +68,8 @@ __all__ = [
     "catalogue_truth",
     "cluster_members",
     "draw_region",
+    "galaxy_g_counts_total",
+    "galaxy_g_mags",
     "king_radius_table",
 ]
 
@@ -276,10 +278,56 @@ def _globular_cluster_props(rng, n: int, dens: float, s: MockSettings, out: dict
     return g, gi
 
 
+# --------------------------------------------------------------------------- galaxy counts
+# (issue 12, part 2: mock-galaxies; the reference: docs/mock-calibration.md)
+
+
+def _count_curve(knots, lo: float, hi: float, step: float = 0.002):
+    """g grid over [lo, hi] and log10 dN/dg on it from the knots (end slopes continued)."""
+    k = np.asarray(knots, dtype=float)
+    if k.ndim != 2 or k.shape[0] < 2 or np.any(np.diff(k[:, 0]) <= 0):
+        msg = (
+            f"mock.galaxy_g_counts must be >= 2 [g, log10 N] pairs with g increasing, got {knots!r}"
+        )
+        raise ValueError(msg)
+    g = np.linspace(lo, hi, max(int(round((hi - lo) / step)), 1) + 1)
+    logn = np.interp(g, k[:, 0], k[:, 1])
+    s0 = (k[1, 1] - k[0, 1]) / (k[1, 0] - k[0, 0])
+    s1 = (k[-1, 1] - k[-2, 1]) / (k[-1, 0] - k[-2, 0])
+    logn = np.where(g < k[0, 0], k[0, 1] + s0 * (g - k[0, 0]), logn)
+    logn = np.where(g > k[-1, 0], k[-1, 1] + s1 * (g - k[-1, 0]), logn)
+    return g, logn
+
+
+@lru_cache(maxsize=8)
+def _count_cdf(knots, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """(g grid, cumulative fraction, galaxies per deg^2 in [lo, hi]) of the knots' counts."""
+    g, logn = _count_curve(knots, lo, hi)
+    dn = 10**logn
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (dn[1:] + dn[:-1]) * np.diff(g))])
+    return g, cum / cum[-1], float(cum[-1])
+
+
+def galaxy_g_counts_total(s: MockSettings) -> float:
+    """Galaxies per arcmin^2 within ``galaxy_mag_range`` that the knots of ``galaxy_g_counts`` give.
+
+    The default ``galaxy_density_arcmin2`` is this total shared among the three galaxy
+    classes: total / (1 + ``compact_galaxy_fraction`` + ``edge_on_galaxy_fraction``).
+    """
+    lo, hi = s.galaxy_mag_range
+    return _count_cdf(tuple(map(tuple, s.galaxy_g_counts)), float(lo), float(hi))[2] / 3600.0
+
+
+def galaxy_g_mags(rng, n: int, s: MockSettings) -> np.ndarray:
+    """g of ``n`` background galaxies drawn from the ``galaxy_g_counts`` shape (inverse CDF)."""
+    lo, hi = s.galaxy_mag_range
+    g, cdf, _ = _count_cdf(tuple(map(tuple, s.galaxy_g_counts)), float(lo), float(hi))
+    return np.interp(rng.random(n), cdf, g)
+
+
 def _galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
     """(g, g - i) of background galaxies; fills their Sersic shape."""
-    lo, hi = s.galaxy_mag_range
-    g = _lf(rng, n, lo, hi, 0.33)
+    g = galaxy_g_mags(rng, n, s)
     gi = rng.uniform(0.3, 1.6, n)
     r_e = np.exp(rng.normal(np.log(1.2 * 10 ** (-0.12 * (g - 20.0))), 0.35, n))
     out["r_e_arcsec"] = np.clip(r_e, 0.2, 5.0)
@@ -353,8 +401,7 @@ def _hii_region_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> t
 
 def _compact_galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
     """(g, g - i) of compact background galaxies (red, r_e < 0.4", concentrated)."""
-    lo, hi = s.galaxy_mag_range
-    g = _lf(rng, n, lo, hi, 0.33)
+    g = galaxy_g_mags(rng, n, s)
     gi = rng.normal(1.46, 0.3, n)  # RBC/Peacock+ 2010 class 4: median g - i 1.46
     out["r_e_arcsec"] = np.exp(rng.uniform(np.log(0.12), np.log(0.4), n))
     out["sersic_n"] = rng.uniform(2.0, 4.0, n)
@@ -365,8 +412,7 @@ def _compact_galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) 
 
 def _edge_on_galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
     """(g, g - i) of edge-on background disks (exponential, ellipticity 0.7-0.9)."""
-    lo, hi = s.galaxy_mag_range
-    g = _lf(rng, n, lo, hi, 0.33)
+    g = galaxy_g_mags(rng, n, s)
     gi = rng.uniform(0.3, 1.6, n)
     r_e = np.exp(rng.normal(np.log(1.2 * 10 ** (-0.12 * (g - 20.0))), 0.35, n))
     out["r_e_arcsec"] = np.clip(r_e, 0.3, 5.0)

@@ -115,6 +115,8 @@ class MockSettings(StageSettings):
     compact_galaxy_fraction: float
     edge_on_galaxy_fraction: float
     saturated_spike_arcsec: float
+    # background galaxies' g-band counts (issue 12, part 2: mock-galaxies)
+    galaxy_g_counts: tuple[tuple[float, float], ...]
 
     def __post_init__(self):
         checks = {
