@@ -403,8 +403,9 @@ def globular_giants(settings: MockSettings, row) -> pd.DataFrame:
     :func:`giant_bins` (tip ``GIANT_TIP_G``, the population's fluctuation
     magnitude ``unresolved_fluctuation_mag``): each magnitude bin holds a
     Poisson number of giants of mean ``L * w / f`` for the cluster's g light
-    ``L``; those brighter than ``GC_GIANT_FAINT_G`` are returned, spread over
-    the cluster's King profile. Returns ``dx_arcsec``, ``dy_arcsec`` (east,
+    ``L``; those of the bins that begin brighter than ``GC_GIANT_FAINT_G`` are
+    returned (uniform in magnitude within a bin), spread over the cluster's King
+    profile. Returns ``dx_arcsec``, ``dy_arcsec`` (east,
     north), ``gmag``, ``imag``.
     """
     rng = np.random.default_rng([settings.seed, 79, int(row.obj_id)])
