@@ -346,11 +346,7 @@ def _texture(settings: MockSettings, disk, bulge, band, psf, rng):
     colour = 0.0 if band == "g" else settings.diffuse_g_minus_i
     zp = settings.zero_point
     f, w, rest = giant_bins(GIANT_TIP_G - colour - zp, m - colour - zp)
-    # the disk's stars brighter than star_faint_mag are drawn as resolved stars: its
-    # unresolved light fluctuates with the stars below that limit (same LF)
-    m_res = settings.star_faint_mag - colour - zp
-    lf = (GIANT_LF_SLOPE, m_res, np.inf)
-    f_bar = min(10 ** (-0.4 * (m - colour - zp)), _lf_moment(*lf, 2) / _lf_moment(*lf, 1))
+    f_bar = 10 ** (-0.4 * (m - colour - zp))
     d = np.maximum(disk, 0.0)
     b = np.maximum(bulge, 0.0)
     field = rng.standard_normal(d.shape) * np.sqrt(d * f_bar + b * rest)
