@@ -9,8 +9,9 @@ AB zero point ``MAGZPT``; the model is
     + point sources (stars, cluster member stars) x Moffat PSF
     + extended sources (King clusters, Sersic galaxies) convolved with the PSF
     + the unresolved-star texture: surface-brightness fluctuations of the M31
-      light, a Gaussian field of variance (diffuse x fluctuation flux)
-      convolved with the PSF
+      light of variance (diffuse x fluctuation flux), a Gaussian field for the
+      disk's light and discrete giants (a compound Poisson sum) for the bulge's,
+      convolved with the PSF (old clusters' giants are drawn as stars too)
     + noise of variance (signal / GAIN + RDNOISE^2), correlated by a Gaussian
       kernel of sigma ``noise_correlation_px`` as resampling correlates the
       noise of a real stack
