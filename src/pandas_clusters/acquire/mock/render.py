@@ -9,8 +9,9 @@ AB zero point ``MAGZPT``; the model is
     + point sources (stars, cluster member stars) x Moffat PSF
     + extended sources (King clusters, Sersic galaxies) convolved with the PSF
     + the unresolved-star texture: surface-brightness fluctuations of the M31
-      light, a Gaussian field of variance (diffuse x fluctuation flux)
-      convolved with the PSF
+      light of variance (diffuse x fluctuation flux), a Gaussian field for the
+      disk's light and discrete giants (a compound Poisson sum) for the bulge's,
+      convolved with the PSF (old clusters' giants are drawn as stars too)
     + noise of variance (signal / GAIN + RDNOISE^2), correlated by a Gaussian
       kernel of sigma ``noise_correlation_px`` as resampling correlates the
       noise of a real stack
@@ -240,8 +241,11 @@ def _extended_stamp(obj, x, y, flux, settings, psf, sub=3):
     return conv, ix - half - pr, iy - half - pr
 
 
-def _diffuse(settings, w: WCS, shape, band, step=64):
-    """M31 disk + bulge surface brightness in ADU/px on a CCD (coarse grid, interpolated)."""
+def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
+    """M31 disk + bulge surface brightness in ADU/px on a CCD (coarse grid, interpolated).
+
+    With ``parts``, returns the (disk, bulge) maps instead of their sum.
+    """
     ny, nx = shape
     gx = np.linspace(0, nx - 1, max(2, nx // step + 1))
     gy = np.linspace(0, ny - 1, max(2, ny // step + 1))
@@ -256,34 +260,168 @@ def _diffuse(settings, w: WCS, shape, band, step=64):
     )
     colour = 0.0 if band == "g" else settings.diffuse_g_minus_i
     area = settings.pixel_scale_arcsec**2
-    flux = (
-        10 ** (-0.4 * (mu_disk - colour - settings.zero_point))
-        + 10 ** (-0.4 * (mu_bulge - colour - settings.zero_point))
-    ) * area
-    grid = flux.reshape(xx.shape)
+    disk = 10 ** (-0.4 * (mu_disk - colour - settings.zero_point)) * area
+    bulge = 10 ** (-0.4 * (mu_bulge - colour - settings.zero_point)) * area
     py = np.arange(ny) * (gy.size - 1) / (ny - 1)
     px = np.arange(nx) * (gx.size - 1) / (nx - 1)
     cy, cx = np.meshgrid(py, px, indexing="ij")
-    return map_coordinates(grid, [cy, cx], order=1, mode="nearest")
+    maps = [
+        map_coordinates(f.reshape(xx.shape), [cy, cx], order=1, mode="nearest")
+        for f in ((disk, bulge) if parts else (disk + bulge,))
+    ]
+    return tuple(maps) if parts else maps[0]
 
 
-def _texture(settings: MockSettings, diffuse, band, psf, rng):
+# --------------------------------------------------------------------------- texture
+# (issue 12, part 1, mock-pixels2): the unresolved stars' fluctuations drawn as discrete
+# giants, so that the bulge's background is skewed like the real one, not Gaussian.
+
+#: g of the brightest unresolved giant: the tip of the mock's own red-giant luminosity
+#: function (population.py ``_star_mags``, red giants from g = 22.3). The mock's resolved
+#: stars follow the disk and the halo; the bulge's giants exist only in this texture.
+GIANT_TIP_G = 22.3
+#: Slope (dex/mag) of the giants' luminosity function, dN/dm ~ 10^(slope m): the slope of
+#: the mock's resolved red giants (population.py ``_star_mags``), a choice of the mock.
+GIANT_LF_SLOPE = 0.35
+#: Width (mag) and number of the magnitude bins in which the giants are drawn per pixel;
+#: fainter giants' share of the fluctuation variance (about 1% for the slope above) stays
+#: a Gaussian field.
+GIANT_LF_SPAN_MAG = 6.0
+GIANT_LF_BINS = 12
+#: Expected giants per pixel above which a pixel's giants are drawn as a Gaussian sum.
+_POISSON_GAUSS_LAMBDA = 30.0
+#: Share of a pixel's light (sky + M31) below which the bulge gets no discrete giants
+#: (the bulge's share of the fluctuations is negligible there; saves time on disk fields).
+BULGE_GIANTS_MIN = 1e-3
+
+
+def giant_bins(m_tip: float, m_bar: float):
+    """Magnitude bins of the discrete giants: (flux per star, share of the diffuse light).
+
+    The giants follow ``dN/dm ~ 10^(GIANT_LF_SLOPE m)`` from ``m_tip`` down (fluxes in
+    units of the zero-point flux, ``10^(-0.4 m)``). Their share of the diffuse light is
+    set so that the whole population's fluctuation flux ``sum(n f^2) / sum(n f)`` is
+    ``10^(-0.4 m_bar)`` (the surface-brightness-fluctuation magnitude): returns
+    ``(f, w, rest)`` with ``rest`` the fluctuation flux (variance per unit diffuse
+    flux) left to a Gaussian field (0 when the giants carry all of it).
+    """
+    a = GIANT_LF_SLOPE
+    edges = m_tip + np.linspace(0.0, GIANT_LF_SPAN_MAG, GIANT_LF_BINS + 1)
+    mids = 0.5 * (edges[1:] + edges[:-1])
+    f = 10 ** (-0.4 * mids)
+    # light of each bin for an LF of unit normalisation, and of the whole LF (to m = inf)
+    light = np.array(
+        [_lf_moment(a, lo, hi, 1) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    )
+    total_light = _lf_moment(a, m_tip, np.inf, 1)
+    total_var = _lf_moment(a, m_tip, np.inf, 2)
+    f_bar_lf = total_var / total_light
+    share = min(1.0, 10 ** (-0.4 * m_bar) / f_bar_lf)
+    w = share * light / total_light
+    rest = max(10 ** (-0.4 * m_bar) - float(np.sum(w * f)), 0.0)
+    return f, w, rest
+
+
+def _lf_moment(a: float, lo: float, hi: float, k: int) -> float:
+    """``integral 10^(a m) (10^(-0.4 m))^k dm`` from ``lo`` to ``hi`` (requires a < 0.4 k)."""
+    b = a - 0.4 * k
+    top = 0.0 if not np.isfinite(hi) else 10 ** (b * hi)
+    return float((top - 10 ** (b * lo)) / (b * np.log(10.0)))
+
+
+def _texture(settings: MockSettings, disk, bulge, band, psf, rng):
     """Surface-brightness fluctuations of the unresolved M31 stars (ADU/px), or None.
 
-    Each pixel's unresolved light is ``diffuse`` made of stars of mean
-    (luminosity-weighted) flux ``f_bar`` (magnitude
-    ``unresolved_fluctuation_mag``, g; i = g - ``diffuse_g_minus_i``), so its
-    count fluctuates with variance ``diffuse * f_bar``; the field is blurred by
-    the PSF like every source of light.
+    Each pixel's unresolved light fluctuates with variance ``light * f_bar``,
+    ``f_bar`` the flux of the fluctuation magnitude ``unresolved_fluctuation_mag``
+    (g; i = g - ``diffuse_g_minus_i``). The disk's light (``disk``; its giants are
+    the resolved stars the mock draws) fluctuates as a Gaussian field; the bulge's
+    (``bulge``), which has no resolved stars in the mock, as discrete giants
+    (:func:`giant_bins`) drawn per pixel as a compound Poisson sum minus its mean
+    (:func:`_giant_counts`), so that the field is skewed where bright giants are few
+    per PSF, as in the real bulge. The field is blurred by the PSF like every source of light.
     """
     m = settings.unresolved_fluctuation_mag
     if not np.isfinite(m):
         return None
-    if band != "g":
-        m -= settings.diffuse_g_minus_i
-    f_bar = 10 ** (-0.4 * (m - settings.zero_point))
-    field = rng.standard_normal(diffuse.shape) * np.sqrt(np.maximum(diffuse, 0.0) * f_bar)
+    colour = 0.0 if band == "g" else settings.diffuse_g_minus_i
+    zp = settings.zero_point
+    f, w, rest = giant_bins(GIANT_TIP_G - colour - zp, m - colour - zp)
+    f_bar = 10 ** (-0.4 * (m - colour - zp))
+    d = np.maximum(disk, 0.0)
+    b = np.maximum(bulge, 0.0)
+    field = rng.standard_normal(d.shape) * np.sqrt(d * f_bar + b * rest)
+    # pixels where the bulge is under BULGE_GIANTS_MIN of the light: no discrete giants
+    on = b > BULGE_GIANTS_MIN * (b + d + _sky_adu(settings, band))
+    if on.any():
+        field[on] += _giant_counts(b[on], f, w, rng)
     return fftconvolve(field, psf, mode="same")
+
+
+def _giant_counts(light, f, w, rng) -> np.ndarray:
+    """Light of discrete giants minus its mean, per pixel of ``light`` (a compound Poisson).
+
+    A pixel of light ``L`` holds ``Poisson(L * sum(w / f))`` giants, each in
+    magnitude bin ``b`` with probability proportional to ``w_b / f_b``; where
+    more than ``_POISSON_GAUSS_LAMBDA`` are expected the sum is drawn as a
+    Gaussian of the same variance ``L * sum(w f)``.
+    """
+    rate = w / f
+    lam = light * rate.sum()
+    big = lam > _POISSON_GAUSS_LAMBDA
+    out = np.zeros(light.shape)
+    n = rng.poisson(np.where(big, 0.0, lam))
+    stars = rng.choice(f.size, size=int(n.sum()), p=rate / rate.sum())
+    pix = np.repeat(np.arange(light.size), n)
+    out += np.bincount(pix, weights=f[stars], minlength=light.size)
+    out -= np.where(big, 0.0, light * np.sum(w))
+    if big.any():
+        out[big] = rng.standard_normal(int(big.sum())) * np.sqrt(light[big] * np.sum(w * f))
+    return out
+
+
+def _sky_adu(settings: MockSettings, band: str) -> float:
+    area = settings.pixel_scale_arcsec**2
+    return float(10 ** (-0.4 * (settings.sky_mag_arcsec2[band] - settings.zero_point)) * area)
+
+
+#: Faintest giant of an old cluster drawn as a star (g); fainter giants stay in the smooth
+#: King light (a choice: half a magnitude beyond the demo's g depth, 26.5).
+GC_GIANT_FAINT_G = 27.0
+#: g - i of an old cluster's giants: mean and scatter (a choice: metal-poor to solar
+#: upper red giant branch).
+GC_GIANT_G_MINUS_I = (1.6, 0.3)
+
+
+def globular_giants(settings: MockSettings, row) -> pd.DataFrame:
+    """The giants of an old cluster, drawn as stars (deterministic from its obj_id).
+
+    The cluster's stars follow the giants' luminosity function of
+    :func:`giant_bins` (tip ``GIANT_TIP_G``, the population's fluctuation
+    magnitude ``unresolved_fluctuation_mag``): each magnitude bin holds a
+    Poisson number of giants of mean ``L * w / f`` for the cluster's g light
+    ``L``; those of the bins that begin brighter than ``GC_GIANT_FAINT_G`` are
+    returned (uniform in magnitude within a bin), spread over the cluster's King
+    profile. Returns ``dx_arcsec``, ``dy_arcsec`` (east,
+    north), ``gmag``, ``imag``.
+    """
+    rng = np.random.default_rng([settings.seed, 79, int(row.obj_id)])
+    f, w, _ = giant_bins(GIANT_TIP_G, settings.unresolved_fluctuation_mag)
+    mids = -2.5 * np.log10(f)
+    half = 0.5 * GIANT_LF_SPAN_MAG / GIANT_LF_BINS
+    keep = mids - half < GC_GIANT_FAINT_G
+    counts = rng.poisson(10 ** (-0.4 * row.gmag) * w[keep] / f[keep])
+    g = np.repeat(mids[keep], counts) + rng.uniform(-half, half, int(counts.sum()))
+    n = g.size
+    c_grid, rh_rc, x_grid, cdfs = king_radius_table()
+    k = int(np.clip(np.searchsorted(c_grid, row.king_c), 0, c_grid.size - 1))
+    rt_arcsec = 10 ** c_grid[k] * row.r_h_pc / rh_rc[k] / M31.pc_per_arcsec
+    r = np.interp(rng.random(n), cdfs[k], x_grid) * rt_arcsec
+    phi = rng.uniform(0, 2 * np.pi, n)
+    gi = rng.normal(*GC_GIANT_G_MINUS_I, n)
+    return pd.DataFrame(
+        {"dx_arcsec": r * np.cos(phi), "dy_arcsec": r * np.sin(phi), "gmag": g, "imag": g - gi}
+    )
 
 
 def _noise_model(settings: MockSettings, band: str, fwhm_px: float, beta: float):
@@ -323,7 +461,14 @@ def _add_extended(img, obj, x, y, flux, point, settings, band, psf, alpha, beta)
     for k in ext_idx:
         row = obj.iloc[k]
         smooth = flux[k]
-        if row.n_resolved > 0:
+        if row.kind == "globular_cluster" and np.isfinite(settings.unresolved_fluctuation_mag):
+            mem = globular_giants(settings, row)
+            mflux = 10 ** (-0.4 * (mem[mcol].to_numpy() - zp))
+            smooth = max(flux[k] - mflux.sum(), 0.1 * flux[k])
+            mx.append(x[k] - mem["dx_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
+            my.append(y[k] + mem["dy_arcsec"].to_numpy() / settings.pixel_scale_arcsec)
+            mf.append(mflux)
+        elif row.n_resolved > 0:
             mem = cluster_members(settings, row)
             mflux = 10 ** (-0.4 * (mem[mcol].to_numpy() - zp))
             # members carry 10-40% of the g light, but red members can outshine the
@@ -522,8 +667,10 @@ def render_ccd(
     psf = _psf_stamp(fwhm_px, beta)
     sky, gain, rn = _noise_model(settings, band, fwhm_px, beta)
 
-    img = _diffuse(settings, w, shape, band)
-    texture = _texture(settings, img, band, psf, settings.field_rng(field_id, band, 200 + ccd))
+    disk, bulge = _diffuse(settings, w, shape, band, parts=True)
+    img = disk + bulge
+    rng_tex = settings.field_rng(field_id, band, 200 + ccd)
+    texture = _texture(settings, disk, bulge, band, psf, rng_tex)
     img += sky
     if len(objects):
         _add_objects(img, objects, w, settings, band, psf, alpha, beta)
