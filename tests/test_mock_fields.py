@@ -24,7 +24,7 @@ from pandas_clusters.core.fields import (
     footprint_contains,
     load_field_sheet,
 )
-from pandas_clusters.core.footprint import in_footprint, mock_phat_footprint
+from pandas_clusters.core.footprint import in_footprint, load_footprint, mock_phat_footprint
 from pandas_clusters.core.geometry import projected_radius_kpc
 
 
@@ -80,28 +80,40 @@ def test_schema_default_is_the_demo_config(demo_config):
     assert MockSettings.demo().fields == _settings(demo_config).fields
 
 
-def test_demo_fields_play_their_roles(demo_config):
-    """Training fields on the PHAT-like footprint; one disk field off it; one across 30 kpc."""
-    settings = _settings(demo_config)
-    footprint = mock_phat_footprint()
-    training = set(demo_config["training"]["fields"])
-    rproj_max = demo_config["selection"]["rproj_max_kpc"]
+def _check_roles(config, footprint) -> None:
+    """Training blocks inside ``footprint``; others off it, one of them inside Rproj, one across."""
+    settings = _settings(config)
+    training = set(config["training"]["fields"])
+    rproj_max = config["selection"]["rproj_max_kpc"]
     assert len(training) >= 2
     straddling, off_footprint = [], []
-    for field_id in demo_config["fields"]:
+    for field_id in config["fields"]:
         corners = _block_corners(settings, field_id)
         in_fp = in_footprint(corners[:, 0], corners[:, 1], footprint)
         rproj = projected_radius_kpc(corners[:, 0], corners[:, 1])
         if field_id in training:
             assert in_fp.all(), f"training field {field_id}: block not inside the footprint"
         else:
-            assert not in_fp.any(), f"field {field_id}: block touches the PHAT-like footprint"
+            assert not in_fp.any(), f"field {field_id}: block touches the PHAT footprint"
             if rproj.max() < rproj_max:
                 off_footprint.append(field_id)
         if rproj.min() < rproj_max < rproj.max():
             straddling.append(field_id)
-    assert off_footprint, "no disk field outside the PHAT-like footprint"
+    assert off_footprint, "no disk field outside the PHAT footprint"
     assert straddling, f"no field straddles Rproj = {rproj_max} kpc"
+
+
+def test_demo_fields_play_their_roles(demo_config):
+    """Training fields on the PHAT-like footprint; one disk field off it; one across 30 kpc."""
+    _check_roles(demo_config, mock_phat_footprint())
+
+
+def test_demo_fields_play_their_roles_on_the_real_phat_footprint(reference, demo_config):
+    """The same roles hold against the real PHAT bricks (androcmd's brick footprints)."""
+    path = reference / "phat-footprints-androcmd" / "phat_brick_footprints.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    _check_roles(demo_config, load_footprint(path))
 
 
 def test_demo_is_coherent_with_the_real_survey_config(repo, demo_config):
