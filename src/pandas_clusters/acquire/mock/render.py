@@ -1,7 +1,9 @@
 """Rendering of mock PAndAS fields: multi-extension FITS per field and band.
 
 Each field is a mosaic of CCDs sharing one tangent projection centred on the
-field (like a CASU stack). The i-band stack differs from the g-band one by a
+field's pointing centre (like a CASU stack); the mosaic is a block that may
+sit ``block_offset_arcmin`` off that centre, inside the real 36-CCD MegaCam
+mosaic (:func:`block_centre`). The i-band stack differs from the g-band one by a
 sub-pixel shift and a small rotation. Pixels are ADU of the stack with the
 AB zero point ``MAGZPT``; the model is
 
