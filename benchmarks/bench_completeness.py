@@ -11,7 +11,7 @@ Side by side in one run, on one demo mock field (4 CCDs of 1024x2048 px, g and i
 
 The demo runs ``completeness.rounds`` (default 1) rounds on each of its 5 fields; the
 projection is 5 x the round's time, divided over the 2 cores of the demo machine.
-Usage: ``python benchmarks/bench_completeness.py [--field 207]``. One thread per process.
+Usage: ``python benchmarks/bench_completeness.py [--field 248]``. One thread per process.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _timed(fn):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--field", type=int, default=207)
+    ap.add_argument("--field", type=int, default=248)
     add_results_argument(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)

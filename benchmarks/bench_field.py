@@ -1,7 +1,7 @@
 """Survey-scale benchmark: one mock MegaCam field through mock, sources, stamps and inference.
 
-One field (``--field``, default 207) at the real MegaCam size (9 x 4 CCDs of
-2048 x 4612 px; ``--layout small`` renders 2 x 1 of them to try the benchmark
+One field (``--field``, default 266, a demo field on the NE disk) at the real MegaCam
+size, centred on its real pointing centre (9 x 4 CCDs of 2048 x 4612 px; ``--layout small`` renders 2 x 1 of them to try the benchmark
 out), each stage in a child process of its own, measured side by side in one
 run:
 
@@ -65,8 +65,11 @@ def _mock(work: Path, layout: str, field: int) -> None:
     from pandas_clusters.acquire.mock import MockSettings, write_field_image
 
     cols, rows = LAYOUTS[layout]
+    demo = MockSettings.demo()
+    # the whole mosaic: each demo field's small block offset (block_offset_arcmin) back to 0
+    centred = tuple(dataclasses.replace(f, block_offset_arcmin=(0.0, 0.0)) for f in demo.fields)
     settings = dataclasses.replace(
-        MockSettings.demo(), ccd_nx=2048, ccd_ny=4612, ccd_columns=cols, ccd_rows=rows
+        demo, fields=centred, ccd_nx=2048, ccd_ny=4612, ccd_columns=cols, ccd_rows=rows
     )
     for band in ("g", "i"):
         write_field_image(settings, field, band, work / f"{band}.fits")
@@ -397,7 +400,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", required=True, help="folder for images and outputs")
     parser.add_argument("--layout", choices=sorted(LAYOUTS), default="full")
-    parser.add_argument("--field", type=int, default=207)
+    parser.add_argument("--field", type=int, default=266)
     parser.add_argument("--threads", type=int, default=2, help="CCD workers of the new sources")
     parser.add_argument("--survey-fields", type=int, default=30)
     parser.add_argument(

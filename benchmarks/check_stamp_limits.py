@@ -48,7 +48,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--fields", type=int, nargs="+", default=[207, 208, 209])
+    ap.add_argument("--fields", type=int, nargs="+", default=[248, 257, 266])
     ap.add_argument("--catalogues", type=Path)
     args = ap.parse_args(argv)
     root, out = args.root, args.out

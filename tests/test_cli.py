@@ -36,10 +36,10 @@ def test_mock_to_stamps_chain(small_config, tmp_path):
     cfg = ["--config", str(small_config)]
     for band in ("g", "i"):
         out = str(tmp_path / f"{band}.fits")
-        assert main([*cfg, "mock-image", "--field", "207", "--band", band, "--out", out]) == 0
+        assert main([*cfg, "mock-image", "--field", "248", "--band", band, "--out", out]) == 0
     images = [f"--image=g={tmp_path / 'g.fits'}", f"--image=i={tmp_path / 'i.fits'}"]
     src = tmp_path / "sources.parquet"
-    assert main([*cfg, "sources", "--field", "207", *images, "--out", str(src)]) == 0
+    assert main([*cfg, "sources", "--field", "248", *images, "--out", str(src)]) == 0
     sources = pd.read_parquet(src)
     assert len(sources) > 10 and sources["source_id"].is_unique
     stamps = tmp_path / "stamps.parquet"

@@ -36,7 +36,7 @@ def test_repository_config_is_valid(repo):
 
 def test_defaults_fill_an_empty_config():
     cfg = validate_config({})
-    assert cfg["fields"] == [207, 208, 209, 210, 211]
+    assert cfg["fields"] == [231, 248, 249, 257, 266]
     assert cfg["mock"]["ccd_nx"] == 1024
 
 
@@ -85,7 +85,7 @@ def test_snakemake_rejects_a_mistyped_key(repo, tmp_path):
 @pytest.mark.slow
 def test_snakemake_rejects_an_unknown_field(repo, tmp_path):
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text(yaml.safe_dump({"fields": [207, 999]}))
+    cfg.write_text(yaml.safe_dump({"fields": [248, 999]}))
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(cfg)],
         cwd=repo,

@@ -824,7 +824,7 @@ def _cli(tmp: Path, config_text: str | None, *args: str):
 @case("config", "feilds: unknown key", "did you mean 'fields'", "allowed keys:", kind="cli")
 def misspelt_top_level_key(w, tmp):
     # once printed about 2,000 lines (the whole schema)
-    return _cli(tmp, "feilds: [207]\n", "validate")
+    return _cli(tmp, "feilds: [248]\n", "validate")
 
 
 @case("config", "seed: 'twenty' is not of type 'integer'", kind="cli")
@@ -834,7 +834,7 @@ def value_of_the_wrong_type(w, tmp):
 
 @case("config", "fields: field(s) [999]", "not in the mock field sheet", kind="cli")
 def field_the_mock_does_not_define(w, tmp):
-    return _cli(tmp, "fields: [207, 999]\n", "validate")
+    return _cli(tmp, "fields: [248, 999]\n", "validate")
 
 
 @case("config", "not found", kind="cli")

@@ -23,7 +23,7 @@ from pandas_clusters.acquire.mock.population import draw_region
 DEMO = MockSettings.demo()
 
 
-def small(fields=(207,), nx=700, ny=700, **kw) -> MockSettings:
+def small(fields=(248,), nx=700, ny=700, **kw) -> MockSettings:
     sheet = tuple(f for f in DEMO.fields if f.id in fields)
     return dataclasses.replace(
         DEMO, fields=sheet, ccd_nx=nx, ccd_ny=ny, ccd_columns=1, ccd_rows=1, **kw
@@ -32,31 +32,31 @@ def small(fields=(207,), nx=700, ny=700, **kw) -> MockSettings:
 
 @pytest.fixture(scope="module")
 def disk_field(tmp_path_factory):
-    """Field 207 (inner disk, crowded) reduced to one 700x700 CCD, both bands."""
-    s = small((207,))
-    d = tmp_path_factory.mktemp("mock207")
+    """Field 248's block (NE disk, crowded) reduced to one 700x700 CCD, both bands."""
+    s = small((248,))
+    d = tmp_path_factory.mktemp("mock248")
     paths = {b: d / f"{b}.fits" for b in ("g", "i")}
     for b, p in paths.items():
-        write_field_image(s, 207, b, p)
-    return s, paths, field_truth(s, 207)
+        write_field_image(s, 248, b, p)
+    return s, paths, field_truth(s, 248)
 
 
 @pytest.fixture(scope="module")
 def halo_field(tmp_path_factory):
-    """Field 211 (beyond 30 kpc, dark sky), one 700x700 CCD, both bands."""
-    s = small((211,))
-    d = tmp_path_factory.mktemp("mock211")
+    """Field 231's block (Rproj 30 kpc, halo, dark sky), one 700x700 CCD, both bands."""
+    s = small((231,))
+    d = tmp_path_factory.mktemp("mock231")
     paths = {b: d / f"{b}.fits" for b in ("g", "i")}
     for b, p in paths.items():
-        write_field_image(s, 211, b, p)
-    return s, paths, field_truth(s, 211)
+        write_field_image(s, 231, b, p)
+    return s, paths, field_truth(s, 231)
 
 
 def test_fits_structure(disk_field):
     s, paths, _ = disk_field
     for band, path in paths.items():
         with fits.open(path) as hdul:
-            assert hdul[0].header["FIELD"] == 207
+            assert hdul[0].header["FIELD"] == 248
             assert hdul[0].header["BAND"] == band
             images = hdul[1:]
             assert len(images) == s.ccd_columns * s.ccd_rows
@@ -180,19 +180,19 @@ def test_depth_measured_on_sky(halo_field, band):
 
 
 def test_deterministic(tmp_path):
-    s = small((207,), nx=300, ny=300)
-    write_field_image(s, 207, "g", tmp_path / "a.fits")
-    write_field_image(s, 207, "g", tmp_path / "b.fits")
+    s = small((248,), nx=300, ny=300)
+    write_field_image(s, 248, "g", tmp_path / "a.fits")
+    write_field_image(s, 248, "g", tmp_path / "b.fits")
     a = fits.getdata(tmp_path / "a.fits", 1)
     b = fits.getdata(tmp_path / "b.fits", 1)
     np.testing.assert_array_equal(a, b)
 
 
 def test_adding_a_field_changes_no_other_field(tmp_path):
-    one = small((207,), nx=300, ny=300)
-    two = small((207, 208), nx=300, ny=300)
-    write_field_image(one, 207, "i", tmp_path / "one.fits")
-    write_field_image(two, 207, "i", tmp_path / "two.fits")
+    one = small((248,), nx=300, ny=300)
+    two = small((248, 266), nx=300, ny=300)
+    write_field_image(one, 248, "i", tmp_path / "one.fits")
+    write_field_image(two, 248, "i", tmp_path / "two.fits")
     np.testing.assert_array_equal(
         fits.getdata(tmp_path / "one.fits", 1), fits.getdata(tmp_path / "two.fits", 1)
     )
@@ -200,8 +200,8 @@ def test_adding_a_field_changes_no_other_field(tmp_path):
 
 def test_overlapping_fields_share_objects():
     s = MockSettings.demo()
-    a = field_truth(s, 207)
-    b = field_truth(s, 208)
+    a = field_truth(s, 248)  # the blocks of 248 and 266 overlap by 0.7'
+    b = field_truth(s, 266)
     common = np.intersect1d(a["obj_id"], b["obj_id"])
     assert len(common) > 50
     merged = a.set_index("obj_id").loc[common, ["ra", "gmag"]]
@@ -255,7 +255,7 @@ def test_unknown_field_and_band():
     with pytest.raises(ValueError, match="unknown band"):
         from pandas_clusters.acquire.mock.render import render_ccd
 
-        render_ccd(small((207,), nx=50, ny=50), 207, "r", 0)
+        render_ccd(small((248,), nx=50, ny=50), 248, "r", 0)
 
 
 def test_unknown_mock_key():

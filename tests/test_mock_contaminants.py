@@ -29,7 +29,7 @@ DEMO = MockSettings.demo()
 ARCSEC = 1 / 3600.0
 
 
-def small(field=211, n=301) -> MockSettings:
+def small(field=231, n=301) -> MockSettings:
     """One n x n CCD of a demo field."""
     sheet = tuple(f for f in DEMO.fields if f.id == field)
     return dataclasses.replace(
@@ -39,8 +39,8 @@ def small(field=211, n=301) -> MockSettings:
 
 @pytest.fixture(scope="module")
 def ring_objects():
-    """The contaminants of a 0.3 x 0.3 deg box around field 208 (the star-forming ring)."""
-    f = DEMO.field(208)
+    """The contaminants of a 0.3 x 0.3 deg box around field 266 (the NE star-forming ring)."""
+    f = DEMO.field(266)
     xi, eta = tangent_plane_deg(f.ra_deg, f.dec_deg)
     box = dict(xi_range=(float(xi) - 0.15, float(xi) + 0.15))
     box["eta_range"] = (float(eta) - 0.15, float(eta) + 0.15)
@@ -128,8 +128,8 @@ def _light(s, field, band, objects):
 
 def _star_size(s, band, r=25):
     """Second moment (mxx + myy) of a star measured as :func:`_moments` does."""
-    star = _one_object(s, 211, "star", gmag=19.0, imag=19.0)
-    _, mxx, myy = _moments(_light(s, 211, band, star), r=r)
+    star = _one_object(s, 231, "star", gmag=19.0, imag=19.0)
+    _, mxx, myy = _moments(_light(s, 231, band, star), r=r)
     return mxx + myy
 
 
@@ -143,12 +143,12 @@ def _moments(img, r=25):
 
 def test_saturated_star_spikes_lie_along_the_ccd_axes():
     s = small(n=401)
-    star = _one_object(s, 211, "bright_star", gmag=11.0, imag=10.0)
+    star = _one_object(s, 231, "bright_star", gmag=11.0, imag=10.0)
     reach_px = saturated_star_reach_arcsec(11.0, s) / s.pixel_scale_arcsec
     assert reach_px > 60
     n = s.ccd_nx // 2
     for band in ("g", "i"):
-        light = _light(s, 211, band, star)
+        light = _light(s, 231, band, star)
         d = np.arange(20, int(0.45 * reach_px))
         along = np.concatenate([light[n, n + d], light[n, n - d], light[n + d, n], light[n - d, n]])
         dd = np.rint(d / np.sqrt(2)).astype(int)  # same radii, on the diagonals
@@ -163,7 +163,7 @@ def test_hii_region_is_extended_blue_and_clumpy():
     s = small()
     gi = -0.2
     hii = _one_object(
-        s, 211, "hii_region", gmag=19.0, imag=19.0 - gi, r_e_arcsec=1.0, sersic_n=0.7,
+        s, 231, "hii_region", gmag=19.0, imag=19.0 - gi, r_e_arcsec=1.0, sersic_n=0.7,
         ellipticity=0.1, pa_deg=30.0, n_resolved=4,
     )  # fmt: skip
     knots = hii_knots(s, hii.iloc[0])
@@ -172,7 +172,7 @@ def test_hii_region_is_extended_blue_and_clumpy():
     assert g_knots == pytest.approx(HII_KNOT_FRACTION * 10 ** (-0.4 * 19.0))
     flux = {}
     for band in ("g", "i"):
-        tot, mxx, myy = _moments(_light(s, 211, band, hii))
+        tot, mxx, myy = _moments(_light(s, 231, band, hii))
         flux[band] = tot
         assert mxx + myy > 1.5 * _star_size(s, band)  # wider than a star
     measured_gi = -2.5 * np.log10(flux["g"] / flux["i"])
@@ -184,10 +184,10 @@ def test_background_galaxy_subclasses_render_with_their_shape(kind, ell):
     s = small()
     r_e = 2.0 if kind == "edge_on_galaxy" else 0.2
     gal = _one_object(
-        s, 211, kind, gmag=19.0, imag=18.0, r_e_arcsec=r_e, sersic_n=1.0, ellipticity=ell,
+        s, 231, kind, gmag=19.0, imag=18.0, r_e_arcsec=r_e, sersic_n=1.0, ellipticity=ell,
         pa_deg=0.0,
     )  # fmt: skip
-    tot, mxx, myy = _moments(_light(s, 211, "g", gal), r=40)
+    tot, mxx, myy = _moments(_light(s, 231, "g", gal), r=40)
     assert tot == pytest.approx(10 ** (-0.4 * (19.0 - s.zero_point)), rel=0.1)
     if kind == "edge_on_galaxy":
         assert mxx > 4 * myy  # pa = 0: major axis along x
@@ -197,8 +197,8 @@ def test_background_galaxy_subclasses_render_with_their_shape(kind, ell):
 
 def test_asterism_renders_as_its_stars():
     s = small()
-    ast = _one_object(s, 211, "asterism", gmag=20.0, imag=19.5, r_e_arcsec=0.25, n_resolved=3)
-    tot, _, _ = _moments(_light(s, 211, "g", ast))
+    ast = _one_object(s, 231, "asterism", gmag=20.0, imag=19.5, r_e_arcsec=0.25, n_resolved=3)
+    tot, _, _ = _moments(_light(s, 231, "g", ast))
     assert tot == pytest.approx(10 ** (-0.4 * (20.0 - s.zero_point)), rel=0.1)
 
 
@@ -290,13 +290,13 @@ def test_spurious_detections_of_a_saturated_star_are_attributed_to_it(tmp_path, 
     from pandas_clusters.report.truth_score import candidate_truth_classes
 
     s = small(n=401)
-    star = _one_object(s, 211, "bright_star", gmag=11.0, imag=10.2)
+    star = _one_object(s, 231, "bright_star", gmag=11.0, imag=10.2)
     monkeypatch.setattr(render, "_field_objects", lambda settings, field_id: star)
     paths = {b: tmp_path / f"{b}.fits" for b in ("g", "i")}
     for b, p in paths.items():
-        render.write_field_image(s, 211, b, p)
+        render.write_field_image(s, 231, b, p)
     src = build_sources(
-        paths, field=211, out=tmp_path / "sources.parquet", settings=SourceSettings.from_config()
+        paths, field=231, out=tmp_path / "sources.parquet", settings=SourceSettings.from_config()
     )
     classes, _, source = candidate_truth_classes(
         src["ra"], src["dec"], star, spike_arcsec=s.saturated_spike_arcsec, return_source=True
@@ -333,14 +333,14 @@ def test_a_clusters_extra_detections_are_its_fragments(tmp_path, monkeypatch):
 
     s = small(n=301)
     cl = _one_object(
-        s, 211, "young_cluster", gmag=17.5, imag=17.4, r_h_pc=5.0, king_c=1.0, n_resolved=30
+        s, 231, "young_cluster", gmag=17.5, imag=17.4, r_h_pc=5.0, king_c=1.0, n_resolved=30
     )
     monkeypatch.setattr(render, "_field_objects", lambda settings, field_id: cl)
     paths = {b: tmp_path / f"{b}.fits" for b in ("g", "i")}
     for b, p in paths.items():
-        render.write_field_image(s, 211, b, p)
+        render.write_field_image(s, 231, b, p)
     src = build_sources(
-        paths, field=211, out=tmp_path / "sources.parquet", settings=SourceSettings.from_config()
+        paths, field=231, out=tmp_path / "sources.parquet", settings=SourceSettings.from_config()
     )
     classes, _, source = candidate_truth_classes(src["ra"], src["dec"], cl, return_source=True)
     assert (classes == "cluster").sum() == 1

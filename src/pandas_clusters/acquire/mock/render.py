@@ -1,7 +1,9 @@
 """Rendering of mock PAndAS fields: multi-extension FITS per field and band.
 
 Each field is a mosaic of CCDs sharing one tangent projection centred on the
-field (like a CASU stack). The i-band stack differs from the g-band one by a
+field's pointing centre (like a CASU stack); the mosaic is a block that may
+sit ``block_offset_arcmin`` off that centre, inside the real 36-CCD MegaCam
+mosaic (:func:`block_centre`). The i-band stack differs from the g-band one by a
 sub-pixel shift and a small rotation. Pixels are ADU of the stack with the
 AB zero point ``MAGZPT``; the model is
 
@@ -52,6 +54,7 @@ from .population import (
 from .settings import BANDS, MockSettings
 
 __all__ = [
+    "block_centre",
     "ccd_wcs",
     "field_psf",
     "field_truth",
@@ -137,20 +140,34 @@ def ccd_wcs(settings: MockSettings, field_id: int, band: str, ccd: int) -> WCS:
     y0 = row * (settings.ccd_ny + settings.ccd_gap_px)
     dx, dy, rot = _band_offset(settings, field_id, band)
     s = settings.pixel_scale_arcsec / 3600.0
+    # mock-fields: the block's centre sits block_offset_arcmin (east, north) from the
+    # tangent point; x grows westwards (CD1_1 < 0), so east is -x.
+    bx = -f.block_offset_arcmin[0] / 60.0 / s
+    by = f.block_offset_arcmin[1] / 60.0 / s
     th = np.deg2rad(rot)
     w = WCS(naxis=2)
     w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     w.wcs.crval = [f.ra_deg, f.dec_deg]
-    w.wcs.crpix = [(w_tot - 1) / 2.0 - x0 + 1.0 + dx, (h_tot - 1) / 2.0 - y0 + 1.0 + dy]
+    w.wcs.crpix = [
+        (w_tot - 1) / 2.0 - bx - x0 + 1.0 + dx,
+        (h_tot - 1) / 2.0 - by - y0 + 1.0 + dy,
+    ]
     w.wcs.cd = [[-s * np.cos(th), s * np.sin(th)], [s * np.sin(th), s * np.cos(th)]]
     w.wcs.radesys = "ICRS"
     return w
 
 
+def block_centre(settings: MockSettings, field_id: int) -> tuple[float, float]:
+    """ICRS (ra, dec), deg, of the centre of a field's CCD block (the g stack's WCS)."""
+    w = ccd_wcs(settings, field_id, BANDS[0], 0)
+    w_tot, h_tot = settings.field_size_px
+    ra, dec = w.wcs_pix2world([[(w_tot - 1) / 2.0, (h_tot - 1) / 2.0]], 0)[0]
+    return float(ra), float(dec)
+
+
 def _field_objects(settings: MockSettings, field_id: int) -> pd.DataFrame:
     """Every object that may put light on a field (cells overlapping it, with margin)."""
-    f = settings.field(field_id)
-    xi, eta = tangent_plane_deg(f.ra_deg, f.dec_deg)
+    xi, eta = tangent_plane_deg(*block_centre(settings, field_id))
     hx, hy = settings.field_half_size_deg
     margin = 0.01 + 0.1 * max(hx, hy)
     return draw_region(

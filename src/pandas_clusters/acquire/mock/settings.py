@@ -27,13 +27,28 @@ _FILTERS = {"g": "g.MP9401", "i": "i.MP9702"}
 
 @dataclass(frozen=True)
 class MockField:
-    """One mock PAndAS field: an integer ID and its pointing centre (ICRS deg)."""
+    """One mock PAndAS field: an integer ID, its pointing centre (ICRS deg) and block offset.
+
+    ``block_offset_arcmin`` (east, north) places the field's small CCD block off the
+    pointing centre, in the field's tangent plane, as a sub-block of the real 36-CCD
+    MegaCam mosaic (issue 12, item 5): the projection keeps its tangent point at the
+    pointing centre, like a CASU stack's CCDs.
+    """
 
     id: int
     ra_deg: float
     dec_deg: float
+    block_offset_arcmin: tuple[float, float] = (0.0, 0.0)  # the schema's default
 
     def __post_init__(self):
+        offset = tuple(float(v) for v in self.block_offset_arcmin)
+        if len(offset) != 2 or not np.all(np.isfinite(offset)):
+            msg = (
+                f"mock field {self.id}: block_offset_arcmin must be two finite numbers "
+                f"(east, north), got {self.block_offset_arcmin!r}"
+            )
+            raise ValueError(msg)
+        object.__setattr__(self, "block_offset_arcmin", offset)
         if not (0.0 <= self.ra_deg < 360.0) or not (-90.0 <= self.dec_deg <= 90.0):
             msg = (
                 f"mock field {self.id}: centre (ra_deg={self.ra_deg}, dec_deg={self.dec_deg}) is "
@@ -156,6 +171,29 @@ class MockSettings(StageSettings):
         if not 0 <= self.read_noise_fraction < 1:
             msg = "mock.read_noise_fraction must be in [0, 1)"
             raise ValueError(msg)
+        # mock-fields (issue 12, item 5): an offset block lies inside the real mosaic
+        for f in self.fields:
+            self._check_block_inside_mosaic(f)
+
+    def _check_block_inside_mosaic(self, f: MockField) -> None:
+        """An offset CCD block must lie inside the real 36-CCD MegaCam mosaic of its field.
+
+        A block centred on the pointing centre (offset 0 along an axis) may have any
+        size along that axis: it stands for the middle of the mosaic, or for all of it.
+        """
+        from pandas_clusters.core.fields import FOOTPRINT_HALF_SIZE_DEG
+
+        for axis, name in enumerate(("east", "north")):
+            offset = f.block_offset_arcmin[axis] / 60.0
+            reach = abs(offset) + self.field_half_size_deg[axis]
+            if offset != 0.0 and reach > FOOTPRINT_HALF_SIZE_DEG[axis] + 1e-9:
+                msg = (
+                    f"mock field {f.id}: its CCD block, offset {f.block_offset_arcmin[axis]}' "
+                    f"{name}, reaches {60 * reach:.2f}' from the pointing centre, beyond the "
+                    f"real MegaCam mosaic's half size {60 * FOOTPRINT_HALF_SIZE_DEG[axis]:.2f}' "
+                    f"(mock.fields block_offset_arcmin)"
+                )
+                raise ValueError(msg)
 
     # -- construction -----------------------------------------------------------------
     @classmethod
