@@ -215,6 +215,9 @@ class DeviceBatches:
         Shuffle each epoch; augment each batch.
     max_shift : int
         See :func:`augment`.
+    negative_fraction : float
+        Share of the negatives (label 0) in each epoch, drawn anew each epoch with
+        ``generator``; every positive is in every epoch. 1: every sample.
     """
 
     def __init__(
@@ -228,7 +231,11 @@ class DeviceBatches:
         shuffle: bool = True,
         augment: bool = True,
         max_shift: int = 2,
+        negative_fraction: float = 1.0,
     ) -> None:
+        if not 0.0 < negative_fraction <= 1.0:
+            msg = f"negative_fraction must be in (0, 1], got {negative_fraction}"
+            raise ValueError(msg)
         self.device = device
         self.resident = fits_on_device(x.nbytes + y.nbytes, device)
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
@@ -243,18 +250,42 @@ class DeviceBatches:
         self.shuffle = shuffle
         self.augment = augment
         self.max_shift = int(max_shift)
+        self.negative_fraction = float(negative_fraction)
+        labels = self.y.cpu()
+        self._positives = torch.nonzero(labels != 0).flatten()
+        self._negatives = torch.nonzero(labels == 0).flatten()
+        self.n_negatives_per_epoch = (
+            len(self._negatives)
+            if negative_fraction >= 1.0
+            else max(1, round(negative_fraction * len(self._negatives)))
+        )
+
+    @property
+    def samples_per_epoch(self) -> int:
+        """Samples of one epoch: every positive and the drawn negatives."""
+        if self.negative_fraction >= 1.0:
+            return len(self.y)
+        return len(self._positives) + self.n_negatives_per_epoch
 
     def __len__(self) -> int:
-        return (len(self.y) + self.batch_size - 1) // self.batch_size
+        return (self.samples_per_epoch + self.batch_size - 1) // self.batch_size
+
+    def _epoch_rows(self) -> torch.Tensor:
+        """Row indices of this epoch, in the order they are batched."""
+        gen_dev = self.generator.device
+        if self.negative_fraction >= 1.0:
+            rows = torch.arange(len(self.y))
+        else:
+            pick = torch.randperm(len(self._negatives), generator=self.generator, device=gen_dev)
+            drawn = self._negatives[pick[: self.n_negatives_per_epoch].cpu()]
+            rows = torch.sort(torch.cat([self._positives, drawn])).values
+        if self.shuffle:
+            rows = rows[torch.randperm(len(rows), generator=self.generator, device=gen_dev).cpu()]
+        return rows
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.y)
-        gen_dev = self.generator.device
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator, device=gen_dev)
-        else:
-            order = torch.arange(n, device=gen_dev)
-        order = order.to(self.x.device)
+        order = self._epoch_rows().to(self.x.device)
+        n = len(order)
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
             xb = self.x[idx].to(self.device, non_blocking=True)

@@ -318,6 +318,12 @@ class TrainSettings(StageSettings):
         Seed of initialisation, shuffling and augmentation.
     max_epochs : int
         Largest number of epochs.
+    epoch_negatives_per_positive : float or None
+        Each epoch trains on every train positive and this many train negatives per
+        positive, a new random draw each epoch (from the seeded batch generator), so
+        that over the epochs the network still meets the whole variety of negatives at
+        a fraction of the cost of a pass over all of them; the ``"weighted"`` loss
+        weights are those of that mix. None: every train source each epoch.
     batch_size : int
         Samples per mini-batch.
     learning_rate, weight_decay : float
@@ -345,6 +351,7 @@ class TrainSettings(StageSettings):
     mag_limit: float
     seed: int
     max_epochs: int
+    epoch_negatives_per_positive: float | None
     batch_size: int
     learning_rate: float
     weight_decay: float
@@ -361,6 +368,10 @@ class TrainSettings(StageSettings):
             if getattr(self, name) < 1:
                 msg = f"training.{name} must be >= 1, got {getattr(self, name)}"
                 raise ValueError(msg)
+        ratio = self.epoch_negatives_per_positive
+        if ratio is not None and not ratio > 0:
+            msg = f"training.epoch_negatives_per_positive must be > 0 or null, got {ratio}"
+            raise ValueError(msg)
 
     @classmethod
     def _derive(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -404,13 +415,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def class_weights(y: np.ndarray, policy: str) -> torch.Tensor | None:
-    """Cross-entropy class weights: inverse class frequency for ``"weighted"``, else None."""
+def class_weights(y: np.ndarray, policy: str, negative_fraction: float = 1.0) -> torch.Tensor | None:
+    """Cross-entropy class weights: inverse class frequency for ``"weighted"``, else None.
+
+    ``negative_fraction`` is the share of the negatives (label 0) each epoch trains on
+    (:func:`epoch_negative_fraction`): the weights are those of that epoch's mix.
+    """
     if policy != "weighted":
         return None
     counts = np.bincount(np.asarray(y, np.int64), minlength=2).astype(np.float64)
-    w = len(y) / (2.0 * np.maximum(counts, 1.0))
+    counts[0] *= negative_fraction
+    w = counts.sum() / (2.0 * np.maximum(counts, 1.0))
     return torch.tensor(w, dtype=torch.float32)
+
+
+def epoch_negative_fraction(y: np.ndarray, negatives_per_positive: float | None) -> float:
+    """Share of the train negatives drawn each epoch for ``negatives_per_positive`` (1: all)."""
+    if negatives_per_positive is None:
+        return 1.0
+    y = np.asarray(y)
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    if n_neg == 0:
+        return 1.0
+    return min(1.0, negatives_per_positive * n_pos / n_neg)
 
 
 def _autocast(device: torch.device):
@@ -537,6 +564,7 @@ class _Run:
     model: nn.Module
     weights: torch.Tensor | None
     criterion: nn.Module
+    val_criterion: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     generator: torch.Generator
@@ -570,8 +598,16 @@ def _set_up(trainset_path: Path, settings: TrainSettings) -> _Run:
     ).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    weights = class_weights(train_data.y, str(meta.get("class_balance", "none")))
+    negative_fraction = epoch_negative_fraction(train_data.y, settings.epoch_negatives_per_positive)
+    policy = str(meta.get("class_balance", "none"))
+    weights = class_weights(train_data.y, policy, negative_fraction)
     criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
+    # the validation split keeps the natural mix: weighted as the whole train split, which
+    # is what the epochs' draws of negatives weigh in expectation
+    val_weights = class_weights(train_data.y, policy)
+    val_criterion = nn.CrossEntropyLoss(
+        weight=None if val_weights is None else val_weights.to(device)
+    )
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
@@ -586,6 +622,7 @@ def _set_up(trainset_path: Path, settings: TrainSettings) -> _Run:
         generator=generator,
         augment=settings.augment,
         max_shift=settings.max_shift_px,
+        negative_fraction=negative_fraction,
     )
     val_x, val_y = torch.from_numpy(val_data.x), torch.from_numpy(val_data.y)
     if batches.resident and fits_on_device(val_data.x.nbytes, device):
@@ -598,6 +635,7 @@ def _set_up(trainset_path: Path, settings: TrainSettings) -> _Run:
         model=model,
         weights=weights,
         criterion=criterion,
+        val_criterion=val_criterion,
         optimizer=optimizer,
         scheduler=scheduler,
         generator=generator,
@@ -646,7 +684,7 @@ def _one_epoch(
         run.model,
         run.val_x,
         run.val_y,
-        run.criterion,
+        run.val_criterion,
         device=run.device,
         batch_size=settings.batch_size,
     )
