@@ -20,9 +20,15 @@ import pytest
 import torch
 
 from pandas_clusters.core.io import write_parquet
-from pandas_clusters.learn.datasets import augment, load_split, synthetic_stamps
+from pandas_clusters.learn.datasets import DeviceBatches, augment, load_split, synthetic_stamps
 from pandas_clusters.learn.models import load_model, read_weights_metadata
-from pandas_clusters.learn.training import ResumeWarning, TrainSettings, train
+from pandas_clusters.learn.training import (
+    ResumeWarning,
+    TrainSettings,
+    class_weights,
+    epoch_negative_fraction,
+    train,
+)
 
 torch.set_num_threads(1)
 
@@ -276,3 +282,65 @@ def test_settings_from_config():
     )
     with pytest.raises(ValueError, match="max_epochs"):
         TrainSettings.from_config(model="resnet18", mag_limit=21, seed=0, max_epochs=0)
+
+
+def _epochs(batches: DeviceBatches, n: int) -> list[torch.Tensor]:
+    """The rows of ``n`` epochs, identified by the sample value each stamp carries."""
+    return [torch.cat([xb[:, 0, 0, 0] for xb, _ in batches]).long() for _ in range(n)]
+
+
+def test_epoch_draws_every_positive_and_new_negatives():
+    y = np.array([1] * 10 + [0] * 90)
+    x = np.broadcast_to(np.arange(100, dtype=np.float32)[:, None, None, None], (100, 1, 4, 4))
+    fraction = epoch_negative_fraction(y, 3.0)
+    assert fraction == pytest.approx(30 / 90)
+    assert epoch_negative_fraction(y, None) == 1.0 and epoch_negative_fraction(y, 20.0) == 1.0
+
+    def batches(seed: int, f: float) -> DeviceBatches:
+        gen = torch.Generator().manual_seed(seed)
+        return DeviceBatches(
+            x.copy(),
+            y,
+            device=torch.device("cpu"),
+            batch_size=16,
+            generator=gen,
+            augment=False,
+            negative_fraction=f,
+        )
+
+    drawn = batches(0, fraction)
+    assert drawn.samples_per_epoch == 40 and len(drawn) == 3
+    epochs = _epochs(drawn, 4)
+    for rows in epochs:
+        assert len(rows) == 40 and len(set(rows.tolist())) == 40
+        assert set(range(10)) <= set(rows.tolist())  # every positive, every epoch
+    negatives = [frozenset(r.tolist()) - set(range(10)) for r in epochs]
+    assert len(set(negatives)) == 4  # a new draw each epoch
+    assert len(frozenset().union(*negatives)) > 60  # reaching most of the 90 over 4 epochs
+    again = _epochs(batches(0, fraction), 4)
+    assert all(torch.equal(a, b) for a, b in zip(epochs, again, strict=True))  # seeded
+    whole = _epochs(batches(0, 1.0), 1)[0]
+    assert sorted(whole.tolist()) == list(range(100))
+    with pytest.raises(ValueError, match="negative_fraction"):
+        batches(0, 0.0)
+
+
+def test_loss_weights_balance_the_epoch_mix():
+    y = np.array([1] * 10 + [0] * 90)
+    w = class_weights(y, "weighted", 1 / 3).numpy()  # 10 positives, 30 negatives per epoch
+    assert w[1] * 10 == pytest.approx(w[0] * 30)
+    full = class_weights(y, "weighted").numpy()  # the validation split's natural mix
+    assert full[1] * 10 == pytest.approx(full[0] * 90)
+    assert class_weights(y, "none", 1 / 3) is None
+
+
+def test_training_with_epoch_negatives(tmp_path):
+    path = write_toy_trainset(tmp_path / "ts.parquet", n_train=60)  # 24 positives, 36 negatives
+    out = outputs(tmp_path / "run")
+    train(path, settings=settings(epoch_negatives_per_positive=0.5), progress=False, **out)
+    resolved = json.loads(out["settings_path"].read_text())
+    assert resolved["settings"]["epoch_negatives_per_positive"] == 0.5
+    w = resolved["class_weights"]  # 24 positives and 12 drawn negatives per epoch
+    assert w[0] * 12 == pytest.approx(w[1] * 24)
+    with pytest.raises(ValueError, match="epoch_negatives_per_positive"):
+        settings(epoch_negatives_per_positive=0)

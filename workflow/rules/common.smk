@@ -183,6 +183,7 @@ _TRAINSET_KEYS = (
 )
 _LOOP_KEYS = (
     "max_epochs",
+    "epoch_negatives_per_positive",
     "batch_size",
     "learning_rate",
     "weight_decay",

@@ -415,7 +415,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def class_weights(y: np.ndarray, policy: str, negative_fraction: float = 1.0) -> torch.Tensor | None:
+def class_weights(
+    y: np.ndarray, policy: str, negative_fraction: float = 1.0
+) -> torch.Tensor | None:
     """Cross-entropy class weights: inverse class frequency for ``"weighted"``, else None.
 
     ``negative_fraction`` is the share of the negatives (label 0) each epoch trains on
