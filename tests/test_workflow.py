@@ -137,6 +137,27 @@ def test_magnitude_limits_rerun_the_stamps_only_when_the_faintest_moves(repo, ti
     assert planned.get("stamps") == 2 and "sources" not in planned
 
 
+def test_training_loop_setting_reruns_training_not_the_training_set(repo, tiny_run):
+    overlay = tiny_run / "epoch_negatives.yaml"
+    overlay.write_text(yaml.safe_dump({"training": {"epoch_negatives_per_positive": 2.0}}))
+    planned = _planned(_snakemake(repo, tiny_run, "-n", overlays=[overlay]))
+    assert planned.get("training") == 1
+    assert "training_set" not in planned and "stamps" not in planned
+
+
+def test_every_training_setting_reaches_a_rule(repo):
+    """Each key of the schema's training section is a grid key or in a rule's params."""
+    from pandas_clusters.core.config import section_schema
+
+    text = (repo / "workflow" / "rules" / "common.smk").read_text(encoding="utf-8")
+    used = {"models", "mag_limits", "seeds", "fields"}  # the grid and the training fields
+    for name in ("_LOOP_KEYS", "_TRAINSET_KEYS"):
+        block = re.search(rf"^{name} = \(([^)]*)\)", text, re.M)
+        assert block, name
+        used |= set(re.findall(r'"(\w+)"', block.group(1)))
+    assert set(section_schema("training")["properties"]) <= used
+
+
 def test_adding_a_field_reruns_its_chain_and_the_survey_steps(repo, tiny_run):
     overlay = tiny_run / "field.yaml"
     overlay.write_text(yaml.safe_dump({"fields": [248, 266, 257]}))
