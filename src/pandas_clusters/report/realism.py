@@ -224,6 +224,11 @@ PS1_G_LIMIT = 19.5
 PS1_G_FWHM_ARCSEC = 1.31
 #: Mock galaxies whose PSF magnitude is computed for the matching (a seeded sample).
 GALAXY_POOL = 1500
+#: Peacock+ 2010 (J/MNRAS/402/803) table 1: SDSS-calibrated g of the RBC's objects, galaxies
+#: included; for galaxies a total g (PS1 PSF g minus it: median 0.98 mag on the 62 real
+#: galaxies that have both, as the mock galaxies' PSF offsets, 0.96 mag): the magnitudes of
+#: the real galaxies that Wang+ 2023 table 8 (Gaia-selected) lacks.
+PEACOCK_TABLE = "peacock2010-m31gc/peacock2010_m31_gc.fits"
 
 
 def read_rbc_vmag(path: str | Path) -> pd.DataFrame:
@@ -241,18 +246,23 @@ def read_rbc_vmag(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["ra", "dec", "vmag"])
 
 
-def match_vmag(real: pd.DataFrame, rbc: pd.DataFrame, *, radius_arcsec: float = 2.0) -> np.ndarray:
-    """V of each real cutout's object from the RBC (NaN where none within ``radius_arcsec``)."""
+def match_magnitude(
+    real: pd.DataFrame, table: pd.DataFrame, column: str, *, radius_arcsec: float = 2.0
+) -> np.ndarray:
+    """``table[column]`` of each real cutout's object: the nearest row within ``radius_arcsec``.
+
+    NaN where no row of ``table`` (with ``ra``, ``dec`` in deg) is that close.
+    """
     from astropy.coordinates import SkyCoord
 
     out = np.full(len(real), np.nan)
-    if len(real) == 0 or len(rbc) == 0:
+    if len(real) == 0 or len(table) == 0:
         return out
     a = SkyCoord(real["ra"].to_numpy(), real["dec"].to_numpy(), unit="deg")
-    b = SkyCoord(rbc["ra"].to_numpy(), rbc["dec"].to_numpy(), unit="deg")
+    b = SkyCoord(table["ra"].to_numpy(), table["dec"].to_numpy(), unit="deg")
     idx, sep, _ = a.match_to_catalog_sky(b)
     ok = sep.arcsec <= radius_arcsec
-    out[ok] = rbc["vmag"].to_numpy()[idx[ok]]
+    out[ok] = table[column].to_numpy()[idx[ok]]
     return out
 
 
@@ -275,9 +285,28 @@ def read_ps1_gmag(path: str | Path) -> pd.DataFrame:
         )
 
 
-def match_ps1(real: pd.DataFrame, ps1: pd.DataFrame, *, radius_arcsec: float = 2.0) -> np.ndarray:
-    """PS1 g PSF magnitude of each real cutout's object (NaN where none within the radius)."""
-    return match_vmag(real, ps1.rename(columns={"g_ps1": "vmag"}), radius_arcsec=radius_arcsec)
+def read_peacock_gmag(path: str | Path) -> pd.DataFrame:
+    """RA, Dec (deg) and g of Peacock+ 2010's M31 cluster candidates (all classes)."""
+    import warnings
+
+    from astropy.io import fits
+    from astropy.io.fits.verify import VerifyWarning
+
+    with warnings.catch_warnings(), fits.open(path) as hdul:
+        # VizieR's export declares a TNULL wider than the RBC-class column (f1, unused)
+        warnings.simplefilter("ignore", VerifyWarning)
+        data = hdul[1].data
+        missing = {"RAJ2000", "DEJ2000", "gmag"} - set(data.columns.names)
+        if missing:
+            msg = f"{path}, HDU 1: columns {sorted(missing)} missing (Peacock+ 2010 table 1)"
+            raise ValueError(msg)
+        return pd.DataFrame(
+            {
+                "ra": np.asarray(data["RAJ2000"], dtype=np.float64),
+                "dec": np.asarray(data["DEJ2000"], dtype=np.float64),
+                "g_total": np.asarray(data["gmag"], dtype=np.float64),
+            }
+        )
 
 
 def psf_magnitude_offsets(
@@ -332,18 +361,25 @@ def _central_pool(settings, *, seed: int = 0) -> pd.DataFrame:
     return pool.iloc[np.sort(np.concatenate([keep, gal]))].reset_index(drop=True)
 
 
-def _pick_central(pool: pd.DataFrame, cls: str, mag: float, rng) -> pd.Series:
+def _pick_central(
+    pool: pd.DataFrame, cls: str, rng, *, gmag: float = np.nan, g_ps1: float = np.nan
+) -> pd.Series:
     """A mock object of the class: among the 8 nearest in magnitude, one at random.
 
-    Clusters are matched in total g (``mag``: the RBC's V + ``GC_G_MINUS_V``), galaxies
-    in PS1-like PSF g (``mag``: Wang+ 2023's ``g_ps1``; NaN: a galaxy fainter than the
-    table's ``PS1_G_LIMIT``). A cluster without a magnitude is any mock cluster.
+    Clusters are matched in total g (``gmag``: the RBC's V + ``GC_G_MINUS_V``).
+    Galaxies are matched in PS1-like PSF g where the real one has Wang+ 2023's
+    ``g_ps1``; otherwise the real galaxy is not in that table, so the candidates
+    are the mock galaxies fainter than its ``PS1_G_LIMIT`` in PSF g, matched in
+    total g where the real one has Peacock+ 2010's (``gmag``). Without a
+    magnitude, any candidate.
     """
     cand = pool.loc[pool["kind"].isin(MOCK_KINDS[cls])]
-    col = "g_ps1" if cls == "galaxy" else "gmag"
+    col, mag = "gmag", gmag
     if cls == "galaxy":
         cand = cand.loc[cand["g_ps1"].notna()]
-        if not np.isfinite(mag):
+        if np.isfinite(g_ps1):
+            col, mag = "g_ps1", g_ps1
+        else:
             faint = cand.loc[cand["g_ps1"] > PS1_G_LIMIT]
             cand = faint if len(faint) else cand
     if cand.empty:
@@ -396,19 +432,23 @@ def mock_cutouts(settings, real: pd.DataFrame, *, seed: int) -> tuple[pd.DataFra
     -------
     (pandas.DataFrame, list of ndarray)
         The index (class, position, radii, the central object's kind, g and
-        obj_id) and the 8-bit images in the same order. Where ``real`` has a
-        ``vmag`` column (the RBC's V), the central object is a mock object
-        of the class nearest in g to ``vmag + GC_G_MINUS_V``.
+        obj_id) and the 8-bit images in the same order. The central object is
+        matched in magnitude (:func:`_pick_central`) where ``real`` has the
+        columns ``vmag`` (clusters: the RBC's V), ``g_ps1`` and ``g_total``
+        (galaxies: Wang+ 2023's PS1 g, Peacock+ 2010's g).
     """
     pool = _central_pool(settings, seed=seed)
     rng = np.random.default_rng([int(seed), 12])
     nan = np.full(len(real), np.nan)
-    gmag = real["vmag"].to_numpy() + GC_G_MINUS_V if "vmag" in real else nan
+    vmag = real["vmag"].to_numpy() if "vmag" in real else nan
     g_ps1 = real["g_ps1"].to_numpy() if "g_ps1" in real else nan
+    g_total = real["g_total"].to_numpy() if "g_total" in real else nan
     rows, images = [], []
     for k, r in enumerate(real.itertuples(index=False)):
-        mag = float(g_ps1[k] if r.cls == "galaxy" else gmag[k])
-        central = _pick_central(pool, r.cls, mag, rng)
+        if r.cls == "galaxy":
+            central = _pick_central(pool, r.cls, rng, gmag=g_total[k], g_ps1=g_ps1[k])
+        else:
+            central = _pick_central(pool, r.cls, rng, gmag=vmag[k] + GC_G_MINUS_V)
         images.append(mock_cutout(settings, r.ra, r.dec, central, key=k))
         rows.append(
             {
@@ -527,11 +567,20 @@ def measure(
     ref = Path(reference)
     real = read_real_cutouts(ref / "pandas-cutouts-klemenz")
     rbc = ref / RBC_SUPPLEMENT
-    real["vmag"] = match_vmag(real, read_rbc_vmag(rbc)) if rbc.is_file() else np.nan
+    real["vmag"] = match_magnitude(real, read_rbc_vmag(rbc), "vmag") if rbc.is_file() else np.nan
     real["vmag"] = np.where(real["cls"] == "cluster", real["vmag"], np.nan)
     wang = ref / WANG_TABLE8
-    real["g_ps1"] = match_ps1(real, read_ps1_gmag(wang)) if wang.is_file() else np.nan
-    real["g_ps1"] = np.where(real["cls"] == "galaxy", real["g_ps1"], np.nan)
+    real["g_ps1"] = (
+        match_magnitude(real, read_ps1_gmag(wang), "g_ps1") if wang.is_file() else np.nan
+    )
+    peacock = ref / PEACOCK_TABLE
+    real["g_total"] = (
+        match_magnitude(real, read_peacock_gmag(peacock), "g_total")
+        if peacock.is_file()
+        else np.nan
+    )
+    for col in ("g_ps1", "g_total"):
+        real[col] = np.where(real["cls"] == "galaxy", real[col], np.nan)
     parts = [
         d.sample(min(per_class, len(d)), random_state=int(seed)) for _, d in real.groupby("cls")
     ]
@@ -642,8 +691,9 @@ def write_realism_report(
         "g field laid at each real object's position, with a mock object of the class there",
         "(clusters: the mock old cluster nearest in g to the RBC's V + 0.35; galaxies: the",
         "mock galaxy nearest in PS1-like PSF g to the real one's Pan-STARRS1 g of Wang+ 2023",
-        f"table 8, or one fainter than its limit g = {PS1_G_LIMIT} where the real galaxy is",
-        f"not in it; mock galaxies brighter than g = {GALAXY_FAINT_MAG}), cut with the same",
+        f"table 8, or, where the real galaxy is not in it, one fainter than its limit g = {PS1_G_LIMIT}",
+        "nearest in total g to the real one's g of Peacock+ 2010 where it has one; mock",
+        f"galaxies brighter than g = {GALAXY_FAINT_MAG}), cut with the same",
         "recipe (128 px, zscale, arcsinh, 8 bit). 'Mock before' is the mock without this",
         "issue's changes",
         f"({', '.join(f'{k}={v}' for k, v in BASELINE_OVERRIDES.items())}).",
