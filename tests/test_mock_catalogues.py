@@ -395,6 +395,29 @@ def test_bad_truth_is_an_error(truth, footprint):
         CatalogueSettings().selection("x")
     with pytest.raises(ValueError, match="rate"):
         CatalogueSettings().replace_selection("c09", rates=(("globular_cluster", 1.5),))
+    with pytest.raises(ValueError, match="rproj_scale_kpc"):
+        CatalogueSettings().replace_selection("rbc", rproj_scale_kpc=(("star", 0.0),))
+
+
+def test_a_kinds_rate_can_fall_with_projected_radius():
+    sel = (
+        CatalogueSettings()
+        .replace_selection(
+            "rbc",
+            rates=(("star", 0.5), ("galaxy", 0.5)),
+            rproj_scale_kpc=(("star", 5.0),),
+            g50=30.0,
+        )
+        .rbc
+    )
+    kind = np.array(["star", "star", "galaxy", "galaxy"])
+    p = sel.probability(kind, np.full(4, 18.0), np.array([0.0, 10.0, 0.0, 10.0]))
+    np.testing.assert_allclose(p[0], 0.5, rtol=1e-6)
+    np.testing.assert_allclose(p[1] / p[0], np.exp(-2.0))  # the star's rate falls ...
+    np.testing.assert_allclose(p[2], p[3])  # ... the galaxy's does not
+    # the default RBC lists stars (class 6) mostly in the disk
+    assert dict(CatalogueSettings().rbc.rproj_scale_kpc)["star"] > 0
+    assert dict(CatalogueSettings().rbc.rates)["star"] > 0
 
 
 def test_with_the_package_mock_truth(footprint):
@@ -406,6 +429,16 @@ def test_with_the_package_mock_truth(footprint):
 
     s = dataclasses.replace(settings_mod.MockSettings.demo(), catalogue_radius_deg=0.6)
     truth = population.catalogue_truth(s)
+    # the stars are there down to catalogue_star_faint_mag only; a subset of the classes
+    # draws the same objects
+    stars = truth.loc[truth["kind"] == "star"]
+    assert len(stars) > 100 and stars["gmag"].max() <= s.catalogue_star_faint_mag
+    gcs = population.catalogue_truth(s, kinds=("globular_cluster",))
+    pd.testing.assert_frame_equal(
+        gcs, truth.loc[truth["kind"] == "globular_cluster"].reset_index(drop=True)
+    )
+    with pytest.raises(ValueError, match="unknown"):
+        population.catalogue_truth(s, kinds=("bright_star",))
     cats = make_catalogues(truth, footprint=footprint, seed=s.seed)
     assert len(cats["phat_clusters"]) > 50
     joined = _true_rows(cats["phat_clusters"], truth.assign(kind=truth["kind"].astype(str)))

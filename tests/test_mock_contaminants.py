@@ -216,18 +216,21 @@ def _truth_rows(kinds_mags):
 
 
 def test_rbc_lists_contaminants_with_their_rbc_classes():
-    truth = _truth_rows([(k, 17.0) for k in (*CONTAMINANT_KINDS, "galaxy", "globular_cluster")])
-    every = tuple((k, 1.0) for k in (*CONTAMINANT_KINDS, "galaxy", "globular_cluster"))
-    settings = CatalogueSettings().replace_selection("rbc", rates=every, g50=25.0)
+    listed = (*CONTAMINANT_KINDS, "galaxy", "star", "globular_cluster")
+    truth = _truth_rows([(k, 17.0) for k in listed])
+    every = tuple((k, 1.0) for k in listed)
+    settings = CatalogueSettings().replace_selection(
+        "rbc", rates=every, g50=25.0, rproj_scale_kpc=()
+    )
     rbc = make_catalogues(truth, footprint=mock_phat_footprint(), seed=3, settings=settings)["rbc"]
     kind = rbc["truth_id"].map(truth.set_index("obj_id")["kind"])
     assert len(rbc) == len(truth)
     for k, f in zip(kind, rbc["f"], strict=True):
         assert f == (RBC_CLASS[k] if k in RBC_CLASS else 1)
-    assert {RBC_CLASS[k] for k in ("galaxy", "hii_region", "asterism")} == {4, 5, 7}
+    assert {RBC_CLASS[k] for k in ("galaxy", "hii_region", "star", "asterism")} == {4, 5, 6, 7}
     # the default selection lists every contaminant class the catalogue truth holds
     rates = dict(CatalogueSettings().rbc.rates)
-    assert all(rates.get(k, 0) > 0 for k in (*CONTAMINANT_KINDS, "galaxy"))
+    assert all(rates.get(k, 0) > 0 for k in (*CONTAMINANT_KINDS, "galaxy", "star"))
 
 
 def test_truth_score_counts_each_contaminant_class():

@@ -45,6 +45,18 @@ def test_old_clusters_per_v_bin_match_the_rbc(counts, reference):
     assert ratio.between(1 / FACTOR, FACTOR).all(), table.to_string()
 
 
+def test_rbc_star_count_is_the_master_catalogues(reference):
+    import pandas as pd
+
+    path = reference / "pandas-cutouts-klemenz" / "catalogues" / "master_catalog_sept_2024.csv"
+    if not path.is_file():
+        pytest.skip("shared pandas-cutouts-klemenz master catalogue is absent")
+    master = pd.read_csv(path)
+    rbc = master.loc[master["DATATABLE"] == "m31rbcV5"]
+    ref = next(r for r in REFERENCES if r.key == "rbc_stars")
+    assert (rbc["CLASS"] == 6).sum() == ref.value  # the cited count is this table's
+
+
 def test_galaxy_counts_above_the_gaia_lower_bound(reference):
     # issue 12, item 2: the Wang+ 2023 extended sources are a lower bound on the galaxy counts
     table = galaxy_counts_by_g(MockSettings.demo(), reference)

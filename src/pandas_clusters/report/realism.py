@@ -344,9 +344,9 @@ def _central_pool(settings, *, seed: int = 0) -> pd.DataFrame:
     At most ``GALAXY_POOL`` galaxies (a seeded sample) keep their PSF magnitude
     (``g_ps1``, :func:`psf_magnitude_offsets`); the others are dropped.
     """
-    from pandas_clusters.acquire.mock.population import catalogue_truth
+    from pandas_clusters.acquire.mock.population import CATALOGUE_KINDS, catalogue_truth
 
-    pool = catalogue_truth(settings)
+    pool = catalogue_truth(settings, kinds=tuple(k for k in CATALOGUE_KINDS if k != "star"))
     is_gal = (pool["kind"] == "galaxy").to_numpy()
     gal = np.flatnonzero(is_gal & (pool["gmag"] < GALAXY_FAINT_MAG).to_numpy())
     rng = np.random.default_rng([int(seed), 13])

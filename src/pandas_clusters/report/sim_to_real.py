@@ -41,10 +41,15 @@ def mock_training_cutouts(settings, *, n_per_class: int, seed: int):
     negatives: half mock galaxies, half luminous mock stars (foreground or
     M31), at their own positions.
     """
-    from pandas_clusters.acquire.mock.population import catalogue_truth, draw_region
+    from pandas_clusters.acquire.mock.population import (
+        CATALOGUE_KINDS,
+        catalogue_truth,
+        draw_region,
+    )
 
     rng = np.random.default_rng([int(seed), 66])
-    pool = catalogue_truth(settings)
+    # the stars come from draw_region below (the catalogue truth's are too bright)
+    pool = catalogue_truth(settings, kinds=tuple(k for k in CATALOGUE_KINDS if k != "star"))
     bright = pool["gmag"] < CLUSTER_FAINT_MAG
     old_clusters = pool.loc[(pool["kind"] == "globular_cluster") & bright]
     young_clusters = pool.loc[(pool["kind"] == "young_cluster") & bright]

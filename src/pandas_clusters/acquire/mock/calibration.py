@@ -93,6 +93,17 @@ REFERENCES = (
         "Revised Bologna Catalogue v5 (Galleti et al., August 2012), class 1 records as the "
         "HNSKY supplement in ../shared/reference/rbc-v5-hnsky-czsky (623 of 625 with V)",
     ),
+    # issue 12, part 3: the stars the RBC lists (taken for clusters, then classified)
+    Reference(
+        "rbc_stars",
+        "star (RBC class 6)",
+        708.0,
+        "all of M31 (RBC v5 stars, CLASS 6: Milky Way foreground and M31 stars)",
+        "the RBC's depth (median g 18.95 in Peacock+ 2010's class 6)",
+        "Revised Bologna Catalogue v5 (Galleti et al., August 2012), CLASS 6 rows of the "
+        "compiled master catalogue (DATATABLE m31rbcV5) in ../shared/reference/"
+        "pandas-cutouts-klemenz/catalogues/master_catalog_sept_2024.csv",
+    ),
     # issue 12, item 2 (mock-labels): the Milky Way foreground towards M31
     Reference(
         "w23_foreground_stars",
@@ -295,20 +306,23 @@ def mock_catalogues(settings: MockSettings) -> tuple[pd.DataFrame, dict]:
     return truth, make_catalogues(truth, footprint=footprint, seed=settings.seed)
 
 
-def mock_counts(settings: MockSettings, *, phat_catalogue: pd.DataFrame | None = None) -> dict:
+def mock_counts(settings: MockSettings, *, catalogues: dict | None = None) -> dict:
     """The mock's number for each reference (see :data:`REFERENCES`).
 
-    ``phat_catalogue``: the mock PHAT-like catalogue (drawn with its
-    completeness) if already made; drawn here otherwise.
+    ``catalogues``: the mock catalogues (:func:`mock_catalogues`) if already
+    made; drawn here otherwise.
     """
     from pandas_clusters.core.footprint import mock_phat_footprint
 
+    from .catalogues import RBC_CLASS
+
     footprint = mock_phat_footprint()
-    if phat_catalogue is None:
-        truth, cats = mock_catalogues(settings)
-        phat_catalogue = cats["phat_clusters"]
+    if catalogues is None:
+        truth, catalogues = mock_catalogues(settings)
     else:
-        truth = catalogue_truth(settings)
+        truth = catalogue_truth(settings, kinds=("globular_cluster",))
+    phat_catalogue = catalogues["phat_clusters"]
+    rbc = catalogues["rbc"]
     area = _phat_area_deg2(footprint)
     gc = truth.loc[truth["kind"] == "globular_cluster"]
     foreground = _field_box_counts(settings, ("star", "bright_star"), np.array(W23_G_RANGE))
@@ -318,6 +332,7 @@ def mock_counts(settings: MockSettings, *, phat_catalogue: pd.DataFrame | None =
         "phat_ap_young_clusters": float(len(phat_catalogue) * 0.5 / area),
         "lggs_m31_stars": _lggs_stars(settings),
         "rbc_confirmed_gcs": float(len(gc)),
+        "rbc_stars": float((rbc["f"] == RBC_CLASS["star"]).sum()),
         "phat_area_deg2": area,
         "mock_gc_vmag": (gc["gmag"] - _V_FROM_G * (gc["gmag"] - gc["imag"])).to_numpy(),
     }
@@ -334,7 +349,7 @@ def write_calibration_report(
     from pandas_clusters.core.io import atomic_path
 
     truth, cats = mock_catalogues(settings)
-    counts = mock_counts(settings, phat_catalogue=cats["phat_clusters"])
+    counts = mock_counts(settings, catalogues=cats)
     lines = [
         "# Mock calibration: counts against published data",
         "",

@@ -18,6 +18,8 @@ enters with probability::
 
 where ``radial`` is 1, or the logistic ``1 / (1 + exp(-(R - rproj50_kpc) /
 rproj_width_kpc))`` where ``rproj50_kpc`` is set (H14's halo clusters),
+times ``exp(-R / scale)`` for the kinds listed in ``rproj_scale_kpc`` (the
+RBC's stars, taken for clusters where the candidate searches looked: the disk),
 restricted to ``g_range`` and, for the PHAT lists, to the footprint. Listed
 positions carry a Gaussian error of ``scatter_arcsec`` per coordinate
 (tangent plane), magnitudes one of ``mag_scatter``. A catalogue may add
@@ -38,7 +40,8 @@ object (``truth_id = -1``), and may cap its length at ``max_entries``
     RBC-named table of Peacock+ 2010)
     Globular clusters 0.9, young clusters 0.11; g50 = 19.5; 0.3". Like the real
     RBC it also lists contaminants, with their RBC classes in ``f``
-    (:data:`RBC_CLASS`): background galaxies (4), HII regions (5), asterisms
+    (:data:`RBC_CLASS`): background galaxies (4), HII regions (5), stars (6:
+    Milky Way foreground and M31, rate 0.089 x exp(-Rproj / 6.5 kpc)), asterisms
     (7), at rates that give the mock RBC about the real RBC v5's counts of
     each class (docs/mock-calibration.md, "Contaminants").
 ``c09`` (J/AJ/137/94, Caldwell+ 2009)
@@ -306,14 +309,18 @@ RBC_CLASS = {
 }
 #: Inclusion rates of the contaminants in the mock RBC (same g completeness as its clusters),
 #: set so that the demo's catalogue truth gives about the real RBC v5's 436 galaxies,
-#: 20 HII regions and 2 asterisms (docs/mock-calibration.md, "Contaminants").
+#: 20 HII regions, 708 stars and 2 asterisms (docs/mock-calibration.md, "Contaminants").
 _RBC_CONTAMINANT_RATES = (
     ("galaxy", 0.05),
     ("compact_galaxy", 0.05),
     ("edge_on_galaxy", 0.05),
     ("hii_region", 0.94),
+    ("star", 0.089),
     ("asterism", 0.02),
 )
+#: The RBC's stars fall off with Rproj on this scale (kpc): the median Rproj of the mock
+#: RBC's stars is then the real RBC v5 class 6's, 8.3 kpc (docs/mock-calibration.md).
+RBC_STAR_RPROJ_SCALE_KPC = 6.5
 
 # issue 12, item 4 (mock-labels): label realism of the mock AP (PHAT) cluster list.
 #: Chosen, not published: brightening of the AP 50 % magnitude per dex of cluster
@@ -344,6 +351,8 @@ class Selection:
         this projected radius (kpc).
     rproj_width_kpc : float
         Width of that logistic, kpc.
+    rproj_scale_kpc : tuple of (kind, float)
+        Per truth ``kind``, the rate falls as ``exp(-Rproj / scale)`` (kpc).
     scatter_arcsec : float
         Gaussian positional error per coordinate, arcsec.
     mag_scatter : float
@@ -371,6 +380,7 @@ class Selection:
     g_range: tuple[float, float] = (-math.inf, math.inf)
     rproj50_kpc: float | None = None
     rproj_width_kpc: float = 3.0
+    rproj_scale_kpc: tuple[tuple[str, float], ...] = ()
     scatter_arcsec: float = 0.2
     mag_scatter: float = 0.05
     spurious_fraction: float = 0.0
@@ -389,6 +399,10 @@ class Selection:
         if self.g_width <= 0 or self.rproj_width_kpc <= 0:
             msg = "selection widths g_width and rproj_width_kpc must be positive"
             raise ValueError(msg)
+        for kind, scale in self.rproj_scale_kpc:
+            if not scale > 0:
+                msg = f"selection rproj_scale_kpc for {kind!r} must be positive, got {scale}"
+                raise ValueError(msg)
         if self.rh_ref_pc <= 0:
             msg = f"selection rh_ref_pc must be positive, got {self.rh_ref_pc}"
             raise ValueError(msg)
@@ -411,6 +425,9 @@ class Selection:
         rate = np.zeros(len(kind))
         for k, r in self.rates:
             rate[np.asarray(kind == k)] = r
+        for k, scale in self.rproj_scale_kpc:
+            sel = np.asarray(kind == k)
+            rate[sel] *= np.exp(-np.asarray(rproj_kpc, dtype=float)[sel] / scale)
         g50 = np.full(len(kind), self.g50)
         if r_h_pc is not None and self.g50_size_slope:
             rh = np.asarray(r_h_pc, dtype=float)
@@ -480,6 +497,7 @@ class CatalogueSettings:
     rbc: Selection = field(
         default_factory=lambda: _sel(
             rates=((_GC, 0.9), (_YOUNG, 0.11), *_RBC_CONTAMINANT_RATES),
+            rproj_scale_kpc=(("star", RBC_STAR_RPROJ_SCALE_KPC),),
             g50=19.5,
             g_width=0.5,
             scatter_arcsec=0.3,

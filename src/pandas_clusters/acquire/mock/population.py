@@ -60,6 +60,7 @@ from .settings import MockSettings
 
 __all__ = [
     "CONTAMINANTS_OFF",
+    "CATALOGUE_KINDS",
     "CONTAMINANT_KINDS",
     "KINDS",
     "asterism_members",
@@ -655,22 +656,37 @@ def cluster_members(settings: MockSettings, row) -> pd.DataFrame:
     )
 
 
-def catalogue_truth(settings: MockSettings) -> pd.DataFrame:
+#: Truth classes of the catalogue truth (:func:`catalogue_truth`).
+CATALOGUE_KINDS = ("young_cluster", "globular_cluster", "galaxy", *CONTAMINANT_KINDS, "star")
+
+
+def catalogue_truth(settings: MockSettings, *, kinds=CATALOGUE_KINDS) -> pd.DataFrame:
     """Cluster-like objects over ``catalogue_radius_deg`` around M31.
 
     The input of the mock literature and PHAT catalogues: every young and
     globular cluster, and galaxies brighter than ``catalogue_galaxy_faint_mag``,
-    independent of the field list; and the contaminant classes brighter than
-    ``catalogue_galaxy_faint_mag`` (the RBC lists some, with their classes).
+    independent of the field list; the contaminant classes brighter than
+    ``catalogue_galaxy_faint_mag`` and the stars (Milky Way foreground and M31)
+    brighter than ``catalogue_star_faint_mag`` (the RBC lists some, with their
+    classes). ``kinds`` (a subset of :data:`CATALOGUE_KINDS`) draws only those
+    classes: the same objects, faster (the stars take most of the time).
     """
+    unknown = sorted(set(kinds) - set(CATALOGUE_KINDS))
+    if unknown:
+        msg = f"catalogue truth classes {unknown} unknown; expected some of {CATALOGUE_KINDS}"
+        raise ValueError(msg)
     r = settings.catalogue_radius_deg
     faint = settings.catalogue_galaxy_faint_mag
     df = draw_region(
         settings,
         xi_range=(-r, r),
         eta_range=(-r, r),
-        kinds=("young_cluster", "globular_cluster", "galaxy", *CONTAMINANT_KINDS),
-        faint_limit={"galaxy": faint, **dict.fromkeys(CONTAMINANT_KINDS, faint)},
+        kinds=tuple(k for k in CATALOGUE_KINDS if k in kinds),
+        faint_limit={
+            "galaxy": faint,
+            **dict.fromkeys(CONTAMINANT_KINDS, faint),
+            "star": settings.catalogue_star_faint_mag,
+        },
     )
     keep = np.hypot(df["xi"], df["eta"]) <= r
     return df.loc[keep].drop(columns=["xi", "eta"]).reset_index(drop=True)

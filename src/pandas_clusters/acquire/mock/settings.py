@@ -122,6 +122,7 @@ class MockSettings(StageSettings):
     # catalogue truth: cluster-like objects over this radius around M31
     catalogue_radius_deg: float
     catalogue_galaxy_faint_mag: float
+    catalogue_star_faint_mag: float  # the RBC's stars (issue 12, part 3)
     # contaminants (issue 12, part 3; docs/mock-calibration.md, "Contaminants")
     luminous_star_density_arcmin2: float
     asterism_separation_arcsec: float
