@@ -558,6 +558,7 @@ def draw_region(
     eta_range: tuple[float, float],
     kinds=tuple(KINDS),
     faint_limit: dict[str, float] | None = None,
+    radius_deg: float | None = None,
 ) -> pd.DataFrame:
     """All objects of the given classes in cells overlapping a box of offsets.
 
@@ -571,6 +572,9 @@ def draw_region(
         Object classes to draw.
     faint_limit : dict, optional
         Per class, drop objects fainter than this g magnitude.
+    radius_deg : float, optional
+        Skip the cells that lie wholly farther than this from M31's centre (a
+        caller that trims to that circle gets the same objects, faster).
 
     Returns
     -------
@@ -583,7 +587,11 @@ def draw_region(
         i0, i1 = int(np.floor(xi_range[0] / cell)), int(np.floor(xi_range[1] / cell))
         j0, j1 = int(np.floor(eta_range[0] / cell)), int(np.floor(eta_range[1] / cell))
         for i in range(i0, i1 + 1):
+            near_xi = max(i * cell, -(i + 1) * cell, 0.0)  # the cell's nearest offsets to 0
             for j in range(j0, j1 + 1):
+                near_eta = max(j * cell, -(j + 1) * cell, 0.0)
+                if radius_deg is not None and np.hypot(near_xi, near_eta) > radius_deg:
+                    continue
                 d = _draw_cell(kind, i, j, settings)
                 if faint_limit and kind in faint_limit:
                     keep = d["gmag"] <= faint_limit[kind]
@@ -682,6 +690,7 @@ def catalogue_truth(settings: MockSettings, *, kinds=CATALOGUE_KINDS) -> pd.Data
         xi_range=(-r, r),
         eta_range=(-r, r),
         kinds=tuple(k for k in CATALOGUE_KINDS if k in kinds),
+        radius_deg=r,
         faint_limit={
             "galaxy": faint,
             **dict.fromkeys(CONTAMINANT_KINDS, faint),
