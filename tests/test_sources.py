@@ -16,6 +16,7 @@ from scipy.spatial import cKDTree
 from pandas_clusters.core.io import read_parquet_metadata
 from pandas_clusters.detect.ccd import resolve_zero_point
 from pandas_clusters.detect.sources import (
+    _windowed_positions,
     CASU_COLUMNS,
     FLAG_EDGE,
     FLAG_NAN_IN_APERTURE,
@@ -381,3 +382,38 @@ def test_reproject_bilinear_matches_reproject_interp():
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     assert np.isnan(got).sum() > 1000  # off the input grid, and its NaN pixels
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, equal_nan=True)
+
+
+# --------------------------------------------------------------------------- positions
+
+
+def _objects(**cols) -> np.ndarray:
+    """sep-like object records with the columns the position step reads."""
+    dtype = [(k, np.float64 if k in ("x", "y", "a") else np.int64) for k in cols]
+    return np.array([tuple(v for v in cols.values())], dtype=dtype)
+
+
+def test_windowed_position_starts_at_the_peak_not_a_lopsided_barycentre():
+    # a compact source at (40.3, 50.6) inside one detection with a wide faint patch of
+    # crowded stars to its right: the detection's barycentre lies 25 px away
+    yy, xx = np.mgrid[:100, :160].astype(float)
+    det = 200.0 * np.exp(-((xx - 40.3) ** 2 + (yy - 50.6) ** 2) / (2 * 1.6**2))
+    det += np.where((xx > 45) & (xx < 120) & (np.abs(yy - 50) < 20), 3.0, 0.0)
+    mask = np.zeros(det.shape, dtype=bool)
+    objs = _objects(x=65.0, y=50.5, a=25.0, xcpeak=40, ycpeak=51)
+    x, y = _windowed_positions(det, mask, objs)
+    assert x[0] == pytest.approx(40.3, abs=0.1)
+    assert y[0] == pytest.approx(50.6, abs=0.1)
+
+
+def test_windowed_position_beside_a_masked_column_is_measured():
+    yy, xx = np.mgrid[:60, :60].astype(float)
+    det = 100.0 * np.exp(-((xx - 30.4) ** 2 + (yy - 29.7) ** 2) / (2 * 1.6**2))
+    mask = np.zeros(det.shape, dtype=bool)
+    mask[:, 33] = True  # a bad column two pixels from the source
+    det[mask] = 0.0
+    objs = _objects(x=30.0, y=30.0, a=2.0, xcpeak=30, ycpeak=30)
+    x, y = _windowed_positions(det, mask, objs)
+    assert (x[0], y[0]) != (30.0, 30.0)  # the centroid, not the fallback
+    assert x[0] == pytest.approx(30.4, abs=0.15)
+    assert y[0] == pytest.approx(29.7, abs=0.1)

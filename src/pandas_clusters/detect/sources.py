@@ -7,7 +7,7 @@ field into ``results/sources/{field}.parquet`` (columns in
 Method (``SourceSettings.method = "detect"``)
 ----------------------------------------------
 Detection and photometry use **sep** (Source Extractor as a library) rather
-than photutils: its background meshes, matched-filter thresholding,
+than photutils: its background meshes, filtered thresholding,
 multi-threshold deblending and exact circular apertures are the Source
 Extractor algorithms the PAndAS/CASU catalogues were built with, all in C and
 vectorised over arrays of positions; photutils does the same science in
@@ -22,8 +22,9 @@ Per CCD:
    grid through their own WCS (bilinear, as ``reproject.reproject_interp``;
    the pixel mapping goes through the WCS on a 64 px grid of nodes only, see
    :func:`reproject_bilinear`), averaged as ``sum(S/N) / sqrt(n_valid)``;
-3. ``sep.extract`` on it (matched filter, ``detect_thresh`` sigma, deblending),
-   windowed centroids (``sep.winpos``, Source Extractor's XWIN/YWIN);
+3. ``sep.extract`` on it (Source Extractor's convolution filter, ``detect_thresh``
+   sigma, deblending), windowed centroids (``sep.winpos``, Source Extractor's
+   XWIN/YWIN) started at each detection's peak;
 4. sky positions with astropy WCS (pixel origin 0), then the pixel position
    of that sky position in **each band's own WCS**: every band is measured at
    the same sky position, never at the same pixel index;
@@ -440,15 +441,41 @@ def _detection_image(maps: Mapping[str, _BandMaps], ref: str) -> tuple[np.ndarra
     return det, ~ok
 
 
+#: Largest semi-major axis (px) that sets the window's extent: the flux radius that sizes
+#: the window is measured within 6 a of the peak, at most 30 px (5.6" at MegaCam's
+#: 0.187"/px, about 8 seeing FWHM), so that a faint carpet around a bright core does not
+#: widen the window beyond the core
+_WINDOW_A_MAX_PX = 5.0
+#: sep aperture flags that leave a windowed centroid measured: masked pixels inside the
+#: window are left out of the sums (a bad column beside a source)
+_WINPOS_OK_FLAGS = sep.APER_HASMASKED
+
+
 def _windowed_positions(det, mask, objs) -> tuple[np.ndarray, np.ndarray]:
-    x0 = objs["x"].astype(np.float64)
-    y0 = objs["y"].astype(np.float64)
-    a = np.clip(objs["a"].astype(np.float64), 0.5, 20.0)
-    rhalf, rflag = sep.flux_radius(det, x0, y0, 6.0 * a, 0.5, mask=mask, subpix=5)
+    """Windowed centroids (XWIN/YWIN) of sep's objects, started at each object's peak.
+
+    The window starts at the peak of the filtered detection image, not at the
+    isophotal barycentre: in a crowded disk a bright cluster can sit in one
+    detection with thousands of pixels of faint stars around it (a "carpet" that
+    no deblending level splits), whose barycentre lies arcseconds from the
+    cluster. Where the centroid cannot be measured (window truncated or fully
+    masked, or it moves more than a pixel from the peak) the position is the
+    barycentre when that lies within 1.5 px of the peak, else the peak.
+    """
+    xb = objs["x"].astype(np.float64)
+    yb = objs["y"].astype(np.float64)
+    xp = objs["xcpeak"].astype(np.float64)
+    yp = objs["ycpeak"].astype(np.float64)
+    a = np.clip(objs["a"].astype(np.float64), 0.5, _WINDOW_A_MAX_PX)
+    rhalf, rflag = sep.flux_radius(det, xp, yp, 6.0 * a, 0.5, mask=mask, subpix=5)
     sig = 2.0 / 2.35 * np.clip(np.nan_to_num(rhalf, nan=1.0), 0.5, 10.0)
-    xw, yw, wflag = sep.winpos(det, x0, y0, sig, mask=mask)
-    bad = (wflag != 0) | (rflag != 0) | ~np.isfinite(xw) | ~np.isfinite(yw)
-    bad |= np.hypot(xw - x0, yw - y0) > 1.0
+    xw, yw, wflag = sep.winpos(det, xp, yp, sig, mask=mask)
+    bad = ((wflag & ~_WINPOS_OK_FLAGS) != 0) | ((rflag & ~_WINPOS_OK_FLAGS) != 0)
+    bad |= ~np.isfinite(xw) | ~np.isfinite(yw)
+    bad |= np.hypot(xw - xp, yw - yp) > 1.0
+    near = np.hypot(xb - xp, yb - yp) <= 1.5
+    x0 = np.where(near, xb, xp)
+    y0 = np.where(near, yb, yp)
     return np.where(bad, x0, xw), np.where(bad, y0, yw)
 
 
@@ -526,6 +553,11 @@ def _detect(
     det[det_mask] = 0.0
     sep.set_sub_object_limit(4096)
     kwargs = {
+        # Source Extractor's detection filter (a convolution, thresholded against the
+        # rms): sep's default "matched" filter with a noise map joins a crowded disk's
+        # faint stars into carpets of thousands of pixels that its deblending does not
+        # split, so a bright cluster inside one went undetected (issue 12)
+        "filter_type": "conv",
         "err": det_rms,
         "mask": det_mask,
         "minarea": settings.minarea,
