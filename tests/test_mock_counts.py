@@ -12,6 +12,7 @@ from pandas_clusters.acquire.mock.calibration import (
     galaxy_count_model,
     galaxy_counts_by_g,
     galaxy_counts_deep,
+    galaxy_counts_faint,
     galaxy_counts_hsc,
     mock_counts,
     rbc_counts_by_vmag,
@@ -75,8 +76,16 @@ def test_galaxy_counts_per_g_bin_match_hsc():
     assert table["ratio"].between(1 / FACTOR, FACTOR).all(), table.to_string()
 
 
+def test_faint_galaxy_counts_match_driver16():
+    # g > 25: the three galaxy classes per 0.5-mag bin against Driver+ 2016's HST F435W
+    # counts (docs/mock-calibration.md), to the faint end of galaxy_mag_range (27)
+    table = galaxy_counts_faint(MockSettings.demo())
+    assert list(table["g_lo"]) == [25.0, 25.5, 26.0, 26.5]
+    assert table["ratio"].between(1 / FACTOR, FACTOR).all(), table.to_string()
+
+
 def test_galaxy_counts_follow_the_settings_outside_the_reference():
-    # g < 19.5 and g > 25 are extrapolated: the drawing follows the settings' counts there
+    # the drawing follows the settings' counts in every bin, including g < 19.5 (extrapolated)
     s = MockSettings.demo()
     table = galaxy_counts_deep(s)
     (x0, x1), (y0, y1) = GALAXY_BOX_DEG

@@ -27,6 +27,7 @@ from .settings import MockSettings
 
 __all__ = [
     "FIELD_BOX_DEG",
+    "DRIVER16_F435W",
     "GALAXY_G_EDGES",
     "GALAXY_KINDS",
     "HSC_G_CUMULATIVE",
@@ -34,9 +35,11 @@ __all__ = [
     "REFERENCES",
     "W23_AREA_DEG2",
     "Reference",
+    "driver16_g_counts",
     "galaxy_count_model",
     "galaxy_counts_by_g",
     "galaxy_counts_deep",
+    "galaxy_counts_faint",
     "galaxy_counts_hsc",
     "hsc_g_counts",
     "mock_catalogues",
@@ -239,6 +242,43 @@ HSC_G_SOURCE = (
 )
 
 
+#: Faint galaxy counts: Driver et al. 2016 (ApJ 827, 108), HST F435W (AB), galaxies per
+#: deg^2 per 0.5 mag at the bin centres, as compiled in the data file of their count
+#: compilation distributed with the Shark model, ICRAR/shark
+#: ``data/lf/numbercounts/Driver16_numbercounts.data`` (commit 0f5aaa94d4915e31fb4d648f5318a25c6fc799d0;
+#: columns facility, band, mag, N per 0.5 mag per deg^2, error, data set), data set 4 of the
+#: F435W rows: the set whose 24.75 point (32,079) agrees with the HSC g count of the same bin
+#: (32,758) within 2%; the file's deeper set 6 runs 0.15 dex lower there with the same
+#: slope (0.27 dex/mag over 25-29 against set 4's 0.24 over 25.25-28.75). F435W is bluer than g; no colour
+#: term is applied (for the blue galaxies that dominate at these magnitudes it is about
+#: 0.1-0.2 mag, 0.03-0.05 dex at these slopes).
+DRIVER16_F435W = {
+    24.75: 32079.2,
+    25.25: 47227.7,
+    25.75: 65940.6,
+    26.25: 81089.1,
+    26.75: 106040.0,
+    27.25: 145248.0,
+}
+DRIVER16_SOURCE = (
+    "Driver et al. 2016 (ApJ 827, 108) HST F435W galaxy counts per 0.5 mag, data set 4 of "
+    "their compilation as distributed with the Shark model: ICRAR/shark, "
+    "data/lf/numbercounts/Driver16_numbercounts.data (commit 0f5aaa9)"
+)
+
+
+def driver16_g_counts() -> pd.DataFrame:
+    """Driver+ 2016's F435W galaxies per deg^2 per 0.5-mag bin fainter than g = 25 (the mock's range)."""
+    centres = np.array([g for g in sorted(DRIVER16_F435W) if g > 25.0])
+    return pd.DataFrame(
+        {
+            "g_lo": centres - 0.25,
+            "g_hi": centres + 0.25,
+            "driver16": [DRIVER16_F435W[g] for g in centres],
+        }
+    )
+
+
 def hsc_g_counts() -> pd.DataFrame:
     """The HSC galaxies per deg^2 per 0.5-mag g bin (differences of :data:`HSC_G_CUMULATIVE`)."""
     g = np.array(sorted(HSC_G_CUMULATIVE))
@@ -267,6 +307,18 @@ def galaxy_counts_hsc(settings: MockSettings) -> pd.DataFrame:
     edges = np.append(table["g_lo"].to_numpy(), table["g_hi"].iloc[-1])
     mock = _field_box_counts(settings, GALAXY_KINDS, edges, GALAXY_BOX_DEG)
     return table.assign(mock=mock, ratio=mock / table["hsc"])
+
+
+def galaxy_counts_faint(settings: MockSettings) -> pd.DataFrame:
+    """The mock's galaxies (three classes, box :data:`GALAXY_BOX_DEG`) against Driver+ 2016, g > 25.
+
+    Bins beyond ``galaxy_mag_range`` are left out (the mock draws no galaxy there).
+    """
+    table = driver16_g_counts()
+    table = table.loc[table["g_hi"] <= settings.galaxy_mag_range[1]].reset_index(drop=True)
+    edges = np.append(table["g_lo"].to_numpy(), table["g_hi"].iloc[-1])
+    mock = _field_box_counts(settings, GALAXY_KINDS, edges, GALAXY_BOX_DEG)
+    return table.assign(mock=mock, ratio=mock / table["driver16"])
 
 
 def galaxy_counts_deep(settings: MockSettings, edges=GALAXY_G_EDGES) -> pd.DataFrame:
@@ -446,47 +498,58 @@ def _foreground_and_galaxy_lines(settings: MockSettings, reference) -> list[str]
 
 
 def _galaxy_count_lines(settings: MockSettings) -> list[str]:
-    """Report lines: the mock's galaxies per g bin against the HSC g-band counts."""
+    """Report lines: the mock's galaxies per g bin against the HSC and Driver+ 2016 counts."""
     hsc = galaxy_counts_hsc(settings)
+    faint = galaxy_counts_faint(settings)
     deep = galaxy_counts_deep(settings)
     lo, hi = settings.galaxy_mag_range
     knots = settings.galaxy_g_counts
     lines = [
         "### Background galaxies per g bin (issue 12, part 2)",
         "",
-        f"Reference: {HSC_G_SOURCE}. The file holds n(<g) at 0.1-mag steps from g = 12 to 30;",
-        "its `data` column is the measured count (its `n(<mag)` column switches to a power law",
-        "fainter than g = 25). Used: g = 19.5-25 (brighter, HSC saturates: its counts at",
-        "g < 18.5 fall below the Gaia lower bound above; fainter, `data` flattens with",
-        "incompleteness). HSC g and MegaCam g are both AB and close in wavelength; no colour",
-        "term is applied. This is not a refereed table: it is the count the LSST DESC uses to",
-        "validate its mock catalogues (DESCQA, Mao et al. 2018, ApJS 234, 36), measured on",
-        "public HSC-SSP data; no refereed g-band count table (Yasuda et al. 2001 g*, CFHTLS,",
-        "Capak et al. 2004, Metcalfe et al. 2001, Kashikawa et al. 2004, Driver et al. 2016)",
-        "could be read through the project's library (abstracts only), and the Wilson 2022",
-        "(RNAAS) model needs kcorrect k-corrections that the project does not have.",
+        f"Reference, 19.5 < g < 25: {HSC_G_SOURCE}. The file holds n(<g) at 0.1-mag steps",
+        "from g = 12 to 30; its `data` column is the measured count (its `n(<mag)` column",
+        "switches to a power law fainter than g = 25). Used: g = 19.5-25 (brighter, HSC",
+        "saturates: its counts at g < 18.5 fall below the Gaia lower bound above; fainter,",
+        "`data` flattens with incompleteness). HSC g and MegaCam g are both AB and close in",
+        "wavelength; no colour term is applied. This is not a refereed table: it is the count",
+        "the LSST DESC uses to validate its mock catalogues (DESCQA, Mao et al. 2018, ApJS",
+        "234, 36), measured on public HSC-SSP data.",
         "",
-        "Calibrated on it: `galaxy_g_counts`, the shape (log10 dN/dg at the 0.5-mag bin",
-        f"centres {knots[0][0]:g}-{knots[-1][0]:g}, from these differences), and",
+        f"Reference, g > 25: {DRIVER16_SOURCE}. Its F435W set 4 (Hubble",
+        "Space Telescope counts reaching F435W = 29) gives 32,079 galaxies per deg^2 in the",
+        "24.5-25 bin where HSC g gives 32,758, and rises by 0.24 dex/mag over 25.25-28.75",
+        "(least squares; the same file's deeper set 6: 0.27 over 25-29; the HSC file's last",
+        "segment, which the mock continued before, 0.386). F435W is bluer than g; no colour",
+        "term is applied (about 0.1-0.2",
+        "mag for the blue galaxies that dominate here: 0.03-0.05 dex at this slope).",
+        "",
+        "Calibrated on them: `galaxy_g_counts`, the shape (log10 dN/dg at the 0.5-mag bin",
+        f"centres {knots[0][0]:g}-{knots[-1][0]:g}: HSC to 24.75, Driver+ 2016 beyond), and",
         f"`galaxy_density_arcmin2` = {settings.galaxy_density_arcmin2:g} per arcmin^2 (the",
         "ordinary galaxies; with the compact and edge-on fractions the three classes hold",
         f"the knots' {galaxy_g_counts_total(settings):.1f} per arcmin^2 over {lo:g} < g < {hi:g}).",
-        "Outside 19.5-25 the counts are EXTRAPOLATED with the end segments' slopes, not",
-        "measured. Mock: galaxies of the three classes per deg^2 per 0.5 mag, measured in",
-        f"the box of offsets {GALAXY_BOX_DEG} deg; `tests/test_mock_counts.py` requires each",
-        "ratio within a factor 1.5.",
+        "Brighter than g = 19.5 the counts are EXTRAPOLATED with the first segment's slope,",
+        "not measured. Mock: galaxies of the three classes per deg^2 per 0.5 mag, measured",
+        f"in the box of offsets {GALAXY_BOX_DEG} deg; `tests/test_mock_counts.py` requires",
+        "each ratio within a factor 1.5.",
         "",
-        "| g | HSC (per deg^2) | mock (per deg^2) | mock / HSC |",
-        "|---|---:|---:|---:|",
+        "| g | reference | reference (per deg^2) | mock (per deg^2) | mock / reference |",
+        "|---|---|---:|---:|---:|",
     ]
     lines += [
-        f"| {r.g_lo:g}-{r.g_hi:g} | {r.hsc:,.0f} | {r.mock:,.0f} | {r.ratio:.2f} |"
+        f"| {r.g_lo:g}-{r.g_hi:g} | HSC | {r.hsc:,.0f} | {r.mock:,.0f} | {r.ratio:.2f} |"
         for r in hsc.itertuples()
+    ]
+    lines += [
+        f"| {r.g_lo:g}-{r.g_hi:g} | Driver+ 2016 | {r.driver16:,.0f} | {r.mock:,.0f} "
+        f"| {r.ratio:.2f} |"
+        for r in faint.itertuples()
     ]
     lines += [
         "",
         "All magnitudes the mock draws, per 1-mag bin (mock per deg^2, galaxies drawn in the",
-        "box, and the settings' counts; the bins outside g = 19.5-25 are extrapolated):",
+        "box, and the settings' counts; the bins brighter than g = 19.5 are extrapolated):",
         "",
         "| g | mock (per deg^2) | drawn in the box | settings' counts (per deg^2) |",
         "|---|---:|---:|---:|",

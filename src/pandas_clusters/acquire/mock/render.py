@@ -351,8 +351,12 @@ def _texture(settings: MockSettings, disk, bulge, band, psf, rng):
 
     Each pixel's unresolved light fluctuates with variance ``light * f_bar``,
     ``f_bar`` the flux of the fluctuation magnitude ``unresolved_fluctuation_mag``
-    (g; i = g - ``diffuse_g_minus_i``). The disk's light (``disk``; its giants are
-    the resolved stars the mock draws) fluctuates as a Gaussian field; the bulge's
+    (g; i = g - ``diffuse_g_minus_i``). The disk's light (``disk``) fluctuates as a
+    Gaussian field with the fluctuation flux of its stars fainter than
+    ``star_faint_mag`` only (the same luminosity function, :data:`GIANT_LF_SLOPE`):
+    the brighter ones are the resolved stars the mock draws one by one, and counting
+    their fluctuations in the texture too counted them twice (issue 12,
+    docs/mock-realism.md, items 7 and 12). The bulge's
     (``bulge``), which has no resolved stars in the mock, as discrete giants
     (:func:`giant_bins`) drawn per pixel as a compound Poisson sum minus its mean
     (:func:`_giant_counts`), so that the field is skewed where bright giants are few
@@ -364,7 +368,11 @@ def _texture(settings: MockSettings, disk, bulge, band, psf, rng):
     colour = 0.0 if band == "g" else settings.diffuse_g_minus_i
     zp = settings.zero_point
     f, w, rest = giant_bins(GIANT_TIP_G - colour - zp, m - colour - zp)
-    f_bar = 10 ** (-0.4 * (m - colour - zp))
+    # the disk's stars brighter than star_faint_mag are drawn as resolved stars: its
+    # unresolved light fluctuates with the stars below that limit (same LF)
+    m_res = settings.star_faint_mag - colour - zp
+    lf = (GIANT_LF_SLOPE, m_res, np.inf)
+    f_bar = min(10 ** (-0.4 * (m - colour - zp)), _lf_moment(*lf, 2) / _lf_moment(*lf, 1))
     d = np.maximum(disk, 0.0)
     b = np.maximum(bulge, 0.0)
     field = rng.standard_normal(d.shape) * np.sqrt(d * f_bar + b * rest)
