@@ -16,7 +16,6 @@ from scipy.spatial import cKDTree
 from pandas_clusters.core.io import read_parquet_metadata
 from pandas_clusters.detect.ccd import resolve_zero_point
 from pandas_clusters.detect.sources import (
-    _windowed_positions,
     CASU_COLUMNS,
     FLAG_EDGE,
     FLAG_NAN_IN_APERTURE,
@@ -25,6 +24,7 @@ from pandas_clusters.detect.sources import (
     ApertureCorrectionWarning,
     EmptyCCDWarning,
     SourceSettings,
+    _windowed_positions,
     build_sources,
     make_source_id,
     sources_schema,
