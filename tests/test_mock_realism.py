@@ -191,21 +191,16 @@ def test_bulge_giants_are_skewed_with_the_right_variance():
 def test_old_cluster_giants_are_deterministic_and_scale_with_light():
     from types import SimpleNamespace
 
-    from pandas_clusters.acquire.mock.render import (
-        GC_GIANT_FAINT_G,
-        GIANT_LF_BINS,
-        GIANT_LF_SPAN_MAG,
-        GIANT_TIP_G,
-        globular_giants,
-    )
+    from pandas_clusters.acquire.mock.old_population import MG_EDGES
+    from pandas_clusters.acquire.mock.render import GC_GIANT_FAINT_G, globular_giants
+    from pandas_clusters.core.geometry import M31
 
     s = MockSettings.demo()
     row = SimpleNamespace(obj_id=11, gmag=17.0, king_c=1.5, r_h_pc=2.5)
     a, b = globular_giants(s, row), globular_giants(s, row)
     pd.testing.assert_frame_equal(a, b)
-    assert (
-        a["gmag"].between(GIANT_TIP_G, GC_GIANT_FAINT_G + GIANT_LF_SPAN_MAG / GIANT_LF_BINS).all()
-    )
+    tip = MG_EDGES[0] + M31.distance_modulus
+    assert a["gmag"].between(tip, GC_GIANT_FAINT_G + np.diff(MG_EDGES)[0]).all()
     light = float(np.sum(10 ** (-0.4 * a["gmag"])))
     assert 0 < light < 10 ** (-0.4 * 17.0)  # part of the cluster's light
     faint = [

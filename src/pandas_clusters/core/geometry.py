@@ -20,6 +20,7 @@ __all__ = [
     "offsets_to_radec",
     "projected_radius_kpc",
     "radii_from_offsets_kpc",
+    "sky_axes_kpc",
     "tangent_plane_deg",
 ]
 
@@ -54,6 +55,11 @@ class M31Geometry:
     def pc_per_arcsec(self) -> float:
         """Physical scale, parsec per arcsecond."""
         return self.distance_kpc * 1e3 * np.deg2rad(1.0 / 3600.0)
+
+    @property
+    def distance_modulus(self) -> float:
+        """m - M of the distance, mag."""
+        return float(5.0 * np.log10(self.distance_kpc * 1e3) - 5.0)
 
 
 M31 = M31Geometry()
@@ -95,20 +101,33 @@ def offsets_to_radec(xi_deg, eta_deg, *, geometry: M31Geometry = M31):
     return np.asarray(icrs.ra.deg), np.asarray(icrs.dec.deg)
 
 
-def radii_from_offsets_kpc(xi_deg, eta_deg, *, geometry: M31Geometry = M31):
-    """(deprojected disk radius, projected radius Rproj), kpc, of offsets in degrees.
+def sky_axes_kpc(xi_deg, eta_deg, *, geometry: M31Geometry = M31):
+    """(x along the major axis, y along the minor axis), kpc on the sky, of offsets in degrees.
 
-    The disk radius rotates the offsets so that x runs along the major axis
-    (position angle ``pa_deg``) and stretches the minor-axis offset by
-    ``1/cos(inclination)``; Rproj is the on-sky separation from the centre.
+    The offsets are rotated so that x runs along the position angle ``pa_deg``;
+    nothing is deprojected.
     """
     xi = np.deg2rad(np.asarray(xi_deg, dtype=float))
     eta = np.deg2rad(np.asarray(eta_deg, dtype=float))
     pa = np.deg2rad(geometry.pa_deg)
-    x_major = xi * np.sin(pa) + eta * np.cos(pa)
-    y_disk = (-xi * np.cos(pa) + eta * np.sin(pa)) / np.cos(np.deg2rad(geometry.inclination_deg))
+    x_major = (xi * np.sin(pa) + eta * np.cos(pa)) * geometry.distance_kpc
+    y_minor = (-xi * np.cos(pa) + eta * np.sin(pa)) * geometry.distance_kpc
+    return x_major, y_minor
+
+
+def radii_from_offsets_kpc(xi_deg, eta_deg, *, geometry: M31Geometry = M31):
+    """(deprojected disk radius, projected radius Rproj), kpc, of offsets in degrees.
+
+    The disk radius takes the sky axes of :func:`sky_axes_kpc` and stretches the
+    minor-axis offset by ``1/cos(inclination)``; Rproj is the on-sky separation
+    from the centre.
+    """
+    x_major, y_minor = sky_axes_kpc(xi_deg, eta_deg, geometry=geometry)
+    y_disk = y_minor / np.cos(np.deg2rad(geometry.inclination_deg))
+    xi = np.deg2rad(np.asarray(xi_deg, dtype=float))
+    eta = np.deg2rad(np.asarray(eta_deg, dtype=float))
     sep = np.arccos(np.clip(np.cos(xi) * np.cos(eta), -1.0, 1.0))
-    return np.hypot(x_major, y_disk) * geometry.distance_kpc, sep * geometry.distance_kpc
+    return np.hypot(x_major, y_disk), sep * geometry.distance_kpc
 
 
 def deprojected_radius_kpc(ra_deg, dec_deg, *, geometry: M31Geometry = M31) -> np.ndarray:

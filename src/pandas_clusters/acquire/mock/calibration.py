@@ -433,6 +433,7 @@ def write_calibration_report(
         "",
     ]
     lines += _foreground_and_galaxy_lines(settings, reference)
+    lines += _old_population_lines()
     lines += _label_lines(settings, truth, cats)
     lines += _kept_sections(out)
     with atomic_path(out, suffix=".md") as tmp:
@@ -456,6 +457,72 @@ def _kept_sections(path) -> list[str]:
     return [
         line for m in _KEPT.finditer(path.read_text()) for line in ["", *m.group(0).split("\n")]
     ]
+
+
+# --------------------------------------------------------------------------- issue 12 (spheroid)
+def _old_population_lines() -> list[str]:
+    """Report lines: the old population's luminosity function and the spheroid's profile."""
+    from pandas_clusters.acquire.mock import old_population as op
+    from pandas_clusters.acquire.mock.render import GIANT_LF_SPAN_MAG, GIANT_TIP_G, giant_bins
+    from pandas_clusters.core.geometry import M31
+
+    dm = M31.distance_modulus
+    f, w, rest = op.star_bins(dm)
+    mids = -2.5 * np.log10(f)
+    hb = slice(10, 11)  # the bin M_g 0.5-0.75
+    n_175 = 10 ** (-0.4 * 17.5) * w / f
+    f0, w0, _ = giant_bins(GIANT_TIP_G, 26.5)
+    before = 10 ** (-0.4 * 17.5) * w0 / f0
+    sbf = -2.5 * np.log10(np.sum(w * f) + rest) - dm
+    radii = (5.0, 10.0, 15.0, 20.0, 30.0, 55.0)
+    mu = op.spheroid_mu_v(np.array(radii))
+    lines = [
+        "## The old population and M31's spheroid (issue 12, part 1)",
+        "",
+        "The globular clusters' resolved stars and the spheroid's (M31's inner halo, off the",
+        "disk plane) follow one luminosity function per unit light, measured on a published",
+        "isochrone: MIST v1.2 (Choi+ 2016; Dotter 2016), 12 Gyr, [Fe/H] = -1.35, Pan-STARRS1 AB,",
+        "AllenDowney/AstronomicalData `data/MIST_iso_5fd2532653c27.iso.cmd`, with a Kroupa (2001)",
+        "IMF (`python -m pandas_clusters.acquire.mock.old_population ISOCHRONE` prints the table",
+        "of `old_population.py`). Measured on it, at M31's distance modulus "
+        f"{dm:.2f}:",
+        "",
+        "| quantity | isochrone | the mock's power law before |",
+        "|---|---:|---:|",
+        f"| stars with g < 26 in a g = 17.5 population | {n_175[mids < 26].sum():.0f} | "
+        f"{before[-2.5 * np.log10(f0) < 26].sum():.0f} |",
+        f"| of them on the horizontal branch (g {mids[hb][0] - 0.125:.2f}-"
+        f"{mids[hb][0] + 0.125:.2f}) | {n_175[hb].sum():.0f} | 0 |",
+        f"| share of the g light on the horizontal branch | {w[hb].sum():.3f} | 0 |",
+        f"| share of the g light in stars brighter than M_g = {op.MG_EDGES[-1]:g} | "
+        f"{w.sum():.3f} | {w0.sum():.3f} (to {GIANT_TIP_G + GIANT_LF_SPAN_MAG:g} mag) |",
+        f"| fluctuation magnitude (absolute g) | {sbf:.2f} | {26.5 - dm:.2f} |",
+        "",
+        "The spheroid's minor-axis V surface brightness: Pritchet & van den Bergh (1994; mu_V ~ 28",
+        "at R ~ 10 kpc, ~ 30 at 20 kpc, one de Vaucouleurs law from 0.2 to 20 kpc, axis ratio",
+        f"{op.SPHEROID_AXIS_RATIO}), then Irwin et al. (2005; power law of index"
+        f" {op.HALO_POWER_INDEX}, mu_V ~ 32 at 55 kpc). Through the two points the law has",
+        f"r_e = {op.spheroid_effective_radius_kpc():.2f} kpc; g - V = {op.G_MINUS_V:.3f} from the",
+        f"isochrone's integrated g - r = {op.G_MINUS_R:.3f} (Lupton 2005). It replaces the",
+        "unreferenced halo of resolved stars, 4 (Rproj / 10 kpc)^-2.5 per arcmin^2.",
+        "",
+        "| R minor axis (kpc) | " + " | ".join(f"{r:g}" for r in radii) + " |",
+        "|---|" + "---:|" * len(radii),
+        "| mu_V (mag arcsec^-2) | " + " | ".join(f"{m:.2f}" for m in mu) + " |",
+        "| stars g < 26 per arcmin^2 | "
+        + " | ".join(
+            f"{3600 * 10 ** (-0.4 * (m + op.G_MINUS_V)) * np.sum((w / f)[mids < 26]):.1f}"
+            for m in mu
+        )
+        + " |",
+        "",
+        "Not at hand: a metal-rich isochrone. The bulge keeps the mock's power law (its red",
+        "giants from g = 22.3, normalised to `unresolved_fluctuation_mag`), and the spheroid",
+        "takes the metal-poor function although Irwin+ 2005 find a V - i of ~1.6 (more",
+        "metal-rich) along the minor axis: its brightest giants are too blue and too many in g.",
+        "",
+    ]
+    return lines
 
 
 # --------------------------------------------------------------------------- issue 12 (mock-labels)

@@ -11,9 +11,11 @@ Populations (all magnitudes AB, total):
 
 ``star``
     Resolved M31 stars (red giants, blue main sequence and blue-loop stars,
-    red supergiants) whose surface density follows the exponential disk plus
-    a power-law halo, and Milky Way foreground dwarfs (uniform), down to
-    ``star_faint_mag``.
+    red supergiants) whose surface density follows the exponential disk, and
+    Milky Way foreground dwarfs (uniform), down to ``star_faint_mag``. The
+    old stars of M31's spheroid (its inner halo) are drawn by the renderer
+    from the spheroid's light
+    (:mod:`~pandas_clusters.acquire.mock.old_population`), like the bulge's.
 ``bright_star``
     Rare saturated foreground stars.
 ``young_cluster``
@@ -163,9 +165,9 @@ def _density(kind: str, xi, eta, s: MockSettings) -> float:
     """Surface density per arcmin^2 of a class at offsets (xi, eta)."""
     r_disk, r_proj = radii_from_offsets_kpc(xi, eta)
     if kind == "star":
+        # M31's old stars off the disk belong to the spheroid's light (render._texture)
         disk = s.star_density_arcmin2 * np.exp(-(r_disk - 5.0) / s.disk_scale_kpc)
-        halo = 4.0 * (np.maximum(r_proj, 2.0) / 10.0) ** -2.5
-        return disk + halo + foreground_density_total(s)
+        return disk + foreground_density_total(s)
     if kind == "bright_star":
         return s.bright_star_density_arcmin2
     if kind == "young_cluster":
@@ -202,7 +204,7 @@ def king_radius_table():
         Radius grid (units of r_t) and cumulative projected light per ``c``
         (rows), for drawing member-star radii.
     """
-    c_grid = np.linspace(0.3, 2.3, 41)
+    c_grid = np.linspace(0.3, 2.6, 47)  # steps of 0.05
     x = np.linspace(0.0, 1.0, 2001)
     rh = np.empty_like(c_grid)
     cdfs = np.empty((c_grid.size, x.size))
@@ -269,13 +271,37 @@ def _young_cluster_props(rng, n: int, dens: float, s: MockSettings, out: dict) -
     return g, gi
 
 
+#: Tanvir et al. (2012, MNRAS 422, 162; abstract): the classical globular clusters of
+#: M31's halo at projected radii of 13 to 100 kpc, fit with King profiles on deep HST
+#: images, have photometric tidal radii of 50-100 pc. Beyond this radius the mock's old
+#: clusters take a tidal radius uniform in that range (their half-light radius as
+#: elsewhere); inside it, the concentration ``GC_KING_C`` (a choice, tidal radii of
+#: 19-49 pc for a half-light radius of 2.5 pc).
+GC_REMOTE_RPROJ_KPC = 13.0
+GC_REMOTE_TIDAL_PC = (50.0, 100.0)
+GC_KING_C = (1.2, 2.0)
+
+
+def _king_c_for_tidal_radius(rt_over_rh) -> np.ndarray:
+    """King concentration whose tidal radius is ``rt_over_rh`` half-light radii (clipped)."""
+    c_grid, rh_rc, _, _ = king_radius_table()
+    ratio = 10**c_grid / rh_rc  # increasing with c
+    return np.interp(np.asarray(rt_over_rh, dtype=float), ratio, c_grid)
+
+
 def _globular_cluster_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
     """(g, g - i) of globular clusters; fills their King structure."""
     # GC luminosity function: V turnover ~17.7 (RBC v5 class 1, docs/mock-calibration.md)
     g = np.clip(rng.normal(18.1, 1.2, n), 14.5, 22.0)
     gi = rng.normal(1.05, 0.12, n)
-    out["r_h_pc"] = np.clip(np.exp(rng.normal(np.log(2.5), 0.35, n)), 1.0, 6.0)
-    out["king_c"] = rng.uniform(1.2, 2.0, n)
+    r_h = np.clip(np.exp(rng.normal(np.log(2.5), 0.35, n)), 1.0, 6.0)
+    u = rng.random(n)
+    _, r_proj = radii_from_offsets_kpc(out["xi"], out["eta"])
+    lo, hi = GC_KING_C
+    rt_lo, rt_hi = GC_REMOTE_TIDAL_PC
+    remote = _king_c_for_tidal_radius((rt_lo + (rt_hi - rt_lo) * u) / r_h)
+    out["r_h_pc"] = r_h
+    out["king_c"] = np.where(r_proj >= GC_REMOTE_RPROJ_KPC, remote, lo + (hi - lo) * u)
     return g, gi
 
 

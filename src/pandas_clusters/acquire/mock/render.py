@@ -41,6 +41,8 @@ from scipy.signal import fftconvolve
 from pandas_clusters.core.geometry import M31, radii_from_offsets_kpc, tangent_plane_deg
 from pandas_clusters.core.io import atomic_path
 
+from .old_population import MG_EDGES as OLD_MG_EDGES
+from .old_population import spheroid_mu_g, star_bins
 from .population import (
     HII_KNOT_FRACTION,
     TRUTH_COLUMNS,
@@ -259,9 +261,11 @@ def _extended_stamp(obj, x, y, flux, settings, psf, sub=3):
 
 
 def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
-    """M31 disk + bulge surface brightness in ADU/px on a CCD (coarse grid, interpolated).
+    """M31 disk + bulge + spheroid surface brightness in ADU/px on a CCD (coarse grid, interpolated).
 
-    With ``parts``, returns the (disk, bulge) maps instead of their sum.
+    With ``parts``, returns the (disk, bulge, spheroid) maps instead of their sum; the
+    spheroid is the old population's light off the disk plane
+    (:func:`~pandas_clusters.acquire.mock.old_population.spheroid_mu_g`).
     """
     ny, nx = shape
     gx = np.linspace(0, nx - 1, max(2, nx // step + 1))
@@ -275,30 +279,35 @@ def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
     mu_bulge = settings.bulge_mu_e_g + 1.0857 * bn * (
         (r_proj / settings.bulge_r_e_kpc) ** (1.0 / settings.bulge_n) - 1.0
     )
+    mu_spheroid = spheroid_mu_g(xi, eta)
     colour = 0.0 if band == "g" else settings.diffuse_g_minus_i
     area = settings.pixel_scale_arcsec**2
-    disk = 10 ** (-0.4 * (mu_disk - colour - settings.zero_point)) * area
-    bulge = 10 ** (-0.4 * (mu_bulge - colour - settings.zero_point)) * area
+    maps = [
+        10 ** (-0.4 * (mu - colour - settings.zero_point)) * area
+        for mu in (mu_disk, mu_bulge, mu_spheroid)
+    ]
     py = np.arange(ny) * (gy.size - 1) / (ny - 1)
     px = np.arange(nx) * (gx.size - 1) / (nx - 1)
     cy, cx = np.meshgrid(py, px, indexing="ij")
-    maps = [
+    out = [
         map_coordinates(f.reshape(xx.shape), [cy, cx], order=1, mode="nearest")
-        for f in ((disk, bulge) if parts else (disk + bulge,))
+        for f in (maps if parts else (sum(maps),))
     ]
-    return tuple(maps) if parts else maps[0]
+    return tuple(out) if parts else out[0]
 
 
 # --------------------------------------------------------------------------- texture
 # (issue 12, part 1, mock-pixels2): the unresolved stars' fluctuations drawn as discrete
 # giants, so that the bulge's background is skewed like the real one, not Gaussian.
 
-#: g of the brightest unresolved giant: the tip of the mock's own red-giant luminosity
-#: function (population.py ``_star_mags``, red giants from g = 22.3). The mock's resolved
-#: stars follow the disk and the halo; the bulge's giants exist only in this texture.
+#: g of the brightest unresolved giant of the bulge: the tip of the mock's own red-giant
+#: luminosity function (population.py ``_star_mags``, red giants from g = 22.3). The
+#: mock's resolved stars follow the disk; the bulge's giants exist only in this texture.
 GIANT_TIP_G = 22.3
 #: Slope (dex/mag) of the giants' luminosity function, dN/dm ~ 10^(slope m): the slope of
-#: the mock's resolved red giants (population.py ``_star_mags``), a choice of the mock.
+#: the mock's resolved red giants (population.py ``_star_mags``), a choice of the mock, for
+#: the disk and the metal-rich bulge (the metal-poor spheroid and globular clusters take
+#: theirs from an isochrone, :mod:`~pandas_clusters.acquire.mock.old_population`).
 GIANT_LF_SLOPE = 0.35
 #: Width (mag) and number of the magnitude bins in which the giants are drawn per pixel;
 #: fainter giants' share of the fluctuation variance (about 1% for the slope above) stays
@@ -346,7 +355,7 @@ def _lf_moment(a: float, lo: float, hi: float, k: int) -> float:
     return float((top - 10 ** (b * lo)) / (b * np.log(10.0)))
 
 
-def _texture(settings: MockSettings, disk, bulge, band, psf, rng):
+def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng):
     """Surface-brightness fluctuations of the unresolved M31 stars (ADU/px), or None.
 
     Each pixel's unresolved light fluctuates with variance ``light * f_bar``,
@@ -360,7 +369,12 @@ def _texture(settings: MockSettings, disk, bulge, band, psf, rng):
     (``bulge``), which has no resolved stars in the mock, as discrete giants
     (:func:`giant_bins`) drawn per pixel as a compound Poisson sum minus its mean
     (:func:`_giant_counts`), so that the field is skewed where bright giants are few
-    per PSF, as in the real bulge. The field is blurred by the PSF like every source of light.
+    per PSF, as in the real bulge. The spheroid's light (``spheroid``) is made of
+    the old metal-poor population's stars, drawn the same way from its measured
+    luminosity function down to M_g = 4
+    (:func:`~pandas_clusters.acquire.mock.old_population.star_bins`): its red giants
+    and horizontal branch, which the stacks resolve off the disk. The field is
+    blurred by the PSF like every source of light.
     """
     m = settings.unresolved_fluctuation_mag
     if not np.isfinite(m):
@@ -368,6 +382,7 @@ def _texture(settings: MockSettings, disk, bulge, band, psf, rng):
     colour = 0.0 if band == "g" else settings.diffuse_g_minus_i
     zp = settings.zero_point
     f, w, rest = giant_bins(GIANT_TIP_G - colour - zp, m - colour - zp)
+    f_old, w_old, rest_old = star_bins(M31.distance_modulus - colour - zp)
     # the disk's stars brighter than star_faint_mag are drawn as resolved stars: its
     # unresolved light fluctuates with the stars below that limit (same LF)
     m_res = settings.star_faint_mag - colour - zp
@@ -375,7 +390,9 @@ def _texture(settings: MockSettings, disk, bulge, band, psf, rng):
     f_bar = min(10 ** (-0.4 * (m - colour - zp)), _lf_moment(*lf, 2) / _lf_moment(*lf, 1))
     d = np.maximum(disk, 0.0)
     b = np.maximum(bulge, 0.0)
-    field = rng.standard_normal(d.shape) * np.sqrt(d * f_bar + b * rest)
+    sph = np.maximum(spheroid, 0.0)
+    field = rng.standard_normal(d.shape) * np.sqrt(d * f_bar + b * rest + sph * rest_old)
+    field += _giant_counts(sph.ravel(), f_old, w_old, rng).reshape(sph.shape)
     # pixels where the bulge is under BULGE_GIANTS_MIN of the light: no discrete giants
     on = b > BULGE_GIANTS_MIN * (b + d + _sky_adu(settings, band))
     if on.any():
@@ -421,19 +438,19 @@ GC_GIANT_G_MINUS_I = (1.6, 0.3)
 def globular_giants(settings: MockSettings, row) -> pd.DataFrame:
     """The giants of an old cluster, drawn as stars (deterministic from its obj_id).
 
-    The cluster's stars follow the giants' luminosity function of
-    :func:`giant_bins` (tip ``GIANT_TIP_G``, the population's fluctuation
-    magnitude ``unresolved_fluctuation_mag``): each magnitude bin holds a
-    Poisson number of giants of mean ``L * w / f`` for the cluster's g light
-    ``L``; those of the bins that begin brighter than ``GC_GIANT_FAINT_G`` are
-    returned (uniform in magnitude within a bin), spread over the cluster's King
-    profile. Returns ``dx_arcsec``, ``dy_arcsec`` (east,
-    north), ``gmag``, ``imag``.
+    The cluster's stars follow the old metal-poor population's luminosity
+    function (:func:`~pandas_clusters.acquire.mock.old_population.star_bins`,
+    measured on a MIST isochrone: red giants, horizontal branch, asymptotic
+    giants): each magnitude bin holds a Poisson number of stars of mean
+    ``L * w / f`` for the cluster's g light ``L``; those of the bins that begin
+    brighter than ``GC_GIANT_FAINT_G`` are returned (uniform in magnitude within
+    a bin), spread over the cluster's King profile. Returns ``dx_arcsec``,
+    ``dy_arcsec`` (east, north), ``gmag``, ``imag``.
     """
     rng = np.random.default_rng([settings.seed, 79, int(row.obj_id)])
-    f, w, _ = giant_bins(GIANT_TIP_G, settings.unresolved_fluctuation_mag)
+    f, w, _ = star_bins(M31.distance_modulus)
     mids = -2.5 * np.log10(f)
-    half = 0.5 * GIANT_LF_SPAN_MAG / GIANT_LF_BINS
+    half = 0.5 * float(np.diff(OLD_MG_EDGES)[0])
     keep = mids - half < GC_GIANT_FAINT_G
     counts = rng.poisson(10 ** (-0.4 * row.gmag) * w[keep] / f[keep])
     g = np.repeat(mids[keep], counts) + rng.uniform(-half, half, int(counts.sum()))
@@ -692,10 +709,10 @@ def render_ccd(
     psf = _psf_stamp(fwhm_px, beta)
     sky, gain, rn = _noise_model(settings, band, fwhm_px, beta)
 
-    disk, bulge = _diffuse(settings, w, shape, band, parts=True)
-    img = disk + bulge
+    disk, bulge, spheroid = _diffuse(settings, w, shape, band, parts=True)
+    img = disk + bulge + spheroid
     rng_tex = settings.field_rng(field_id, band, 200 + ccd)
-    texture = _texture(settings, disk, bulge, band, psf, rng_tex)
+    texture = _texture(settings, disk, bulge, spheroid, band, psf, rng_tex)
     img += sky
     if len(objects):
         _add_objects(img, objects, w, settings, band, psf, alpha, beta)

@@ -1,0 +1,317 @@
+"""M31's old, metal-poor stars: their luminosity function, and the spheroid they make.
+
+Two parts of the mock are made of an old population: the globular clusters'
+resolved giants and the spheroid (the inner halo, off the disk plane). Both
+take their stars from one luminosity function per unit light, measured on a
+published model isochrone rather than chosen:
+
+MIST v1.2 (Choi et al. 2016, ApJ 823, 102; Dotter 2016, ApJS 222, 8), one
+isochrone of 12 Gyr, [Fe/H] = -1.35, [a/Fe] = 0, v/vcrit = 0.4, Pan-STARRS1
+photometry (AB), as computed with the MIST web interpolator and published in
+AllenDowney/AstronomicalData, ``data/MIST_iso_5fd2532653c27.iso.cmd`` (commit
+ecd3afc), with all phases (main sequence to post-AGB, the core-helium-burning
+horizontal branch included). Each isochrone point holds the stars of a
+Kroupa (2001) initial mass function between the midpoints to its neighbours
+in initial mass. :func:`luminosity_function` does this; ``python -m
+pandas_clusters.acquire.mock.old_population ISOCHRONE`` prints the table below
+from the file. PS1 g stands for MegaCam g (both AB; the difference is a few
+hundredths of a magnitude for these colours).
+
+Measured on that isochrone (per unit light, i.e. per g flux of a star of
+M_g = 0): the bin of the horizontal branch (M_g 0.5-0.75) holds 0.30 stars and
+17% of the g light; at M31's distance a population of total g = 17.5 has about
+370 stars brighter than g = 26 (35 with the power law the mock used before),
+180 of them in that bin at g = 25.0-25.2, which the PAndAS stacks (g = 26.5 at
+S/N 10) resolve. The population's fluctuation magnitude is M_g = 0.32.
+
+The spheroid's surface brightness along the minor axis (``spheroid_mu_v``)
+follows Pritchet & van den Bergh (1994, ApJ 435, L59; abstract of their IAU
+proceedings): a single de Vaucouleurs law from 0.2 to 20 kpc with mu_V ~ 28
+mag arcsec^-2 at R ~ 10 kpc and ~ 30 at R ~ 20 kpc, and an axis ratio of 0.55
+at mu_V = 28; beyond 20 kpc, Irwin et al. (2005, ApJ 628, L105, abstract): a
+power law of index -2.3, which from mu_V = 30 at 20 kpc reaches 32.5 at 55 kpc
+(they give ~32 there). The spheroid's g - V comes from the isochrone's
+integrated g - r through V = g - 0.5784 (g - r) - 0.0038 (Lupton 2005, the
+SDSS transformations page).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pandas_clusters.core.geometry import M31, M31Geometry, sky_axes_kpc, tangent_plane_deg
+
+__all__ = [
+    "FAINT_VARIANCE",
+    "G_MINUS_R",
+    "G_MINUS_V",
+    "MG_EDGES",
+    "SPHEROID_AXIS_RATIO",
+    "STARS_PER_LIGHT",
+    "SATELLITES",
+    "luminosity_function",
+    "read_mist_isochrone",
+    "satellites_v_flux",
+    "spheroid_mu_g",
+    "spheroid_mu_v",
+    "spheroid_radius_kpc",
+    "star_bins",
+]
+
+#: Edges (absolute PS1 g, AB) of the magnitude bins in which the old stars are drawn
+#: one by one: from above the tip of the red giant branch (M_g = -1.75) to M_g = 4, the
+#: main-sequence turn-off region (g = 28.5 at M31, two magnitudes below the PAndAS depth).
+MG_EDGES = np.arange(-2.0, 4.001, 0.25)
+#: Stars per bin of ``MG_EDGES`` per unit g light (the flux of a star of M_g = 0),
+#: measured on the MIST isochrone (module docstring) by :func:`luminosity_function`.
+STARS_PER_LIGHT = np.array(
+    [
+        8.52142e-04, 8.56001e-03, 8.74241e-03, 1.02060e-02, 1.24673e-02, 1.57197e-02,
+        1.88096e-02, 3.33380e-02, 2.11706e-02, 4.11740e-02, 2.95764e-01, 3.86080e-02,
+        4.79604e-02, 4.91933e-02, 5.95322e-02, 8.81221e-02, 9.02080e-02, 1.06119e-01,
+        1.51126e-01, 1.48256e-01, 2.07789e-01, 5.94769e-01, 9.23496e-01, 1.20955e00,
+    ]
+)  # fmt: skip
+#: Flux variance of the stars fainter than the last edge, per unit g light (in units
+#: of the flux of a star of M_g = 0): left to a Gaussian field.
+FAINT_VARIANCE = 3.05652e-03
+#: Integrated g - r of the population (PS1, AB), from the same isochrone.
+G_MINUS_R = 0.5120
+#: Integrated g - V: Lupton (2005)'s V = g - 0.5784 (g - r) - 0.0038.
+G_MINUS_V = 0.5784 * G_MINUS_R + 0.0038
+
+#: Pritchet & van den Bergh (1994): minor-axis mu_V (mag arcsec^-2) at R (kpc), on
+#: one de Vaucouleurs law out to ``SPHEROID_BREAK_KPC``.
+SPHEROID_MINOR_AXIS_MU_V = ((10.0, 28.0), (20.0, 30.0))
+#: Their axis ratio of the spheroid (at mu_V = 28).
+SPHEROID_AXIS_RATIO = 0.55
+#: Irwin et al. (2005): beyond this radius the profile is a power law of this index.
+SPHEROID_BREAK_KPC = 20.0
+HALO_POWER_INDEX = -2.3
+
+_DE_VAUCOULEURS_B = 7.669  # b_n of a Sersic n = 4 profile, in e-folds
+
+#: M31's satellite galaxies within 12 deg (the PAndAS area), from McConnachie (2012, AJ
+#: 144, 4), the updated NearbyGalaxies.dat (as in gomeshun/pydsph, commit c789ae9): name,
+#: RA, Dec (deg), V (mag), position angle of the major axis (deg east of north; 0 where
+#: none is given), ellipticity (0 where none) and half-light radius on the major axis
+#: (arcmin). Left out: M32 (a compact elliptical, not an exponential), And XVI and And
+#: XVIII (more than 0.6 mag off M31's distance modulus; the mock draws every satellite's
+#: stars at M31's). Their light is an exponential profile of that V and r_h (for NGC 147
+#: and NGC 185 its central surface brightness, 21.2 and 20.8, equals the catalogue's),
+#: made of the old population's stars like the spheroid.
+SATELLITES = (
+    ("Andromeda IX", 13.2208, 43.1958, 16.3, 0, 0.00, 2.50),
+    ("NGC 205", 10.0921, 41.6853, 8.1, 28, 0.43, 2.46),
+    ("Andromeda I", 11.4158, 38.0411, 12.5, 22, 0.22, 3.10),
+    ("Andromeda XVII", 9.2792, 44.3222, 15.8, 122, 0.27, 1.24),
+    ("Andromeda XXVII", 9.3629, 45.3869, 16.7, 150, 0.40, 1.80),
+    ("Andromeda III", 8.8908, 36.4978, 14.2, 136, 0.52, 2.20),
+    ("Andromeda XXV", 7.5371, 46.8519, 14.8, 170, 0.25, 3.00),
+    ("Andromeda XXVI", 5.9400, 47.9161, 17.3, 145, 0.25, 1.00),
+    ("Andromeda V", 17.5712, 47.6281, 14.9, 32, 0.18, 1.40),
+    ("Andromeda XI", 11.5833, 33.8014, 17.5, 0, 0.00, 0.71),
+    ("Andromeda XIX", 4.8837, 35.0436, 15.6, 37, 0.17, 6.20),
+    ("Andromeda XXIII", 22.3408, 38.7189, 14.2, 138, 0.40, 4.60),
+    ("Andromeda XX", 1.8779, 35.1322, 18.2, 80, 0.30, 0.53),
+    ("Andromeda XIII", 12.9625, 33.0044, 18.1, 0, 0.00, 0.78),
+    ("Andromeda X", 16.6404, 44.8044, 16.6, 46, 0.44, 1.30),
+    ("Andromeda XXI", 358.6987, 42.4708, 14.8, 110, 0.20, 3.50),
+    ("And XXXII", 8.9975, 51.5597, 12.2, -90, 0.50, 6.50),
+    ("NGC 147", 8.3004, 48.5089, 9.5, 25, 0.41, 3.17),
+    ("And XXX", 9.1454, 49.6467, 16.2, 0, 0.00, 1.35),
+    ("Andromeda XIV", 12.8958, 29.6969, 15.9, 0, 0.31, 1.70),
+    ("Andromeda XII", 11.8625, 34.3747, 18.3, 0, 0.00, 1.20),
+    ("Andromeda XV", 18.5779, 38.1175, 14.6, 0, 0.00, 1.21),
+    ("Andromeda II", 19.1242, 33.4192, 11.5, 34, 0.20, 6.20),
+    ("NGC 185", 9.7417, 48.3375, 9.2, 35, 0.15, 2.55),
+    ("Andromeda XXIV", 19.6250, 46.3661, 16.3, 5, 0.25, 2.10),
+)
+#: Half-light radius of an exponential profile in scale lengths.
+_EXP_RH_OVER_RD = 1.6783
+
+
+def _de_vaucouleurs_coefficients() -> tuple[float, float]:
+    """(mu_e, slope) of mu(R) = mu_e + slope (R^(1/4) - r_e^(1/4)) through the two points."""
+    (r1, m1), (r2, m2) = SPHEROID_MINOR_AXIS_MU_V
+    slope = (m2 - m1) / (r2**0.25 - r1**0.25)
+    return m1 - slope * r1**0.25, slope
+
+
+def spheroid_mu_v(r_kpc) -> np.ndarray:
+    """V surface brightness (mag arcsec^-2) of the spheroid at minor-axis radius ``r_kpc``.
+
+    A de Vaucouleurs law through Pritchet & van den Bergh's two points inside
+    ``SPHEROID_BREAK_KPC``, continued by Irwin et al.'s power law beyond it.
+    """
+    r = np.maximum(np.asarray(r_kpc, dtype=float), 0.2)
+    zero, slope = _de_vaucouleurs_coefficients()
+    inner = zero + slope * r**0.25
+    at_break = zero + slope * SPHEROID_BREAK_KPC**0.25
+    outer = at_break - 2.5 * HALO_POWER_INDEX * np.log10(r / SPHEROID_BREAK_KPC)
+    return np.where(r <= SPHEROID_BREAK_KPC, inner, outer)
+
+
+def spheroid_effective_radius_kpc() -> float:
+    """Effective radius (kpc, minor axis) of the de Vaucouleurs law through the two points."""
+    _, slope = _de_vaucouleurs_coefficients()
+    # mu = mu_e + 2.5 b / ln(10) ((R / r_e)^(1/4) - 1): slope = 1.0857 b / r_e^(1/4)
+    return float((2.5 / np.log(10.0) * _DE_VAUCOULEURS_B / slope) ** 4)
+
+
+def spheroid_radius_kpc(xi_deg, eta_deg, *, geometry: M31Geometry = M31) -> np.ndarray:
+    """Minor-axis-equivalent radius (kpc) of the flattened spheroid at offsets (xi, eta), deg."""
+    x_major, y_minor = sky_axes_kpc(xi_deg, eta_deg, geometry=geometry)
+    return np.hypot(SPHEROID_AXIS_RATIO * x_major, y_minor)
+
+
+def satellites_v_flux(ra_deg, dec_deg) -> np.ndarray:
+    """V surface brightness of M31's satellites at (ra, dec), in flux units ``10^(-0.4 mu_V)``."""
+    ra = np.asarray(ra_deg, dtype=float)
+    dec = np.asarray(dec_deg, dtype=float)
+    total = np.zeros(np.broadcast(ra, dec).shape)
+    for _, ra0, dec0, vmag, pa, ell, rh_arcmin in SATELLITES:
+        rd = rh_arcmin * 60.0 / _EXP_RH_OVER_RD  # major-axis scale length, arcsec
+        near = np.abs(dec - dec0) < 20.0 * rd / 3600.0
+        if not near.any():
+            continue
+        frame = M31Geometry(ra_deg=ra0, dec_deg=dec0)
+        xi, eta = tangent_plane_deg(ra[near], dec[near], geometry=frame)
+        t = np.deg2rad(pa)
+        x_major = (xi * np.sin(t) + eta * np.cos(t)) * 3600.0
+        y_minor = (-xi * np.cos(t) + eta * np.sin(t)) * 3600.0
+        r = np.hypot(x_major, y_minor / (1.0 - ell))
+        mu0 = vmag + 2.5 * np.log10(2.0 * np.pi * rd**2 * (1.0 - ell))
+        total[near] += 10 ** (-0.4 * mu0) * np.exp(-r / rd)
+    return total
+
+
+def spheroid_mu_g(xi_deg, eta_deg, *, satellites: bool = True) -> np.ndarray:
+    """g surface brightness (mag arcsec^-2) of the spheroid at offsets (xi, eta), deg.
+
+    With ``satellites`` the light of M31's satellite galaxies (:data:`SATELLITES`)
+    is added: the old population's light off the disk.
+    """
+    flux = 10 ** (-0.4 * spheroid_mu_v(spheroid_radius_kpc(xi_deg, eta_deg)))
+    if satellites:
+        from pandas_clusters.core.geometry import offsets_to_radec
+
+        flux = flux + satellites_v_flux(*offsets_to_radec(xi_deg, eta_deg))
+    return -2.5 * np.log10(flux) + G_MINUS_V
+
+
+def star_bins(shift_mag: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """The old stars' magnitude bins at apparent magnitude ``M + shift_mag``.
+
+    Returns ``(f, w, rest)``: the flux of a star at each bin's centre
+    (``10^(-0.4 (M + shift_mag))``), the share of the population's light in
+    each bin, and the flux variance per unit light of the stars fainter than
+    the bins (for a Gaussian field). ``shift_mag`` is the distance modulus for
+    apparent g, minus a colour and a zero point for other units.
+    """
+    mid = 0.5 * (MG_EDGES[1:] + MG_EDGES[:-1])
+    f_abs = 10 ** (-0.4 * mid)
+    scale = 10 ** (-0.4 * shift_mag)
+    return f_abs * scale, STARS_PER_LIGHT * f_abs, FAINT_VARIANCE * scale
+
+
+# -- the measurement on an isochrone -------------------------------------------------------
+def _kroupa_cumulative(m) -> np.ndarray:
+    """An antiderivative of the Kroupa (2001) IMF above 0.08 Msun (arbitrary units).
+
+    dN/dm = (m / 0.5)^-1.3 below 0.5 Msun and (m / 0.5)^-2.3 above (continuous);
+    only differences are used.
+    """
+    m = np.asarray(m, dtype=float)
+    low = 0.5 * (np.minimum(m, 0.5) / 0.5) ** -0.3 / -0.3
+    high = 0.5 * ((np.maximum(m, 0.5) / 0.5) ** -1.3 - 1.0) / -1.3
+    return low + high
+
+
+def luminosity_function(initial_mass, g_abs, r_abs, edges=MG_EDGES) -> dict:
+    """Stars per magnitude bin per unit g light of an isochrone with a Kroupa IMF.
+
+    Parameters
+    ----------
+    initial_mass : array
+        Initial masses (Msun) of the isochrone points, increasing.
+    g_abs, r_abs : array
+        Their absolute g and r (AB).
+    edges : array
+        Bin edges in absolute g.
+
+    Returns
+    -------
+    dict
+        ``stars_per_light`` (per bin, per g flux of a star of M_g = 0),
+        ``faint_variance`` (flux variance of the stars fainter than the last
+        edge, same units), ``g_minus_r`` (integrated) and ``stars`` (IMF weight
+        of each point, for checks).
+    """
+    m = np.asarray(initial_mass, dtype=float)
+    if m.size < 2 or np.any(np.diff(m) < 0):
+        msg = "isochrone initial masses must be at least two points, non-decreasing"
+        raise ValueError(msg)
+    bounds = np.concatenate([[m[0]], 0.5 * (m[1:] + m[:-1]), [m[-1]]])
+    cum = _kroupa_cumulative(bounds)
+    stars = np.diff(cum)
+    g = np.asarray(g_abs, dtype=float)
+    f = 10 ** (-0.4 * g)
+    light = float(np.sum(stars * f))
+    light_r = float(np.sum(stars * 10 ** (-0.4 * np.asarray(r_abs, dtype=float))))
+    per_bin = np.histogram(g, edges, weights=stars)[0] / light
+    faint = g >= edges[-1]
+    return {
+        "stars_per_light": per_bin,
+        "faint_variance": float(np.sum((stars * f * f)[faint]) / light),
+        "g_minus_r": float(-2.5 * np.log10(light / light_r)),
+        "stars": stars,
+    }
+
+
+def read_mist_isochrone(path: str | Path) -> dict[str, np.ndarray]:
+    """Columns of a MIST ``.iso.cmd`` file with one isochrone (Pan-STARRS1 photometry).
+
+    Returns ``initial_mass``, ``g``, ``r`` (absolute AB) and ``phase``.
+    """
+    text = Path(path).read_text()
+    header = [ln for ln in text.splitlines() if ln.startswith("#") and "initial_mass" in ln]
+    if not header:
+        msg = f"{path}: no MIST column header (a line naming initial_mass)"
+        raise ValueError(msg)
+    names = header[-1].lstrip("#").split()
+    need = {"initial_mass": "initial_mass", "g": "PS_g", "r": "PS_r", "phase": "phase"}
+    missing = [col for col in need.values() if col not in names]
+    if missing:
+        msg = f"{path}: MIST isochrone lacks column(s) {missing} (Pan-STARRS1 photometry needed)"
+        raise ValueError(msg)
+    rows = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    data = np.array([[float(v) for v in re.split(r"\s+", ln.strip())] for ln in rows])
+    age_col = names.index("isochrone_age_yr") if "isochrone_age_yr" in names else None
+    ages = set() if age_col is None else set(data[:, age_col].tolist())
+    if len(ages) > 1:
+        msg = f"{path}: {len(ages)} isochrones in the file; give one age"
+        raise ValueError(msg)
+    return {key: data[:, names.index(col)] for key, col in need.items()}
+
+
+def main(argv=None) -> int:
+    """Print the luminosity-function table of a MIST isochrone file (module docstring)."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m pandas_clusters.acquire.mock.old_population ISOCHRONE.iso.cmd")
+        return 2
+    iso = read_mist_isochrone(args[0])
+    lf = luminosity_function(iso["initial_mass"], iso["g"], iso["r"])
+    print("STARS_PER_LIGHT =", np.array2string(lf["stars_per_light"], precision=5, separator=", "))
+    print(f"FAINT_VARIANCE = {lf['faint_variance']:.5e}")
+    print(f"G_MINUS_R = {lf['g_minus_r']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""The old metal-poor population of the mock (``acquire.mock.old_population``): the
+luminosity function measured on an isochrone, the spheroid's light, and their stars in
+the rendered pixels (issue 12)."""
+
+from __future__ import annotations
+
+import textwrap
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from pandas_clusters.acquire.mock import MockSettings
+from pandas_clusters.acquire.mock import old_population as op
+from pandas_clusters.core.geometry import M31
+
+_HEADER = textwrap.dedent(
+    """\
+    # MIST version number  = 1.2
+    # photometric system   = PanSTARRS (AB)
+    # EEP isochrone_age_yr initial_mass star_mass PS_g PS_r phase
+    """
+)
+
+
+def _write_isochrone(path, rows, header=_HEADER):
+    body = "\n".join(" ".join(f"{v:.8g}" for v in r) for r in rows)
+    path.write_text(header + body + "\n")
+    return path
+
+
+def test_luminosity_function_counts_imf_stars_per_unit_light(tmp_path):
+    # three points: two faint dwarfs and one bright giant
+    rows = [
+        (1, 1.2e10, 0.2, 0.2, 10.0, 9.0, 0),
+        (2, 1.2e10, 0.4, 0.4, 8.0, 7.5, 0),
+        (3, 1.2e10, 0.8, 0.7, 0.6, 0.1, 3),
+    ]
+    iso = op.read_mist_isochrone(_write_isochrone(tmp_path / "iso.cmd", rows))
+    lf = op.luminosity_function(iso["initial_mass"], iso["g"], iso["r"])
+    # Kroupa weights between the midpoints 0.2-0.3, 0.3-0.6, 0.6-0.8 (x = m / 0.5)
+    w1 = 0.5 * ((0.3 / 0.5) ** -0.3 - (0.2 / 0.5) ** -0.3) / -0.3
+    w2 = 0.5 * (1 - (0.3 / 0.5) ** -0.3) / -0.3 + 0.5 * ((0.6 / 0.5) ** -1.3 - 1) / -1.3
+    w3 = 0.5 * ((0.8 / 0.5) ** -1.3 - (0.6 / 0.5) ** -1.3) / -1.3
+    np.testing.assert_allclose(lf["stars"], [w1, w2, w3], rtol=1e-12)
+    light = w1 * 10**-4.0 + w2 * 10**-3.2 + w3 * 10**-0.24
+    per_bin = lf["stars_per_light"]
+    k = np.searchsorted(op.MG_EDGES, 0.6, side="right") - 1
+    np.testing.assert_allclose(per_bin[k], w3 / light, rtol=1e-12)
+    assert per_bin.sum() == pytest.approx(w3 / light)  # the dwarfs lie beyond the bins
+    faint_var = (w1 * 10**-8.0 + w2 * 10**-6.4) / light
+    assert lf["faint_variance"] == pytest.approx(faint_var, rel=1e-12)
+
+
+def test_isochrone_reader_names_the_file_and_the_problem(tmp_path):
+    bad = _write_isochrone(
+        tmp_path / "bad.cmd",
+        [(1, 1e10, 0.2, 0.2, 10.0, 0)],
+        header="# EEP isochrone_age_yr initial_mass star_mass SDSS_g phase\n",
+    )
+    with pytest.raises(ValueError, match=r"bad\.cmd.*PS_g"):
+        op.read_mist_isochrone(bad)
+    two = _write_isochrone(
+        tmp_path / "two.cmd",
+        [(1, 1e10, 0.2, 0.2, 10.0, 9.0, 0), (2, 2e10, 0.3, 0.3, 9.0, 8.0, 0)],
+    )
+    with pytest.raises(ValueError, match=r"two\.cmd: 2 isochrones"):
+        op.read_mist_isochrone(two)
+    (tmp_path / "none.cmd").write_text("1 2 3\n")
+    with pytest.raises(ValueError, match="no MIST column header"):
+        op.read_mist_isochrone(tmp_path / "none.cmd")
+
+
+def test_old_population_table_has_its_horizontal_branch_and_giants():
+    f, w, rest = op.star_bins(M31.distance_modulus)
+    mids = -2.5 * np.log10(f)
+    assert 0.5 < w.sum() < 1.0 and rest > 0  # the main sequence's light lies fainter
+    hb = np.abs(mids - M31.distance_modulus - 0.625) < 0.01  # the bin M_g 0.5-0.75
+    # the horizontal branch: ~15% of the g light of an old metal-poor population
+    assert 0.1 < w[hb].sum() < 0.2
+    # a g = 17.5 cluster: a few hundred stars brighter than g = 26 (PAndAS resolves them)
+    n = 10 ** (-0.4 * 17.5) * w / f
+    assert 300 < n[mids < 26].sum() < 450
+    assert op.G_MINUS_V == pytest.approx(0.5784 * op.G_MINUS_R + 0.0038)
+
+
+def test_spheroid_profile_follows_the_published_minor_axis():
+    for r, mu in op.SPHEROID_MINOR_AXIS_MU_V:
+        assert op.spheroid_mu_v(r) == pytest.approx(mu)
+    # continuous at the break, a power law of index -2.3 beyond it
+    assert op.spheroid_mu_v(op.SPHEROID_BREAK_KPC * 1.0001) == pytest.approx(30.0, abs=1e-3)
+    slope = (op.spheroid_mu_v(50.0) - op.spheroid_mu_v(25.0)) / np.log10(2.0)
+    assert slope == pytest.approx(-2.5 * op.HALO_POWER_INDEX)
+    assert 30.0 < op.spheroid_mu_v(55.0) < 33.0  # Irwin+ 2005: ~32 at 55 kpc
+    assert op.spheroid_effective_radius_kpc() == pytest.approx(3.85, abs=0.01)
+    # flattened along the disk: 10 kpc out on the major axis lies on the isophote of
+    # 5.5 kpc on the minor axis
+    deg = np.rad2deg(10.0 / M31.distance_kpc)
+    pa = np.deg2rad(M31.pa_deg)
+    on_major = op.spheroid_mu_g(deg * np.sin(pa), deg * np.cos(pa), satellites=False)
+    on_minor = op.spheroid_mu_g(-deg * np.cos(pa), deg * np.sin(pa), satellites=False)
+    assert on_minor == pytest.approx(28.0 + op.G_MINUS_V)
+    assert on_major == pytest.approx(op.spheroid_mu_v(10.0 * op.SPHEROID_AXIS_RATIO) + op.G_MINUS_V)
+    assert on_major < on_minor - 1.0
+
+
+def test_satellites_have_their_catalogued_light():
+    names = [row[0] for row in op.SATELLITES]
+    for name, mu0 in (("NGC 185", 20.8), ("NGC 147", 21.2), ("NGC 205", 19.2)):
+        _, ra, dec, *_ = op.SATELLITES[names.index(name)]
+        # the exponential of the catalogue's V and r_h has its central surface brightness
+        assert -2.5 * np.log10(op.satellites_v_flux(ra, dec)) == pytest.approx(mu0, abs=0.05)
+    _, ra, dec, vmag, pa, ell, rh = op.SATELLITES[names.index("NGC 185")]
+    # half the light inside the half-light ellipse: sample the profile on a grid
+    step = 2.0 / 3600.0
+    off = np.arange(-12 * rh / 60, 12 * rh / 60, step)
+    dx, dy = np.meshgrid(off, off)
+    flux = op.satellites_v_flux(ra + dx / np.cos(np.deg2rad(dec)), dec + dy) * (2.0**2)
+    assert -2.5 * np.log10(flux.sum()) == pytest.approx(vmag, abs=0.05)
+    # far from the satellites: no light to speak of (M31's centre, 37 arcmin from NGC 205)
+    assert op.satellites_v_flux(10.68, 41.27) < 10 ** (-0.4 * 35.0)
+
+
+def test_spheroid_stars_are_discrete_with_the_population_variance():
+    from pandas_clusters.acquire.mock.render import _psf_stamp, _texture
+
+    s = MockSettings.demo()
+    light = np.full((300, 300), 0.5)  # ADU/px of spheroid light in g
+    zero = np.zeros_like(light)
+    delta = np.zeros((3, 3))
+    delta[1, 1] = 1.0
+    a = _texture(s, zero, zero, light, "g", delta, np.random.default_rng(2))
+    b = _texture(s, zero, zero, light, "g", delta, np.random.default_rng(2))
+    np.testing.assert_array_equal(a, b)
+    f, w, rest = op.star_bins(M31.distance_modulus - s.zero_point)
+    var = 0.5 * (np.sum(w * f) + rest)
+    np.testing.assert_allclose(a.var(), var, rtol=0.15)
+    assert abs(a.mean()) < 5 * np.sqrt(var / a.size)
+    assert np.mean((a - a.mean()) ** 3) / a.var() ** 1.5 > 5.0  # rare bright stars
+    assert _psf_stamp(3.5, 3.0).shape[0] > 3  # the real call blurs by a PSF
+
+
+def test_old_cluster_stars_follow_the_isochrone():
+    from pandas_clusters.acquire.mock.render import GC_GIANT_FAINT_G, globular_giants
+
+    s = MockSettings.demo()
+    row = SimpleNamespace(obj_id=11, gmag=17.0, king_c=1.5, r_h_pc=2.5)
+    a = globular_giants(s, row)
+    tip = op.MG_EDGES[0] + M31.distance_modulus
+    assert a["gmag"].between(tip, GC_GIANT_FAINT_G + 0.25).all()
+    hb = a["gmag"].between(*(op.MG_EDGES[10:12] + M31.distance_modulus)).sum()
+    expected = 10 ** (-0.4 * (17.0 - M31.distance_modulus)) * op.STARS_PER_LIGHT[10]
+    assert abs(hb - expected) < 5 * np.sqrt(expected)
