@@ -535,7 +535,8 @@ def montage(images: Sequence[np.ndarray], *, columns: int = 6, gap: int = 4) -> 
 #: The mock's settings before issue 12 (white noise, no unresolved texture, the sparse
 #: background galaxies, the uncalibrated star and cluster densities), rendered beside the
 #: current ones in the report. Not reverted (code, not settings): the old clusters'
-#: luminosity function and galaxies fainter than g = 24 drawn as point sources.
+#: luminosity function, the spheroid's and satellites' light (smooth: their stars are
+#: in the texture, off here) and galaxies fainter than g = 24 drawn as point sources.
 BASELINE_OVERRIDES = {
     "noise_correlation_px": 0.0,
     "unresolved_fluctuation_mag": float("inf"),

@@ -463,6 +463,7 @@ def _kept_sections(path) -> list[str]:
 def _old_population_lines() -> list[str]:
     """Report lines: the old population's luminosity function and the spheroid's profile."""
     from pandas_clusters.acquire.mock import old_population as op
+    from pandas_clusters.acquire.mock.population import GC_REMOTE_RPROJ_KPC, GC_REMOTE_TIDAL_PC
     from pandas_clusters.acquire.mock.render import GIANT_LF_SPAN_MAG, GIANT_TIP_G, giant_bins
     from pandas_clusters.core.geometry import M31
 
@@ -484,8 +485,7 @@ def _old_population_lines() -> list[str]:
         "isochrone: MIST v1.2 (Choi+ 2016; Dotter 2016), 12 Gyr, [Fe/H] = -1.35, Pan-STARRS1 AB,",
         "AllenDowney/AstronomicalData `data/MIST_iso_5fd2532653c27.iso.cmd`, with a Kroupa (2001)",
         "IMF (`python -m pandas_clusters.acquire.mock.old_population ISOCHRONE` prints the table",
-        "of `old_population.py`). Measured on it, at M31's distance modulus "
-        f"{dm:.2f}:",
+        f"of `old_population.py`). Measured on it, at M31's distance modulus {dm:.2f}:",
         "",
         "| quantity | isochrone | the mock's power law before |",
         "|---|---:|---:|",
@@ -498,13 +498,16 @@ def _old_population_lines() -> list[str]:
         f"{w.sum():.3f} | {w0.sum():.3f} (to {GIANT_TIP_G + GIANT_LF_SPAN_MAG:g} mag) |",
         f"| fluctuation magnitude (absolute g) | {sbf:.2f} | {26.5 - dm:.2f} |",
         "",
-        "The spheroid's minor-axis V surface brightness: Pritchet & van den Bergh (1994; mu_V ~ 28",
-        "at R ~ 10 kpc, ~ 30 at 20 kpc, one de Vaucouleurs law from 0.2 to 20 kpc, axis ratio",
-        f"{op.SPHEROID_AXIS_RATIO}), then Irwin et al. (2005; power law of index"
-        f" {op.HALO_POWER_INDEX}, mu_V ~ 32 at 55 kpc). Through the two points the law has",
-        f"r_e = {op.spheroid_effective_radius_kpc():.2f} kpc; g - V = {op.G_MINUS_V:.3f} from the",
-        f"isochrone's integrated g - r = {op.G_MINUS_R:.3f} (Lupton 2005). It replaces the",
-        "unreferenced halo of resolved stars, 4 (Rproj / 10 kpc)^-2.5 per arcmin^2.",
+        "The spheroid's minor-axis V surface brightness: Pritchet & van den Bergh (1994;",
+        "mu_V ~ 28 at R ~ 10 kpc, ~ 30 at 20 kpc, one de Vaucouleurs law from 0.2 to 20 kpc,",
+        f"axis ratio {op.SPHEROID_AXIS_RATIO}), then Irwin et al. (2005; power law of index "
+        f"{op.HALO_POWER_INDEX},",
+        "mu_V ~ 32 at 55 kpc). Through the two points the law has r_e = "
+        f"{op.spheroid_effective_radius_kpc():.2f} kpc;",
+        f"g - V = {op.G_MINUS_V:.3f} from the isochrone's integrated g - r = {op.G_MINUS_R:.3f}"
+        " (Lupton 2005).",
+        "It replaces the unreferenced halo of resolved stars, 4 (Rproj / 10 kpc)^-2.5 per",
+        "arcmin^2.",
         "",
         "| R minor axis (kpc) | " + " | ".join(f"{r:g}" for r in radii) + " |",
         "|---|" + "---:|" * len(radii),
@@ -515,6 +518,27 @@ def _old_population_lines() -> list[str]:
             for m in mu
         )
         + " |",
+        "",
+        "M31's satellites: the "
+        f"{len(op.SATELLITES)} galaxies within 12 deg of McConnachie (2012)'s catalogue",
+        "(updated NearbyGalaxies.dat; M32 and two more than 0.6 mag off M31's distance left",
+        "out) as exponential profiles of their V, r_h, ellipticity and position angle, made",
+        "of the same stars. Central V surface brightness, catalogue / mock:",
+        "",
+        "| satellite | catalogue mu_V0 | mock |",
+        "|---|---:|---:|",
+    ]
+    names = [row[0] for row in op.SATELLITES]
+    for name, mu0 in (("NGC 147", 21.2), ("NGC 185", 20.8), ("NGC 205", 19.2)):
+        _, ra, dec, *_ = op.SATELLITES[names.index(name)]
+        lines.append(f"| {name} | {mu0} | {-2.5 * np.log10(op.satellites_v_flux(ra, dec)):.2f} |")
+    lines += [
+        "",
+        "Remote clusters: beyond Rproj = "
+        f"{GC_REMOTE_RPROJ_KPC:g} kpc the old clusters take a tidal radius uniform in "
+        f"{GC_REMOTE_TIDAL_PC[0]:g}-{GC_REMOTE_TIDAL_PC[1]:g} pc,",
+        "the photometric tidal radii Tanvir et al. (2012, MNRAS 422, 162; abstract) find for",
+        "the classical globular clusters at 13-100 kpc on deep HST images.",
         "",
         "Not at hand: a metal-rich isochrone. The bulge keeps the mock's power law (its red",
         "giants from g = 22.3, normalised to `unresolved_fluctuation_mag`), and the spheroid",
