@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 from astropy.wcs import WCS
-from scipy.ndimage import gaussian_filter, map_coordinates
+from scipy.ndimage import gaussian_filter
 from scipy.signal import fftconvolve
 
 from pandas_clusters.core.geometry import M31, radii_from_offsets_kpc, tangent_plane_deg
@@ -286,14 +286,27 @@ def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
         10 ** (-0.4 * (mu - colour - settings.zero_point)) * area
         for mu in (mu_disk, mu_bulge, mu_spheroid)
     ]
-    py = np.arange(ny) * (gy.size - 1) / (ny - 1)
-    px = np.arange(nx) * (gx.size - 1) / (nx - 1)
-    cy, cx = np.meshgrid(py, px, indexing="ij")
-    out = [
-        map_coordinates(f.reshape(xx.shape), [cy, cx], order=1, mode="nearest")
-        for f in (maps if parts else (sum(maps),))
-    ]
+    wy = _linear_weights(ny, gy.size)
+    wx = _linear_weights(nx, gx.size)
+    out = [wy @ f.reshape(xx.shape) @ wx.T for f in (maps if parts else (sum(maps),))]
     return tuple(out) if parts else out[0]
+
+
+def _linear_weights(n: int, m: int) -> np.ndarray:
+    """(n, m) weights that interpolate m grid nodes spanning 0..n-1 linearly onto n pixels.
+
+    ``W_y @ F @ W_x.T`` is the bilinear interpolation of the node values ``F``
+    (as ``scipy.ndimage.map_coordinates`` with ``order=1``), at a fraction of its cost.
+    """
+    pos = np.arange(n) * (m - 1) / max(n - 1, 1)
+    lo = np.minimum(np.floor(pos).astype(int), m - 2) if m > 1 else np.zeros(n, dtype=int)
+    frac = pos - lo
+    w = np.zeros((n, m))
+    rows = np.arange(n)
+    w[rows, lo] = 1.0 - frac
+    if m > 1:
+        w[rows, lo + 1] += frac
+    return w
 
 
 # --------------------------------------------------------------------------- texture
