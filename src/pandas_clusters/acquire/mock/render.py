@@ -7,13 +7,15 @@ mosaic (:func:`block_centre`). The i-band stack differs from the g-band one by a
 sub-pixel shift and a small rotation. Pixels are ADU of the stack with the
 AB zero point ``MAGZPT``; the model is
 
-    sky + M31 diffuse light (disk + bulge)
+    sky + M31 diffuse light (disk + bulge + spheroid and satellites)
     + point sources (stars, cluster member stars) x Moffat PSF
     + extended sources (King clusters, Sersic galaxies) convolved with the PSF
     + the unresolved-star texture: surface-brightness fluctuations of the M31
       light of variance (diffuse x fluctuation flux), a Gaussian field for the
-      disk's light and discrete giants (a compound Poisson sum) for the bulge's,
-      convolved with the PSF (old clusters' giants are drawn as stars too)
+      disk's light and discrete stars (a compound Poisson sum) for the bulge's
+      and the old population's (spheroid, satellites: an isochrone's stars,
+      :mod:`.old_population`), convolved with the PSF (old clusters' stars are
+      drawn as stars too)
     + noise of variance (signal / GAIN + RDNOISE^2), correlated by a Gaussian
       kernel of sigma ``noise_correlation_px`` as resampling correlates the
       noise of a real stack
