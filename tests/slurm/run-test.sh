@@ -16,10 +16,12 @@
 # always with SLURM_TEST_KEEP=1).
 #
 # Environment:
-#   SLURM_TEST_RUN_TIMEOUT    seconds for each workflow run (default 560: the SLURM run of
-#                             the tiny workflow took 406 s, and over 436 s in another try, on
-#                             the 2-core machine once the mock of issue 12 was in, much of it
-#                             the executor's status-check back-off between short jobs)
+#   SLURM_TEST_RUN_TIMEOUT    seconds for each workflow run (default 660: the SLURM run of
+#                             the tiny workflow took 406-436 s on the 2-core machine once the
+#                             mock of issue 12 was in, 477 s after its sixth round (the old
+#                             population's stars), much of it the executor's status-check
+#                             back-off between short jobs; .ci/run bounds the whole test
+#                             at 720 s)
 #   SLURM_TEST_ACCOUNTING=1   cluster with slurmdbd + MariaDB, so sacct works; the job
 #                             records are then checked in the accounting database
 #   SLURM_TEST_KEEP=1         keep the temporary folder
@@ -28,7 +30,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/tests/slurm
 BIN=${SLURM_TEST_BIN:-$REPO/.venv/bin}
-RUN_TIMEOUT=${SLURM_TEST_RUN_TIMEOUT:-560}
+RUN_TIMEOUT=${SLURM_TEST_RUN_TIMEOUT:-660}
 ACCOUNTING=${SLURM_TEST_ACCOUNTING:-0}
 T0=$SECONDS
 
