@@ -353,3 +353,31 @@ def test_a_clusters_extra_detections_are_its_fragments(tmp_path, monkeypatch):
     assert near.sum() >= 2  # the cluster and at least one fragment
     assert np.isin(classes[near], ["cluster", "cluster_fragment"]).all()
     assert (source[near] == cl["obj_id"].iloc[0]).all()
+
+
+def test_young_stars_follow_the_ring_and_red_giants_the_disk():
+    from pandas_clusters.acquire.mock import population as P
+
+    s = DEMO
+    red5, young5 = P._m31_star_densities(P.STAR_DENSITY_RADIUS_KPC, s)
+    assert red5 + young5 == pytest.approx(s.star_density_arcmin2)
+    assert red5 / (red5 + young5) == pytest.approx(P.M31_STAR_SHARES["red"])
+    red2, young2 = P._m31_star_densities(2.0, s)
+    red10, young10 = P._m31_star_densities(10.0, s)
+    assert red2 > red5 > red10  # the exponential disk
+    assert young10 > young5 > young2  # the star-forming ring at 10 kpc
+    assert young10 / young5 == pytest.approx(P._ring_shape(10.0, s) / P._ring_shape(5.0, s))
+    # the drawn stars: blue M31 stars (g - i < 0.2, g < 24: no foreground dwarf is
+    # that blue) are a larger share of the stars on the ring than near the centre
+    pa = np.deg2rad(M31.pa_deg)
+
+    def blue_share(r_kpc):
+        deg = np.rad2deg(r_kpc / M31.distance_kpc)
+        xi, eta = deg * np.sin(pa), deg * np.cos(pa)
+        df = P.draw_region(
+            s, xi_range=(xi - 0.02, xi + 0.02), eta_range=(eta - 0.02, eta + 0.02), kinds=("star",)
+        )
+        bright = df.loc[df["gmag"] < 24.0]
+        return float(((bright["gmag"] - bright["imag"]) < 0.2).mean())
+
+    assert blue_share(10.0) > 1.5 * blue_share(2.0)

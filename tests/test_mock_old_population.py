@@ -151,3 +151,42 @@ def test_old_cluster_stars_follow_the_isochrone():
     hb = a["gmag"].between(*(op.MG_EDGES[10:12] + M31.distance_modulus)).sum()
     expected = 10 ** (-0.4 * (17.0 - M31.distance_modulus)) * op.STARS_PER_LIGHT[10]
     assert abs(hb - expected) < 5 * np.sqrt(expected)
+
+
+def _tan_wcs(xi_deg, eta_deg, scale_arcsec=0.187):
+    from astropy.wcs import WCS
+
+    from pandas_clusters.core.geometry import offsets_to_radec
+
+    ra, dec = offsets_to_radec(np.asarray([xi_deg]), np.asarray([eta_deg]))
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [float(ra[0]), float(dec[0])]
+    w.wcs.crpix = [50.5, 50.5]
+    w.wcs.cdelt = [-scale_arcsec / 3600.0, scale_arcsec / 3600.0]
+    return w
+
+
+@pytest.mark.parametrize("r_minor_kpc", [2.0, 5.0, 12.0, 40.0])
+def test_spheroid_map_is_its_light_beyond_the_bulge(r_minor_kpc):
+    # Pritchet & van den Bergh's law is the whole spheroid, bulge included: the
+    # rendered spheroid carries only its light beyond the bulge's, so that the two
+    # together are the brighter law, not their sum
+    from pandas_clusters.acquire.mock.render import _diffuse
+
+    s = MockSettings.demo()
+    deg = np.rad2deg(r_minor_kpc / M31.distance_kpc)
+    pa = np.deg2rad(M31.pa_deg)
+    xi, eta = -deg * np.cos(pa), deg * np.sin(pa)  # on the minor axis
+    w = _tan_wcs(xi, eta)
+    disk, bulge, spheroid = _diffuse(s, w, (100, 100), "g", parts=True)
+    area = s.pixel_scale_arcsec**2
+    law = 10 ** (-0.4 * (op.spheroid_mu_g(xi, eta, satellites=False) - s.zero_point)) * area
+    b = float(bulge[50, 50])
+    tiny = 1e-4 * max(float(law), b)  # the satellites' far wings
+    assert float(spheroid[50, 50]) == pytest.approx(max(float(law) - b, 0.0), rel=0.02, abs=tiny)
+    assert float(bulge[50, 50] + spheroid[50, 50]) == pytest.approx(max(float(law), b), rel=0.02)
+    if r_minor_kpc <= 5.0:  # the bulge outshines the law there: no spheroid stars
+        assert float(spheroid[50, 50]) < tiny
+    if r_minor_kpc >= 40.0:  # the bulge is negligible there: the whole law
+        assert float(spheroid[50, 50]) == pytest.approx(float(law), rel=0.02)

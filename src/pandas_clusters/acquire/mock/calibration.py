@@ -431,6 +431,14 @@ def write_calibration_report(
         "`globular_cluster_density_arcmin2`, the old clusters' luminosity function and",
         "`foreground_density_arcmin2` (the Wang+ 2023 row; below).",
         "",
+        "M31's resolved stars: red giants on the exponential disk of the diffuse light, the",
+        "young ones (blue main sequence and blue loop, yellow and red supergiants) on the",
+        "star-forming ring of the young clusters; `star_density_arcmin2` gives both at 5 kpc",
+        "(55% red giants there, a choice). With the young stars on the ring (issue 12, seventh",
+        "round) the LGGS row was 1.44 at the former 1,400 per arcmin^2; `star_density_arcmin2`",
+        "was set again on it, to 940 (the LGGS box's V < 23 stars are 16% red giants, 74% young",
+        "stars and 10% Milky Way foreground in the mock).",
+        "",
     ]
     lines += _foreground_and_galaxy_lines(settings, reference)
     lines += _old_population_lines()
@@ -507,7 +515,9 @@ def _old_population_lines() -> list[str]:
         f"g - V = {op.G_MINUS_V:.3f} from the isochrone's integrated g - r = {op.G_MINUS_R:.3f}"
         " (Lupton 2005).",
         "It replaces the unreferenced halo of resolved stars, 4 (Rproj / 10 kpc)^-2.5 per",
-        "arcmin^2.",
+        "arcmin^2. The law is the whole spheroid, bulge included: the mock renders its light",
+        "beyond the bulge's (Sersic n = 2.2, r_e = 1 kpc), so that the two together are the",
+        "brighter of the two laws (docs/mock-realism.md, seventh round). The table gives the law.",
         "",
         "| R minor axis (kpc) | " + " | ".join(f"{r:g}" for r in radii) + " |",
         "|---|" + "---:|" * len(radii),

@@ -166,17 +166,12 @@ def _density(kind: str, xi, eta, s: MockSettings) -> float:
     r_disk, r_proj = radii_from_offsets_kpc(xi, eta)
     if kind == "star":
         # M31's old stars off the disk belong to the spheroid's light (render._texture)
-        disk = s.star_density_arcmin2 * np.exp(-(r_disk - 5.0) / s.disk_scale_kpc)
-        return disk + foreground_density_total(s)
+        red, young = _m31_star_densities(r_disk, s)
+        return red + young + foreground_density_total(s)
     if kind == "bright_star":
         return s.bright_star_density_arcmin2
     if kind == "young_cluster":
-        ring = np.exp(
-            -0.5 * ((r_disk - s.young_cluster_ring_kpc) / s.young_cluster_ring_width_kpc) ** 2
-        )
-        inner = 0.3 * np.exp(-r_disk / s.disk_scale_kpc)
-        cutoff = np.exp(-np.maximum(r_disk - 20.0, 0.0) / 2.0)
-        return s.young_cluster_density_arcmin2 * (ring + inner) * cutoff
+        return s.young_cluster_density_arcmin2 * _ring_shape(r_disk, s)
     if kind == "globular_cluster":
         return (
             s.globular_cluster_density_arcmin2
@@ -224,6 +219,31 @@ def _cell_rng(s: MockSettings, kind: str, i: int, j: int) -> np.random.Generator
     return np.random.default_rng([s.seed, KINDS[kind], i + _OFF, j + _OFF])
 
 
+#: Shares of M31's resolved stars (brighter than ``star_faint_mag``) at the density's
+#: reference radius of 5 kpc: red giants, and the young populations (blue main
+#: sequence / blue loop, yellow supergiants, red supergiants). Choices of the mock.
+M31_STAR_SHARES = {"red": 0.55, "blue": 0.33, "yellow": 0.09, "rsg": 0.03}
+#: Disk radius (kpc) at which ``star_density_arcmin2`` gives M31's resolved stars.
+STAR_DENSITY_RADIUS_KPC = 5.0
+
+
+def _m31_star_densities(r_disk, s: MockSettings) -> tuple:
+    """(red giants, young stars) per arcmin^2 at disk radius ``r_disk``.
+
+    The red giants follow the exponential disk of the diffuse light; the young
+    stars (blue, yellow and red supergiants) follow the star-forming ring, as the
+    young clusters and the luminous stars of the asterisms do (:func:`_ring_shape`),
+    with ``M31_STAR_SHARES`` of ``star_density_arcmin2`` at ``STAR_DENSITY_RADIUS_KPC``.
+    """
+    r0 = STAR_DENSITY_RADIUS_KPC
+    young_share = 1.0 - M31_STAR_SHARES["red"]
+    red = (
+        s.star_density_arcmin2 * M31_STAR_SHARES["red"] * np.exp(-(r_disk - r0) / s.disk_scale_kpc)
+    )
+    young = s.star_density_arcmin2 * young_share * _ring_shape(r_disk, s) / _ring_shape(r0, s)
+    return red, young
+
+
 def _star_mags(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
     """(g, g - i) of field stars: Milky Way foreground dwarfs and M31 populations."""
     fg_frac = foreground_density_total(s) / max(dens, 1e-9)
@@ -234,12 +254,17 @@ def _star_mags(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
     # Milky Way foreground dwarfs
     g[fg] = _foreground_mags(rng, int(fg.sum()), s)
     gi[fg] = rng.uniform(0.4, 2.8, fg.sum())
-    # M31: 55% red giants, 33% blue main sequence / blue loop, 9% yellow, 3% RSG
-    u_m31 = np.where(fg, 1.0, rng.random(n))
-    red = ~fg & (u_m31 < 0.55)
-    blue = ~fg & (u_m31 >= 0.55) & (u_m31 < 0.88)
-    yellow = ~fg & (u_m31 >= 0.88) & (u_m31 < 0.97)
-    rsg = ~fg & (u_m31 >= 0.97)
+    # M31: red giants on the disk, young stars on the ring (_m31_star_densities), at
+    # each star's own disk radius; the young ones split by M31_STAR_SHARES
+    red_d, young_d = _m31_star_densities(radii_from_offsets_kpc(out["xi"], out["eta"])[0], s)
+    p_red = red_d / np.maximum(red_d + young_d, 1e-12)
+    sh = M31_STAR_SHARES
+    u_young = rng.random(n) * (1.0 - sh["red"])
+    red = ~fg & (rng.random(n) < p_red)
+    young = ~fg & ~red
+    blue = young & (u_young < sh["blue"])
+    yellow = young & (u_young >= sh["blue"]) & (u_young < sh["blue"] + sh["yellow"])
+    rsg = young & (u_young >= sh["blue"] + sh["yellow"])
     g[red] = _lf(rng, red.sum(), 22.3, s.star_faint_mag, 0.35)
     gi[red] = rng.normal(1.55, 0.3, red.sum())
     g[blue] = _lf(rng, blue.sum(), 19.5, s.star_faint_mag, 0.3)

@@ -267,7 +267,11 @@ def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
 
     With ``parts``, returns the (disk, bulge, spheroid) maps instead of their sum; the
     spheroid is the old population's light off the disk plane
-    (:func:`~pandas_clusters.acquire.mock.old_population.spheroid_mu_g`).
+    (:func:`~pandas_clusters.acquire.mock.old_population.spheroid_mu_g`). Its law
+    (Pritchet & van den Bergh 1994) is the whole spheroid, bulge included (one de
+    Vaucouleurs law from 0.2 to 20 kpc), so the spheroid map holds its light beyond
+    the bulge's, never below zero: the bulge and spheroid together are the brighter
+    of the two laws (docs/mock-realism.md, seventh round), plus the satellites.
     """
     ny, nx = shape
     gx = np.linspace(0, nx - 1, max(2, nx // step + 1))
@@ -281,13 +285,19 @@ def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
     mu_bulge = settings.bulge_mu_e_g + 1.0857 * bn * (
         (r_proj / settings.bulge_r_e_kpc) ** (1.0 / settings.bulge_n) - 1.0
     )
-    mu_spheroid = spheroid_mu_g(xi, eta)
     colour = 0.0 if band == "g" else settings.diffuse_g_minus_i
     area = settings.pixel_scale_arcsec**2
-    maps = [
+    disk, bulge, spheroid, with_satellites = (
         10 ** (-0.4 * (mu - colour - settings.zero_point)) * area
-        for mu in (mu_disk, mu_bulge, mu_spheroid)
-    ]
+        for mu in (
+            mu_disk,
+            mu_bulge,
+            spheroid_mu_g(xi, eta, satellites=False),
+            spheroid_mu_g(xi, eta),
+        )
+    )
+    satellites = with_satellites - spheroid
+    maps = [disk, bulge, np.maximum(spheroid - bulge, 0.0) + satellites]
     wy = _linear_weights(ny, gy.size)
     wx = _linear_weights(nx, gx.size)
     out = [wy @ f.reshape(xx.shape) @ wx.T for f in (maps if parts else (sum(maps),))]
