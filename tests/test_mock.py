@@ -261,3 +261,34 @@ def test_unknown_field_and_band():
 def test_unknown_mock_key():
     with pytest.raises(ValueError, match="mock.ccd_nxx: unknown key"):
         MockSettings.from_config({"ccd_nxx": 10})
+
+
+def test_unresolved_stars_are_the_same_in_both_bands():
+    # the texture of the unresolved stars is drawn from one set of stars: with one
+    # generator state, the i texture is the g texture times the diffuse light's flux ratio
+    from scipy.ndimage import median_filter
+
+    from pandas_clusters.acquire.mock.render import _field_objects, _texture, render_ccd
+
+    s = DEMO
+    scale = 10 ** (0.4 * s.diffuse_g_minus_i)
+    light = (
+        np.random.default_rng(1).uniform(0.5, 2.0, (3, 120, 120))
+        * np.array([80, 8, 1.0])[:, None, None]
+    )
+    delta = np.zeros((3, 3))
+    delta[1, 1] = 1.0
+    tex_g = _texture(s, *light, "g", delta, np.random.default_rng(4))
+    tex_i = _texture(s, *(light * scale), "i", delta, np.random.default_rng(4))
+    np.testing.assert_allclose(tex_i, scale * tex_g, rtol=1e-9, atol=1e-9)
+    assert np.std(tex_g) > 0
+    # in the rendered stacks (no objects: sky, M31's light, noise): the small-scale
+    # residuals of g and i correlate on a bulge field, as the same stars make both
+    field = 248
+    empty = _field_objects(s, field).iloc[:0]
+    cut = (slice(500, 900), slice(300, 700))
+    images = [render_ccd(s, field, band, 0, objects=empty)[0][cut].astype(float) for band in "gi"]
+    ok = np.isfinite(images[0]) & np.isfinite(images[1])
+    res = [np.where(ok, a, np.nanmedian(a)) for a in images]
+    res = [a - median_filter(a, 9) for a in res]
+    assert np.corrcoef(res[0][ok], res[1][ok])[0, 1] > 0.5

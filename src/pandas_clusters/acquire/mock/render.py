@@ -400,29 +400,34 @@ def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng):
     (:func:`~pandas_clusters.acquire.mock.old_population.star_bins`): its red giants
     and horizontal branch, which the stacks resolve off the disk. The field is
     blurred by the PSF like every source of light.
+
+    The stars are the same in every band: the field is drawn in g units (the maps
+    divided by the diffuse light's i / g flux ratio) and scaled back, so that one
+    ``rng`` state gives each band's texture from the same stars (the caller passes
+    the g band's generator for both; the stacks' WCS differ by under a pixel).
     """
     m = settings.unresolved_fluctuation_mag
     if not np.isfinite(m):
         return None
     colour = 0.0 if band == "g" else settings.diffuse_g_minus_i
+    scale = 10 ** (0.4 * colour)  # this band's flux per g flux of the diffuse light
     zp = settings.zero_point
-    f, w, rest = giant_bins(GIANT_TIP_G - colour - zp, m - colour - zp)
-    f_old, w_old, rest_old = star_bins(M31.distance_modulus - colour - zp)
+    f, w, rest = giant_bins(GIANT_TIP_G - zp, m - zp)
+    f_old, w_old, rest_old = star_bins(M31.distance_modulus - zp)
     # the disk's stars brighter than star_faint_mag are drawn as resolved stars: its
     # unresolved light fluctuates with the stars below that limit (same LF)
-    m_res = settings.star_faint_mag - colour - zp
-    lf = (GIANT_LF_SLOPE, m_res, np.inf)
-    f_bar = min(10 ** (-0.4 * (m - colour - zp)), _lf_moment(*lf, 2) / _lf_moment(*lf, 1))
-    d = np.maximum(disk, 0.0)
-    b = np.maximum(bulge, 0.0)
-    sph = np.maximum(spheroid, 0.0)
+    lf = (GIANT_LF_SLOPE, settings.star_faint_mag - zp, np.inf)
+    f_bar = min(10 ** (-0.4 * (m - zp)), _lf_moment(*lf, 2) / _lf_moment(*lf, 1))
+    d = np.maximum(disk, 0.0) / scale
+    b = np.maximum(bulge, 0.0) / scale
+    sph = np.maximum(spheroid, 0.0) / scale
     field = rng.standard_normal(d.shape) * np.sqrt(d * f_bar + b * rest + sph * rest_old)
     field += _giant_counts(sph.ravel(), f_old, w_old, rng).reshape(sph.shape)
     # pixels where the bulge is under BULGE_GIANTS_MIN of the light: no discrete giants
-    on = b > BULGE_GIANTS_MIN * (b + d + _sky_adu(settings, band))
+    on = b > BULGE_GIANTS_MIN * (b + d + _sky_adu(settings, "g"))
     if on.any():
         field[on] += _giant_counts(b[on], f, w, rng)
-    return fftconvolve(field, psf, mode="same")
+    return fftconvolve(field * scale, psf, mode="same")
 
 
 def _giant_counts(light, f, w, rng) -> np.ndarray:
@@ -736,7 +741,8 @@ def render_ccd(
 
     disk, bulge, spheroid = _diffuse(settings, w, shape, band, parts=True)
     img = disk + bulge + spheroid
-    rng_tex = settings.field_rng(field_id, band, 200 + ccd)
+    # the unresolved stars are the same in both bands: one generator (the g band's)
+    rng_tex = settings.field_rng(field_id, BANDS[0], 200 + ccd)
     texture = _texture(settings, disk, bulge, spheroid, band, psf, rng_tex)
     img += sky
     if len(objects):
