@@ -164,6 +164,22 @@ def test_evaluate_and_summarize(trained, tmp_path):
     assert pd.read_csv(tmp_path / "grid.tsv", sep="\t").shape[0] == 2
     assert (tmp_path / "grid.png").read_bytes()[:8] == PNG_MAGIC
 
+    # a grid of one point where a seed called no test source a cluster: its purity is
+    # undefined (None in the JSON), and the table and figure still come out
+    undefined = dict(summary, mag_limit=20.0, model="resnet34")
+    undefined["mean"] = dict(summary["mean"], precision=None)
+    undefined["std"] = dict(summary["std"], precision=None)
+    (tmp_path / "undefined.json").write_text(json.dumps(undefined))
+    table = summarize(
+        [tmp_path / "undefined.json"],
+        tsv_path=tmp_path / "grid.tsv",
+        markdown_path=tmp_path / "grid.md",
+        plot_path=tmp_path / "grid.png",
+    )
+    assert len(table) == 1
+    assert "| resnet34 | 20 | 2 |" in (tmp_path / "grid.md").read_text()
+    assert (tmp_path / "grid.png").read_bytes()[:8] == PNG_MAGIC
+
 
 def test_evaluate_rejects_mixed_weights(trained, tmp_path):
     ts, weights = trained

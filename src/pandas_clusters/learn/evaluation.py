@@ -597,7 +597,9 @@ def _mean_pm_std(r: Mapping[str, Any], k: str) -> str:
     m, s = r[f"{k}_mean"], r[f"{k}_std"]
     if m is None or not np.isfinite(m):
         return "n/a"
-    return f"{m:.3f} ± {s:.3f}" if r["n_seeds"] > 1 else f"{m:.3f}"
+    if r["n_seeds"] > 1 and s is not None and np.isfinite(s):
+        return f"{m:.3f} ± {s:.3f}"
+    return f"{m:.3f}"
 
 
 def _markdown_table(table: pd.DataFrame) -> str:
@@ -631,10 +633,12 @@ def _plot_grid(path: str | os.PathLike, table: pd.DataFrame) -> None:
         axes, ("precision", "recall", "f1"), ("purity (precision)", "recall", "F1"), strict=True
     ):
         for model, sub in table.groupby("model", sort=True):
+            # a metric undefined on the test split (no source called a cluster: no
+            # purity) is None in the summaries; matplotlib takes NaN, not None
             ax.errorbar(
                 sub["mag_limit"],
-                sub[f"{k}_mean"],
-                yerr=sub[f"{k}_std"],
+                pd.to_numeric(sub[f"{k}_mean"], errors="coerce"),
+                yerr=pd.to_numeric(sub[f"{k}_std"], errors="coerce"),
                 marker="o",
                 capsize=3,
                 label=model,
