@@ -28,6 +28,7 @@ from pandas_clusters.learn.training import (
     class_weights,
     epoch_negative_fraction,
     train,
+    validate,
 )
 
 torch.set_num_threads(1)
@@ -116,6 +117,91 @@ def test_one_epoch_cpu_smoke(trainset, tmp_path):
     assert resolved["trainset"]["n_train"] == 36
     assert resolved["class_weights"] is not None  # class_balance "weighted"
     assert not out["checkpoint_path"].exists()  # deleted after a completed run
+
+
+@pytest.mark.parametrize(
+    ("monitor", "epochs_run", "best_epoch"),
+    [("val_average_precision", 6, 6), ("val_loss", 3, 1)],
+)
+def test_early_stopping_follows_the_monitored_statistic(
+    trainset, tmp_path, monkeypatch, monitor, epochs_run, best_epoch
+):
+    # the demo's case: the class-weighted validation loss rises while the ranking of the
+    # validation sources (average precision) improves; only the loss stops the training
+    import pandas_clusters.learn.training as training
+
+    epoch = iter(range(100))
+
+    def scripted(*args, **kwargs):
+        k = next(epoch)
+        return {
+            "val_loss": 0.3 + 0.1 * k,
+            "val_accuracy": 0.9,
+            "val_f1": 0.5,
+            "val_average_precision": 0.4 + 0.05 * k,
+        }
+
+    monkeypatch.setattr(training, "validate", scripted)
+    out = outputs(tmp_path)
+    result = train(
+        trainset,
+        settings=settings(max_epochs=6, patience=2, monitor=monitor),
+        progress=False,
+        **out,
+    )
+    assert result.epochs_run == epochs_run
+    assert result.best_epoch == best_epoch
+    assert result.monitor == monitor
+    hist = pd.read_csv(out["history_path"])
+    assert list(hist["is_best"]).index(True) == 0
+    assert hist["is_best"].sum() == (6 if monitor == "val_average_precision" else 1)
+    assert result.best_val_loss == pytest.approx(0.3 + 0.1 * (best_epoch - 1))
+    expected = (
+        0.4 + 0.05 * (best_epoch - 1)
+        if monitor == "val_average_precision"
+        else result.best_val_loss
+    )
+    assert result.best_value == pytest.approx(expected)
+    assert json.loads(out["settings_path"].read_text())["result"]["monitor"] == monitor
+
+
+def test_validation_average_precision():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(1, 2))
+    with torch.no_grad():  # logit difference = the pixel: the ranking follows x
+        model[1].weight.copy_(torch.tensor([[0.0], [1.0]]))
+        model[1].bias.zero_()
+    crit = torch.nn.CrossEntropyLoss()
+    cpu = torch.device("cpu")
+    x = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5]).reshape(5, 1, 1, 1)
+    perfect = validate(model, x, torch.tensor([0, 0, 0, 1, 1]), crit, device=cpu, batch_size=2)
+    assert perfect["val_average_precision"] == pytest.approx(1.0)
+    # positives ranked 1st and 4th: precision 1 at recall 1/2, 2/4 at recall 1
+    mixed = validate(model, x, torch.tensor([0, 1, 0, 0, 1]), crit, device=cpu, batch_size=2)
+    assert mixed["val_average_precision"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 4)
+    none = validate(model, x, torch.zeros(5, dtype=torch.long), crit, device=cpu, batch_size=2)
+    assert np.isnan(none["val_average_precision"])
+
+
+def test_validation_without_positives_fails_for_the_average_precision(tmp_path):
+    path = write_toy_trainset(tmp_path / "ts.parquet")
+    table = pq.read_table(path)
+    df = table.to_pandas()
+    keep = ~((df["split"] == "validation") & (df["label"] == 1))
+    meta = {"bands": ["g", "i"], "size": 16, "mag_limit": 21.0, "class_balance": "weighted"}
+    path = write_parquet(
+        table.filter(pa.array(keep.to_numpy())), tmp_path / "nopos.parquet", metadata=meta
+    )
+    with pytest.raises(
+        ValueError, match=r"nopos.parquet.*no positives.*training.monitor: val_loss"
+    ):
+        train(path, settings=settings(), progress=False, **outputs(tmp_path))
+    result = train(path, settings=settings(monitor="val_loss"), progress=False, **outputs(tmp_path))
+    assert result.epochs_run == 1
+
+
+def test_unknown_monitor_is_refused():
+    with pytest.raises(ValueError, match="training.monitor: .val_accuracy. is not one of"):
+        settings(monitor="val_accuracy")
 
 
 def test_no_positives_in_train_fails(tmp_path):

@@ -187,6 +187,7 @@ _LOOP_KEYS = (
     "batch_size",
     "learning_rate",
     "weight_decay",
+    "monitor",
     "patience",
     "min_delta",
     "augment",
