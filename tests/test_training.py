@@ -204,6 +204,27 @@ def test_unknown_monitor_is_refused():
         settings(monitor="val_accuracy")
 
 
+def test_validation_loss_is_the_weighted_mean_over_the_split():
+    # with class weights, each batch's loss is ITS weighted mean; the split's loss must
+    # weigh the batches by their summed weights, or it depends on the batch size and on
+    # which batch a (heavily weighted) cluster falls in
+    from pandas_clusters.learn.models import build_model
+    from pandas_clusters.learn.normalize import normalize_stamps
+
+    torch.manual_seed(3)
+    labels = (np.arange(40) % 7 == 0).astype(np.int64)
+    x = torch.from_numpy(normalize_stamps(synthetic_stamps(labels, size=16, seed=1)))
+    y = torch.from_numpy(labels)
+    model = build_model("resnet18", in_channels=2).eval()
+    crit = torch.nn.CrossEntropyLoss(weight=torch.tensor([0.6, 4.0]))
+    cpu = torch.device("cpu")
+    with torch.inference_mode():
+        whole = float(crit(model(x), y))
+    for batch_size in (3, 8, 512):
+        got = validate(model, x, y, crit, device=cpu, batch_size=batch_size)["val_loss"]
+        assert got == pytest.approx(whole, rel=1e-4)  # float32 rounding of the convolutions
+
+
 def test_no_positives_in_train_fails(tmp_path):
     path = write_toy_trainset(tmp_path / "neg.parquet", positives=False)
     with pytest.raises(ValueError, match="no positives"):

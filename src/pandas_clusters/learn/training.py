@@ -495,6 +495,7 @@ def train_one_epoch(
     model.train()
     channels_last = device.type == "cuda"
     total_loss = torch.zeros((), device=device)
+    total_weight = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     n = 0
     for xb, yb in tqdm(batches, desc=description, leave=False, disable=_disable(progress)):
@@ -506,10 +507,25 @@ def train_one_epoch(
         loss = criterion(logits.float(), yb)
         loss.backward()
         optimizer.step()
-        total_loss += loss.detach() * len(yb)
+        # the batch's loss is its weighted mean: weighted by the batch's summed weight, the
+        # epoch's loss is the weighted mean over all its samples
+        weight = _sample_weight_sum(criterion, yb)
+        total_loss += loss.detach() * weight
+        total_weight += weight
         correct += (logits.detach().argmax(1) == yb).sum()
         n += len(yb)
-    return {"train_loss": float(total_loss) / n, "train_accuracy": float(correct) / n}
+    return {
+        "train_loss": float(total_loss / total_weight),
+        "train_accuracy": float(correct) / n,
+    }
+
+
+def _sample_weight_sum(criterion: nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """Summed class weight of the samples ``y`` under ``criterion`` (their number if unweighted)."""
+    weight = getattr(criterion, "weight", None)
+    if weight is None:
+        return torch.tensor(float(len(y)), device=y.device)
+    return weight[y].sum()
 
 
 def validate(
@@ -524,10 +540,13 @@ def validate(
     """Loss, accuracy, F1 (at probability 0.5) and average precision on normalised stamps
     ``x`` with labels ``y``; the average precision is NaN when ``y`` has no positive.
 
-    ``x`` and ``y`` may live on the CPU or already on ``device``.
+    The loss is ``criterion``'s over the whole split (with class weights, their
+    weighted mean over every sample), whatever ``batch_size``. ``x`` and ``y`` may live
+    on the CPU or already on ``device``.
     """
     model.eval()
     total = 0.0
+    total_weight = 0.0
     pred, prob = [], []
     with torch.inference_mode():
         for start in range(0, len(y), batch_size):
@@ -537,7 +556,9 @@ def validate(
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with _autocast(device):
                 logits = model(xb)
-            total += float(criterion(logits.float(), yb)) * len(yb)
+            weight = _sample_weight_sum(criterion, yb)
+            total += float(criterion(logits.float(), yb) * weight)
+            total_weight += float(weight)
             pred.append(logits.argmax(1).cpu())
             prob.append(torch.softmax(logits.float(), 1)[:, 1].cpu())
     p = torch.cat(pred).numpy() if pred else np.empty(0, np.int64)
@@ -547,9 +568,8 @@ def validate(
     fp = int(((p == 1) & (yt == 0)).sum())
     fn = int(((p == 0) & (yt == 1)).sum())
     f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    n = max(len(yt), 1)
     return {
-        "val_loss": total / n,
+        "val_loss": total / total_weight if total_weight else 0.0,
         "val_accuracy": float((p == yt).mean()) if len(yt) else 0.0,
         "val_f1": f1,
         "val_average_precision": ap,
