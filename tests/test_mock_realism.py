@@ -151,6 +151,35 @@ def test_compare_applies_the_targets():
     assert comp.loc[("0-15", "frac_bright"), "pass"]
 
 
+def test_real_median_interval_and_the_misses_the_sample_explains():
+    blobs = np.arange(30.0, 50.0, 2.0)  # 10 real cutouts, median 39
+    real = pd.DataFrame(
+        {"cls": ["cluster"] * 10, "rbin": ["15-30"] * 10, **{s: [1.0] * 10 for s in R.STATISTICS}}
+    )
+    real["blobs"] = blobs
+    near, far = real.copy(), real.copy()
+    near["blobs"], far["blobs"] = 33.0, 20.0  # both miss 39 by more than 15%
+
+    def row(mock):
+        return (
+            R.compare_statistics(real, mock, seed=4)
+            .set_index(["rbin", "statistic"])
+            .loc[("15-30", "blobs")]
+        )
+
+    r_near, r_far = row(near), row(far)
+    assert r_near["real_lo"] < 39.0 < r_near["real_hi"]
+    assert 30.0 <= r_near["real_lo"] and r_near["real_hi"] <= 48.0
+    assert not r_near["pass"] and r_near["within_spread"]  # 33 meets 15% of a median of 38.8
+    assert not r_far["pass"] and not r_far["within_spread"]
+    # a constant sample has no spread; the interval is seeded
+    const = row(near.assign(blobs=39.0))
+    assert const["pass"] and const["within_spread"]
+    flat = R.compare_statistics(real, near, seed=4).set_index(["rbin", "statistic"])
+    assert flat.loc[("15-30", "noise_corr"), ["real_lo", "real_hi"]].tolist() == [1.0, 1.0]
+    assert R.compare_statistics(real, near, seed=4).equals(R.compare_statistics(real, near, seed=4))
+
+
 def test_mock_cutout_is_deterministic_and_has_its_central_object():
     s = MockSettings.demo()
     pool = R._central_pool(s)
