@@ -190,3 +190,29 @@ def test_spheroid_map_is_its_light_beyond_the_bulge(r_minor_kpc):
         assert float(spheroid[50, 50]) < tiny
     if r_minor_kpc >= 40.0:  # the bulge is negligible there: the whole law
         assert float(spheroid[50, 50]) == pytest.approx(float(law), rel=0.02)
+
+
+def test_globular_cluster_half_light_radii_grow_outwards():
+    # van den Bergh (2011): r_h ~ R_gc^(2/3); inside the GC system's median radius the
+    # mock keeps its median of 2.5 pc
+    from pandas_clusters.acquire.mock.population import (
+        GC_RH_MEDIAN_PC,
+        GC_RH_REFERENCE_KPC,
+        GC_RH_SLOPE,
+        catalogue_truth,
+    )
+    from pandas_clusters.core.geometry import projected_radius_kpc
+
+    truth = catalogue_truth(MockSettings.from_config({}), kinds=("globular_cluster",))
+    gc = truth.loc[truth["kind"] == "globular_cluster"]
+    r = projected_radius_kpc(gc["ra"].to_numpy(), gc["dec"].to_numpy())
+    rh = gc["r_h_pc"].to_numpy()
+    inner = rh[r < GC_RH_REFERENCE_KPC]
+    assert np.median(inner) == pytest.approx(GC_RH_MEDIAN_PC, rel=0.1)
+    assert inner.max() <= 6.0
+    outer = r >= 15.0
+    assert outer.sum() >= 30
+    # divided by the growth, the outer radii are drawn as the inner ones
+    scaled = rh[outer] / (r[outer] / GC_RH_REFERENCE_KPC) ** GC_RH_SLOPE
+    assert np.median(scaled) == pytest.approx(GC_RH_MEDIAN_PC, rel=0.15)
+    assert np.median(rh[outer]) > 1.6 * np.median(inner)

@@ -471,7 +471,13 @@ def _kept_sections(path) -> list[str]:
 def _old_population_lines() -> list[str]:
     """Report lines: the old population's luminosity function and the spheroid's profile."""
     from pandas_clusters.acquire.mock import old_population as op
-    from pandas_clusters.acquire.mock.population import GC_REMOTE_RPROJ_KPC, GC_REMOTE_TIDAL_PC
+    from pandas_clusters.acquire.mock.population import (
+        GC_REMOTE_RPROJ_KPC,
+        GC_REMOTE_TIDAL_PC,
+        GC_RH_MEDIAN_PC,
+        GC_RH_REFERENCE_KPC,
+        GC_RH_SLOPE,
+    )
     from pandas_clusters.acquire.mock.render import GIANT_LF_SPAN_MAG, GIANT_TIP_G, giant_bins
     from pandas_clusters.core.geometry import M31
 
@@ -549,6 +555,13 @@ def _old_population_lines() -> list[str]:
         f"{GC_REMOTE_TIDAL_PC[0]:g}-{GC_REMOTE_TIDAL_PC[1]:g} pc,",
         "the photometric tidal radii Tanvir et al. (2012, MNRAS 422, 162; abstract) find for",
         "the classical globular clusters at 13-100 kpc on deep HST images.",
+        "Their half-light radii grow outwards: a median of "
+        f"{GC_RH_MEDIAN_PC:g} pc inside Rproj = {GC_RH_REFERENCE_KPC:g} kpc (the",
+        "median radius of the mock's GC system), times (Rproj / "
+        f"{GC_RH_REFERENCE_KPC:g} kpc)^{GC_RH_SLOPE:.2f} beyond it, the growth with",
+        "galactocentric distance van den Bergh (2011, arXiv:1108.0708; abstract) finds for",
+        "the Galaxy's globular clusters, whose half-light radii are distributed as M31's",
+        "(van den Bergh 2010, arXiv:1007.5077; abstract).",
         "",
         "Not at hand: a metal-rich isochrone. The bulge keeps the mock's power law (its red",
         "giants from g = 22.3, normalised to `unresolved_fluctuation_mag`), and the spheroid",

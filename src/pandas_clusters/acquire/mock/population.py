@@ -306,6 +306,20 @@ GC_REMOTE_RPROJ_KPC = 13.0
 GC_REMOTE_TIDAL_PC = (50.0, 100.0)
 GC_KING_C = (1.2, 2.0)
 
+#: van den Bergh (2011, arXiv:1108.0708, abstract): the half-light radii of the Galaxy's
+#: globular clusters grow with galactocentric distance as R_gc^(2/3); van den Bergh
+#: (2010, arXiv:1007.5077, abstract) finds those of M31 and of the Galaxy to have
+#: indistinguishable distributions. The mock's old clusters draw r_h around a median of
+#: ``GC_RH_MEDIAN_PC`` (log-normal, clipped to ``GC_RH_RANGE_PC``) inside
+#: ``GC_RH_REFERENCE_KPC``, the median projected radius of the mock's own GC system
+#: (5.74 kpc, measured: ``catalogue_truth`` on config/config.yaml), and that draw times
+#: (Rproj / GC_RH_REFERENCE_KPC)^(2/3) beyond it: 4.8 pc at 15 kpc, 7.6 pc at 30 kpc,
+#: 12 pc at 60 kpc (the Galaxy's outer-halo Palomar clusters have 10-25 pc).
+GC_RH_MEDIAN_PC = 2.5
+GC_RH_RANGE_PC = (1.0, 6.0)
+GC_RH_REFERENCE_KPC = 5.74
+GC_RH_SLOPE = 2.0 / 3.0
+
 
 def _king_c_for_tidal_radius(rt_over_rh) -> np.ndarray:
     """King concentration whose tidal radius is ``rt_over_rh`` half-light radii (clipped)."""
@@ -319,9 +333,10 @@ def _globular_cluster_props(rng, n: int, dens: float, s: MockSettings, out: dict
     # GC luminosity function: V turnover ~17.7 (RBC v5 class 1, docs/mock-calibration.md)
     g = np.clip(rng.normal(18.1, 1.2, n), 14.5, 22.0)
     gi = rng.normal(1.05, 0.12, n)
-    r_h = np.clip(np.exp(rng.normal(np.log(2.5), 0.35, n)), 1.0, 6.0)
+    r_h = np.clip(np.exp(rng.normal(np.log(GC_RH_MEDIAN_PC), 0.35, n)), *GC_RH_RANGE_PC)
     u = rng.random(n)
     _, r_proj = radii_from_offsets_kpc(out["xi"], out["eta"])
+    r_h = r_h * np.maximum(np.asarray(r_proj) / GC_RH_REFERENCE_KPC, 1.0) ** GC_RH_SLOPE
     lo, hi = GC_KING_C
     rt_lo, rt_hi = GC_REMOTE_TIDAL_PC
     remote = _king_c_for_tidal_radius((rt_lo + (rt_hi - rt_lo) * u) / r_h)
