@@ -7,6 +7,7 @@ cutouts needs ``../shared/reference`` and skips cleanly without it.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
@@ -360,3 +361,54 @@ def test_sim_to_real_training_cutouts_and_report(tmp_path):
     assert text.startswith("# realism\n\ntable\n")
     assert text.count("## Sim-to-real check") == 1
     assert "| 0.750 |" in text and "| 0.250 |" not in text
+    runs = {
+        **result,
+        "trainings": 3,
+        "seed": 7,
+        "auc_real_runs": [0.7, 0.8, 0.9],
+        "auc_real": 0.8,
+        "auc_real_std": 0.1,
+    }
+    S.update_realism_doc(doc, runs)
+    text = doc.read_text()
+    assert "3 trainings (seeds 7 + 0..2)" in text
+    assert "| 0.800 +- 0.100 (0.700, 0.800, 0.900) |" in text
+
+
+def test_sim_to_real_averages_several_trainings(tmp_path, monkeypatch):
+    from pandas_clusters.report import sim_to_real as S
+
+    n = 10
+    monkeypatch.setattr(
+        S,
+        "mock_training_cutouts",
+        lambda settings, *, n_per_class, seed: (
+            np.zeros((n, 128, 128), np.uint8),
+            np.arange(n) % 2,
+            pd.DataFrame({"kind": ["galaxy"] * n}),
+        ),
+    )
+    monkeypatch.setattr(
+        S, "_real_test_set", lambda ref: (np.zeros((4, 64, 64), np.float32), np.array([0, 1, 0, 1]))
+    )
+    seeds = []
+
+    def fake_train(x, y, tests, *, seed, epochs):
+        seeds.append(seed)
+        return {"mock_holdout": 0.9, "real_rbc": {11: 0.7, 12: 0.8, 13: 0.9}[seed]}
+
+    monkeypatch.setattr(S, "train_and_score", fake_train)
+    out = tmp_path / "s2r.json"
+    result = S.write_sim_to_real(
+        None, tmp_path, out, n_per_class=5, seed=11, epochs=1, command="c", trainings=3
+    )
+    assert seeds == [11, 12, 13]
+    assert result["auc_real_runs"] == [0.7, 0.8, 0.9]
+    assert result["auc_real"] == pytest.approx(0.8)
+    assert result["auc_real_std"] == pytest.approx(0.1)
+    assert result["auc_mock_holdout_std"] == 0.0
+    assert json.loads(out.read_text())["trainings"] == 3
+    with pytest.raises(ValueError, match="trainings must be >= 1"):
+        S.write_sim_to_real(
+            None, tmp_path, out, n_per_class=5, seed=1, epochs=1, command="c", trainings=0
+        )

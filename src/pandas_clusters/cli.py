@@ -92,6 +92,7 @@ def _cmd_mock_sim_to_real(cfg, args):
     argv = ["pandas-clusters", "--config", args.config, "mock-sim-to-real"]
     argv += ["--reference", args.reference, "--out", args.out]
     argv += ["--per-class", str(args.per_class), "--epochs", str(args.epochs)]
+    argv += ["--trainings", str(args.trainings)]
     result = write_sim_to_real(
         _mock_settings(cfg),
         args.reference,
@@ -100,6 +101,7 @@ def _cmd_mock_sim_to_real(cfg, args):
         seed=cfg["seed"],
         epochs=args.epochs,
         command=" ".join(argv),
+        trainings=args.trainings,
     )
     if args.realism_doc:
         update_realism_doc(args.realism_doc, result)
@@ -330,6 +332,12 @@ def _add_mock_realism_commands(sub) -> None:
     p.add_argument("--out", default="docs/mock-sim-to-real.json")
     p.add_argument("--per-class", type=int, default=1000, help="mock cutouts per class")
     p.add_argument("--epochs", type=int, default=8)
+    p.add_argument(
+        "--trainings",
+        type=int,
+        default=3,
+        help="networks trained (seeds seed, seed+1, ...); the AUCs' mean and spread",
+    )
     p.add_argument(
         "--realism-doc",
         default="docs/mock-realism.md",
