@@ -353,6 +353,7 @@ def _central_pool(settings, *, seed: int = 0) -> pd.DataFrame:
     if gal.size > GALAXY_POOL:
         gal = np.sort(rng.choice(gal, GALAXY_POOL, replace=False))
     keep = np.flatnonzero(~is_gal)
+    pool["rbin"] = radius_bin(projected_radius_kpc(pool["ra"].to_numpy(), pool["dec"].to_numpy()))
     pool["g_ps1"] = np.nan
     galaxies = pool.iloc[gal]
     pool.loc[pool.index[gal], "g_ps1"] = galaxies["gmag"].to_numpy() + psf_magnitude_offsets(
@@ -361,12 +362,26 @@ def _central_pool(settings, *, seed: int = 0) -> pd.DataFrame:
     return pool.iloc[np.sort(np.concatenate([keep, gal]))].reset_index(drop=True)
 
 
+#: Fewest mock clusters of a radius bin to pick a central cluster among (else any bin's).
+MIN_BIN_CLUSTERS = 8
+
+
 def _pick_central(
-    pool: pd.DataFrame, cls: str, rng, *, gmag: float = np.nan, g_ps1: float = np.nan
+    pool: pd.DataFrame,
+    cls: str,
+    rng,
+    *,
+    gmag: float = np.nan,
+    g_ps1: float = np.nan,
+    rbin: str | None = None,
 ) -> pd.Series:
     """A mock object of the class: among the 8 nearest in magnitude, one at random.
 
-    Clusters are matched in total g (``gmag``: the RBC's V + ``GC_G_MINUS_V``).
+    Clusters are taken from the mock clusters of the real one's radius bin ``rbin``
+    (``pool["rbin"]``; all bins where it holds fewer than :data:`MIN_BIN_CLUSTERS`): the
+    mock's clusters change with radius (half-light and tidal radii), and a mock
+    cluster of the inner disk laid at 40 kpc would hide that. Clusters are matched in
+    total g (``gmag``: the RBC's V + ``GC_G_MINUS_V``).
     Galaxies are matched in PS1-like PSF g where the real one has Wang+ 2023's
     ``g_ps1``; otherwise the real galaxy is not in that table, so the candidates
     are the mock galaxies fainter than its ``PS1_G_LIMIT`` in PSF g, matched in
@@ -374,6 +389,9 @@ def _pick_central(
     magnitude, any candidate.
     """
     cand = pool.loc[pool["kind"].isin(MOCK_KINDS[cls])]
+    if cls == "cluster" and rbin is not None and "rbin" in cand:
+        same = cand.loc[cand["rbin"] == rbin]
+        cand = same if len(same) >= MIN_BIN_CLUSTERS else cand
     col, mag = "gmag", gmag
     if cls == "galaxy":
         cand = cand.loc[cand["g_ps1"].notna()]
@@ -448,7 +466,9 @@ def mock_cutouts(settings, real: pd.DataFrame, *, seed: int) -> tuple[pd.DataFra
         if r.cls == "galaxy":
             central = _pick_central(pool, r.cls, rng, gmag=g_total[k], g_ps1=g_ps1[k])
         else:
-            central = _pick_central(pool, r.cls, rng, gmag=vmag[k] + GC_G_MINUS_V)
+            central = _pick_central(
+                pool, r.cls, rng, gmag=vmag[k] + GC_G_MINUS_V, rbin=str(radius_bin(r.rproj_kpc))
+            )
         images.append(mock_cutout(settings, r.ra, r.dec, central, key=k))
         rows.append(
             {
