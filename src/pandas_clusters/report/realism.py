@@ -229,6 +229,12 @@ GALAXY_POOL = 1500
 #: galaxies that have both, as the mock galaxies' PSF offsets, 0.96 mag): the magnitudes of
 #: the real galaxies that Wang+ 2023 table 8 (Gaia-selected) lacks.
 PEACOCK_TABLE = "peacock2010-m31gc/peacock2010_m31_gc.fits"
+#: Caldwell & Romanowsky 2016 (J/ApJ/824/42) table 1, an AAS machine-readable table: the log
+#: mass of M31's old clusters, the PAndAS halo clusters of Huxor+ 2014 among them (most of the
+#: real clusters beyond 30 kpc, which the RBC v5 lists without V).
+CR16_TABLE = "caldwell-romanowsky2016-auriga/CR16_table1.txt"
+#: Match radius (arcsec) for CR16's positions (RA to 0.1 s of time, Dec to 1").
+CR16_MATCH_ARCSEC = 3.0
 
 
 def read_rbc_vmag(path: str | Path) -> pd.DataFrame:
@@ -244,6 +250,80 @@ def read_rbc_vmag(path: str | Path) -> pd.DataFrame:
         if parts[6].strip():
             rows.append((15.0 * float(parts[0]), float(parts[3]), float(parts[6]) / 10.0))
     return pd.DataFrame(rows, columns=["ra", "dec", "vmag"])
+
+
+def read_cr16_logm(path: str | Path) -> pd.DataFrame:
+    """RA, Dec (deg) and log mass (solar masses) of CR16's old clusters that have one."""
+    from astropy.table import Table
+
+    try:
+        t = Table.read(path, format="ascii.mrt")
+    except Exception as err:
+        msg = f"{path}: not readable as an AAS machine-readable table ({err})"
+        raise ValueError(msg) from err
+    need = {"RAh", "RAm", "RAs", "DEd", "DEm", "DEs", "LogM"}
+    missing = need - set(t.colnames)
+    if missing:
+        msg = f"{path}: columns {sorted(missing)} missing (Caldwell & Romanowsky 2016 table 1)"
+        raise ValueError(msg)
+    logm = np.ma.filled(np.ma.asarray(t["LogM"], dtype=np.float64), np.nan)
+
+    def col(name):
+        return np.asarray(np.ma.filled(np.ma.asarray(t[name], dtype=np.float64), np.nan))
+
+    # the table's declinations are all north (its byte-by-byte header has no sign column)
+    df = pd.DataFrame(
+        {
+            "ra": 15.0 * (col("RAh") + col("RAm") / 60.0 + col("RAs") / 3600.0),
+            "dec": col("DEd") + col("DEm") / 60.0 + col("DEs") / 3600.0,
+            "logm": logm,
+        }
+    )
+    return df.loc[np.isfinite(df["logm"])].reset_index(drop=True)
+
+
+def mass_magnitude_zero_point(
+    rbc: pd.DataFrame, masses: pd.DataFrame, *, radius_arcsec: float = CR16_MATCH_ARCSEC
+) -> tuple[float, int]:
+    """``V + 2.5 log M`` of the clusters with both an RBC V and a CR16 mass: (median, count).
+
+    CR16's masses come from photometry; ``V = zp - 2.5 log M`` gives a V to the
+    clusters the RBC lists without one. Measured on the catalogues, not on the cutouts.
+    """
+    logm = match_magnitude(rbc, masses, "logm", radius_arcsec=radius_arcsec)
+    ok = np.isfinite(logm) & np.isfinite(rbc["vmag"].to_numpy())
+    if not ok.any():
+        msg = "no cluster has both an RBC V and a CR16 mass: no zero point for V from mass"
+        raise ValueError(msg)
+    return float(np.median(rbc["vmag"].to_numpy()[ok] + 2.5 * logm[ok])), int(ok.sum())
+
+
+def cluster_vmag(real: pd.DataFrame, reference: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """V of each real cutout's cluster and its source (``'rbc'``, ``'cr16'`` or ``''``).
+
+    The RBC v5 V where it has one; else CR16's log mass as
+    ``V = zp - 2.5 log M`` (:func:`mass_magnitude_zero_point`); NaN for galaxies and
+    for clusters in neither (the satellites' clusters, mostly).
+    """
+    ref = Path(reference)
+    vmag = np.full(len(real), np.nan)
+    source = np.full(len(real), "", dtype=object)
+    rbc_path, cr16_path = ref / RBC_SUPPLEMENT, ref / CR16_TABLE
+    if rbc_path.is_file():
+        rbc = read_rbc_vmag(rbc_path)
+        vmag = match_magnitude(real, rbc, "vmag")
+        source[np.isfinite(vmag)] = "rbc"
+        if cr16_path.is_file():
+            masses = read_cr16_logm(cr16_path)
+            zp, _ = mass_magnitude_zero_point(rbc, masses)
+            from_mass = zp - 2.5 * match_magnitude(
+                real, masses, "logm", radius_arcsec=CR16_MATCH_ARCSEC
+            )
+            fill = ~np.isfinite(vmag) & np.isfinite(from_mass)
+            vmag[fill], source[fill] = from_mass[fill], "cr16"
+    is_cluster = (real["cls"] == "cluster").to_numpy()
+    vmag[~is_cluster], source[~is_cluster] = np.nan, ""
+    return vmag, source
 
 
 def match_magnitude(
@@ -338,15 +418,28 @@ def psf_magnitude_offsets(
     return out
 
 
-def _central_pool(settings, *, seed: int = 0) -> pd.DataFrame:
+def _central_pool(
+    settings, *, seed: int = 0, cluster_radius_deg: float | None = None
+) -> pd.DataFrame:
     """Mock clusters, and galaxies brighter than ``GALAXY_FAINT_MAG`` with their PS1-like g.
 
     At most ``GALAXY_POOL`` galaxies (a seeded sample) keep their PSF magnitude
-    (``g_ps1``, :func:`psf_magnitude_offsets`); the others are dropped.
+    (``g_ps1``, :func:`psf_magnitude_offsets`); the others are dropped. The
+    clusters are drawn out to ``cluster_radius_deg`` from M31 where that exceeds
+    the mock catalogues' ``catalogue_radius_deg`` (2.5 deg, 34 kpc, in the demo):
+    the real clusters reach 120 kpc, and the mock's own halo clusters must stand
+    for them.
     """
     from pandas_clusters.acquire.mock.population import CATALOGUE_KINDS, catalogue_truth
 
     pool = catalogue_truth(settings, kinds=tuple(k for k in CATALOGUE_KINDS if k != "star"))
+    if cluster_radius_deg is not None and cluster_radius_deg > settings.catalogue_radius_deg:
+        wide = dataclasses.replace(settings, catalogue_radius_deg=float(cluster_radius_deg))
+        kinds = MOCK_KINDS["cluster"]
+        pool = pd.concat(
+            [pool.loc[~pool["kind"].isin(kinds)], catalogue_truth(wide, kinds=kinds)],
+            ignore_index=True,
+        )
     is_gal = (pool["kind"] == "galaxy").to_numpy()
     gal = np.flatnonzero(is_gal & (pool["gmag"] < GALAXY_FAINT_MAG).to_numpy())
     rng = np.random.default_rng([int(seed), 13])
@@ -362,6 +455,8 @@ def _central_pool(settings, *, seed: int = 0) -> pd.DataFrame:
     return pool.iloc[np.sort(np.concatenate([keep, gal]))].reset_index(drop=True)
 
 
+#: Margin (deg) of the mock cluster pool beyond the farthest real cluster compared.
+CLUSTER_POOL_MARGIN_DEG = 0.5
 #: Fewest mock clusters of a radius bin to pick a central cluster among (else any bin's).
 MIN_BIN_CLUSTERS = 8
 
@@ -452,10 +547,17 @@ def mock_cutouts(settings, real: pd.DataFrame, *, seed: int) -> tuple[pd.DataFra
         The index (class, position, radii, the central object's kind, g and
         obj_id) and the 8-bit images in the same order. The central object is
         matched in magnitude (:func:`_pick_central`) where ``real`` has the
-        columns ``vmag`` (clusters: the RBC's V), ``g_ps1`` and ``g_total``
+        columns ``vmag`` (clusters: V, :func:`cluster_vmag`), ``g_ps1`` and ``g_total``
         (galaxies: Wang+ 2023's PS1 g, Peacock+ 2010's g).
     """
-    pool = _central_pool(settings, seed=seed)
+    is_cluster = (real["cls"] == "cluster").to_numpy()
+    radius = None
+    if is_cluster.any():
+        xi, eta = tangent_plane_deg(
+            real["ra"].to_numpy()[is_cluster], real["dec"].to_numpy()[is_cluster]
+        )
+        radius = float(np.max(np.hypot(xi, eta))) + CLUSTER_POOL_MARGIN_DEG
+    pool = _central_pool(settings, seed=seed, cluster_radius_deg=radius)
     rng = np.random.default_rng([int(seed), 12])
     nan = np.full(len(real), np.nan)
     vmag = real["vmag"].to_numpy() if "vmag" in real else nan
@@ -623,9 +725,7 @@ def measure(
     """
     ref = Path(reference)
     real = read_real_cutouts(ref / "pandas-cutouts-klemenz")
-    rbc = ref / RBC_SUPPLEMENT
-    real["vmag"] = match_magnitude(real, read_rbc_vmag(rbc), "vmag") if rbc.is_file() else np.nan
-    real["vmag"] = np.where(real["cls"] == "cluster", real["vmag"], np.nan)
+    real["vmag"], real["vmag_source"] = cluster_vmag(real, ref)
     wang = ref / WANG_TABLE8
     real["g_ps1"] = (
         match_magnitude(real, read_ps1_gmag(wang), "g_ps1") if wang.is_file() else np.nan
@@ -722,6 +822,19 @@ def _kept_section(path: Path, name: str) -> list[str]:
     return ["", *m.group(0).splitlines(), ""] if m else []
 
 
+def _v_from_mass_text(reference: str | Path) -> str:
+    ref = Path(reference)
+    if not ((ref / RBC_SUPPLEMENT).is_file() and (ref / CR16_TABLE).is_file()):
+        return "none (the CR16 table or the RBC supplement is absent)"
+    zp, n = mass_magnitude_zero_point(
+        read_rbc_vmag(ref / RBC_SUPPLEMENT), read_cr16_logm(ref / CR16_TABLE)
+    )
+    return (
+        f"{zp:.2f} - 2.5 log M with Caldwell & Romanowsky 2016's mass M (the zero point the"
+        f" median over the {n} clusters with both)"
+    )
+
+
 def write_realism_report(
     settings, reference: str | Path, out: str | Path, *, per_class: int, seed: int, command: str
 ) -> pd.DataFrame:
@@ -749,7 +862,9 @@ def write_realism_report(
         "Real: the shared `pandas-cutouts-klemenz` g-band cutouts (RBC class 1 confirmed",
         "clusters, class 4 background galaxies; CCD-edge cutouts left out). Mock: a one-CCD mock",
         "g field laid at each real object's position, with a mock object of the class there",
-        "(clusters: the mock old cluster nearest in g to the RBC's V + 0.35; galaxies: the",
+        "(clusters: one of the mock old clusters of the real one's radius bin, drawn out to",
+        "the farthest real cluster, nearest in g to V + 0.35, V the RBC's or, where the RBC",
+        f"has none, {_v_from_mass_text(reference)}; galaxies: the",
         "mock galaxy nearest in PS1-like PSF g to the real one's Pan-STARRS1 g of Wang+ 2023",
         f"table 8, or, where the real galaxy is not in it, one fainter than its limit g = {PS1_G_LIMIT}",
         "nearest in total g to the real one's g of Peacock+ 2010 where it has one; mock",
