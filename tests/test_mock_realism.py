@@ -420,12 +420,19 @@ def test_sim_to_real_training_cutouts_and_report(tmp_path):
     assert set(index.loc[labels == 1, "kind"]) == {"globular_cluster", "young_cluster"}
     assert set(index.loc[labels == 0, "kind"]) == {"galaxy", "star"}
     assert S._bin2(images).shape == (8, 64, 64)
+    # the old clusters come from the whole halo, beyond the mock catalogues' 2.5 deg
+    s = MockSettings.demo()
+    old = S.old_cluster_pool(s)
+    area = old["rproj_kpc"] <= 34.0
+    assert old["rproj_kpc"].max() > 60.0 and (~area).sum() > 20
+    assert (old["kind"] == "globular_cluster").all() and (old["gmag"] < S.CLUSTER_FAINT_MAG).all()
     result = {
         "command": "pandas-clusters mock-sim-to-real",
         "model": "resnet18",
         "epochs": 1,
         "n_train": 6,
         "train_kinds": {},
+        "n_train_old_beyond_30kpc": 1,
         "n_mock_holdout": 2,
         "auc_mock_holdout": 0.5,
         "n_real_clusters": 3,
@@ -440,6 +447,7 @@ def test_sim_to_real_training_cutouts_and_report(tmp_path):
     assert text.startswith("# realism\n\ntable\n")
     assert text.count("## Sim-to-real check") == 1
     assert "| 0.750 |" in text and "| 0.250 |" not in text
+    assert "from the whole halo to 150 kpc, 1 of them beyond 30 kpc" in text
     runs = {
         **result,
         "trainings": 3,
@@ -464,7 +472,7 @@ def test_sim_to_real_averages_several_trainings(tmp_path, monkeypatch):
         lambda settings, *, n_per_class, seed: (
             np.zeros((n, 128, 128), np.uint8),
             np.arange(n) % 2,
-            pd.DataFrame({"kind": ["galaxy"] * n}),
+            pd.DataFrame({"kind": ["galaxy"] * n, "rproj_kpc": [40.0] * n}),
         ),
     )
     monkeypatch.setattr(

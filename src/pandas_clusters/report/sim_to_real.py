@@ -4,7 +4,8 @@ A classifier of the project's recipe (a torchvision resnet18 on one band) is
 trained on *mock* cutouts only, rendered in the real cutouts' format (g band,
 the 8-bit zscale + arcsinh recipe of :mod:`pandas_clusters.report.realism`,
 128 px binned 2 x 2 to 64 px), with labels from the mock truth: clusters
-(the mock's old and young clusters brighter than g = 21, half each) against
+(the mock's old and young clusters brighter than g = 21, half each; the old ones
+from the whole halo the survey maps) against
 background galaxies (brighter than g = 20) and luminous stars. It is then
 scored on the shared real cutouts: RBC confirmed clusters (class 1) against
 RBC background galaxies (class 4). The real cutouts are a test set only:
@@ -21,9 +22,13 @@ import pandas as pd
 
 from .realism import CUTOUT_SIZE, mock_cutout, read_png, read_real_cutouts
 
-__all__ = ["mock_training_cutouts", "train_and_score", "write_sim_to_real"]
+__all__ = ["mock_training_cutouts", "old_cluster_pool", "train_and_score", "write_sim_to_real"]
 
 CLUSTER_FAINT_MAG = 21.0
+#: Projected radius (kpc) out to which PAndAS maps M31's halo and finds its globular
+#: clusters (Huxor+ 2014: 59 new GCs out to Rproj ~ 150 kpc): the old-cluster positives
+#: come from the whole of it, not only from the mock catalogues' area.
+HALO_RPROJ_KPC = 150.0
 GALAXY_FAINT_MAG = 20.0
 STAR_MAG_RANGE = (16.0, 21.0)
 _KEY0 = 500_000  # noise seeds of the training cutouts differ from the report's
@@ -34,12 +39,29 @@ def _bin2(images: np.ndarray) -> np.ndarray:
     return images.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4)).astype(np.float32) / 255.0
 
 
+def old_cluster_pool(settings) -> pd.DataFrame:
+    """The mock's globular clusters brighter than ``CLUSTER_FAINT_MAG`` out to ``HALO_RPROJ_KPC``."""
+    import dataclasses
+
+    from pandas_clusters.acquire.mock.population import catalogue_truth
+    from pandas_clusters.core.geometry import M31
+
+    halo_deg = float(np.rad2deg(HALO_RPROJ_KPC / M31.distance_kpc))
+    halo = catalogue_truth(
+        dataclasses.replace(
+            settings, catalogue_radius_deg=max(halo_deg, settings.catalogue_radius_deg)
+        ),
+        kinds=("globular_cluster",),
+    )
+    return halo.loc[halo["gmag"] < CLUSTER_FAINT_MAG].reset_index(drop=True)
+
+
 def mock_training_cutouts(settings, *, n_per_class: int, seed: int):
     """Mock cutouts in the real format: (images uint8 (N, 128, 128), labels, index).
 
-    Positives: mock clusters (half old, half young) at their own positions;
-    negatives: half mock galaxies, half luminous mock stars (foreground or
-    M31), at their own positions.
+    Positives: mock clusters (half old, half young) at their own positions, the
+    old ones from the whole halo (``HALO_RPROJ_KPC``); negatives: half mock
+    galaxies, half luminous mock stars (foreground or M31), at their own positions.
     """
     from pandas_clusters.acquire.mock.population import (
         CATALOGUE_KINDS,
@@ -51,7 +73,7 @@ def mock_training_cutouts(settings, *, n_per_class: int, seed: int):
     # the stars come from draw_region below (the catalogue truth's are too bright)
     pool = catalogue_truth(settings, kinds=tuple(k for k in CATALOGUE_KINDS if k != "star"))
     bright = pool["gmag"] < CLUSTER_FAINT_MAG
-    old_clusters = pool.loc[(pool["kind"] == "globular_cluster") & bright]
+    old_clusters = old_cluster_pool(settings)
     young_clusters = pool.loc[(pool["kind"] == "young_cluster") & bright]
     galaxies = pool.loc[(pool["kind"] == "galaxy") & (pool["gmag"] < GALAXY_FAINT_MAG)]
     stars = draw_region(settings, xi_range=(-0.3, 0.3), eta_range=(-0.3, 0.3), kinds=("star",))
@@ -184,6 +206,9 @@ def write_sim_to_real(
         "n_train": int((~hold).sum()),
         "n_mock_holdout": int(hold.sum()),
         "train_kinds": index.loc[~hold, "kind"].value_counts().to_dict(),
+        "n_train_old_beyond_30kpc": int(
+            ((index["kind"] == "globular_cluster") & (index["rproj_kpc"] > 30.0))[~hold].sum()
+        ),
         "n_real_clusters": int(real_y.sum()),
         "n_real_galaxies": int((real_y == 0).sum()),
         "epochs": int(epochs),
@@ -222,8 +247,14 @@ def sim_to_real_lines(result: dict) -> list[str]:
         "## Sim-to-real check",
         "",
         f"Command: `{result['command']}`. {trained}{result['model']}, {result['epochs']} epochs "
-        f"on {result['n_train']} mock cutouts in the real format ({result['train_kinds']}), "
-        f"labels from the mock truth (clusters against galaxies and stars).",
+        f"on {result['n_train']} mock cutouts in the real format ({result['train_kinds']}"
+        + (
+            f"; the old clusters from the whole halo to {HALO_RPROJ_KPC:g} kpc, "
+            f"{result['n_train_old_beyond_30kpc']} of them beyond 30 kpc"
+            if "n_train_old_beyond_30kpc" in result
+            else ""
+        )
+        + "), labels from the mock truth (clusters against galaxies and stars).",
         "",
         "| test set | ROC AUC (mean +- standard deviation over the trainings, each) |",
         "|---|---:|",
