@@ -476,13 +476,28 @@ def test_sim_to_real_averages_several_trainings(tmp_path, monkeypatch):
         ),
     )
     monkeypatch.setattr(
-        S, "_real_test_set", lambda ref: (np.zeros((4, 64, 64), np.float32), np.array([0, 1, 0, 1]))
+        S,
+        "_real_test_set",
+        lambda ref: (
+            np.zeros((4, 64, 64), np.float32),
+            np.array([0, 1, 0, 1]),
+            np.array(["0-15", "0-15", "30+", "30+"], dtype=object),
+        ),
     )
     seeds = []
 
     def fake_train(x, y, tests, *, seed, epochs):
         seeds.append(seed)
-        return {"mock_holdout": 0.9, "real_rbc": {11: 0.7, 12: 0.8, 13: 0.9}[seed]}
+        # the real clusters of each radius bin against all real galaxies
+        assert sorted(tests) == [
+            "mock_holdout",
+            "real_clusters_0-15",
+            "real_clusters_30+",
+            "real_rbc",
+        ]
+        assert tests["real_clusters_30+"][1].tolist() == [0, 0, 1]
+        out = {k: 0.5 for k in tests}
+        return {**out, "mock_holdout": 0.9, "real_rbc": {11: 0.7, 12: 0.8, 13: 0.9}[seed]}
 
     monkeypatch.setattr(S, "train_and_score", fake_train)
     out = tmp_path / "s2r.json"
@@ -495,6 +510,15 @@ def test_sim_to_real_averages_several_trainings(tmp_path, monkeypatch):
     assert result["auc_real_std"] == pytest.approx(0.1)
     assert result["auc_mock_holdout_std"] == 0.0
     assert json.loads(out.read_text())["trainings"] == 3
+    assert result["auc_real_by_cluster_rbin"]["30+"] == {
+        "n_clusters": 1,
+        "auc_runs": [0.5, 0.5, 0.5],
+        "auc": 0.5,
+        "auc_std": 0.0,
+    }
+    assert "| real: the 1 clusters at Rproj 30+ kpc against all 2 galaxies" in "\n".join(
+        S.sim_to_real_lines({**result, "n_real_galaxies": 2})
+    )
     with pytest.raises(ValueError, match="trainings must be >= 1"):
         S.write_sim_to_real(
             None, tmp_path, out, n_per_class=5, seed=1, epochs=1, command="c", trainings=0
