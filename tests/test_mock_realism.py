@@ -190,11 +190,13 @@ def test_magnitudes_are_matched_within_the_radius():
 def test_peacock_table_without_g_is_refused_naming_the_file(tmp_path):
     from astropy.io import fits
 
+    from pandas_clusters.acquire.mock.calibration import read_peacock2010
+
     path = tmp_path / "peacock.fits"
     cols = [fits.Column(name=n, format="D", array=np.zeros(2)) for n in ("RAJ2000", "DEJ2000")]
     fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols)]).writeto(path)
     with pytest.raises(ValueError, match=r"peacock\.fits.*gmag"):
-        R.read_peacock_gmag(path)
+        read_peacock2010(path)
 
 
 def test_profile_width_of_a_gaussian():

@@ -224,11 +224,11 @@ PS1_G_LIMIT = 19.5
 PS1_G_FWHM_ARCSEC = 1.31
 #: Mock galaxies whose PSF magnitude is computed for the matching (a seeded sample).
 GALAXY_POOL = 1500
-#: Peacock+ 2010 (J/MNRAS/402/803) table 1: SDSS-calibrated g of the RBC's objects, galaxies
-#: included; for galaxies a total g (PS1 PSF g minus it: median 0.98 mag on the 62 real
-#: galaxies that have both, as the mock galaxies' PSF offsets, 0.96 mag): the magnitudes of
-#: the real galaxies that Wang+ 2023 table 8 (Gaia-selected) lacks.
-PEACOCK_TABLE = "peacock2010-m31gc/peacock2010_m31_gc.fits"
+# Peacock+ 2010 (J/MNRAS/402/803) table 1 (``calibration.PEACOCK_TABLE``, read with
+# ``calibration.read_peacock2010``): SDSS-calibrated g of the RBC's objects, galaxies
+# included; for galaxies a total g (PS1 PSF g minus it: median 0.98 mag on the 62 real
+# galaxies that have both, as the mock galaxies' PSF offsets, 0.96 mag): the magnitudes of
+# the real galaxies that Wang+ 2023 table 8 (Gaia-selected) lacks.
 #: Caldwell & Romanowsky 2016 (J/ApJ/824/42) table 1, an AAS machine-readable table: the log
 #: mass of M31's old clusters, the PAndAS halo clusters of Huxor+ 2014 among them (most of the
 #: real clusters beyond 30 kpc, which the RBC v5 lists without V).
@@ -361,30 +361,6 @@ def read_ps1_gmag(path: str | Path) -> pd.DataFrame:
                 "ra": np.asarray(data["RAdeg"], dtype=np.float64),
                 "dec": np.asarray(data["DEdeg"], dtype=np.float64),
                 "g_ps1": np.asarray(data["gmag"], dtype=np.float64),
-            }
-        )
-
-
-def read_peacock_gmag(path: str | Path) -> pd.DataFrame:
-    """RA, Dec (deg) and g of Peacock+ 2010's M31 cluster candidates (all classes)."""
-    import warnings
-
-    from astropy.io import fits
-    from astropy.io.fits.verify import VerifyWarning
-
-    with warnings.catch_warnings(), fits.open(path) as hdul:
-        # VizieR's export declares a TNULL wider than the RBC-class column (f1, unused)
-        warnings.simplefilter("ignore", VerifyWarning)
-        data = hdul[1].data
-        missing = {"RAJ2000", "DEJ2000", "gmag"} - set(data.columns.names)
-        if missing:
-            msg = f"{path}, HDU 1: columns {sorted(missing)} missing (Peacock+ 2010 table 1)"
-            raise ValueError(msg)
-        return pd.DataFrame(
-            {
-                "ra": np.asarray(data["RAJ2000"], dtype=np.float64),
-                "dec": np.asarray(data["DEJ2000"], dtype=np.float64),
-                "g_total": np.asarray(data["gmag"], dtype=np.float64),
             }
         )
 
@@ -730,11 +706,11 @@ def measure(
     real["g_ps1"] = (
         match_magnitude(real, read_ps1_gmag(wang), "g_ps1") if wang.is_file() else np.nan
     )
+    from pandas_clusters.acquire.mock.calibration import PEACOCK_TABLE, read_peacock2010
+
     peacock = ref / PEACOCK_TABLE
     real["g_total"] = (
-        match_magnitude(real, read_peacock_gmag(peacock), "g_total")
-        if peacock.is_file()
-        else np.nan
+        match_magnitude(real, read_peacock2010(peacock), "g_total") if peacock.is_file() else np.nan
     )
     for col in ("g_ps1", "g_total"):
         real[col] = np.where(real["cls"] == "galaxy", real[col], np.nan)

@@ -306,19 +306,26 @@ GC_REMOTE_RPROJ_KPC = 13.0
 GC_REMOTE_TIDAL_PC = (50.0, 100.0)
 GC_KING_C = (1.2, 2.0)
 
-#: van den Bergh (2011, arXiv:1108.0708, abstract): the half-light radii of the Galaxy's
-#: globular clusters grow with galactocentric distance as R_gc^(2/3); van den Bergh
-#: (2010, arXiv:1007.5077, abstract) finds those of M31 and of the Galaxy to have
-#: indistinguishable distributions. The mock's old clusters draw r_h around a median of
-#: ``GC_RH_MEDIAN_PC`` (log-normal, clipped to ``GC_RH_RANGE_PC``) inside
-#: ``GC_RH_REFERENCE_KPC``, the median projected radius of the mock's own GC system
-#: (5.74 kpc, measured: ``catalogue_truth`` on config/config.yaml), and that draw times
-#: (Rproj / GC_RH_REFERENCE_KPC)^(2/3) beyond it: 4.8 pc at 15 kpc, 7.6 pc at 30 kpc,
-#: 12 pc at 60 kpc (the Galaxy's outer-halo Palomar clusters have 10-25 pc).
-GC_RH_MEDIAN_PC = 2.5
+#: The old clusters' half-light radii grow slowly outwards, as M31's own clusters' do:
+#: Peacock et al. (2010, MNRAS 402, 803; J/MNRAS/402/803 table 1) give r_h for 213
+#: confirmed clusters (class 1) at Rproj 2.4-22.8 kpc, medians 2.39, 2.77, 2.97 and 3.28 pc
+#: at 0-5, 5-10, 10-15 and 15-30 kpc. A least-squares line through their log r_h against
+#: log Rproj (``calibration.peacock_rh_relation``, which the tests re-measure on the table)
+#: gives r_h = GC_RH_MEDIAN_PC (Rproj / GC_RH_REFERENCE_KPC)^GC_RH_SLOPE with a scatter of
+#: GC_RH_LOG_SCATTER in ln r_h. The mock draws each cluster's r_h log-normally around that
+#: relation (the draw at the reference clipped to ``GC_RH_RANGE_PC``, the 1st-99th
+#: percentiles of the 213 clusters' r_h divided by the relation), held at its value at
+#: ``GC_RH_INNER_KPC`` (the fit's innermost cluster) inside and continued beyond 22.8 kpc:
+#: 3.3 pc at 20 kpc, 3.9 pc at 60 kpc, 4.4 pc at 120 kpc. (Until December 2026 the growth
+#: was van den Bergh's (2011) R_gc^(2/3) for the Galaxy's clusters: 5.7 pc at 20 kpc, which
+#: M31's measured clusters at 15-30 kpc, 2.5-4.1 pc between their 16th and 84th
+#: percentiles, do not show; docs/mock-realism.md, item 31.)
+GC_RH_MEDIAN_PC = 2.09
 GC_RH_RANGE_PC = (1.0, 6.0)
-GC_RH_REFERENCE_KPC = 5.74
-GC_RH_SLOPE = 2.0 / 3.0
+GC_RH_REFERENCE_KPC = 1.0
+GC_RH_SLOPE = 0.157
+GC_RH_LOG_SCATTER = 0.40
+GC_RH_INNER_KPC = 2.4
 
 
 def _king_c_for_tidal_radius(rt_over_rh) -> np.ndarray:
@@ -333,10 +340,14 @@ def _globular_cluster_props(rng, n: int, dens: float, s: MockSettings, out: dict
     # GC luminosity function: V turnover ~17.7 (RBC v5 class 1, docs/mock-calibration.md)
     g = np.clip(rng.normal(18.1, 1.2, n), 14.5, 22.0)
     gi = rng.normal(1.05, 0.12, n)
-    r_h = np.clip(np.exp(rng.normal(np.log(GC_RH_MEDIAN_PC), 0.35, n)), *GC_RH_RANGE_PC)
+    r_h = np.clip(
+        np.exp(rng.normal(np.log(GC_RH_MEDIAN_PC), GC_RH_LOG_SCATTER, n)), *GC_RH_RANGE_PC
+    )
     u = rng.random(n)
     _, r_proj = radii_from_offsets_kpc(out["xi"], out["eta"])
-    r_h = r_h * np.maximum(np.asarray(r_proj) / GC_RH_REFERENCE_KPC, 1.0) ** GC_RH_SLOPE
+    r_h = r_h * (np.maximum(np.asarray(r_proj), GC_RH_INNER_KPC) / GC_RH_REFERENCE_KPC) ** (
+        GC_RH_SLOPE
+    )
     lo, hi = GC_KING_C
     rt_lo, rt_hi = GC_REMOTE_TIDAL_PC
     remote = _king_c_for_tidal_radius((rt_lo + (rt_hi - rt_lo) * u) / r_h)
