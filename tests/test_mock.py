@@ -19,6 +19,13 @@ from pandas_clusters.acquire.mock import (
     write_field_image,
 )
 from pandas_clusters.acquire.mock.population import draw_region
+from pandas_clusters.acquire.mock.render import (
+    _noisy,
+    _psf_stamp,
+    light_kernel,
+    pixel_noise_factor,
+    stack_offsets,
+)
 
 DEMO = MockSettings.demo()
 
@@ -292,3 +299,79 @@ def test_unresolved_stars_are_the_same_in_both_bands():
     res = [np.where(ok, a, np.nanmedian(a)) for a in images]
     res = [a - median_filter(a, 9) for a in res]
     assert np.corrcoef(res[0][ok], res[1][ok])[0, 1] > 0.5
+
+
+# -- the stack: exposures resampled and averaged (issue 12, docs/mock-realism.md item 32)
+def _psf_fluxes(img, psf, step=25):
+    half = psf.shape[0] // 2
+    out = []
+    for y in range(half, img.shape[0] - half, step):
+        for x in range(half, img.shape[1] - half, step):
+            cut = img[y - half : y + half + 1, x - half : x + half + 1]
+            out.append(np.sum(psf * cut) / np.sum(psf**2))
+    return np.asarray(out)
+
+
+def test_resampled_noise_keeps_the_psf_photometry_depth():
+    # a flat sky through the stack model: PSF-weighted fluxes scatter as on white noise
+    fwhm, beta = 3.6, 3.0
+    sky, gain = 100.0, 1.0
+    psf = _psf_stamp(fwhm, beta)
+    psf = psf / psf.sum()
+    white_sigma = np.sqrt(sky / gain) / np.sqrt(np.sum(psf**2))
+    offsets = np.array([[0.5, 0.5], [0.2, 0.7], [0.9, 0.4]])
+    s = dataclasses.replace(DEMO, bad_columns_per_ccd=0)
+    flat = np.full((1200, 1200), sky)
+    stacked = _noisy(flat.copy(), np.random.default_rng(5), s, gain, 0.0, fwhm, beta, offsets)
+    f = _psf_fluxes(stacked.astype(float) - sky, psf)
+    assert np.std(f) == pytest.approx(white_sigma, rel=0.06)
+    # and the pixels themselves are less noisy than white noise (the resampling smooths)
+    assert np.std(stacked) < 0.8 * np.sqrt(sky / gain)
+    assert np.std(stacked) == pytest.approx(
+        pixel_noise_factor(fwhm, beta, offsets) * np.sqrt(sky / gain), rel=0.05
+    )
+
+
+def test_bilinear_resampling_correlates_neighbours_as_its_weights_say():
+    # one exposure at offset (0.5, 0): along x, lag-1 correlation d (1 - d) / (d^2 + (1 - d)^2)
+    s = dataclasses.replace(DEMO, bad_columns_per_ccd=0)
+    img = _noisy(
+        np.full((800, 800), 50.0), np.random.default_rng(2), s, 1.0, 0.0, 3.6, 3.0, [[0.5, 0.0]]
+    ).astype(float)
+    r = img - img.mean()
+    lag_x = np.sum(r[:, 1:] * r[:, :-1]) / np.sum(r * r)
+    lag_y = np.sum(r[1:, :] * r[:-1, :]) / np.sum(r * r)
+    assert lag_x == pytest.approx(0.5, abs=0.03)
+    assert lag_y == pytest.approx(0.0, abs=0.03)
+
+
+def test_resampling_blurs_the_light_without_moving_it():
+    k = light_kernel([[0.5, 0.5], [0.1, 0.3]])
+    assert k.sum() == pytest.approx(1.0)
+    assert np.allclose(k, k[::-1, ::-1])  # zero mean offset: sources stay where they are
+    yy, xx = np.mgrid[-1:2, -1:2]
+    var_x = np.sum(k * xx**2)
+    assert var_x == pytest.approx(np.mean([0.5 * 0.5, 0.1 * 0.9]))
+    assert np.array_equal(light_kernel(np.zeros((0, 2))), np.pad([[1.0]], 1))
+
+
+def test_a_field_band_has_one_dither_for_all_its_ccds():
+    a = stack_offsets(DEMO, 248, "g")
+    assert a.shape == (DEMO.stack_exposures, 2) and ((a >= 0) & (a < 1)).all()
+    assert np.array_equal(a, stack_offsets(DEMO, 248, "g"))
+    assert not np.array_equal(a, stack_offsets(DEMO, 248, "i"))
+    assert not np.array_equal(a, stack_offsets(DEMO, 266, "g"))
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, 40])
+def test_stack_exposures_must_be_a_small_count(bad):
+    with pytest.raises(ValueError, match="stack_exposures"):
+        dataclasses.replace(DEMO, stack_exposures=bad)
+
+
+def test_stack_exposures_is_the_typical_pandas_field():
+    from pandas_clusters.core.fields import load_field_sheet
+
+    sheet = load_field_sheet()
+    for band in ("g", "i"):
+        assert DEMO.stack_exposures == int(np.median(sheet[f"{band}_exposures"]))

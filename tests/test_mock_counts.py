@@ -8,6 +8,7 @@ import pytest
 from pandas_clusters.acquire.mock import MockSettings
 from pandas_clusters.acquire.mock.calibration import (
     GALAXY_BOX_DEG,
+    MEGACAM_ETC_DEPTH,
     REFERENCES,
     galaxy_count_model,
     galaxy_counts_by_g,
@@ -15,7 +16,9 @@ from pandas_clusters.acquire.mock.calibration import (
     galaxy_counts_faint,
     galaxy_counts_hsc,
     mock_counts,
+    pandas_depth,
     rbc_counts_by_vmag,
+    sky_limited_depth,
 )
 from pandas_clusters.report.realism import RBC_SUPPLEMENT, read_rbc_vmag
 
@@ -108,3 +111,25 @@ def test_galaxy_g_counts_set_the_shape():
     assert b["mock"].iloc[-1] > a["mock"].iloc[-1]
     assert np.allclose(b["model"], galaxy_count_model(steep, edges))
     assert ((b["mock"] / b["model"]).between(1 / FACTOR, FACTOR)).all(), b.to_string()
+
+
+def test_mock_depth_is_the_megacam_calculator_at_the_pandas_exposure():
+    # the embedded mock's S/N-10 depth per band is CFHT's calculator scaled to the
+    # typical PAndAS field (3 x 450 s in the observing log) at the mock's seeing
+    s = MockSettings.demo()
+    for band in ("g", "i"):
+        d = pandas_depth(band, s.seeing_arcsec[band])
+        assert d["exptime_s"] == 1350.0 and d["fields"] == 406
+        assert s.depth_mag[band] == pytest.approx(d["depth_mag"], abs=0.05)
+
+
+def test_sky_limited_depth_scales_with_exposure_and_seeing():
+    m, fwhm = MEGACAM_ETC_DEPTH["g"]
+    assert sky_limited_depth("g", 3600.0, fwhm) == pytest.approx(m)
+    # four times the exposure: twice the S/N, 0.75 mag deeper; twice the seeing: 0.75 shallower
+    assert sky_limited_depth("g", 4 * 3600.0, fwhm) == pytest.approx(m + 1.25 * np.log10(4))
+    assert sky_limited_depth("g", 3600.0, 2 * fwhm) == pytest.approx(m - 2.5 * np.log10(2))
+    with pytest.raises(ValueError, match="band 'r'"):
+        sky_limited_depth("r", 3600.0, 0.7)
+    with pytest.raises(ValueError, match="positive"):
+        sky_limited_depth("g", 0.0, 0.7)

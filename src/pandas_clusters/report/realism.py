@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pandas_clusters.acquire.mock.calibration import DEPTH_BEFORE
 from pandas_clusters.core.geometry import (
     projected_radius_kpc,
     radii_from_offsets_kpc,
@@ -666,13 +667,15 @@ def montage(images: Sequence[np.ndarray], *, columns: int = 6, gap: int = 4) -> 
 
 
 # -- the report ------------------------------------------------------------------------
-#: The mock's settings before issue 12 (white noise, no unresolved texture, the sparse
+#: The mock's settings before issue 12 (white noise, the depth it had, no unresolved
+#: texture, the sparse
 #: background galaxies, the uncalibrated star and cluster densities), rendered beside the
 #: current ones in the report. Not reverted (code, not settings): the old clusters'
 #: luminosity function, the spheroid's and satellites' light (smooth: their stars are
 #: in the texture, off here) and galaxies fainter than g = 24 drawn as point sources.
 BASELINE_OVERRIDES = {
-    "noise_correlation_px": 0.0,
+    "stack_exposures": 0,
+    "depth_mag": dict(DEPTH_BEFORE),
     "unresolved_fluctuation_mag": float("inf"),
     "galaxy_density_arcmin2": 6.0,
     "galaxy_mag_range": (18.5, 25.5),

@@ -27,12 +27,14 @@ from .settings import MockSettings
 
 __all__ = [
     "FIELD_BOX_DEG",
+    "DEPTH_BEFORE",
     "DRIVER16_F435W",
     "GALAXY_G_EDGES",
     "GALAXY_KINDS",
     "HSC_G_CUMULATIVE",
     "LGGS_BOX_DEG",
     "REFERENCES",
+    "MEGACAM_ETC_DEPTH",
     "W23_AREA_DEG2",
     "Reference",
     "driver16_g_counts",
@@ -44,11 +46,70 @@ __all__ = [
     "hsc_g_counts",
     "mock_catalogues",
     "mock_counts",
+    "pandas_depth",
     "peacock_rh_relation",
     "rbc_counts_by_vmag",
     "read_peacock2010",
+    "sky_limited_depth",
     "write_calibration_report",
 ]
+
+#: CFHT's MegaCam exposure time calculator, "Quick MegaCam photometric performance table"
+#: (https://www.cfht.hawaii.edu/Instruments/Imaging/Megacam/dietmegacam.html, the 2014+
+#: version): the AB magnitude of a point source measured at S/N = 10 by PSF fitting on the
+#: dark sky in about one hour (3600 s), at the modal image quality of 2003-2009 and airmass
+#: 1.2, in the filters PAndAS used (gS = g.MP9401, iS = the i.MP9701 generation); per band
+#: (magnitude, modal FWHM in arcsec).
+MEGACAM_ETC_DEPTH = {"g": (25.7, 0.75), "i": (24.6, 0.63)}
+#: The same page's earlier table (2003A characterisation): S/N = 10, optimal aperture, 0.8"
+#: seeing, airmass 1, one hour; a check on :data:`MEGACAM_ETC_DEPTH`.
+MEGACAM_ETC_DEPTH_2003 = {"g": (26.1, 0.8), "i": (24.9, 0.8)}
+#: Exposure time (s) of :data:`MEGACAM_ETC_DEPTH`.
+MEGACAM_ETC_EXPOSURE_S = 3600.0
+
+
+def sky_limited_depth(band: str, exptime_s: float, seeing_arcsec: float) -> float:
+    """S/N = 10 point-source depth (AB) of a MegaCam stack of ``exptime_s`` at ``seeing_arcsec``.
+
+    Scales :data:`MEGACAM_ETC_DEPTH` on the sky-limited law: the noise of a
+    PSF-fitted flux grows as the PSF's width and falls as the square root of
+    the exposure, so the depth moves by ``1.25 log10(t / 3600 s) + 2.5
+    log10(FWHM_modal / FWHM)``.
+    """
+    if band not in MEGACAM_ETC_DEPTH:
+        msg = f"no MegaCam depth for band {band!r} (known: {sorted(MEGACAM_ETC_DEPTH)})"
+        raise ValueError(msg)
+    if exptime_s <= 0 or seeing_arcsec <= 0:
+        msg = f'exposure ({exptime_s} s) and seeing ({seeing_arcsec}") must be positive'
+        raise ValueError(msg)
+    mag, fwhm = MEGACAM_ETC_DEPTH[band]
+    return float(
+        mag
+        + 1.25 * np.log10(exptime_s / MEGACAM_ETC_EXPOSURE_S)
+        + 2.5 * np.log10(fwhm / seeing_arcsec)
+    )
+
+
+def pandas_depth(band: str, seeing_arcsec: float, *, sheet: pd.DataFrame | None = None) -> dict:
+    """The PAndAS stacks' S/N = 10 depth in ``band``: the typical field's summed exposure.
+
+    ``sheet`` is the PAndAS field sheet (default: the packaged one, built from
+    McConnachie+ 2018's observing log). Returns the median summed exposure
+    (s) over the 406 fields, the number of fields with it, and the depth of
+    :func:`sky_limited_depth` at that exposure and ``seeing_arcsec``.
+    """
+    from pandas_clusters.core.fields import load_field_sheet
+
+    sheet = load_field_sheet() if sheet is None else sheet
+    t = sheet[f"{band}_exptime_s"].to_numpy(dtype=float)
+    t = t[t > 0]
+    median = float(np.median(t))
+    return {
+        "exptime_s": median,
+        "fields": int(t.size),
+        "fields_at_median": int(np.sum(t == median)),
+        "depth_mag": sky_limited_depth(band, median, seeing_arcsec),
+    }
 
 
 @dataclass(frozen=True)
@@ -442,6 +503,7 @@ def write_calibration_report(
         "stars and 10% Milky Way foreground in the mock).",
         "",
     ]
+    lines += _depth_lines(settings)
     lines += _foreground_and_galaxy_lines(settings, reference)
     lines += _old_population_lines(reference)
     lines += _label_lines(settings, truth, cats)
@@ -683,6 +745,63 @@ def _old_population_lines(reference=None) -> list[str]:
 
 
 # --------------------------------------------------------------------------- issue 12 (mock-labels)
+
+
+#: The mock's S/N-10 depths before they were set on the MegaCam calculator (issue 12).
+DEPTH_BEFORE = {"g": 26.5, "i": 26.0}
+
+
+def _depth_lines(settings: MockSettings) -> list[str]:
+    """The stacks' depth: the MegaCam calculator scaled to the typical PAndAS exposure."""
+    lines = [
+        "",
+        "## Depth of the stacks",
+        "",
+        "S/N = 10 point-source depth (PSF photometry, dark sky) of the typical PAndAS stack:",
+        "CFHT's MegaCam exposure time calculator (the DIET page's \"Quick MegaCam photometric",
+        'performance table": S/N = 10 by PSF fitting in about one hour at the modal image',
+        "quality of 2003-2009, airmass 1.2, filters gS and iS, the generation PAndAS used)",
+        "scaled to the median summed exposure per band of the 406 PAndAS fields",
+        "(McConnachie+ 2018's observing log, J/ApJ/868/55, through the packaged field sheet)",
+        "and the mock's seeing, on the sky-limited law",
+        "`m = m_1h + 1.25 log10(t / 3600 s) + 2.5 log10(FWHM_modal / FWHM)`",
+        "(`calibration.pandas_depth`).",
+        "",
+        "| band | calculator, 1 h (modal FWHM) | PAndAS exposure (fields with it) | mock seeing |"
+        " derived depth | mock `depth_mag` |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for band in ("g", "i"):
+        mag, fwhm = MEGACAM_ETC_DEPTH[band]
+        d = pandas_depth(band, settings.seeing_arcsec[band])
+        lines.append(
+            f'| {band} | {mag:.1f} ({fwhm:.2f}") | {d["exptime_s"]:.0f} s '
+            f'({d["fields_at_median"]} of {d["fields"]}) | {settings.seeing_arcsec[band]:.2f}" | '
+            f"{d['depth_mag']:.2f} | {settings.depth_mag[band]:.2f} |"
+        )
+    depth = {b: pandas_depth(b, settings.seeing_arcsec[b]) for b in ("g", "i")}
+    t = depth["g"]["exptime_s"]
+    early = {
+        b: m
+        + 1.25 * np.log10(t / MEGACAM_ETC_EXPOSURE_S)
+        + 2.5 * np.log10(f / settings.seeing_arcsec[b])
+        for b, (m, f) in MEGACAM_ETC_DEPTH_2003.items()
+    }
+    longer = {b: 10 ** ((DEPTH_BEFORE[b] - depth[b]["depth_mag"]) / 1.25) for b in ("g", "i")}
+    lines += [
+        "",
+        "Checks: the same page's earlier table (optimal aperture, 0.8\" seeing, airmass 1:",
+        f"g' {MEGACAM_ETC_DEPTH_2003['g'][0]}, i' {MEGACAM_ETC_DEPTH_2003['i'][0]} in one hour) "
+        f"scales to {early['g']:.2f} and {early['i']:.2f}; the survey's own planning",
+        'page (A. McConnachie, PAndAS "The Science and the Survey") quotes limiting',
+        "magnitudes of roughly g = 25.5 and i = 24.5. Before (issue 12, eleventh round of",
+        f"docs/mock-realism.md) the mock rendered S/N = 10 at g = {DEPTH_BEFORE['g']} and "
+        f"i = {DEPTH_BEFORE['i']}, uncited",
+        f"since the project's first commit: on the same law, stacks {longer['g']:.0f} (g) and "
+        f"{longer['i']:.0f} (i)",
+        f"times longer than the {t:.0f} s PAndAS took.",
+    ]
+    return lines
 
 
 def _foreground_and_galaxy_lines(settings: MockSettings, reference) -> list[str]:

@@ -16,17 +16,18 @@ AB zero point ``MAGZPT``; the model is
       and the old population's (spheroid, satellites: an isochrone's stars,
       :mod:`.old_population`), convolved with the PSF (old clusters' stars are
       drawn as stars too)
-    + noise of variance (signal / GAIN + RDNOISE^2), correlated by a Gaussian
-      kernel of sigma ``noise_correlation_px`` as resampling correlates the
-      noise of a real stack
+    + noise of variance (signal / GAIN + RDNOISE^2)
 
+resampled as a stack is (``stack_exposures`` exposures, each interpolated
+bilinearly onto the stack's grid at its own sub-pixel offset, averaged: the
+noise is correlated and the light slightly blurred, :func:`light_kernel`),
 then clipped at ``SATURATE``, with a few NaN bad columns per CCD. The gain
 is set so that the S/N of a point source at ``depth_mag`` is 10 for optimal
 (PSF-weighted) photometry on the dark sky *measured with the correlated
-noise*: ``sigma_psf_flux = F_depth / 10`` where ``sigma_psf_flux^2 =
-sigma_pix^2 ||p * k||^2 / (sum p^2)^2`` for PSF ``p`` and correlation
-kernel ``k``; with ``k`` a delta this is the white-noise ``sigma_sky =
-F_depth / (10 sqrt(NEA))``, NEA the noise-equivalent area of the PSF.
+noise*: the white-noise ``sigma_sky = F_depth / (10 sqrt(NEA))`` (NEA the
+noise-equivalent area of the PSF), and the resampled noise scaled so that
+PSF-weighted fluxes scatter as much as they would on that white noise
+(:func:`stack_noise_gain`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 from astropy.wcs import WCS
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import convolve, correlate1d
 from scipy.signal import fftconvolve
 
 from pandas_clusters.core.geometry import M31, radii_from_offsets_kpc, tangent_plane_deg
@@ -63,9 +64,12 @@ __all__ = [
     "field_psf",
     "field_truth",
     "moffat_alpha",
-    "noise_correlation_gain",
+    "light_kernel",
     "noise_equivalent_area",
+    "pixel_noise_factor",
     "render_ccd",
+    "stack_noise_gain",
+    "stack_offsets",
     "write_field_image",
 ]
 
@@ -92,30 +96,76 @@ def noise_equivalent_area(fwhm_px: float, beta: float) -> float:
     return float(1.0 / np.sum(p**2))
 
 
-@lru_cache(maxsize=64)
-def noise_correlation_gain(fwhm_px: float, beta: float, sigma_px: float) -> float:
-    """Factor ``c`` by which correlated noise is scaled to keep the PSF-photometry depth.
+def stack_offsets(settings: MockSettings, field_id: int, band: str) -> np.ndarray:
+    """Sub-pixel offsets ``(dx, dy)`` in [0, 1) of the stack's exposures, one row each.
 
-    Noise ``c * gaussian_filter(white, sigma_px)`` (the filter's kernel ``k``
-    sums to 1) has the same variance of optimal PSF-weighted fluxes as white
-    noise of the same ``sigma``: ``c^2 = sum(p^2) / ||p * k||^2``. Returns 1
-    for ``sigma_px == 0``.
+    Each exposure of a real stack samples the sky on its own grid, shifted by a
+    fraction of a pixel from the stack's; the same dither holds for every CCD of
+    the field. ``settings.stack_exposures`` rows, drawn per field and band.
     """
-    if sigma_px <= 0:
-        return 1.0
+    rng = settings.field_rng(field_id, band, purpose=3)
+    return rng.random((settings.stack_exposures, 2))
+
+
+def _noise_taps(d: float) -> np.ndarray:
+    """Bilinear weights on an exposure's pixels ``x - 1`` and ``x`` for output pixel ``x``."""
+    return np.array([d, 1.0 - d])
+
+
+def light_kernel(offsets) -> np.ndarray:
+    """3 x 3 kernel by which the stack's resampling blurs the light (mean over exposures).
+
+    Bilinear interpolation at offset ``d`` weighs the two nearest samples, which
+    lie ``d - 1`` and ``d`` px from the output pixel, by ``d`` and ``1 - d``: a
+    kernel of zero mean and variance ``d (1 - d)``; on a well-sampled image it
+    acts as ``[v/2, 1 - v, v/2]`` with ``v = d (1 - d)`` (the same mean and
+    variance) along each axis.
+    """
+    k = np.zeros((3, 3))
+    for dx, dy in np.asarray(offsets, dtype=float).reshape(-1, 2):
+        vx, vy = dx * (1.0 - dx), dy * (1.0 - dy)
+        k += np.outer([vy / 2, 1.0 - vy, vy / 2], [vx / 2, 1.0 - vx, vx / 2])
+    if not k.any():
+        k[1, 1] = 1.0
+        return k
+    return k / k.sum()
+
+
+def _noise_kernels(offsets) -> list[np.ndarray]:
+    return [np.outer(_noise_taps(dy), _noise_taps(dx)) for dx, dy in np.asarray(offsets)]
+
+
+@lru_cache(maxsize=256)
+def _stack_noise_gain(fwhm_px: float, beta: float, offsets: tuple) -> float:
     p = _psf_stamp(float(fwhm_px), float(beta))
-    pk = gaussian_filter(np.pad(p, 8), sigma_px, mode="constant")
-    return float(np.sqrt(np.sum(p**2) / np.sum(pk**2)))
-
-
-def pixel_noise_factor(fwhm_px: float, beta: float, sigma_px: float) -> float:
-    """Per-pixel rms of the correlated noise relative to its white ``sigma``."""
-    if sigma_px <= 0:
+    if not offsets:
         return 1.0
-    d = np.zeros((33, 33))
-    d[16, 16] = 1.0
-    k = gaussian_filter(d, sigma_px, mode="constant")
-    return float(noise_correlation_gain(fwhm_px, beta, sigma_px) * np.sqrt(np.sum(k**2)))
+    stacked = fftconvolve(np.pad(p, 2), light_kernel(offsets), mode="same")
+    var = np.mean([np.sum(fftconvolve(stacked, k) ** 2) for k in _noise_kernels(offsets)])
+    return float(np.sqrt(np.sum(stacked**2) ** 2 / (np.sum(p**2) * var)))
+
+
+def stack_noise_gain(fwhm_px: float, beta: float, offsets) -> float:
+    """Factor ``c`` on the resampled noise that keeps the PSF-photometry depth.
+
+    The stack's noise is ``c / sqrt(N) sum_k k_k * n_k`` for the exposures' white
+    noise ``n_k`` of rms ``sigma`` and bilinear kernels ``k_k``; its light has the
+    PSF ``p' = p * K`` (``K``: :func:`light_kernel`). Optimal PSF-weighted
+    photometry then measures fluxes with the variance of white noise ``sigma`` and
+    PSF ``p`` (the depth of :func:`_noise_model`) when ``c^2 = (sum p'^2)^2 /
+    (sum p^2 mean_k ||p' * k_k||^2)``. Returns 1 without exposures to resample.
+    """
+    key = tuple(tuple(round(float(v), 12) for v in row) for row in np.asarray(offsets))
+    return _stack_noise_gain(float(fwhm_px), float(beta), key)
+
+
+def pixel_noise_factor(fwhm_px: float, beta: float, offsets) -> float:
+    """Per-pixel rms of the stack's noise relative to the white ``sigma`` of the depth."""
+    ks = _noise_kernels(offsets)
+    if not ks:
+        return 1.0
+    per_pixel = np.sqrt(np.mean([np.sum(k**2) for k in ks]))
+    return float(stack_noise_gain(fwhm_px, beta, offsets) * per_pixel)
 
 
 def field_psf(settings: MockSettings, field_id: int, band: str) -> tuple[float, float]:
@@ -458,7 +508,8 @@ def _sky_adu(settings: MockSettings, band: str) -> float:
 
 
 #: Faintest giant of an old cluster drawn as a star (g); fainter giants stay in the smooth
-#: King light (a choice: half a magnitude beyond the demo's g depth, 26.5).
+#: King light (a choice: well beyond the stacks' S/N-10 g depth, 25.3, so that every giant
+#: the stacks could show is drawn).
 GC_GIANT_FAINT_G = 27.0
 #: g - i of an old cluster's giants: mean and scatter (a choice: metal-poor to solar
 #: upper red giant branch).
@@ -672,15 +723,28 @@ def _spike_stamp(x, y, flux, length_px, fwhm_px):
     return stamp, ix - half, iy - half
 
 
-def _noisy(img, rng, settings: MockSettings, gain, rn, fwhm_px, beta) -> np.ndarray:
-    """``img`` plus correlated noise, clipped at saturation, float32, with NaN bad columns."""
+def _noisy(img, rng, settings: MockSettings, gain, rn, fwhm_px, beta, offsets) -> np.ndarray:
+    """The stack of ``img``: its exposures resampled and averaged, clipped at saturation,
+    float32, with NaN bad columns.
+
+    Each exposure's noise (variance ``signal / GAIN + RDNOISE^2`` times the
+    number of exposures) is interpolated bilinearly at the exposure's offset and
+    the exposures are averaged; the light is blurred by :func:`light_kernel`;
+    the noise is scaled by :func:`stack_noise_gain` to keep the depth.
+    """
     shape = img.shape
-    var = np.maximum(img, 0.0) / gain + rn**2
-    noise = rng.standard_normal(shape) * np.sqrt(var)
-    s_corr = settings.noise_correlation_px
-    if s_corr > 0:
-        noise = gaussian_filter(noise, s_corr, mode="reflect")
-        noise *= noise_correlation_gain(fwhm_px, beta, s_corr)
+    sd = np.sqrt(np.maximum(img, 0.0) / gain + rn**2)
+    offsets = np.asarray(offsets, dtype=float).reshape(-1, 2)
+    if len(offsets) == 0:
+        noise = rng.standard_normal(shape) * sd
+    else:
+        img = convolve(img, light_kernel(offsets), mode="reflect")
+        noise = np.zeros(shape)
+        for dx, dy in offsets:
+            n = rng.standard_normal(shape) * sd
+            n = correlate1d(n, _noise_taps(dx), axis=1, mode="reflect")
+            noise += correlate1d(n, _noise_taps(dy), axis=0, mode="reflect")
+        noise *= stack_noise_gain(fwhm_px, beta, offsets) / np.sqrt(len(offsets))
     img += noise
     np.minimum(img, settings.saturation_adu, out=img)
     img = img.astype(np.float32)
@@ -689,11 +753,12 @@ def _noisy(img, rng, settings: MockSettings, gain, rn, fwhm_px, beta) -> np.ndar
     return img
 
 
-def _ccd_header(w: WCS, settings: MockSettings, field_id, band, ccd, psf_model, noise_model):
+def _ccd_header(
+    w: WCS, settings: MockSettings, field_id, band, ccd, psf_model, noise_model, offsets
+):
     """FITS header of one rendered CCD: WCS, photometric and noise keywords."""
     fwhm_arcsec, fwhm_px, beta = psf_model
     sky, gain, rn = noise_model
-    s_corr = settings.noise_correlation_px
     hdr = w.to_header()
     hdr["EXTNAME"] = f"ccd{ccd:02d}"
     hdr["CCDNUM"] = (ccd, "CCD number in the mosaic")
@@ -709,9 +774,9 @@ def _ccd_header(w: WCS, settings: MockSettings, field_id, band, ccd, psf_model, 
     hdr["SEEING"] = (fwhm_arcsec, "PSF FWHM, arcsec")
     hdr["PSFBETA"] = (beta, "Moffat beta of the PSF")
     hdr["DEPTH"] = (settings.depth_mag[band], "target S/N=10 point-source depth, AB mag")
-    hdr["NOISECOR"] = (s_corr, "noise correlation kernel sigma, px")
+    hdr["NCOMBINE"] = (len(offsets), "exposures resampled (bilinear) and averaged")
     hdr["PIXNOISE"] = (
-        round(pixel_noise_factor(fwhm_px, beta, s_corr) * float(np.sqrt(sky / gain + rn**2)), 5),
+        round(pixel_noise_factor(fwhm_px, beta, offsets) * float(np.sqrt(sky / gain + rn**2)), 5),
         "dark-sky noise rms per pixel, ADU",
     )
     return hdr
@@ -750,9 +815,10 @@ def render_ccd(
     if texture is not None:
         img += texture
     rng = settings.field_rng(field_id, band, purpose=100 + ccd)
-    img = _noisy(img, rng, settings, gain, rn, fwhm_px, beta)
+    offsets = stack_offsets(settings, field_id, band)
+    img = _noisy(img, rng, settings, gain, rn, fwhm_px, beta, offsets)
     hdr = _ccd_header(
-        w, settings, field_id, band, ccd, (fwhm_arcsec, fwhm_px, beta), (sky, gain, rn)
+        w, settings, field_id, band, ccd, (fwhm_arcsec, fwhm_px, beta), (sky, gain, rn), offsets
     )
     return img, hdr
 

@@ -94,7 +94,7 @@ class MockSettings(StageSettings):
     zero_point: float
     saturation_adu: float
     read_noise_fraction: float
-    noise_correlation_px: float
+    stack_exposures: int
     # M31 diffuse light (exponential disk + Sersic bulge), g band; i = g - colour
     disk_mu0_g: float
     disk_scale_kpc: float
@@ -166,8 +166,12 @@ class MockSettings(StageSettings):
             if self.seeing_arcsec[band] <= 0:
                 msg = f"mock.seeing_arcsec.{band} must be > 0"
                 raise ValueError(msg)
-        if not 0 <= self.noise_correlation_px <= 3:
-            msg = f"mock.noise_correlation_px must be in [0, 3], got {self.noise_correlation_px!r}"
+        if isinstance(self.stack_exposures, bool) or not (
+            isinstance(self.stack_exposures, int | np.integer) and 0 <= self.stack_exposures <= 32
+        ):
+            msg = (
+                f"mock.stack_exposures must be an integer in [0, 32], got {self.stack_exposures!r}"
+            )
             raise ValueError(msg)
         if not 0 <= self.read_noise_fraction < 1:
             msg = "mock.read_noise_fraction must be in [0, 1)"
