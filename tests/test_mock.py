@@ -26,6 +26,7 @@ from pandas_clusters.acquire.mock.render import (
     pixel_noise_factor,
     stack_offsets,
 )
+from pandas_clusters.acquire.mock.settings import typical_exposures
 
 DEMO = MockSettings.demo()
 
@@ -356,22 +357,51 @@ def test_resampling_blurs_the_light_without_moving_it():
 
 
 def test_a_field_band_has_one_dither_for_all_its_ccds():
-    a = stack_offsets(DEMO, 248, "g")
-    assert a.shape == (DEMO.stack_exposures, 2) and ((a >= 0) & (a < 1)).all()
-    assert np.array_equal(a, stack_offsets(DEMO, 248, "g"))
-    assert not np.array_equal(a, stack_offsets(DEMO, 248, "i"))
-    assert not np.array_equal(a, stack_offsets(DEMO, 266, "g"))
+    a = stack_offsets(DEMO, 257, "g")
+    assert a.shape == (3, 2) and ((a >= 0) & (a < 1)).all()  # 257: 3 x 450 s in g
+    assert np.array_equal(a, stack_offsets(DEMO, 257, "g"))
+    assert not np.array_equal(a, stack_offsets(DEMO, 257, "i"))
+    assert not np.array_equal(a, stack_offsets(DEMO, 249, "g"))
+    assert stack_offsets(dataclasses.replace(DEMO, stack_resampling=False), 257, "g").shape == (
+        0,
+        2,
+    )
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, True, 40])
-def test_stack_exposures_must_be_a_small_count(bad):
-    with pytest.raises(ValueError, match="stack_exposures"):
-        dataclasses.replace(DEMO, stack_exposures=bad)
+def test_each_field_has_its_own_exposures_and_depth():
+    # the field sheet (McConnachie+ 2018's log): 248 has 4 x 450 s in g, 3 x 450 s in i
+    assert DEMO.field_exposures(248, "g") == (4, 1800.0)
+    assert DEMO.field_exposures(248, "i") == (3, 1350.0)
+    assert typical_exposures("g") == (3, 1350.0) and typical_exposures("i") == (3, 1350.0)
+    assert DEMO.field_depth(257, "g") == pytest.approx(DEMO.depth_mag["g"])
+    assert DEMO.field_depth(248, "g") == pytest.approx(
+        DEMO.depth_mag["g"] + 1.25 * np.log10(1800 / 1350)
+    )
+    assert stack_offsets(DEMO, 248, "g").shape == (4, 2)
+    # an ID the survey lacks takes the typical stack; a field may carry its own
+    assert DEMO.field_exposures(999, "g") == (3, 1350.0)
+    own = dataclasses.replace(
+        DEMO, fields=(MockField(id=999, ra_deg=10.0, dec_deg=41.0, exposures={"g": (2, 900)}),)
+    )
+    assert own.field_exposures(999, "g") == (2, 900.0)
+    assert own.field_exposures(999, "i") == (3, 1350.0)
 
 
-def test_stack_exposures_is_the_typical_pandas_field():
-    from pandas_clusters.core.fields import load_field_sheet
+def test_the_header_carries_the_fields_depth(disk_field):
+    s, paths, _ = disk_field
+    with fits.open(paths["g"]) as hdul:
+        assert hdul[1].header["EXPTIME"] == 1800.0 and hdul[1].header["NCOMBINE"] == 4
+        assert hdul[1].header["DEPTH"] == pytest.approx(s.field_depth(248, "g"), abs=1e-3)
 
-    sheet = load_field_sheet()
-    for band in ("g", "i"):
-        assert DEMO.stack_exposures == int(np.median(sheet[f"{band}_exposures"]))
+
+@pytest.mark.parametrize(
+    "exposures", [{"r": (3, 1350.0)}, {"g": (0, 1350.0)}, {"g": (3, -1.0)}, {"g": (2.5, 10.0)}]
+)
+def test_bad_field_exposures_are_refused(exposures):
+    with pytest.raises(ValueError, match="exposures"):
+        MockField(id=1, ra_deg=10.0, dec_deg=41.0, exposures=exposures)
+
+
+def test_stack_resampling_must_be_a_boolean():
+    with pytest.raises(ValueError, match="stack_resampling"):
+        dataclasses.replace(DEMO, stack_resampling=3)

@@ -361,9 +361,9 @@ def test_more_targets_met_than_before(measured):
 #: 2010's total g, clusters from the real one's radius bin in V), and, from the eleventh
 #: round (docs/mock-realism.md item 32), the stacks' depth from CFHT's MegaCam exposure
 #: time calculator at PAndAS's 3 x 450 s (g = 25.3, not 26.5) with each stack the mean
-#: of 3 exposures resampled bilinearly: 23 of 40 (32 before item 32; the galaxy rows the
-#: deeper mock met are lost, the 15-30 kpc clusters' correlation gained): they must stay
-#: met.
+#: of its field's exposures resampled bilinearly (23 of 40; 32 before item 32: the galaxy
+#: rows the deeper mock met are lost), and each cutout at its real field's exposures from
+#: the observing log (item 33): 27 of 40. They must stay met.
 MET = [
     ("cluster", "all", "noise_corr"),
     ("cluster", "all", "blobs"),
@@ -378,6 +378,8 @@ MET = [
     ("cluster", "15-30", "noise_corr"),
     ("cluster", "15-30", "blobs"),
     ("cluster", "15-30", "frac_bright"),
+    ("cluster", "15-30", "grey_median"),
+    ("cluster", "15-30", "profile_width"),
     ("cluster", "30+", "blobs"),
     ("cluster", "30+", "frac_bright"),
     ("cluster", "30+", "grey_median"),
@@ -386,8 +388,10 @@ MET = [
     ("galaxy", "0-15", "frac_bright"),
     ("galaxy", "0-15", "grey_median"),
     ("galaxy", "0-15", "profile_width"),
+    ("galaxy", "15-30", "blobs"),
     ("galaxy", "15-30", "frac_bright"),
     ("galaxy", "15-30", "profile_width"),
+    ("galaxy", "30+", "noise_corr"),
 ]
 
 

@@ -481,7 +481,9 @@ def _pick_central(
     return cand.iloc[int(near[rng.integers(near.size)])]
 
 
-def mock_cutout(settings, ra: float, dec: float, central: pd.Series, key: int) -> np.ndarray:
+def mock_cutout(
+    settings, ra: float, dec: float, central: pd.Series, key: int, *, field: int | None = None
+) -> np.ndarray:
     """Render a one-CCD mock g field at (ra, dec) with ``central`` there; the recipe's cutout.
 
     Parameters
@@ -494,13 +496,28 @@ def mock_cutout(settings, ra: float, dec: float, central: pd.Series, key: int) -
         A truth row of the mock population, moved to (ra, dec).
     key : int
         Non-negative integer naming this cutout (seeds its noise).
+    field : int, optional
+        The real PAndAS field the cutout stands for: its stacks' exposures (number
+        and summed time per band, the field sheet's) set the mock's depth and
+        resampling there; default the survey's typical stack.
     """
     from pandas_clusters.acquire.mock import MockField
     from pandas_clusters.acquire.mock.render import _field_objects, render_ccd
+    from pandas_clusters.acquire.mock.settings import BANDS, typical_exposures
 
     s = dataclasses.replace(
         settings,
-        fields=(MockField(id=int(key), ra_deg=float(ra), dec_deg=float(dec)),),
+        fields=(
+            MockField(
+                id=int(key),
+                ra_deg=float(ra),
+                dec_deg=float(dec),
+                exposures={
+                    b: typical_exposures(b) if field is None else settings.field_exposures(field, b)
+                    for b in BANDS
+                },
+            ),
+        ),
         ccd_nx=CUTOUT_SIZE,
         ccd_ny=CUTOUT_SIZE,
         ccd_columns=1,
@@ -548,7 +565,8 @@ def mock_cutouts(settings, real: pd.DataFrame, *, seed: int) -> tuple[pd.DataFra
             central = _pick_central(
                 pool, r.cls, rng, gmag=vmag[k] + GC_G_MINUS_V, rbin=str(radius_bin(r.rproj_kpc))
             )
-        images.append(mock_cutout(settings, r.ra, r.dec, central, key=k))
+        field = int(r.field) if "field" in real and pd.notna(r.field) else None
+        images.append(mock_cutout(settings, r.ra, r.dec, central, key=k, field=field))
         rows.append(
             {
                 "cls": r.cls,
@@ -674,7 +692,7 @@ def montage(images: Sequence[np.ndarray], *, columns: int = 6, gap: int = 4) -> 
 #: luminosity function, the spheroid's and satellites' light (smooth: their stars are
 #: in the texture, off here) and galaxies fainter than g = 24 drawn as point sources.
 BASELINE_OVERRIDES = {
-    "stack_exposures": 0,
+    "stack_resampling": False,
     "depth_mag": dict(DEPTH_BEFORE),
     "unresolved_fluctuation_mag": float("inf"),
     "galaxy_density_arcmin2": 6.0,

@@ -18,11 +18,13 @@ AB zero point ``MAGZPT``; the model is
       drawn as stars too)
     + noise of variance (signal / GAIN + RDNOISE^2)
 
-resampled as a stack is (``stack_exposures`` exposures, each interpolated
-bilinearly onto the stack's grid at its own sub-pixel offset, averaged: the
-noise is correlated and the light slightly blurred, :func:`light_kernel`),
+resampled as a stack is (the field's exposures, each interpolated bilinearly
+onto the stack's grid at its own sub-pixel offset, averaged: the noise is
+correlated and the light slightly blurred, :func:`light_kernel`),
 then clipped at ``SATURATE``, with a few NaN bad columns per CCD. The gain
-is set so that the S/N of a point source at ``depth_mag`` is 10 for optimal
+is set so that the S/N of a point source at the field's depth
+(:meth:`MockSettings.field_depth`: ``depth_mag`` moved by the field's exposure
+time) is 10 for optimal
 (PSF-weighted) photometry on the dark sky *measured with the correlated
 noise*: the white-noise ``sigma_sky = F_depth / (10 sqrt(NEA))`` (NEA the
 noise-equivalent area of the PSF), and the resampled noise scaled so that
@@ -101,10 +103,13 @@ def stack_offsets(settings: MockSettings, field_id: int, band: str) -> np.ndarra
 
     Each exposure of a real stack samples the sky on its own grid, shifted by a
     fraction of a pixel from the stack's; the same dither holds for every CCD of
-    the field. ``settings.stack_exposures`` rows, drawn per field and band.
+    the field. One row per exposure of the field's stack
+    (:meth:`MockSettings.field_exposures`), none without ``stack_resampling``;
+    drawn per field and band.
     """
+    n = settings.field_exposures(field_id, band)[0] if settings.stack_resampling else 0
     rng = settings.field_rng(field_id, band, purpose=3)
-    return rng.random((settings.stack_exposures, 2))
+    return rng.random((n, 2))
 
 
 def _noise_taps(d: float) -> np.ndarray:
@@ -547,11 +552,11 @@ def globular_giants(settings: MockSettings, row) -> pd.DataFrame:
     )
 
 
-def _noise_model(settings: MockSettings, band: str, fwhm_px: float, beta: float):
-    """(sky ADU/px, gain e-/ADU, read noise ADU) reaching ``depth_mag`` at S/N 10."""
+def _noise_model(settings: MockSettings, band: str, fwhm_px: float, beta: float, depth: float):
+    """(sky ADU/px, gain e-/ADU, read noise ADU) reaching ``depth`` (AB) at S/N 10."""
     area = settings.pixel_scale_arcsec**2
     sky = 10 ** (-0.4 * (settings.sky_mag_arcsec2[band] - settings.zero_point)) * area
-    f_depth = 10 ** (-0.4 * (settings.depth_mag[band] - settings.zero_point))
+    f_depth = 10 ** (-0.4 * (depth - settings.zero_point))
     sigma = f_depth / (10.0 * np.sqrt(noise_equivalent_area(fwhm_px, beta)))
     rn = settings.read_noise_fraction * sigma
     gain = sky / (sigma**2 - rn**2)
@@ -773,7 +778,12 @@ def _ccd_header(
     hdr["SKYLEVEL"] = (round(sky, 4), "sky level (not subtracted), ADU/px")
     hdr["SEEING"] = (fwhm_arcsec, "PSF FWHM, arcsec")
     hdr["PSFBETA"] = (beta, "Moffat beta of the PSF")
-    hdr["DEPTH"] = (settings.depth_mag[band], "target S/N=10 point-source depth, AB mag")
+    n_exp, t_exp = settings.field_exposures(field_id, band)
+    hdr["EXPTIME"] = (t_exp, "summed exposure time of the stack, s")
+    hdr["DEPTH"] = (
+        round(settings.field_depth(field_id, band), 4),
+        "target S/N=10 point-source depth, AB mag",
+    )
     hdr["NCOMBINE"] = (len(offsets), "exposures resampled (bilinear) and averaged")
     hdr["PIXNOISE"] = (
         round(pixel_noise_factor(fwhm_px, beta, offsets) * float(np.sqrt(sky / gain + rn**2)), 5),
@@ -802,7 +812,9 @@ def render_ccd(
     fwhm_px = fwhm_arcsec / settings.pixel_scale_arcsec
     alpha = moffat_alpha(fwhm_px, beta)
     psf = _psf_stamp(fwhm_px, beta)
-    sky, gain, rn = _noise_model(settings, band, fwhm_px, beta)
+    sky, gain, rn = _noise_model(
+        settings, band, fwhm_px, beta, settings.field_depth(field_id, band)
+    )
 
     disk, bulge, spheroid = _diffuse(settings, w, shape, band, parts=True)
     img = disk + bulge + spheroid

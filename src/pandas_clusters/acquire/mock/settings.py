@@ -10,19 +10,41 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
 
 from pandas_clusters.core.config import StageSettings
 
-__all__ = ["BANDS", "MockField", "MockSettings"]
+__all__ = ["BANDS", "MockField", "MockSettings", "typical_exposures"]
 
 #: Bands the mock can render, with their default seeing (FWHM, arcsec),
 #: S/N=10 point-source depth (AB) and dark-sky surface brightness (AB/arcsec^2).
 BANDS = ("g", "i")
 
 _FILTERS = {"g": "g.MP9401", "i": "i.MP9702"}
+
+
+@lru_cache(maxsize=1)
+def _sheet_exposures() -> dict[tuple[int, str], tuple[int, float]]:
+    from pandas_clusters.core.fields import load_field_sheet
+
+    sheet = load_field_sheet()
+    out = {}
+    for row in sheet.itertuples(index=False):
+        for band in BANDS:
+            n, t = int(getattr(row, f"{band}_exposures")), float(getattr(row, f"{band}_exptime_s"))
+            if n > 0 and t > 0:
+                out[(int(row.field), band)] = (n, t)
+    return out
+
+
+def typical_exposures(band: str) -> tuple[int, float]:
+    """(exposures, summed seconds) of the survey's typical stack in ``band``: the medians
+    over the PAndAS field sheet's fields (3 and 1350 s in both bands)."""
+    rows = [v for (_, b), v in _sheet_exposures().items() if b == band]
+    return int(np.median([n for n, _ in rows])), float(np.median([t for _, t in rows]))
 
 
 @dataclass(frozen=True)
@@ -39,6 +61,9 @@ class MockField:
     ra_deg: float
     dec_deg: float
     block_offset_arcmin: tuple[float, float] = (0.0, 0.0)  # the schema's default
+    #: band -> (number of exposures, summed exposure time in s) of the field's stacks;
+    #: None: the PAndAS field sheet's row of this ID (:meth:`MockSettings.field_exposures`).
+    exposures: Mapping[str, tuple[int, float]] | None = None
 
     def __post_init__(self):
         offset = tuple(float(v) for v in self.block_offset_arcmin)
@@ -58,6 +83,18 @@ class MockField:
         if int(self.id) != self.id or self.id < 0:
             msg = f"mock field id {self.id!r} must be a non-negative integer"
             raise ValueError(msg)
+        if self.exposures is not None:
+            checked = {}
+            for band, value in dict(self.exposures).items():
+                n, t = value
+                if band not in BANDS or int(n) != n or n < 1 or not t > 0:
+                    msg = (
+                        f"mock field {self.id}: exposures must map a band of {BANDS} to "
+                        f"(number >= 1, seconds > 0), got {band!r}: {value!r}"
+                    )
+                    raise ValueError(msg)
+                checked[band] = (int(n), float(t))
+            object.__setattr__(self, "exposures", checked)
 
 
 @dataclass(frozen=True)
@@ -94,7 +131,7 @@ class MockSettings(StageSettings):
     zero_point: float
     saturation_adu: float
     read_noise_fraction: float
-    stack_exposures: int
+    stack_resampling: bool
     # M31 diffuse light (exponential disk + Sersic bulge), g band; i = g - colour
     disk_mu0_g: float
     disk_scale_kpc: float
@@ -166,12 +203,8 @@ class MockSettings(StageSettings):
             if self.seeing_arcsec[band] <= 0:
                 msg = f"mock.seeing_arcsec.{band} must be > 0"
                 raise ValueError(msg)
-        if isinstance(self.stack_exposures, bool) or not (
-            isinstance(self.stack_exposures, int | np.integer) and 0 <= self.stack_exposures <= 32
-        ):
-            msg = (
-                f"mock.stack_exposures must be an integer in [0, 32], got {self.stack_exposures!r}"
-            )
+        if not isinstance(self.stack_resampling, bool | np.bool_):
+            msg = f"mock.stack_resampling must be true or false, got {self.stack_resampling!r}"
             raise ValueError(msg)
         if not 0 <= self.read_noise_fraction < 1:
             msg = "mock.read_noise_fraction must be in [0, 1)"
@@ -220,6 +253,31 @@ class MockSettings(StageSettings):
                 return f
         msg = f"field {field_id} is not a mock field (known: {[f.id for f in self.fields]})"
         raise KeyError(msg)
+
+    def field_exposures(self, field_id: int, band: str) -> tuple[int, float]:
+        """(number of exposures, summed exposure time in s) of a field's stack in ``band``.
+
+        The mock field's own ``exposures`` where given; otherwise the PAndAS field
+        sheet's row of this ID (McConnachie+ 2018's observing log); otherwise, for an
+        ID the survey lacks, the survey's typical stack (:func:`typical_exposures`).
+        """
+        for f in self.fields:
+            if f.id == int(field_id) and f.exposures is not None and band in f.exposures:
+                return f.exposures[band]
+        table = _sheet_exposures()
+        key = (int(field_id), band)
+        return table[key] if key in table else typical_exposures(band)
+
+    def field_depth(self, field_id: int, band: str) -> float:
+        """S/N = 10 depth of a field's stack: ``depth_mag`` moved by its exposure time.
+
+        ``depth_mag`` is the depth of the survey's typical stack; a field with
+        ``t`` seconds in the band reaches ``1.25 log10(t / t_typical)`` deeper
+        (the sky-limited law of :func:`~.calibration.sky_limited_depth`).
+        """
+        _, t = self.field_exposures(field_id, band)
+        _, t_typical = typical_exposures(band)
+        return float(self.depth_mag[band] + 1.25 * np.log10(t / t_typical))
 
     def filter_name(self, band: str) -> str:
         return _FILTERS[band]
