@@ -800,6 +800,22 @@ def _depth_lines(settings: MockSettings) -> list[str]:
         f"since the project's first commit: on the same law, stacks {longer['g']:.0f} (g) and "
         f"{longer['i']:.0f} (i)",
         f"times longer than the {t:.0f} s PAndAS took.",
+        "",
+        "`depth_mag` is the typical stack's; each field's moves by its own summed exposure",
+        f"t in the field sheet, 1.25 log10(t / {t:.0f} s) (`MockSettings.field_depth`), and its",
+        "stack averages its own number of exposures. The demo's fields (g; i):",
+        "",
+        "| field | exposures, g | depth, g | exposures, i | depth, i |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for f in settings.fields:
+        cells = []
+        for b in ("g", "i"):
+            n, te = settings.field_exposures(f.id, b)
+            cells += [f"{n} x {te / n:.0f} s", f"{settings.field_depth(f.id, b):.2f}"]
+        lines.append(f"| {f.id} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
     ]
     return lines
 
