@@ -435,7 +435,8 @@ def gain_is_text(w, tmp):
 
 @case("sources", "[1]", "PHOT_C is per second", "EXPTIME")
 def per_second_zero_point_without_exposure_time(w, tmp):
-    g = _edit_header(_copy(w.images["g"], tmp), 1, MAGZPT=None, PHOT_C=26.0)
+    # the mock's stacks carry EXPTIME (their summed exposure): this HDU has none
+    g = _edit_header(_copy(w.images["g"], tmp), 1, MAGZPT=None, PHOT_C=26.0, EXPTIME=None)
     run = _sources({"g": g, "i": w.images["i"]}, tmp, zero_point_keywords=("PHOT_C", "MAGZPT"))
     return run, g
 
