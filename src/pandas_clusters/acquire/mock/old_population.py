@@ -22,7 +22,7 @@ M_g = 0): the bin of the horizontal branch (M_g 0.5-0.75) holds 0.30 stars and
 17% of the g light; at M31's distance a population of total g = 17.5 has about
 370 stars brighter than g = 26 (35 with the power law the mock used before),
 180 of them in that bin at g = 25.0-25.2, near the PAndAS stacks' S/N-10 depth
-(g = 25.3). The population's fluctuation magnitude is M_g = 0.32.
+(g = 25.76). The population's fluctuation magnitude is M_g = 0.32.
 
 The spheroid's surface brightness along the minor axis (``spheroid_mu_v``)
 follows Pritchet & van den Bergh (1994, ApJ 435, L59; abstract of their IAU

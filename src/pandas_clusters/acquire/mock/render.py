@@ -513,7 +513,7 @@ def _sky_adu(settings: MockSettings, band: str) -> float:
 
 
 #: Faintest giant of an old cluster drawn as a star (g); fainter giants stay in the smooth
-#: King light (a choice: well beyond the stacks' S/N-10 g depth, 25.3, so that every giant
+#: King light (a choice: well beyond the stacks' S/N-10 g depth, 25.76, so that every giant
 #: the stacks could show is drawn).
 GC_GIANT_FAINT_G = 27.0
 #: g - i of an old cluster's giants: mean and scatter (a choice: metal-poor to solar
