@@ -507,6 +507,7 @@ def write_calibration_report(
         "",
     ]
     lines += _depth_lines(settings)
+    lines += _galaxy_size_lines(settings)
     lines += _foreground_and_galaxy_lines(settings, reference)
     lines += _old_population_lines(reference)
     lines += _label_lines(settings, truth, cats)
@@ -762,7 +763,7 @@ def _depth_lines(settings: MockSettings) -> list[str]:
         "",
         "S/N = 10 point-source depth (dark sky) of the typical PAndAS stack: CFHT's MegaCam",
         "exposure time calculator (the DIET page's \"Quick MegaCam photometric performance",
-        'table\": S/N = 10 in one hour, optimal aperture, 0.8\" seeing, airmass 1, for the',
+        'table": S/N = 10 in one hour, optimal aperture, 0.8" seeing, airmass 1, for the',
         "first-generation filters g' = g.MP9401 and i' = i.MP9701, the filters of every PAndAS",
         "exposure in McConnachie+ 2018's observing log, with i.MP9702 after i.MP9701 broke in",
         "2007) scaled to the median summed exposure per band of the 406 PAndAS fields (the",
@@ -798,8 +799,8 @@ def _depth_lines(settings: MockSettings) -> list[str]:
         "Checks: the same table's columns for the second-generation filters of 2015 on (gS =",
         "g.MP9402, iS = i.MP9703, not PAndAS's; PSF fitting, modal image quality of",
         f"2003-2009, airmass 1.2: gS {MEGACAM_ETC_DEPTH_2015_FILTERS['g'][0]} at "
-        f"{MEGACAM_ETC_DEPTH_2015_FILTERS['g'][1]}\", iS {MEGACAM_ETC_DEPTH_2015_FILTERS['i'][0]} at "
-        f"{MEGACAM_ETC_DEPTH_2015_FILTERS['i'][1]}\" in one hour)",
+        f'{MEGACAM_ETC_DEPTH_2015_FILTERS["g"][1]}", iS {MEGACAM_ETC_DEPTH_2015_FILTERS["i"][0]} at '
+        f'{MEGACAM_ETC_DEPTH_2015_FILTERS["i"][1]}" in one hour)',
         f"scale to {second['g']:.2f} and {second['i']:.2f} (the mock took them until the",
         "twelfth round of docs/mock-realism.md, item 34); the survey's own planning",
         'page (A. McConnachie, PAndAS "The Science and the Survey") quotes limiting',
@@ -824,6 +825,78 @@ def _depth_lines(settings: MockSettings) -> list[str]:
             cells += [f"{n} x {te / n:.0f} s", f"{settings.field_depth(f.id, b):.2f}"]
         lines.append(f"| {f.id} | " + " | ".join(cells) + " |")
     lines += [
+        "",
+    ]
+    return lines
+
+
+#: The mock's background galaxy size law before it came from Shen et al. 2003 (issue 12,
+#: twelfth round): r_e = 1.2" 10^(-0.12 (g - 20)), lognormal scatter 0.35, unreferenced.
+def _size_law_before(g):
+    return 1.2 * 10 ** (-0.12 * (np.asarray(g, dtype=float) - 20.0))
+
+
+def _galaxy_size_lines(settings: MockSettings) -> list[str]:
+    """Report lines: the background galaxies' half-light radii and where they come from."""
+    from .galaxy_sizes import (
+        EARLY_TYPE_LF,
+        GALAXY_G_MINUS_R,
+        LATE_TYPE_LF,
+        SHEN03_EARLY,
+        SHEN03_LATE,
+        galaxy_half_light_radius,
+    )
+    from .population import catalogue_truth
+
+    rng = np.random.default_rng([int(settings.seed), 31])
+    n = 20000
+    gal = catalogue_truth(settings, kinds=("galaxy",))
+    lines = [
+        "## Background galaxies' sizes",
+        "",
+        "Each galaxy of apparent g is put at a redshift drawn from the redshift distribution",
+        "of galaxies of that magnitude (comoving volume, flat LambdaCDM with H0 = 70 and",
+        "Omega_m = 0.3, times its type's Schechter luminosity function in r, r = g - "
+        f"{GALAXY_G_MINUS_R}, no evolution, no K-correction): late types (Sersic n 0.6-1.5)",
+        f"Blanton et al. 2003's (ApJ 592, 819; M* = {LATE_TYPE_LF['mstar']:.2f} at h = 0.7, "
+        f"alpha = {LATE_TYPE_LF['alpha']}),",
+        f"early types (n 2-4) 0.45 mag brighter, M* = {EARLY_TYPE_LF['mstar']:.2f}, alpha = "
+        f"{EARLY_TYPE_LF['alpha']} (Nakamura et al. 2003,",
+        "AJ 125, 1682). Its absolute magnitude there gives the median and lognormal scatter",
+        "of its half-light radius in kpc from Shen et al. 2003 (MNRAS 343, 978, table 1; r",
+        f"band): late types alpha = {SHEN03_LATE['alpha']}, beta = {SHEN03_LATE['beta']}, "
+        f"gamma = {SHEN03_LATE['gamma']}, M0 = {SHEN03_LATE['m0']},",
+        f"sigma1 = {SHEN03_LATE['sigma1']}, sigma2 = {SHEN03_LATE['sigma2']}; early types "
+        f"a = {SHEN03_EARLY['a']}, b = {SHEN03_EARLY['b']} (the values SkyPy's",
+        "size functions carry). Their radii are those of the azimuthally averaged profile;",
+        "the mock's r_e is along the major axis, the radius whose elliptical profile holds",
+        "half its light inside that circle (`galaxy_sizes.circular_half_light_fraction`).",
+        "Checks: the mock's galaxies of g = 18 (r = 17.3) lie at a median z of about 0.1,",
+        "as the SDSS main sample (r < 17.77) does; at g = 26 a late type's median (no",
+        'evolution) is about 0.35", where Smail et al. 1995 find about 0.2" at R ~ 26; the',
+        "mock draws galaxies fainter than g = 24 as point sources.",
+        "",
+        "| g | median z, late / early | median R50 (round), late / early | mock galaxies' median r_e (major axis) | law before |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for g in (16.0, 17.0, 18.0, 19.0, 20.0, 22.0, 24.0):
+        cells = []
+        for early in (False, True):
+            r, z = galaxy_half_light_radius(rng, np.full(n, g), early, np.ones(n), np.ones(n))
+            cells.append((float(np.median(z)), float(np.median(r))))
+        sel = gal["gmag"].between(g - 0.5, g + 0.5)
+        mock = (
+            f'{gal.loc[sel, "r_e_arcsec"].median():.2f}" ({int(sel.sum())})' if sel.any() else "-"
+        )
+        lines.append(
+            f"| {g:.0f} | {cells[0][0]:.3f} / {cells[1][0]:.3f} | "
+            f'{cells[0][1]:.2f}" / {cells[1][1]:.2f}" | {mock} | {float(_size_law_before(g)):.2f}" |'
+        )
+    lines += [
+        "",
+        "The mock galaxies' column: the embedded mock's galaxies within 0.5 mag, all types and",
+        "shapes (their number in brackets; the catalogues' galaxies, to g = "
+        f"{settings.catalogue_galaxy_faint_mag}).",
         "",
     ]
     return lines

@@ -26,7 +26,8 @@ Populations (all magnitudes AB, total):
     Old clusters: red, compact, centrally concentrated in projection, out to
     the halo.
 ``galaxy``
-    Background Sersic galaxies.
+    Background Sersic galaxies, their half-light radii from published size laws
+    (:mod:`~pandas_clusters.acquire.mock.galaxy_sizes`).
 
 Contaminants (issue 12, part 3; references in ``docs/mock-calibration.md``):
 
@@ -58,6 +59,7 @@ import pandas as pd
 
 from pandas_clusters.core.geometry import M31, offsets_to_radec, radii_from_offsets_kpc
 
+from .galaxy_sizes import galaxy_half_light_radius
 from .settings import MockSettings
 
 __all__ = [
@@ -403,17 +405,28 @@ def galaxy_g_mags(rng, n: int, s: MockSettings) -> np.ndarray:
     return np.interp(rng.random(n), cdf, g)
 
 
+#: Fraction of the ordinary background galaxies that are disks (Sersic n 0.6-1.5, Shen
+#: et al. 2003's late types); the others are early types (n 2-4). A choice.
+LATE_TYPE_FRACTION = 0.6
+#: Largest major-axis r_e (arcsec) of a background galaxy (a numerical bound: a late
+#: type of g = 15 has a median r_e of 7").
+GALAXY_RE_MAX_ARCSEC = 15.0
+
+
 def _galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
-    """(g, g - i) of background galaxies; fills their Sersic shape."""
+    """(g, g - i) of background galaxies; fills their Sersic shape.
+
+    Half-light radii from Shen et al. 2003's size laws at the redshift a galaxy of
+    that magnitude has (:func:`~pandas_clusters.acquire.mock.galaxy_sizes.galaxy_half_light_radius`).
+    """
     g = galaxy_g_mags(rng, n, s)
     gi = rng.uniform(0.3, 1.6, n)
-    r_e = np.exp(rng.normal(np.log(1.2 * 10 ** (-0.12 * (g - 20.0))), 0.35, n))
-    out["r_e_arcsec"] = np.clip(r_e, 0.2, 5.0)
-    out["sersic_n"] = np.where(
-        rng.random(n) < 0.6, rng.uniform(0.6, 1.5, n), rng.uniform(2.0, 4.0, n)
-    )
+    early = rng.random(n) >= LATE_TYPE_FRACTION
+    out["sersic_n"] = np.where(early, rng.uniform(2.0, 4.0, n), rng.uniform(0.6, 1.5, n))
     out["ellipticity"] = rng.uniform(0.0, 0.7, n)
     out["pa_deg"] = rng.uniform(0.0, 180.0, n)
+    r_e, _ = galaxy_half_light_radius(rng, g, early, 1.0 - out["ellipticity"], out["sersic_n"])
+    out["r_e_arcsec"] = np.clip(r_e, 0.2, GALAXY_RE_MAX_ARCSEC)
     return g, gi
 
 
@@ -489,14 +502,17 @@ def _compact_galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) 
 
 
 def _edge_on_galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
-    """(g, g - i) of edge-on background disks (exponential, ellipticity 0.7-0.9)."""
+    """(g, g - i) of edge-on background disks (exponential, ellipticity 0.7-0.9).
+
+    Late types: their half-light radii as :func:`_galaxy_props` draws them.
+    """
     g = galaxy_g_mags(rng, n, s)
     gi = rng.uniform(0.3, 1.6, n)
-    r_e = np.exp(rng.normal(np.log(1.2 * 10 ** (-0.12 * (g - 20.0))), 0.35, n))
-    out["r_e_arcsec"] = np.clip(r_e, 0.3, 5.0)
     out["sersic_n"] = rng.uniform(0.6, 1.2, n)
     out["ellipticity"] = rng.uniform(0.7, 0.9, n)
     out["pa_deg"] = rng.uniform(0.0, 180.0, n)
+    r_e, _ = galaxy_half_light_radius(rng, g, False, 1.0 - out["ellipticity"], out["sersic_n"])
+    out["r_e_arcsec"] = np.clip(r_e, 0.3, GALAXY_RE_MAX_ARCSEC)
     return g, gi
 
 

@@ -46,6 +46,7 @@ from scipy.signal import fftconvolve
 from pandas_clusters.core.geometry import M31, radii_from_offsets_kpc, tangent_plane_deg
 from pandas_clusters.core.io import atomic_path
 
+from .galaxy_sizes import sersic_bn
 from .old_population import MG_EDGES as OLD_MG_EDGES
 from .old_population import spheroid_mu_g, star_bins
 from .population import (
@@ -270,8 +271,10 @@ def _add_stamp(img, stamp, x0, y0):
     img[ya:yb, xa:xb] += stamp[ya - y0 : yb - y0, xa - x0 : xb - x0]
 
 
-def _sersic_bn(n):
-    return 2.0 * n - 1.0 / 3.0 + 4.0 / (405.0 * n) + 46.0 / (25515.0 * n**2)
+#: Largest half-width (px) of a Sersic stamp: 6 r_e up to 30" (a bright galaxy's profile
+#: is cut there and its light renormalised inside; 60 px before the galaxies' sizes came
+#: from Shen et al. 2003).
+SERSIC_STAMP_HALF_MAX_PX = 160
 
 
 def _extended_stamp(obj, x, y, flux, settings, psf, sub=3):
@@ -285,7 +288,7 @@ def _extended_stamp(obj, x, y, flux, settings, psf, sub=3):
         half = int(np.clip(np.ceil(rt_px), 4, 90))
     else:
         re_px = obj.r_e_arcsec / scale
-        half = int(np.clip(np.ceil(6 * re_px), 4, 60))
+        half = int(np.clip(np.ceil(6 * re_px), 4, SERSIC_STAMP_HALF_MAX_PX))
     ix, iy = int(np.rint(x)), int(np.rint(y))
     fx, fy = x - ix, y - iy
     o = (np.arange(-half * sub, (half + 1) * sub) - (sub - 1) / 2.0) / sub
@@ -305,7 +308,7 @@ def _extended_stamp(obj, x, y, flux, settings, psf, sub=3):
         v_ = -ddx * np.sin(th) + ddy * np.cos(th)
         r = np.sqrt(u_**2 + (v_ / q) ** 2)
         n = obj.sersic_n
-        prof = np.exp(-_sersic_bn(n) * ((r / re_px) ** (1.0 / n) - 1.0))
+        prof = np.exp(-sersic_bn(n) * ((r / re_px) ** (1.0 / n) - 1.0))
     size = 2 * half + 1
     prof = prof.reshape(size, sub, size, sub).mean(axis=(1, 3))
     total = prof.sum()
@@ -336,7 +339,7 @@ def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
     xi, eta = tangent_plane_deg(ra.ravel(), dec.ravel())
     r_disk, r_proj = radii_from_offsets_kpc(xi, eta)
     mu_disk = settings.disk_mu0_g + 1.0857 * r_disk / settings.disk_scale_kpc
-    bn = _sersic_bn(settings.bulge_n)
+    bn = sersic_bn(settings.bulge_n)
     mu_bulge = settings.bulge_mu_e_g + 1.0857 * bn * (
         (r_proj / settings.bulge_r_e_kpc) ** (1.0 / settings.bulge_n) - 1.0
     )

@@ -1,0 +1,102 @@
+"""The mock's background galaxy sizes: Shen et al. 2003's laws at the drawn redshifts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.cosmology import FlatLambdaCDM
+
+from pandas_clusters.acquire.mock import MockSettings
+from pandas_clusters.acquire.mock.galaxy_sizes import (
+    COSMOLOGY,
+    GALAXY_G_MINUS_R,
+    SHEN03_EARLY,
+    SHEN03_LATE,
+    circular_half_light_fraction,
+    galaxy_half_light_radius,
+    redshift_cdf,
+)
+from pandas_clusters.acquire.mock.population import catalogue_truth
+
+
+def _pixel_half_light(q: float, n: float) -> float:
+    """Brute force: circular radius holding half an elliptical Sersic profile's light."""
+    from pandas_clusters.acquire.mock.galaxy_sizes import sersic_bn
+
+    x = np.linspace(-15.0, 15.0, 1501)
+    xx, yy = np.meshgrid(x, x)
+    img = np.exp(-sersic_bn(n) * (np.hypot(xx, yy / q) ** (1.0 / n) - 1.0))
+    r = np.hypot(xx, yy).ravel()
+    order = np.argsort(r)
+    cum = np.cumsum(img.ravel()[order])
+    return float(r[order][np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+def test_circular_half_light_radius_of_an_elliptical_profile():
+    assert circular_half_light_fraction(1.0, 1.0) == pytest.approx(1.0, abs=1e-3)
+    assert circular_half_light_fraction(1.0, 2.0) == pytest.approx(1.0, abs=1e-3)
+    for q in (0.3, 0.6):
+        assert circular_half_light_fraction(q, 1.0) == pytest.approx(
+            _pixel_half_light(q, 1.0), rel=0.02
+        )
+    # flatter, smaller circle; never below the circularised radius sqrt(q)
+    f = [circular_half_light_fraction(q, 1.0) for q in (0.9, 0.6, 0.3, 0.1)]
+    assert np.all(np.diff(f) < 0)
+    assert all(v > np.sqrt(q) for v, q in zip(f, (0.9, 0.6, 0.3, 0.1), strict=True))
+    with pytest.raises(ValueError, match="axis ratio"):
+        circular_half_light_fraction(0.0, 1.0)
+
+
+@pytest.mark.parametrize("early", [False, True])
+def test_sizes_are_shens_at_the_drawn_redshift(early):
+    # round galaxies (circular and major-axis radii agree): each r_e over Shen et al.'s
+    # median at its own redshift's absolute magnitude is lognormal with their scatter
+    rng = np.random.default_rng(3)
+    n = 40000
+    g = np.full(n, 18.0)
+    r_e, z = galaxy_half_light_radius(rng, g, early, np.ones(n), np.full(n, 1.0))
+    cosmo = FlatLambdaCDM(**COSMOLOGY)
+    m = g - GALAXY_G_MINUS_R - cosmo.distmod(z).value
+    if early:
+        p = SHEN03_EARLY
+        kpc = 10 ** (-0.4 * p["a"] * m + p["b"])
+    else:
+        p = SHEN03_LATE
+        kpc = 10 ** (
+            -0.4 * p["alpha"] * m
+            + (p["beta"] - p["alpha"]) * np.log10(1 + 10 ** (-0.4 * (m - p["m0"])))
+            + p["gamma"]
+        )
+    median = kpc / cosmo.angular_diameter_distance(z).to("kpc").value * 206264.8
+    sigma = p["sigma2"] + (p["sigma1"] - p["sigma2"]) / (1 + 10 ** (-0.8 * (m - p["m0"])))
+    dev = np.log(r_e / median) / sigma
+    assert np.median(dev) == pytest.approx(0.0, abs=0.03)
+    assert np.std(dev) == pytest.approx(1.0, abs=0.03)
+
+
+def test_redshifts_of_bright_galaxies():
+    # r = 17.3 (g = 18): the SDSS main sample (r < 17.77) has its median near z = 0.1;
+    # early types, more luminous (Nakamura+ 2003), lie further; fainter lie further
+    def median_z(r, early):
+        z, cdf = redshift_cdf(r, early)
+        return float(np.interp(0.5, cdf[0], z))
+
+    assert 0.08 < median_z(17.3, False) < 0.14
+    assert median_z(17.3, True) > median_z(17.3, False)
+    assert median_z(19.0, False) > median_z(17.3, False)
+
+
+def test_mock_galaxies_take_the_size_laws():
+    # bright mock galaxies are larger than faint ones, early types smaller than late
+    # types of the same g, edge-on disks longer than face-on ones
+    s = MockSettings.demo()
+    cat = catalogue_truth(s, kinds=("galaxy", "edge_on_galaxy"))
+    gal = cat.loc[cat["kind"] == "galaxy"]
+    bright = gal.loc[gal["gmag"].between(17.0, 19.0)]
+    faint = gal.loc[gal["gmag"].between(21.0, 23.0)]
+    assert bright["r_e_arcsec"].median() > 1.8 * faint["r_e_arcsec"].median()
+    late = bright.loc[bright["sersic_n"] < 2.0, "r_e_arcsec"].median()
+    early = bright.loc[bright["sersic_n"] >= 2.0, "r_e_arcsec"].median()
+    assert early < late
+    edge = cat.loc[(cat["kind"] == "edge_on_galaxy") & cat["gmag"].between(17.0, 19.0)]
+    assert edge["r_e_arcsec"].median() > late
