@@ -690,7 +690,8 @@ def montage(images: Sequence[np.ndarray], *, columns: int = 6, gap: int = 4) -> 
 #: background galaxies, the uncalibrated star and cluster densities), rendered beside the
 #: current ones in the report. Not reverted (code, not settings): the old clusters'
 #: luminosity function, the spheroid's and satellites' light (smooth: their stars are
-#: in the texture, off here) and galaxies fainter than g = 24 drawn as point sources.
+#: in the texture, off here), galaxies fainter than g = 24 drawn as point sources and the
+#: background galaxies' sizes from published laws (docs/mock-realism.md item 35).
 BASELINE_OVERRIDES = {
     "stack_resampling": False,
     "depth_mag": dict(DEPTH_BEFORE),
