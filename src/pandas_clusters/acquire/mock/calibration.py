@@ -64,8 +64,9 @@ __all__ = [
 #: Per band (magnitude, FWHM in arcsec).
 MEGACAM_ETC_DEPTH = {"g": (26.1, 0.8), "i": (24.9, 0.8)}
 #: The same table's columns for the second-generation filters of 2015 on (gS = g.MP9402,
-#: iS = i.MP9703; not PAndAS's): S/N = 10 by PSF fitting at the modal image quality of
-#: 2003-2009 and airmass 1.2; a check on :data:`MEGACAM_ETC_DEPTH`.
+#: iS = i.MP9703, the mode-2 filters of the THELI MegaPrime notes, marvinweb.astro.uni-bonn.de/
+#: data_products/Lucie/README_MEGAPRIME.txt; not PAndAS's): S/N = 10 by PSF fitting at the
+#: modal image quality of 2003-2009 and airmass 1.2; a check on :data:`MEGACAM_ETC_DEPTH`.
 MEGACAM_ETC_DEPTH_2015_FILTERS = {"g": (25.7, 0.75), "i": (24.6, 0.63)}
 #: Exposure time (s) of :data:`MEGACAM_ETC_DEPTH`.
 MEGACAM_ETC_EXPOSURE_S = 3600.0
