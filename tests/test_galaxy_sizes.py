@@ -100,3 +100,10 @@ def test_mock_galaxies_take_the_size_laws():
     assert early < late
     edge = cat.loc[(cat["kind"] == "edge_on_galaxy") & cat["gmag"].between(17.0, 19.0)]
     assert edge["r_e_arcsec"].median() > late
+
+
+def test_an_empty_cell_draws_no_sizes():
+    r_e, z = galaxy_half_light_radius(
+        np.random.default_rng(0), np.array([]), np.array([], bool), np.array([]), np.array([])
+    )
+    assert r_e.shape == z.shape == (0,)
