@@ -649,8 +649,14 @@ def _old_population_lines(reference=None) -> list[str]:
         GC_RH_MEDIAN_PC,
         GC_RH_REFERENCE_KPC,
         GC_RH_SLOPE,
+        RED_GIANT_TIP_G,
     )
-    from pandas_clusters.acquire.mock.render import GIANT_LF_SPAN_MAG, GIANT_TIP_G, giant_bins
+    from pandas_clusters.acquire.mock.render import (
+        BULGE_TIP_FAINTER_MAG,
+        GIANT_LF_SPAN_MAG,
+        GIANT_TIP_G,
+        giant_bins,
+    )
     from pandas_clusters.core.geometry import M31
 
     dm = M31.distance_modulus
@@ -658,7 +664,7 @@ def _old_population_lines(reference=None) -> list[str]:
     mids = -2.5 * np.log10(f)
     hb = slice(10, 11)  # the bin M_g 0.5-0.75
     n_175 = 10 ** (-0.4 * 17.5) * w / f
-    f0, w0, _ = giant_bins(GIANT_TIP_G, 26.5)
+    f0, w0, _ = giant_bins(RED_GIANT_TIP_G, 26.5)
     before = 10 ** (-0.4 * 17.5) * w0 / f0
     sbf = -2.5 * np.log10(np.sum(w * f) + rest) - dm
     radii = (5.0, 10.0, 15.0, 20.0, 30.0, 55.0)
@@ -681,7 +687,7 @@ def _old_population_lines(reference=None) -> list[str]:
         f"{mids[hb][0] + 0.125:.2f}) | {n_175[hb].sum():.0f} | 0 |",
         f"| share of the g light on the horizontal branch | {w[hb].sum():.3f} | 0 |",
         f"| share of the g light in stars brighter than M_g = {op.MG_EDGES[-1]:g} | "
-        f"{w.sum():.3f} | {w0.sum():.3f} (to {GIANT_TIP_G + GIANT_LF_SPAN_MAG:g} mag) |",
+        f"{w.sum():.3f} | {w0.sum():.3f} (to {RED_GIANT_TIP_G + GIANT_LF_SPAN_MAG:g} mag) |",
         f"| fluctuation magnitude (absolute g) | {sbf:.2f} | {26.5 - dm:.2f} |",
         "",
         "The spheroid's minor-axis V surface brightness: Pritchet & van den Bergh (1994;",
@@ -740,8 +746,11 @@ def _old_population_lines(reference=None) -> list[str]:
         "",
         *_rh_table_lines(reference),
         "",
-        "Not at hand: a metal-rich isochrone. The bulge keeps the mock's power law (its red",
-        "giants from g = 22.3, normalised to `unresolved_fluctuation_mag`), and the spheroid",
+        "Not at hand: a metal-rich isochrone. The bulge keeps the mock's power law, its red",
+        f"giants from g = {GIANT_TIP_G:.1f} (the disk's tip, {RED_GIANT_TIP_G}, made "
+        f"{BULGE_TIP_FAINTER_MAG} mag fainter:",
+        "Jablonka+ 1999 find the bulge's red giant branch tip 1.3 mag fainter in I at 1.1 kpc",
+        "than at 7 kpc, a lower bound in g), normalised to `unresolved_fluctuation_mag`; the spheroid",
         "takes the metal-poor function although Irwin+ 2005 find a V - i of ~1.6 (more",
         "metal-rich) along the minor axis: its brightest giants are too blue and too many in g.",
         "",

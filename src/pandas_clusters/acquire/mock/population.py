@@ -221,6 +221,11 @@ def _cell_rng(s: MockSettings, kind: str, i: int, j: int) -> np.random.Generator
     return np.random.default_rng([s.seed, KINDS[kind], i + _OFF, j + _OFF])
 
 
+#: g of the brightest of M31's resolved red giants on the disk (a choice of the mock; M_g =
+#: -2.2 at M31's distance) and the slope (dex/mag) of their luminosity function,
+#: dN/dm ~ 10^(slope m).
+RED_GIANT_TIP_G = 22.3
+RED_GIANT_LF_SLOPE = 0.35
 #: Shares of M31's resolved stars (brighter than ``star_faint_mag``) at the density's
 #: reference radius of 5 kpc: red giants, and the young populations (blue main
 #: sequence / blue loop, yellow supergiants, red supergiants). Choices of the mock.
@@ -267,7 +272,7 @@ def _star_mags(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
     blue = young & (u_young < sh["blue"])
     yellow = young & (u_young >= sh["blue"]) & (u_young < sh["blue"] + sh["yellow"])
     rsg = young & (u_young >= sh["blue"] + sh["yellow"])
-    g[red] = _lf(rng, red.sum(), 22.3, s.star_faint_mag, 0.35)
+    g[red] = _lf(rng, red.sum(), RED_GIANT_TIP_G, s.star_faint_mag, RED_GIANT_LF_SLOPE)
     gi[red] = rng.normal(1.55, 0.3, red.sum())
     g[blue] = _lf(rng, blue.sum(), 19.5, s.star_faint_mag, 0.3)
     gi[blue] = rng.normal(-0.15, 0.15, blue.sum())
