@@ -385,17 +385,12 @@ def _linear_weights(n: int, m: int) -> np.ndarray:
 # (issue 12, part 1, mock-pixels2): the unresolved stars' fluctuations drawn as discrete
 # giants, so that the bulge's background is skewed like the real one, not Gaussian.
 
-#: How much fainter the bulge's brightest red giants are than the disk's: Jablonka et al.
-#: (1999, ApJ 518, 627; HST WFPC2) find the first-ascent red giant branch tip at a mean
-#: projected 1.1 kpc 1.3 mag fainter in I than at 7 kpc, the bulge near solar
-#: metallicity, and the brighter stars that ground-based images had shown there blends.
-#: A metal-rich tip descends further in bluer bands, so in g this is a lower bound.
-BULGE_TIP_FAINTER_MAG = 1.3
 #: g of the brightest unresolved giant of the bulge: the tip of the mock's own red-giant
-#: luminosity function on the disk (population.py ``RED_GIANT_TIP_G``) made
-#: ``BULGE_TIP_FAINTER_MAG`` fainter. The mock's resolved stars follow the disk; the
-#: bulge's giants exist only in this texture.
-GIANT_TIP_G = RED_GIANT_TIP_G + BULGE_TIP_FAINTER_MAG
+#: luminosity function on the disk (population.py ``RED_GIANT_TIP_G``). The mock's
+#: resolved stars follow the disk; the bulge's giants exist only in this texture. A tip
+#: 1.3 mag fainter (Jablonka et al. 1999) was tried and not kept: docs/mock-realism.md,
+#: item 36.
+GIANT_TIP_G = RED_GIANT_TIP_G
 #: Slope (dex/mag) of the giants' luminosity function, dN/dm ~ 10^(slope m): the slope of
 #: the mock's resolved red giants (population.py ``RED_GIANT_LF_SLOPE``), a choice of the
 #: mock, for the disk and the metal-rich bulge (the metal-poor spheroid and globular
