@@ -652,6 +652,7 @@ def _old_population_lines(reference=None) -> list[str]:
         RED_GIANT_TIP_G,
     )
     from pandas_clusters.acquire.mock.render import (
+        BULGE_TIP_FAINTER_MAG,
         GIANT_LF_SPAN_MAG,
         GIANT_TIP_G,
         giant_bins,
@@ -745,11 +746,11 @@ def _old_population_lines(reference=None) -> list[str]:
         "",
         *_rh_table_lines(reference),
         "",
-        "Not at hand: a metal-rich isochrone. The bulge keeps the mock's power law (its red",
-        f"giants from g = {GIANT_TIP_G:.1f}, the disk's tip, normalised to "
-        "`unresolved_fluctuation_mag`; Jablonka+ 1999's",
-        "bulge tip, 1.3 mag fainter in I at 1.1 kpc than at 7 kpc, was tried and not kept:",
-        "docs/mock-realism.md item 36), and the spheroid",
+        "Not at hand: a metal-rich isochrone. The bulge keeps the mock's power law, its red",
+        f"giants from g = {GIANT_TIP_G:.1f} (the disk's tip, {RED_GIANT_TIP_G}, made "
+        f"{BULGE_TIP_FAINTER_MAG} mag fainter:",
+        "Jablonka+ 1999 find the bulge's red giant branch tip 1.3 mag fainter in I at 1.1 kpc",
+        "than at 7 kpc, a lower bound in g), normalised to `unresolved_fluctuation_mag`; the spheroid",
         "takes the metal-poor function although Irwin+ 2005 find a V - i of ~1.6 (more",
         "metal-rich) along the minor axis: its brightest giants are too blue and too many in g.",
         "",

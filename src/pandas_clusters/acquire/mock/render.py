@@ -385,12 +385,17 @@ def _linear_weights(n: int, m: int) -> np.ndarray:
 # (issue 12, part 1, mock-pixels2): the unresolved stars' fluctuations drawn as discrete
 # giants, so that the bulge's background is skewed like the real one, not Gaussian.
 
+#: How much fainter the bulge's brightest red giants are than the disk's: Jablonka et al.
+#: (1999, ApJ 518, 627; HST WFPC2) find the first-ascent red giant branch tip at a mean
+#: projected 1.1 kpc 1.3 mag fainter in I than at 7 kpc, the bulge near solar
+#: metallicity, and the brighter stars that ground-based images had shown there blends.
+#: A metal-rich tip descends further in bluer bands, so in g this is a lower bound.
+BULGE_TIP_FAINTER_MAG = 1.3
 #: g of the brightest unresolved giant of the bulge: the tip of the mock's own red-giant
-#: luminosity function on the disk (population.py ``RED_GIANT_TIP_G``). The mock's
-#: resolved stars follow the disk; the bulge's giants exist only in this texture. A tip
-#: 1.3 mag fainter (Jablonka et al. 1999) was tried and not kept: docs/mock-realism.md,
-#: item 36.
-GIANT_TIP_G = RED_GIANT_TIP_G
+#: luminosity function on the disk (population.py ``RED_GIANT_TIP_G``) made
+#: ``BULGE_TIP_FAINTER_MAG`` fainter. The mock's resolved stars follow the disk; the
+#: bulge's giants exist only in this texture (docs/mock-realism.md, items 36-37).
+GIANT_TIP_G = RED_GIANT_TIP_G + BULGE_TIP_FAINTER_MAG
 #: Slope (dex/mag) of the giants' luminosity function, dN/dm ~ 10^(slope m): the slope of
 #: the mock's resolved red giants (population.py ``RED_GIANT_LF_SLOPE``), a choice of the
 #: mock, for the disk and the metal-rich bulge (the metal-poor spheroid and globular
@@ -463,10 +468,14 @@ def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng):
     and horizontal branch, which the stacks resolve off the disk. The field is
     blurred by the PSF like every source of light.
 
-    The stars are the same in every band: the field is drawn in g units (the maps
-    divided by the diffuse light's i / g flux ratio) and scaled back, so that one
-    ``rng`` state gives each band's texture from the same stars (the caller passes
-    the g band's generator for both; the stacks' WCS differ by under a pixel).
+    The stars are the same in every band: the maps are the g band's (on the g stack's
+    pixel grid, for every band) and the field, drawn in g units, is scaled by the
+    diffuse light's flux ratio of ``band`` to g, so that one ``rng`` state gives each
+    band's texture from the same stars, every random number drawn alike (the caller
+    passes the g band's generator and maps for both; the stacks' WCS differ by under
+    a pixel). Maps of the band's own grid would differ slightly, and where a Poisson
+    draw consumes a variable count of random numbers one differing pixel would
+    desynchronise every later star (docs/mock-realism.md, item 36).
     """
     m = settings.unresolved_fluctuation_mag
     if not np.isfinite(m):
@@ -480,9 +489,9 @@ def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng):
     # unresolved light fluctuates with the stars below that limit (same LF)
     lf = (GIANT_LF_SLOPE, settings.star_faint_mag - zp, np.inf)
     f_bar = min(10 ** (-0.4 * (m - zp)), _lf_moment(*lf, 2) / _lf_moment(*lf, 1))
-    d = np.maximum(disk, 0.0) / scale
-    b = np.maximum(bulge, 0.0) / scale
-    sph = np.maximum(spheroid, 0.0) / scale
+    d = np.maximum(disk, 0.0)
+    b = np.maximum(bulge, 0.0)
+    sph = np.maximum(spheroid, 0.0)
     field = rng.standard_normal(d.shape) * np.sqrt(d * f_bar + b * rest + sph * rest_old)
     field += _giant_counts(sph.ravel(), f_old, w_old, rng).reshape(sph.shape)
     # pixels where the bulge is under BULGE_GIANTS_MIN of the light: no discrete giants
@@ -823,11 +832,15 @@ def render_ccd(
         settings, band, fwhm_px, beta, settings.field_depth(field_id, band)
     )
 
-    disk, bulge, spheroid = _diffuse(settings, w, shape, band, parts=True)
-    img = disk + bulge + spheroid
-    # the unresolved stars are the same in both bands: one generator (the g band's)
-    rng_tex = settings.field_rng(field_id, BANDS[0], 200 + ccd)
-    texture = _texture(settings, disk, bulge, spheroid, band, psf, rng_tex)
+    parts = _diffuse(settings, w, shape, band, parts=True)
+    img = sum(parts)
+    # the unresolved stars are the same in both bands: one generator and one light
+    # map (the g band's)
+    first = BANDS[0]
+    if band != first:
+        parts = _diffuse(settings, ccd_wcs(settings, field_id, first, ccd), shape, first, parts=True)
+    rng_tex = settings.field_rng(field_id, first, 200 + ccd)
+    texture = _texture(settings, *parts, band, psf, rng_tex)
     img += sky
     if len(objects):
         _add_objects(img, objects, w, settings, band, psf, alpha, beta)
