@@ -878,21 +878,26 @@ def _galaxy_size_lines(settings: MockSettings) -> list[str]:
         f"gamma = {SHEN03_LATE['gamma']}, M0 = {SHEN03_LATE['m0']},",
         f"sigma1 = {SHEN03_LATE['sigma1']}, sigma2 = {SHEN03_LATE['sigma2']}; early types "
         f"a = {SHEN03_EARLY['a']}, b = {SHEN03_EARLY['b']} (the values SkyPy's",
-        "size functions carry). Their radii are those of the azimuthally averaged profile;",
-        "the mock's r_e is along the major axis, the radius whose elliptical profile holds",
-        "half its light inside that circle (`galaxy_sizes.circular_half_light_fraction`).",
+        "size functions carry). Their radii and magnitudes are SDSS Petrosian ones: R50 holds",
+        "half the light inside twice the radius where the azimuthally averaged surface",
+        "brightness is 0.2 of the mean inside it, in circles. The mock's r_e is along the",
+        "major axis and its g total: each galaxy's Petrosian r and R50 are those of its own",
+        "elliptical Sersic profile (`galaxy_sizes.petrosian_half_light`; a de Vaucouleurs",
+        "profile's Petrosian magnitude misses 0.20 mag, as Graham et al. 2005, AJ 130, 1535,",
+        "find, and its R50 is 0.73 r_e; an exponential's R50 is its r_e).",
         "Checks: the mock's galaxies of g = 18 (r = 17.3) lie at a median z of about 0.1,",
         "as the SDSS main sample (r < 17.77) does; at g = 26 a late type's median (no",
         'evolution) is about 0.35", where Smail et al. 1995 find about 0.2" at R ~ 26; the',
         "mock draws galaxies fainter than g = 24 as point sources.",
         "",
-        "| g | median z, late / early | median R50 (round), late / early | mock galaxies' median r_e (major axis) | law before |",
+        "| g | median z, late / early | median r_e (round; n = 1 / 3), late / early | mock galaxies' median r_e (major axis) | law before |",
         "|---:|---:|---:|---:|---:|",
     ]
     for g in (16.0, 17.0, 18.0, 19.0, 20.0, 22.0, 24.0):
         cells = []
         for early in (False, True):
-            r, z = galaxy_half_light_radius(rng, np.full(n, g), early, np.ones(n), np.ones(n))
+            index = np.full(n, 3.0 if early else 1.0)
+            r, z = galaxy_half_light_radius(rng, np.full(n, g), early, np.ones(n), index)
             cells.append((float(np.median(z)), float(np.median(r))))
         sel = gal["gmag"].between(g - 0.5, g + 0.5)
         mock = (
