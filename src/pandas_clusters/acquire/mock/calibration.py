@@ -856,7 +856,7 @@ def _galaxy_size_lines(settings: MockSettings) -> list[str]:
         SHEN03_LATE,
         galaxy_half_light_radius,
     )
-    from .population import catalogue_truth
+    from .population import EARLY_TYPE_SERSIC_N, catalogue_truth
 
     rng = np.random.default_rng([int(settings.seed), 31])
     n = 20000
@@ -870,7 +870,7 @@ def _galaxy_size_lines(settings: MockSettings) -> list[str]:
         f"{GALAXY_G_MINUS_R}, no evolution, no K-correction): late types (Sersic n 0.6-1.5)",
         f"Blanton et al. 2003's (ApJ 592, 819; M* = {LATE_TYPE_LF['mstar']:.2f} at h = 0.7, "
         f"alpha = {LATE_TYPE_LF['alpha']}),",
-        f"early types (n 2-4) 0.45 mag brighter, M* = {EARLY_TYPE_LF['mstar']:.2f}, alpha = "
+        f"early types (n {EARLY_TYPE_SERSIC_N[0]:g}-{EARLY_TYPE_SERSIC_N[1]:g}, Shen et al.'s n > 2.5) 0.45 mag brighter, M* = {EARLY_TYPE_LF['mstar']:.2f}, alpha = "
         f"{EARLY_TYPE_LF['alpha']} (Nakamura et al. 2003,",
         "AJ 125, 1682). Its absolute magnitude there gives the median and lognormal scatter",
         "of its half-light radius in kpc from Shen et al. 2003 (MNRAS 343, 978, table 1; r",

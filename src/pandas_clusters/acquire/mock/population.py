@@ -411,8 +411,13 @@ def galaxy_g_mags(rng, n: int, s: MockSettings) -> np.ndarray:
 
 
 #: Fraction of the ordinary background galaxies that are disks (Sersic n 0.6-1.5, Shen
-#: et al. 2003's late types); the others are early types (n 2-4). A choice.
+#: et al. 2003's late types); the others are early types (:data:`EARLY_TYPE_SERSIC_N`).
+#: A choice.
 LATE_TYPE_FRACTION = 0.6
+#: Sersic index range of the early types: Shen et al. 2003 call a galaxy early-type where
+#: its Sersic index exceeds 2.5 (the index their size law for early types holds for), up
+#: to de Vaucouleurs's 4.
+EARLY_TYPE_SERSIC_N = (2.5, 4.0)
 #: Largest major-axis r_e (arcsec) of a background galaxy (a numerical bound: a late
 #: type of g = 15 has a median r_e of 7").
 GALAXY_RE_MAX_ARCSEC = 15.0
@@ -427,7 +432,9 @@ def _galaxy_props(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple
     g = galaxy_g_mags(rng, n, s)
     gi = rng.uniform(0.3, 1.6, n)
     early = rng.random(n) >= LATE_TYPE_FRACTION
-    out["sersic_n"] = np.where(early, rng.uniform(2.0, 4.0, n), rng.uniform(0.6, 1.5, n))
+    out["sersic_n"] = np.where(
+        early, rng.uniform(*EARLY_TYPE_SERSIC_N, n), rng.uniform(0.6, 1.5, n)
+    )
     out["ellipticity"] = rng.uniform(0.0, 0.7, n)
     out["pa_deg"] = rng.uniform(0.0, 180.0, n)
     r_e, _ = galaxy_half_light_radius(rng, g, early, 1.0 - out["ellipticity"], out["sersic_n"])

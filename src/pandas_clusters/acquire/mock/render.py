@@ -838,7 +838,9 @@ def render_ccd(
     # map (the g band's)
     first = BANDS[0]
     if band != first:
-        parts = _diffuse(settings, ccd_wcs(settings, field_id, first, ccd), shape, first, parts=True)
+        parts = _diffuse(
+            settings, ccd_wcs(settings, field_id, first, ccd), shape, first, parts=True
+        )
     rng_tex = settings.field_rng(field_id, first, 200 + ccd)
     texture = _texture(settings, *parts, band, psf, rng_tex)
     img += sky
