@@ -400,8 +400,6 @@ MET = [
     ("galaxy", "30+", "frac_bright"),
     ("galaxy", "30+", "grey_median"),
     ("galaxy", "15-30", "noise_corr"),
-    ("galaxy", "30+", "blobs"),
-    ("galaxy", "30+", "profile_width"),
 ]
 
 
