@@ -531,3 +531,25 @@ def test_sim_to_real_averages_several_trainings(tmp_path, monkeypatch):
         S.write_sim_to_real(
             None, tmp_path, out, n_per_class=5, seed=1, epochs=1, command="c", trainings=0
         )
+
+
+def test_sim_to_real_training_keeps_its_best_epoch():
+    # the check's training: a cosine schedule and the weights of the epoch with the best
+    # validation average precision on a split of the mock cutouts (never the tests)
+    pytest.importorskip("torch")
+    from pandas_clusters.report import sim_to_real as S
+
+    rng = np.random.default_rng(5)
+    n = 48
+    y = np.arange(n) % 2
+    yy, xx = np.mgrid[:64, :64]
+    blob = np.exp(-((xx - 31.5) ** 2 + (yy - 31.5) ** 2) / (2 * 3.0**2))
+    x = (0.2 + 0.05 * rng.standard_normal((n, 64, 64)) + 0.6 * y[:, None, None] * blob).astype(
+        np.float32
+    )
+    tests = {"toy": (x[:16], y[:16])}
+    a = S.train_and_score(x, y, tests, seed=3, epochs=2)
+    b = S.train_and_score(x, y, tests, seed=3, epochs=2)
+    assert a == b
+    assert a["best_epoch"] in (1, 2)
+    assert 0.0 <= a["toy"] <= 1.0

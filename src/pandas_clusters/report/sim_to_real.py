@@ -124,27 +124,50 @@ def _predict(model, x):
     return np.concatenate(out) if out else np.zeros(0)
 
 
+#: Share of the mock training cutouts kept aside to choose the best epoch (mock only).
+VALIDATION_FRACTION = 0.15
+
+
 def train_and_score(train_x, train_y, tests: dict, *, seed: int, epochs: int = 8) -> dict:
     """Train a resnet18 on ``train_x`` (N, 64, 64 floats in 0..1); ROC AUC on each test set.
+
+    As the project's training (:mod:`pandas_clusters.learn.training`): AdamW, the
+    learning rate on a cosine schedule over ``epochs``, and the weights of the epoch
+    with the best average precision (``training.monitor``'s default) on a validation
+    split of the mock training cutouts (:data:`VALIDATION_FRACTION` of them, drawn with
+    ``seed``), so that one training's result is not that of whichever epoch came last.
 
     Parameters
     ----------
     tests : dict
         name -> (x, y) evaluated after training (never used to train or select).
+
+    Returns
+    -------
+    dict
+        name -> ROC AUC for each test set, and ``best_epoch`` (1-based).
     """
+    import copy
+
     import torch
 
-    from pandas_clusters.learn.metrics import roc_curve
+    from pandas_clusters.learn.metrics import pr_curve, roc_curve
     from pandas_clusters.learn.models import build_model
 
     torch.manual_seed(int(seed))
     rng = np.random.default_rng([int(seed), 7])
+    val = rng.random(len(train_x)) < VALIDATION_FRACTION
+    if not (val.any() and (~val).any()):
+        val = np.zeros(len(train_x), dtype=bool)
+    fit = np.flatnonzero(~val)
     model = build_model("resnet18", in_channels=1, num_classes=2)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(epochs), 1))
     loss_fn = torch.nn.CrossEntropyLoss()
-    for _ in range(int(epochs)):
+    best_ap, best_epoch, best_state = -np.inf, int(epochs), None
+    for epoch in range(1, int(epochs) + 1):
         model.train()
-        order = rng.permutation(len(train_x))
+        order = rng.permutation(fit)
         for a in range(0, len(order), 64):
             idx = order[a : a + 64]
             xb = np.stack([_augment(train_x[i], rng) for i in idx])
@@ -152,7 +175,15 @@ def train_and_score(train_x, train_y, tests: dict, *, seed: int, epochs: int = 8
             loss = loss_fn(model(torch.from_numpy(xb[:, None])), torch.from_numpy(train_y[idx]))
             loss.backward()
             opt.step()
-    return {name: roc_curve(y, _predict(model, x))[2] for name, (x, y) in tests.items()}
+        schedule.step()
+        if val.any() and len(np.unique(train_y[val])) == 2:
+            ap = pr_curve(train_y[val], _predict(model, train_x[val]))[2]
+            if ap > best_ap:
+                best_ap, best_epoch, best_state = ap, epoch, copy.deepcopy(model.state_dict())
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    scores = {name: roc_curve(y, _predict(model, x))[2] for name, (x, y) in tests.items()}
+    return {**scores, "best_epoch": best_epoch}
 
 
 def _real_test_set(reference: Path):
@@ -248,6 +279,8 @@ def write_sim_to_real(
         "auc_real": round(float(real.mean()), 4),
         "auc_real_std": round(float(real.std(**spread)), 4),
         "auc_real_by_cluster_rbin": by_bin,
+        "best_epoch_runs": [r.get("best_epoch") for r in runs],
+        "validation_fraction": VALIDATION_FRACTION,
     }
     with atomic_path(out, suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -288,7 +321,14 @@ def sim_to_real_lines(result: dict) -> list[str]:
         "## Sim-to-real check",
         "",
         f"Command: `{result['command']}`. {trained}{result['model']}, {result['epochs']} epochs "
-        f"on {result['n_train']} mock cutouts in the real format ({result['train_kinds']}"
+        + (
+            f"(cosine learning rate; the weights of the best epoch on a validation split of "
+            f"{result['validation_fraction']:.0%} of the mock cutouts: epochs "
+            f"{', '.join(str(e) for e in result['best_epoch_runs'])}) "
+            if "validation_fraction" in result
+            else ""
+        )
+        + f"on {result['n_train']} mock cutouts in the real format ({result['train_kinds']}"
         + (
             f"; the old clusters from the whole halo to {HALO_RPROJ_KPC:g} kpc, "
             f"{result['n_train_old_beyond_30kpc']} of them beyond 30 kpc"
