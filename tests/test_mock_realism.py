@@ -187,6 +187,30 @@ def test_magnitudes_are_matched_within_the_radius():
     assert got[0] == 18.5 and np.isnan(got[1])  # 0.75" away; the other 27" away
 
 
+def test_unmeasured_galaxies_take_the_g_of_galaxies_the_ps1_table_also_misses():
+    nan = np.nan
+    real = pd.DataFrame(
+        {
+            "cls": ["galaxy"] * 6 + ["cluster"],
+            # in the PS1 table, missed by it with Peacock's g (x2), missed by both (x3)
+            "g_ps1": [18.9, nan, nan, nan, nan, nan, nan],
+            "g_total": [17.0, 18.4, 19.6, nan, nan, nan, nan],
+        }
+    )
+    g, source = R.fill_unmeasured_galaxy_g(real, seed=3)
+    # measured magnitudes are kept; the PS1-table galaxy's total g never enters the draw
+    assert g[0] == 17.0 and g[1] == 18.4 and g[2] == 19.6
+    assert set(g[3:6]) <= {18.4, 19.6}
+    assert np.isnan(g[6])  # a cluster takes no galaxy magnitude
+    assert list(source) == ["peacock2010"] * 3 + ["drawn"] * 3 + [""]
+    again, _ = R.fill_unmeasured_galaxy_g(real, seed=3)
+    np.testing.assert_array_equal(g, again)
+    # with no galaxy that both tables describe so, nothing is drawn
+    bare = real.assign(g_total=[17.0] + [nan] * 6)
+    g2, s2 = R.fill_unmeasured_galaxy_g(bare, seed=3)
+    assert np.isnan(g2[1:]).all() and list(s2[1:]) == [""] * 6
+
+
 def test_peacock_table_without_g_is_refused_naming_the_file(tmp_path):
     from astropy.io import fits
 

@@ -165,6 +165,37 @@ def test_early_stopping_follows_the_monitored_statistic(
     assert json.loads(out["settings_path"].read_text())["result"]["monitor"] == monitor
 
 
+@pytest.mark.parametrize(("min_epochs", "epochs_run"), [(1, 3), (5, 5), (6, 6)])
+def test_early_stopping_waits_for_min_epochs(trainset, tmp_path, monkeypatch, min_epochs, epochs_run):
+    # the sixteenth demo's seed 1: the validation average precision peaks early, by chance,
+    # and patience alone ends the run while the cosine schedule's learning rate is high
+    import pandas_clusters.learn.training as training
+
+    epoch = iter(range(100))
+
+    def scripted(*args, **kwargs):
+        k = next(epoch)
+        ap = [0.55, 0.43, 0.44, 0.54, 0.17, 0.50][k]
+        return {"val_loss": 0.3, "val_accuracy": 0.9, "val_f1": 0.5, "val_average_precision": ap}
+
+    monkeypatch.setattr(training, "validate", scripted)
+    out = outputs(tmp_path)
+    result = train(
+        trainset,
+        settings=settings(max_epochs=6, patience=2, min_epochs=min_epochs),
+        progress=False,
+        **out,
+    )
+    assert result.epochs_run == epochs_run
+    assert result.best_epoch == 1
+    assert result.stopped_early == (epochs_run < 6)
+
+
+def test_min_epochs_beyond_max_epochs_is_refused():
+    with pytest.raises(ValueError, match=r"training.min_epochs \(7\) must be at most training.max_epochs \(6\)"):
+        settings(max_epochs=6, min_epochs=7)
+
+
 def test_validation_average_precision():
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(1, 2))
     with torch.no_grad():  # logit difference = the pixel: the ranking follows x

@@ -189,6 +189,7 @@ _LOOP_KEYS = (
     "weight_decay",
     "monitor",
     "patience",
+    "min_epochs",
     "min_delta",
     "augment",
     "max_shift_px",

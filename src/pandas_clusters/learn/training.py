@@ -348,6 +348,8 @@ class TrainSettings(StageSettings):
     patience : int
         Stop after this many epochs without an improvement of ``monitor`` larger
         than ``min_delta``.
+    min_epochs : int
+        Early stopping never ends a run before this epoch (at most ``max_epochs``).
     min_delta : float
         Smallest improvement of ``monitor`` that counts.
     augment : bool
@@ -374,6 +376,7 @@ class TrainSettings(StageSettings):
     weight_decay: float
     monitor: str
     patience: int
+    min_epochs: int
     min_delta: float
     augment: bool
     max_shift_px: int
@@ -382,10 +385,16 @@ class TrainSettings(StageSettings):
     keep_checkpoint: bool
 
     def __post_init__(self) -> None:
-        for name in ("max_epochs", "batch_size", "patience"):
+        for name in ("max_epochs", "batch_size", "patience", "min_epochs"):
             if getattr(self, name) < 1:
                 msg = f"training.{name} must be >= 1, got {getattr(self, name)}"
                 raise ValueError(msg)
+        if self.min_epochs > self.max_epochs:
+            msg = (
+                f"training.min_epochs ({self.min_epochs}) must be at most "
+                f"training.max_epochs ({self.max_epochs})"
+            )
+            raise ValueError(msg)
         if self.monitor not in MONITORS:
             msg = f"training.monitor must be one of {sorted(MONITORS)}, got {self.monitor!r}"
             raise ValueError(msg)
@@ -727,7 +736,8 @@ def _early_stopping(run: _Run, state: Checkpoint, value: float, settings: TrainS
         state.best_state = _state_copy(run.model)
     else:
         state.bad_epochs += 1
-    state.done = state.bad_epochs >= settings.patience or state.epoch >= settings.max_epochs
+    patient = state.bad_epochs < settings.patience or state.epoch < settings.min_epochs
+    state.done = not patient or state.epoch >= settings.max_epochs
     return improved
 
 

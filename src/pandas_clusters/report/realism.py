@@ -56,6 +56,7 @@ __all__ = [
     "STATISTICS",
     "compare_statistics",
     "cutout_recipe",
+    "fill_unmeasured_galaxy_g",
     "image_statistics",
     "mock_cutouts",
     "read_real_cutouts",
@@ -347,6 +348,32 @@ def match_magnitude(
     return out
 
 
+def fill_unmeasured_galaxy_g(real: pd.DataFrame, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Total g of the real galaxies, drawn where no catalogue at hand measures one.
+
+    A real galaxy absent from Wang+ 2023 table 8 (no ``g_ps1``) and from Peacock+
+    2010 (no ``g_total``) has no magnitude. Absence from table 8 does not make it
+    faint: of the real galaxies that table lacks and Peacock+ 2010 measures, most
+    are brighter than its g = 19.5 limit in total g (Gaia misses extended galaxies),
+    so each unmeasured galaxy takes the total g of one of those, drawn at random
+    (seeded): the magnitudes of galaxies missed by the same table. Returns the
+    ``g_total`` column so filled and its source per row (``"peacock2010"``,
+    ``"drawn"`` or ``""`` where none).
+    """
+    g_total = real["g_total"].to_numpy(dtype=np.float64, copy=True)
+    g_ps1 = real["g_ps1"].to_numpy(dtype=np.float64)
+    galaxy = (real["cls"] == "galaxy").to_numpy()
+    source = np.where(np.isfinite(g_total), "peacock2010", "").astype(object)
+    missed = galaxy & ~np.isfinite(g_ps1)
+    like = g_total[missed & np.isfinite(g_total)]
+    empty = np.flatnonzero(missed & ~np.isfinite(g_total))
+    if like.size and empty.size:
+        rng = np.random.default_rng([int(seed), 14])
+        g_total[empty] = rng.choice(np.sort(like), size=empty.size)
+        source[empty] = "drawn"
+    return g_total, source
+
+
 def read_ps1_gmag(path: str | Path) -> pd.DataFrame:
     """RA, Dec (deg) and Pan-STARRS1 g (PSF magnitude) of Wang+ 2023's extended sources (table 8)."""
     from astropy.io import fits
@@ -457,8 +484,8 @@ def _pick_central(
     Galaxies are matched in PS1-like PSF g where the real one has Wang+ 2023's
     ``g_ps1``; otherwise the real galaxy is not in that table, so the candidates
     are the mock galaxies fainter than its ``PS1_G_LIMIT`` in PSF g, matched in
-    total g where the real one has Peacock+ 2010's (``gmag``). Without a
-    magnitude, any candidate.
+    total g where the real one has Peacock+ 2010's or one drawn from those
+    (``gmag``, :func:`fill_unmeasured_galaxy_g`). Without a magnitude, any candidate.
     """
     cand = pool.loc[pool["kind"].isin(MOCK_KINDS[cls])]
     if cls == "cluster" and rbin is not None and "rbin" in cand:
@@ -736,6 +763,7 @@ def measure(
     )
     for col in ("g_ps1", "g_total"):
         real[col] = np.where(real["cls"] == "galaxy", real[col], np.nan)
+    real["g_total"], real["g_total_source"] = fill_unmeasured_galaxy_g(real, seed=seed)
     parts = [
         d.sample(min(per_class, len(d)), random_state=int(seed)) for _, d in real.groupby("cls")
     ]
@@ -865,7 +893,8 @@ def write_realism_report(
         f"has none, {_v_from_mass_text(reference)}; galaxies: the",
         "mock galaxy nearest in PS1-like PSF g to the real one's Pan-STARRS1 g of Wang+ 2023",
         f"table 8, or, where the real galaxy is not in it, one fainter than its limit g = {PS1_G_LIMIT}",
-        "nearest in total g to the real one's g of Peacock+ 2010 where it has one; mock",
+        "nearest in total g to the real one's g of Peacock+ 2010, or where neither table has",
+        "it, to the Peacock+ 2010 g of a real galaxy missing from the PS1 table drawn at random; mock",
         f"galaxies brighter than g = {GALAXY_FAINT_MAG}), cut with the same",
         "recipe (128 px, zscale, arcsinh, 8 bit). 'Mock before' is the mock without this",
         "issue's changes",
