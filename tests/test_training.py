@@ -166,7 +166,9 @@ def test_early_stopping_follows_the_monitored_statistic(
 
 
 @pytest.mark.parametrize(("min_epochs", "epochs_run"), [(1, 3), (5, 5), (6, 6)])
-def test_early_stopping_waits_for_min_epochs(trainset, tmp_path, monkeypatch, min_epochs, epochs_run):
+def test_early_stopping_waits_for_min_epochs(
+    trainset, tmp_path, monkeypatch, min_epochs, epochs_run
+):
     # the sixteenth demo's seed 1: the validation average precision peaks early, by chance,
     # and patience alone ends the run while the cosine schedule's learning rate is high
     import pandas_clusters.learn.training as training
@@ -192,7 +194,9 @@ def test_early_stopping_waits_for_min_epochs(trainset, tmp_path, monkeypatch, mi
 
 
 def test_min_epochs_beyond_max_epochs_is_refused():
-    with pytest.raises(ValueError, match=r"training.min_epochs \(7\) must be at most training.max_epochs \(6\)"):
+    with pytest.raises(
+        ValueError, match=r"training.min_epochs \(7\) must be at most training.max_epochs \(6\)"
+    ):
         settings(max_epochs=6, min_epochs=7)
 
 
