@@ -349,7 +349,9 @@ class TrainSettings(StageSettings):
         Stop after this many epochs without an improvement of ``monitor`` larger
         than ``min_delta``.
     min_epochs : int
-        Early stopping never ends a run before this epoch (at most ``max_epochs``).
+        Early stopping never ends a run before this epoch; ``max_epochs`` still ends
+        it (a ``min_epochs`` above ``max_epochs``, as when an overlay shortens the
+        run, turns early stopping off).
     min_delta : float
         Smallest improvement of ``monitor`` that counts.
     augment : bool
@@ -389,12 +391,6 @@ class TrainSettings(StageSettings):
             if getattr(self, name) < 1:
                 msg = f"training.{name} must be >= 1, got {getattr(self, name)}"
                 raise ValueError(msg)
-        if self.min_epochs > self.max_epochs:
-            msg = (
-                f"training.min_epochs ({self.min_epochs}) must be at most "
-                f"training.max_epochs ({self.max_epochs})"
-            )
-            raise ValueError(msg)
         if self.monitor not in MONITORS:
             msg = f"training.monitor must be one of {sorted(MONITORS)}, got {self.monitor!r}"
             raise ValueError(msg)
