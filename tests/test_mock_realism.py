@@ -352,7 +352,9 @@ def measured(reference):
     # the sample of docs/mock-realism.md: the same table as the documented command's
     real_s, mock_s, _, _ = R.measure(s, reference, per_class=120, seed=s.seed)
     base = dataclasses.replace(s, **R.BASELINE_OVERRIDES)
-    _, base_s, _, _ = R.measure(base, reference, per_class=120, seed=s.seed)
+    # one draw of the mock before issue 12 (the documented command pools three): it serves
+    # only to show that fewer targets were met before, by far
+    _, base_s, _, _ = R.measure(base, reference, per_class=120, seed=s.seed, mock_draws=1)
     return real_s, mock_s, base_s
 
 
@@ -389,7 +391,8 @@ def test_more_targets_met_than_before(measured):
 #: rows the deeper mock met are lost), and each cutout at its real field's exposures from
 #: the observing log (item 33): 27 of 40; with the calculator's depth for the filters
 #: PAndAS used (g' = g.MP9401: g = 25.76, item 34), 30 of 40; with the background
-#: galaxies' sizes from Shen et al. 2003's laws (item 35), 32 of 40. They must stay met.
+#: galaxies' sizes from Shen et al. 2003's laws (item 35), 32 of 40; pooling three mock
+#: cutouts per real one (item 42; one draw met 33, 29 or 32 of 40), 31 of 40. They must stay met.
 MET = [
     ("cluster", "all", "noise_corr"),
     ("cluster", "all", "blobs"),
@@ -405,10 +408,8 @@ MET = [
     ("cluster", "15-30", "frac_bright"),
     ("cluster", "15-30", "grey_median"),
     ("cluster", "15-30", "profile_width"),
-    ("cluster", "30+", "blobs"),
     ("cluster", "30+", "frac_bright"),
     ("cluster", "30+", "grey_median"),
-    ("galaxy", "all", "blobs"),
     ("galaxy", "all", "frac_bright"),
     ("galaxy", "0-15", "frac_bright"),
     ("galaxy", "0-15", "grey_median"),
@@ -416,14 +417,14 @@ MET = [
     ("galaxy", "15-30", "frac_bright"),
     ("galaxy", "15-30", "profile_width"),
     ("galaxy", "30+", "noise_corr"),
-    ("cluster", "30+", "profile_width"),
     ("galaxy", "all", "grey_median"),
     ("galaxy", "all", "profile_width"),
     ("galaxy", "15-30", "grey_median"),
     ("galaxy", "15-30", "blobs"),
     ("galaxy", "30+", "frac_bright"),
     ("galaxy", "30+", "grey_median"),
-    ("galaxy", "15-30", "noise_corr"),
+    ("cluster", "30+", "noise_corr"),
+    ("galaxy", "30+", "profile_width"),
 ]
 
 
