@@ -57,7 +57,9 @@ def _cmd_mock_realism(cfg, args):
     from pandas_clusters.report.realism import write_realism_report
 
     argv = ["pandas-clusters", "--config", args.config, "mock-realism"]
-    argv += ["--reference", args.reference, "--out", args.out, "--per-class", str(args.per_class)]
+    argv += ["--reference", args.reference, "--out", args.out]
+    if args.per_class is not None:
+        argv += ["--per-class", str(args.per_class)]
     comp = write_realism_report(
         _mock_settings(cfg),
         args.reference,
@@ -314,7 +316,12 @@ def _add_mock_realism_commands(sub) -> None:
     )
     p.add_argument("--reference", default="../shared/reference", help="shared reference folder")
     p.add_argument("--out", default="docs/mock-realism.md")
-    p.add_argument("--per-class", type=int, default=150, help="real cutouts sampled per class")
+    p.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="real cutouts sampled per class (default: every one, as docs/mock-realism.md)",
+    )
     p.set_defaults(func=_cmd_mock_realism)
 
     p = sub.add_parser(

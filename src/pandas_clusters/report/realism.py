@@ -738,14 +738,27 @@ BASELINE_OVERRIDES = {
 
 #: Mock cutouts per real cutout: each draw pairs the real object anew (seed + draw) and
 #: renders it with its own noise. With one draw the pairing alone moved the table by up to
-#: 4 targets (33, 29 and 32 of 40 for the first three draws; docs/mock-realism.md item 42).
+#: 5 targets (33, 30 and 28 of 40 for the first three draws on 120 real cutouts per class;
+#: docs/mock-realism.md item 42).
 MOCK_DRAWS = 3
+#: ``per_class`` of :func:`measure` for every real cutout (294 clusters, 237 galaxies): the
+#: sample of docs/mock-realism.md since its item 43 (120 per class before, 10 clusters at
+#: 15-30 kpc among them).
+EVERY_REAL_CUTOUT = None
 
 
 def measure(
-    settings, reference: str | Path, *, per_class: int, seed: int, mock_draws: int = MOCK_DRAWS
+    settings,
+    reference: str | Path,
+    *,
+    per_class: int | None,
+    seed: int,
+    mock_draws: int = MOCK_DRAWS,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list, list]:
     """Real and mock statistics on a seeded sample of ``per_class`` real cutouts per class.
+
+    ``per_class=None`` takes every real cutout (:data:`EVERY_REAL_CUTOUT`), as
+    docs/mock-realism.md does.
 
     Each real cutout gets ``mock_draws`` mock cutouts (:data:`MOCK_DRAWS`; column
     ``draw`` of the mock statistics): the first draw's come first, in the real
@@ -780,7 +793,8 @@ def measure(
         real[col] = np.where(real["cls"] == "galaxy", real[col], np.nan)
     real["g_total"], real["g_total_source"] = fill_unmeasured_galaxy_g(real, seed=seed)
     parts = [
-        d.sample(min(per_class, len(d)), random_state=int(seed)) for _, d in real.groupby("cls")
+        d.sample(len(d) if per_class is None else min(per_class, len(d)), random_state=int(seed))
+        for _, d in real.groupby("cls")
     ]
     sample = pd.concat(parts).reset_index(drop=True)
     real_images = [read_png(p) for p in sample["path"]]
@@ -883,7 +897,13 @@ def _v_from_mass_text(reference: str | Path) -> str:
 
 
 def write_realism_report(
-    settings, reference: str | Path, out: str | Path, *, per_class: int, seed: int, command: str
+    settings,
+    reference: str | Path,
+    out: str | Path,
+    *,
+    per_class: int | None,
+    seed: int,
+    command: str,
 ) -> pd.DataFrame:
     """Measure real vs mock (and the pre-issue-12 mock) and write ``out`` (Markdown) + figures.
 
@@ -923,7 +943,8 @@ def write_realism_report(
         f"({', '.join(f'{k}={v}' for k, v in BASELINE_OVERRIDES.items())}).",
         "",
         f"Targets met: **{n_pass} of {len(comp)}** (before: {n_base} of {len(comp_base)}).",
-        f"Sample: up to {per_class} real cutouts per class, seed {seed}. In brackets, the 68%",
+        f"Sample: {'every real cutout' if per_class is None else f'up to {per_class} real cutouts per class'}"
+        f", seed {seed}. In brackets, the 68%",
         f"interval of the real median over {BOOTSTRAP_RESAMPLES} bootstrap resamples of the",
         "real sample: how far another draw of as many real objects could move it. Of the",
         f"{len(comp) - n_pass} missed targets, {n_spread} would be met against some median in",
