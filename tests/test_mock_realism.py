@@ -243,6 +243,31 @@ def test_radius_bins():
     ]
 
 
+def test_disk_zone_table_bins_by_the_radius_in_the_disk_plane():
+    real = pd.DataFrame(
+        {
+            "cls": ["galaxy"] * 4,
+            "rdisk_kpc": [5.0, 9.9, 25.0, 60.0],
+            "blobs": [40.0, 60.0, 20.0, 9.0],
+            "noise_corr": [0.8, 0.8, 0.6, 0.4],
+        }
+    )
+    mock = pd.DataFrame(
+        {
+            "cls": ["galaxy"] * 3,
+            "rdisk_kpc": [1.0, 30.0, 15.0],
+            "blobs": [70.0, 10.0, 33.0],
+            "noise_corr": [0.85, 0.5, 0.7],
+        }
+    )
+    tab = R.disk_zone_table(real, mock).set_index("zone")
+    # no real cutout at 10-20 kpc: the zone is left out, whatever the mock holds there
+    assert list(tab.index) == ["0-10", "20-40", "40+"]
+    assert tab.loc["0-10", "n_real"] == 2 and tab.loc["0-10", "blobs_real"] == 50.0
+    assert tab.loc["0-10", "blobs_mock"] == 70.0 and tab.loc["20-40", "noise_corr_mock"] == 0.5
+    assert tab.loc["40+", "n_mock"] == 0 and np.isnan(tab.loc["40+", "blobs_mock"])
+
+
 def test_compare_applies_the_targets():
     real = pd.DataFrame(
         {"cls": ["cluster"] * 6, "rbin": ["0-15"] * 6, **{s: [1.0] * 6 for s in R.STATISTICS}}
