@@ -360,8 +360,14 @@ def test_young_stars_follow_the_ring_and_red_giants_the_disk():
 
     s = DEMO
     red5, young5 = P._m31_star_densities(P.STAR_DENSITY_RADIUS_KPC, s)
-    assert red5 + young5 == pytest.approx(s.star_density_arcmin2)
-    assert red5 / (red5 + young5) == pytest.approx(P.M31_STAR_SHARES["red"])
+    red_share = P.M31_STAR_SHARES["red"]
+    assert young5 == pytest.approx(s.star_density_arcmin2 * (1 - red_share))
+    # the red giants drawn one by one are those brighter than the old disk population's
+    # brightest star (the fainter ones are the texture's, render._texture): their density
+    # per magnitude is that of the luminosity function from RED_GIANT_TIP_G to star_faint_mag
+    bright = P._red_giant_bright_share(s)
+    assert red5 == pytest.approx(s.star_density_arcmin2 * red_share * bright)
+    assert 0.05 < bright < 0.2 and P.DISK_BRIGHTEST_G < s.star_faint_mag
     red2, young2 = P._m31_star_densities(2.0, s)
     red10, young10 = P._m31_star_densities(10.0, s)
     assert red2 > red5 > red10  # the exponential disk

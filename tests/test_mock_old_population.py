@@ -1,6 +1,6 @@
-"""The old metal-poor population of the mock (``acquire.mock.old_population``): the
-luminosity function measured on an isochrone, the spheroid's light, and their stars in
-the rendered pixels (issue 12)."""
+"""The old populations of the mock (``acquire.mock.old_population``): the luminosity
+functions measured on isochrones (the metal-poor spheroid and clusters, the metal-rich
+disk), the spheroid's light, and their stars in the rendered pixels (issue 12)."""
 
 from __future__ import annotations
 
@@ -82,6 +82,81 @@ def test_old_population_table_has_its_horizontal_branch_and_giants():
     n = 10 ** (-0.4 * 17.5) * w / f
     assert 300 < n[mids < 26].sum() < 450
     assert op.G_MINUS_V == pytest.approx(0.5784 * op.G_MINUS_R + 0.0038)
+
+
+_PARSEC_HEADER = (
+    "# PARSEC isochrones, release v1.2S\n"
+    "#\tIsochrone  Z = 0.00550\tY = 0.25836\t[M/H] = -0.443\tAge = \t1.0000e+10 yr\n"
+    "#      Z\tlog(age/yr)\tM_ini   \tM_act\tlogL/Lo\tlogTe\tlogG\tmbol    U       B"
+    "       V       R       I       J       H       K\tint_IMF\n"
+)
+
+
+def _parsec_row(log_age, mass, b, v):
+    return (
+        f"\t0.005500\t{log_age:.4f}\t{mass:.8f}\t{mass:.4f}"
+        + "\t0.0" * 4
+        + (f"\t0.0\t{b:.3f}\t{v:.3f}" + "\t0.0" * 5 + "\t1.0\n")
+    )
+
+
+def test_parsec_table_gives_g_and_r_by_lupton_2005(tmp_path):
+    path = tmp_path / "z.dat"
+    path.write_text(
+        _PARSEC_HEADER
+        + _parsec_row(9.9, 0.5, 9.0, 8.0)
+        + _parsec_row(10.0, 0.6, 7.0, 6.5)
+        + _parsec_row(10.0, 0.9, 1.5, 0.0)
+    )
+    iso = op.read_parsec_isochrone(path, 10.0)
+    np.testing.assert_array_equal(iso["initial_mass"], [0.6, 0.9])
+    # back through Lupton (2005): B = g + 0.3130 (g - r) + 0.2271, V = g - 0.5784 (g - r) - 0.0038
+    g, r = iso["g"], iso["r"]
+    np.testing.assert_allclose(g + 0.3130 * (g - r) + 0.2271, [7.0, 1.5], atol=1e-12)
+    np.testing.assert_allclose(g - 0.5784 * (g - r) - 0.0038, [6.5, 0.0], atol=1e-12)
+    with pytest.raises(ValueError, match=r"z\.dat: no isochrone of log\(age/yr\) = 9\.5"):
+        op.read_parsec_isochrone(path, 9.5)
+    bad = tmp_path / "bad.dat"
+    bad.write_text(_PARSEC_HEADER.replace(" B ", " X ") + _parsec_row(10.0, 0.6, 7.0, 6.5))
+    with pytest.raises(ValueError, match=r"bad\.dat.*\['B'\]"):
+        op.read_parsec_isochrone(bad, 10.0)
+    (tmp_path / "none.dat").write_text("1 2 3\n")
+    with pytest.raises(ValueError, match="no PARSEC column header"):
+        op.read_parsec_isochrone(tmp_path / "none.dat", 10.0)
+
+
+def test_disk_stars_are_metal_rich_fainter_in_g():
+    f_old, w_old, rest_old = op.star_bins(0.0)
+    f, w, rest = op.star_bins(0.0, disk=True)
+    mids = -2.5 * np.log10(f)
+    # no disk star brighter than M_g = -0.75 (the metal-poor population reaches -1.8)
+    assert w[mids < -0.75].sum() == 0 and w_old[mids < -1.5].sum() > 0
+    # its red clump (M_g 1.0-1.25) holds the most stars of the bins brighter than M_g = 2
+    bright = mids < 2.0
+    assert np.argmax((w / f)[bright]) == np.flatnonzero(np.abs(mids - 1.125) < 0.01)[0]
+
+    def sbf(f, w, rest):
+        return -2.5 * np.log10(np.sum(w * f) + rest)
+
+    # fluctuation magnitude: fainter than the metal-poor population's by more than 1 mag
+    assert 1.0 < sbf(f, w, rest) - sbf(f_old, w_old, rest_old) < 1.5
+    assert 0.5 < w.sum() < 1.0
+
+
+def test_disk_stars_are_discrete_with_the_population_variance():
+    from pandas_clusters.acquire.mock.render import _texture
+
+    s = MockSettings.demo()
+    light = np.full((300, 300), 2.0)  # ADU/px of disk light in g
+    zero = np.zeros_like(light)
+    delta = np.zeros((3, 3))
+    delta[1, 1] = 1.0
+    a = _texture(s, light, zero, zero, "g", delta, np.random.default_rng(5))
+    f, w, rest = op.star_bins(M31.distance_modulus - s.zero_point, disk=True)
+    var = 2.0 * (np.sum(w * f) + rest)
+    np.testing.assert_allclose(a.var(), var, rtol=0.15)
+    assert abs(a.mean()) < 5 * np.sqrt(var / a.size)
+    assert np.mean((a - a.mean()) ** 3) / a.var() ** 1.5 > 1.0  # skewed: discrete stars
 
 
 def test_spheroid_profile_follows_the_published_minor_axis():

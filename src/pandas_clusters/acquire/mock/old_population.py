@@ -24,6 +24,23 @@ M_g = 0): the bin of the horizontal branch (M_g 0.5-0.75) holds 0.30 stars and
 180 of them in that bin at g = 25.0-25.2, near the PAndAS stacks' S/N-10 depth
 (g = 25.76). The population's fluctuation magnitude is M_g = 0.32.
 
+M31's disk is an old population too, but a metal-rich one (HST colour-magnitude
+diagrams of 16 fields at 4.5-35 kpc: a main component at [Fe/H] ~ -0.6, Bellazzini
+et al. 2003, A&A 405, 867, abstract; the extended disk beyond 15 kpc at -0.9,
+Ibata et al. 2005, ApJ 634, 287, abstract), whose giants are much fainter in g. Its
+stars take a second function, measured the same way on PARSEC v1.2S (Bressan et al.
+2012, MNRAS 427, 127), 10 Gyr, Z = 0.0055 ([M/H] = -0.44, the grid point nearest
+-0.6), UBVRIJHK (Vega), as computed with CMD 2.7 and published in asteca/ASteCA,
+``isochrones/parsec12_ubvrijhk/0.005500.dat`` (commit 6dfe89d), B and V turned into g
+and r with Lupton (2005)'s transformations for stars (B = g + 0.3130 (g - r) + 0.2271,
+V = g - 0.5784 (g - r) - 0.0038, the SDSS transformations page). ``python -m
+pandas_clusters.acquire.mock.old_population ISOCHRONE 10.0`` prints it. Measured on
+it: the brightest star has M_g = -0.59 (the metal-poor isochrone's -1.8; g = 23.9 at
+M31), its red clump (M_g 1.0-1.25) holds 0.43 stars per unit light, and its
+fluctuation magnitude is M_g = 1.47. The same recipe on the file's Z = 0.0005 ([M/H]
+= -1.49) reproduces the MIST function above: fluctuation magnitude 0.34 (MIST 0.32),
+horizontal branch 0.27 stars per unit light (MIST 0.30), brightest M_g = -1.83.
+
 The spheroid's surface brightness along the minor axis (``spheroid_mu_v``)
 follows Pritchet & van den Bergh (1994, ApJ 435, L59; abstract of their IAU
 proceedings): a single de Vaucouleurs law from 0.2 to 20 kpc with mu_V ~ 28
@@ -51,10 +68,14 @@ __all__ = [
     "G_MINUS_V",
     "MG_EDGES",
     "SPHEROID_AXIS_RATIO",
+    "DISK_BRIGHTEST_MG",
+    "DISK_FAINT_VARIANCE",
+    "DISK_STARS_PER_LIGHT",
     "STARS_PER_LIGHT",
     "SATELLITES",
     "luminosity_function",
     "read_mist_isochrone",
+    "read_parsec_isochrone",
     "satellites_v_flux",
     "spheroid_mu_g",
     "spheroid_mu_v",
@@ -79,6 +100,19 @@ STARS_PER_LIGHT = np.array(
 #: Flux variance of the stars fainter than the last edge, per unit g light (in units
 #: of the flux of a star of M_g = 0): left to a Gaussian field.
 FAINT_VARIANCE = 3.05652e-03
+#: Stars per bin of ``MG_EDGES`` per unit g light of M31's metal-rich disk, measured on
+#: the PARSEC isochrone (module docstring) by :func:`luminosity_function`.
+DISK_STARS_PER_LIGHT = np.array(
+    [
+        0.0, 0.0, 0.0, 0.0, 0.0, 0.00311, 0.0362, 0.02131, 0.03167, 0.04639, 0.03496,
+        0.04813, 0.42753, 0.09338, 0.0991, 0.05861, 0.1113, 0.09414, 0.11793, 0.20754,
+        0.18411, 0.19203, 0.41922, 2.4306,
+    ]
+)  # fmt: skip
+#: Flux variance of the disk's stars fainter than the last edge, per unit g light.
+DISK_FAINT_VARIANCE = 4.92964e-03
+#: Absolute g of the disk population's brightest star, on the same isochrone.
+DISK_BRIGHTEST_MG = -0.59
 #: Integrated g - r of the population (PS1, AB), from the same isochrone.
 G_MINUS_R = 0.5120
 #: Integrated g - V: Lupton (2005)'s V = g - 0.5784 (g - r) - 0.0038.
@@ -204,19 +238,24 @@ def spheroid_mu_g(xi_deg, eta_deg, *, satellites: bool = True) -> np.ndarray:
     return -2.5 * np.log10(flux) + G_MINUS_V
 
 
-def star_bins(shift_mag: float) -> tuple[np.ndarray, np.ndarray, float]:
+def star_bins(shift_mag: float, *, disk: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
     """The old stars' magnitude bins at apparent magnitude ``M + shift_mag``.
 
     Returns ``(f, w, rest)``: the flux of a star at each bin's centre
     (``10^(-0.4 (M + shift_mag))``), the share of the population's light in
     each bin, and the flux variance per unit light of the stars fainter than
     the bins (for a Gaussian field). ``shift_mag`` is the distance modulus for
-    apparent g, minus a colour and a zero point for other units.
+    apparent g, minus a colour and a zero point for other units. With ``disk``,
+    the metal-rich disk's function (:data:`DISK_STARS_PER_LIGHT`), else the
+    metal-poor spheroid's and clusters' (:data:`STARS_PER_LIGHT`).
     """
     mid = 0.5 * (MG_EDGES[1:] + MG_EDGES[:-1])
     f_abs = 10 ** (-0.4 * mid)
     scale = 10 ** (-0.4 * shift_mag)
-    return f_abs * scale, STARS_PER_LIGHT * f_abs, FAINT_VARIANCE * scale
+    per_light, faint = (
+        (DISK_STARS_PER_LIGHT, DISK_FAINT_VARIANCE) if disk else (STARS_PER_LIGHT, FAINT_VARIANCE)
+    )
+    return f_abs * scale, per_light * f_abs, faint * scale
 
 
 # -- the measurement on an isochrone -------------------------------------------------------
@@ -299,17 +338,58 @@ def read_mist_isochrone(path: str | Path) -> dict[str, np.ndarray]:
     return {key: data[:, names.index(col)] for key, col in need.items()}
 
 
+#: Lupton (2005), the SDSS transformations page, for stars: B = g + 0.3130 (g - r) + 0.2271
+#: and V = g - 0.5784 (g - r) - 0.0038, solved for g - r and g.
+_LUPTON_B = (0.3130, 0.2271)
+_LUPTON_V = (-0.5784, -0.0038)
+
+
+def read_parsec_isochrone(path: str | Path, log_age: float) -> dict[str, np.ndarray]:
+    """Initial mass and absolute g, r of one age of a PARSEC (CMD) UBVRIJHK table.
+
+    g and r come from Johnson B and V through Lupton (2005)'s transformations
+    (:data:`_LUPTON_B`, :data:`_LUPTON_V`).
+    """
+    lines = Path(path).read_text().splitlines()
+    header = [ln for ln in lines if ln.startswith("#") and "M_ini" in ln]
+    if not header:
+        msg = f"{path}: no PARSEC column header (a line naming M_ini)"
+        raise ValueError(msg)
+    names = header[-1].lstrip("#").split()
+    missing = [col for col in ("log(age/yr)", "M_ini", "B", "V") if col not in names]
+    if missing:
+        msg = f"{path}: PARSEC table lacks column(s) {missing} (UBVRIJHK photometry needed)"
+        raise ValueError(msg)
+    data = np.array([[float(v) for v in ln.split()] for ln in lines if ln.strip() and ln[0] != "#"])
+    one = np.abs(data[:, names.index("log(age/yr)")] - float(log_age)) < 1e-3
+    if not one.any():
+        msg = f"{path}: no isochrone of log(age/yr) = {log_age}"
+        raise ValueError(msg)
+    b, v = data[one, names.index("B")], data[one, names.index("V")]
+    g_r = (b - v - (_LUPTON_B[1] - _LUPTON_V[1])) / (_LUPTON_B[0] - _LUPTON_V[0])
+    g = v - _LUPTON_V[0] * g_r - _LUPTON_V[1]
+    return {"initial_mass": data[one, names.index("M_ini")], "g": g, "r": g - g_r}
+
+
 def main(argv=None) -> int:
-    """Print the luminosity-function table of a MIST isochrone file (module docstring)."""
+    """Print the luminosity-function table of an isochrone file (module docstring).
+
+    ``ISOCHRONE`` is a MIST ``.iso.cmd`` file, or a PARSEC table followed by the
+    log(age/yr) to take from it.
+    """
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m pandas_clusters.acquire.mock.old_population ISOCHRONE.iso.cmd")
+    if len(args) not in (1, 2):
+        print(
+            "usage: python -m pandas_clusters.acquire.mock.old_population "
+            "ISOCHRONE.iso.cmd | PARSEC_TABLE LOG_AGE"
+        )
         return 2
-    iso = read_mist_isochrone(args[0])
+    iso = read_mist_isochrone(args[0]) if len(args) == 1 else read_parsec_isochrone(*args)
     lf = luminosity_function(iso["initial_mass"], iso["g"], iso["r"])
     print("STARS_PER_LIGHT =", np.array2string(lf["stars_per_light"], precision=5, separator=", "))
     print(f"FAINT_VARIANCE = {lf['faint_variance']:.5e}")
     print(f"G_MINUS_R = {lf['g_minus_r']:.4f}")
+    print(f"brightest M_g = {float(np.min(iso['g'])):.2f}")
     return 0
 
 

@@ -10,11 +10,11 @@ other field's pixels. ``obj_id`` encodes class, cell and index.
 Populations (all magnitudes AB, total):
 
 ``star``
-    Resolved M31 stars (red giants, blue main sequence and blue-loop stars,
-    red supergiants) whose surface density follows the exponential disk, and
-    Milky Way foreground dwarfs (uniform), down to ``star_faint_mag``. The
-    old stars of M31's spheroid (its inner halo) are drawn by the renderer
-    from the spheroid's light
+    Resolved M31 stars (red giants brighter than the old disk population's
+    brightest star, blue main sequence and blue-loop stars, red supergiants)
+    whose surface density follows the exponential disk, and Milky Way foreground
+    dwarfs (uniform), down to ``star_faint_mag``. The old stars of M31's disk
+    and spheroid (its inner halo) are drawn by the renderer from their light
     (:mod:`~pandas_clusters.acquire.mock.old_population`), like the bulge's.
 ``bright_star``
     Rare saturated foreground stars.
@@ -60,6 +60,7 @@ import pandas as pd
 from pandas_clusters.core.geometry import M31, offsets_to_radec, radii_from_offsets_kpc
 
 from .galaxy_sizes import galaxy_half_light_radius
+from .old_population import DISK_BRIGHTEST_MG
 from .settings import MockSettings
 
 __all__ = [
@@ -226,12 +227,33 @@ def _cell_rng(s: MockSettings, kind: str, i: int, j: int) -> np.random.Generator
 #: dN/dm ~ 10^(slope m).
 RED_GIANT_TIP_G = 22.3
 RED_GIANT_LF_SLOPE = 0.35
+#: g of the brightest star of M31's old disk population (the metal-rich isochrone's,
+#: ``old_population.DISK_BRIGHTEST_MG``): the disk's old red giants and red clump,
+#: fainter, are drawn per unit light in its texture (render._texture), so the resolved
+#: red giants drawn one by one stop there (docs/mock-realism.md, item 45).
+DISK_BRIGHTEST_G = M31.distance_modulus + DISK_BRIGHTEST_MG
 #: Shares of M31's resolved stars (brighter than ``star_faint_mag``) at the density's
 #: reference radius of 5 kpc: red giants, and the young populations (blue main
 #: sequence / blue loop, yellow supergiants, red supergiants). Choices of the mock.
 M31_STAR_SHARES = {"red": 0.55, "blue": 0.33, "yellow": 0.09, "rsg": 0.03}
 #: Disk radius (kpc) at which ``star_density_arcmin2`` gives M31's resolved stars.
 STAR_DENSITY_RADIUS_KPC = 5.0
+
+
+def _red_giant_faint_g(s: MockSettings) -> float:
+    """Faintest resolved red giant: the old disk population's brightest star, or the limit."""
+    return min(DISK_BRIGHTEST_G, s.star_faint_mag)
+
+
+def _red_giant_bright_share(s: MockSettings) -> float:
+    """Share of the red giants' luminosity function (tip to ``star_faint_mag``) drawn one by one.
+
+    Those brighter than :func:`_red_giant_faint_g`: the density per magnitude of the
+    bright ones (the LGGS's V < 23 counts, docs/mock-calibration.md) stays as it was.
+    """
+    a, tip = RED_GIANT_LF_SLOPE, RED_GIANT_TIP_G
+    full = 10 ** (a * s.star_faint_mag) - 10 ** (a * tip)
+    return float((10 ** (a * _red_giant_faint_g(s)) - 10 ** (a * tip)) / full)
 
 
 def _m31_star_densities(r_disk, s: MockSettings) -> tuple:
@@ -245,7 +267,10 @@ def _m31_star_densities(r_disk, s: MockSettings) -> tuple:
     r0 = STAR_DENSITY_RADIUS_KPC
     young_share = 1.0 - M31_STAR_SHARES["red"]
     red = (
-        s.star_density_arcmin2 * M31_STAR_SHARES["red"] * np.exp(-(r_disk - r0) / s.disk_scale_kpc)
+        s.star_density_arcmin2
+        * M31_STAR_SHARES["red"]
+        * _red_giant_bright_share(s)
+        * np.exp(-(r_disk - r0) / s.disk_scale_kpc)
     )
     young = s.star_density_arcmin2 * young_share * _ring_shape(r_disk, s) / _ring_shape(r0, s)
     return red, young
@@ -272,7 +297,7 @@ def _star_mags(rng, n: int, dens: float, s: MockSettings, out: dict) -> tuple:
     blue = young & (u_young < sh["blue"])
     yellow = young & (u_young >= sh["blue"]) & (u_young < sh["blue"] + sh["yellow"])
     rsg = young & (u_young >= sh["blue"] + sh["yellow"])
-    g[red] = _lf(rng, red.sum(), RED_GIANT_TIP_G, s.star_faint_mag, RED_GIANT_LF_SLOPE)
+    g[red] = _lf(rng, red.sum(), RED_GIANT_TIP_G, _red_giant_faint_g(s), RED_GIANT_LF_SLOPE)
     gi[red] = rng.normal(1.55, 0.3, red.sum())
     g[blue] = _lf(rng, blue.sum(), 19.5, s.star_faint_mag, 0.3)
     gi[blue] = rng.normal(-0.15, 0.15, blue.sum())

@@ -452,12 +452,14 @@ def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng):
 
     Each pixel's unresolved light fluctuates with variance ``light * f_bar``,
     ``f_bar`` the flux of the fluctuation magnitude ``unresolved_fluctuation_mag``
-    (g; i = g - ``diffuse_g_minus_i``). The disk's light (``disk``) fluctuates as a
-    Gaussian field with the fluctuation flux of its stars fainter than
-    ``star_faint_mag`` only (the same luminosity function, :data:`GIANT_LF_SLOPE`):
-    the brighter ones are the resolved stars the mock draws one by one, and counting
-    their fluctuations in the texture too counted them twice (issue 12,
-    docs/mock-realism.md, items 7 and 12). The bulge's
+    (g; i = g - ``diffuse_g_minus_i``). The disk's light (``disk``) is made of its
+    old metal-rich stars, drawn per pixel like the spheroid's below from the disk's
+    measured luminosity function (:func:`~pandas_clusters.acquire.mock.old_population.star_bins`
+    with ``disk=True``; brightest g = 23.9 at M31): its red clump and giants, which
+    the stacks half resolve in the outer disk (docs/mock-realism.md, item 45). The
+    resolved stars the mock draws one by one on the disk (population.py, calibrated on
+    the LGGS's V < 23 counts) hold under 1% of its light, so their light is not taken
+    out of it. The bulge's
     (``bulge``), which has no resolved stars in the mock, as discrete giants
     (:func:`giant_bins`) drawn per pixel as a compound Poisson sum minus its mean
     (:func:`_giant_counts`), so that the field is skewed where bright giants are few
@@ -485,15 +487,13 @@ def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng):
     zp = settings.zero_point
     f, w, rest = giant_bins(GIANT_TIP_G - zp, m - zp)
     f_old, w_old, rest_old = star_bins(M31.distance_modulus - zp)
-    # the disk's stars brighter than star_faint_mag are drawn as resolved stars: its
-    # unresolved light fluctuates with the stars below that limit (same LF)
-    lf = (GIANT_LF_SLOPE, settings.star_faint_mag - zp, np.inf)
-    f_bar = min(10 ** (-0.4 * (m - zp)), _lf_moment(*lf, 2) / _lf_moment(*lf, 1))
+    f_disk, w_disk, rest_disk = star_bins(M31.distance_modulus - zp, disk=True)
     d = np.maximum(disk, 0.0)
     b = np.maximum(bulge, 0.0)
     sph = np.maximum(spheroid, 0.0)
-    field = rng.standard_normal(d.shape) * np.sqrt(d * f_bar + b * rest + sph * rest_old)
+    field = rng.standard_normal(d.shape) * np.sqrt(d * rest_disk + b * rest + sph * rest_old)
     field += _giant_counts(sph.ravel(), f_old, w_old, rng).reshape(sph.shape)
+    field += _giant_counts(d.ravel(), f_disk, w_disk, rng).reshape(d.shape)
     # pixels where the bulge is under BULGE_GIANTS_MIN of the light: no discrete giants
     on = b > BULGE_GIANTS_MIN * (b + d + _sky_adu(settings, "g"))
     if on.any():
