@@ -11,11 +11,12 @@ AB zero point ``MAGZPT``; the model is
     + point sources (stars, cluster member stars) x Moffat PSF
     + extended sources (King clusters, Sersic galaxies) convolved with the PSF
     + the unresolved-star texture: surface-brightness fluctuations of the M31
-      light of variance (diffuse x fluctuation flux), a Gaussian field for the
-      disk's light and discrete stars (a compound Poisson sum) for the bulge's
-      and the old population's (spheroid, satellites: an isochrone's stars,
-      :mod:`.old_population`), convolved with the PSF (old clusters' stars are
-      drawn as stars too)
+      light, discrete stars (a compound Poisson sum) per pixel: the disk's old
+      metal-rich stars and the old metal-poor population's (spheroid,
+      satellites), each from an isochrone's luminosity function per unit light
+      (:mod:`.old_population`), and the bulge's giants (variance diffuse x
+      fluctuation flux), convolved with the PSF (old clusters' stars are drawn
+      as stars too)
     + noise of variance (signal / GAIN + RDNOISE^2)
 
 resampled as a stack is (the field's exposures, each interpolated bilinearly
