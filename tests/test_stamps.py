@@ -170,8 +170,23 @@ def test_stamps_centred_and_calibrated(mock_stamps, mock_field_with_sources):
         cy = (w * yy).sum(axis=(1, 2)) / w.sum(axis=(1, 2)) - 32
         assert np.median(np.abs(cx - dx)[single]) < 0.15
         assert np.median(np.abs(cy - dy)[single]) < 0.15
-    # sky-subtracted: the median of stamp pixels is ~0
-    assert abs(np.nanmedian(stamps[:, 0])) < 1.0
+    # sky-subtracted as the sources stage subtracts it (sep's background, a mode estimate):
+    # in the crowded disk the unresolved stars skew the pixels, so the median sits a small
+    # fraction of the noise above zero (1.2 ADU against a noise of 7 in g, issue 12 item
+    # 45), where the unsubtracted pixels stand many times the noise above it
+    from astropy.io import fits
+
+    from pandas_clusters.detect.ccd import background
+    from pandas_clusters.detect.sources import SourceSettings
+
+    ss = SourceSettings.from_config()
+    raw = fits.getdata(mock_field_with_sources["images"]["g"], 1).astype(np.float32)
+    bad = ~np.isfinite(raw)
+    raw[bad] = 0.0
+    back, rms = background(raw, bad, box=ss.background_box, filter_size=ss.background_filter)
+    noise = float(np.median(rms))
+    assert abs(np.nanmedian(stamps[:, 0])) < 0.25 * noise
+    assert np.median(raw[~bad]) > 5 * noise
 
 
 def test_edge_source_padded_and_flagged(mock_stamps, tmp_path):
