@@ -323,3 +323,15 @@ def test_gc_half_light_law_is_the_fit_to_peacock2010(reference):
     assert GC_RH_RANGE_PC == pytest.approx(fit["normalised_p01_p99"], abs=0.1)
     # the published medians per bin (Peacock+ 2010 r_h, class 1)
     assert [b[3] for b in fit["bins"]] == pytest.approx([2.39, 2.77, 2.97, 3.285], abs=0.01)
+
+
+def test_disk_light_is_the_published_old_disc():
+    """The mock's disk surface brightness is Tamm+ 2012's old-disc g light on Courteau+ 2011's
+    exponential (docs/mock-calibration.md), within 0.05 mag."""
+    from pandas_clusters.acquire.mock.calibration import disk_central_mu_g
+
+    s = MockSettings.demo()
+    published = disk_central_mu_g(s.disk_scale_kpc)
+    assert abs(s.disk_mu0_g - published) < 0.05
+    # a longer disk spreads the same light thinner: 2.5 log10(4) fainter at twice the length
+    assert disk_central_mu_g(2 * s.disk_scale_kpc) - published == pytest.approx(2.5 * np.log10(4.0))

@@ -71,6 +71,27 @@ def _cmd_mock_realism(cfg, args):
     print(f"{args.out}: {int(comp['pass_'].sum())} of {len(comp)} realism targets met")
 
 
+def _cmd_mock_realism_levers(cfg, args):
+    from pandas_clusters.report.realism_levers import parse_lever, write_lever_report
+
+    levers = dict(parse_lever(text) for text in args.lever or [])
+    argv = ["pandas-clusters", "--config", args.config, "mock-realism-levers"]
+    argv += ["--reference", args.reference, "--out", args.out]
+    if args.per_class is not None:
+        argv += ["--per-class", str(args.per_class)]
+    argv += [f"--lever '{text}'" for text in args.lever or []]
+    table = write_lever_report(
+        _mock_settings(cfg),
+        args.reference,
+        args.out,
+        levers,
+        per_class=args.per_class,
+        seed=cfg["seed"],
+        command=" ".join(argv),
+    )
+    print(f"{args.out}: {table['lever'].nunique()} settings, {len(table)} rows")
+
+
 def _cmd_mock_calibration(cfg, args):
     from pandas_clusters.acquire.mock.calibration import write_calibration_report
     from pandas_clusters.report.realism import RBC_SUPPLEMENT, read_rbc_vmag
@@ -323,6 +344,23 @@ def _add_mock_realism_commands(sub) -> None:
         help="real cutouts sampled per class (default: every one, as docs/mock-realism.md)",
     )
     p.set_defaults(func=_cmd_mock_realism)
+
+    p = sub.add_parser(
+        "mock-realism-levers",
+        help="the mock's realism statistics under changed settings (mock only, a diagnostic)",
+    )
+    p.add_argument("--reference", default="../shared/reference", help="shared reference folder")
+    p.add_argument("--out", default="docs/mock-realism-levers.md")
+    p.add_argument(
+        "--per-class", type=int, default=None, help="real positions per class (default: every one)"
+    )
+    p.add_argument(
+        "--lever",
+        action="append",
+        metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+        help="settings overridden together (seeing_arcsec.g=0.9 sets one band); repeatable",
+    )
+    p.set_defaults(func=_cmd_mock_realism_levers)
 
     p = sub.add_parser(
         "mock-calibration", help="mock counts against published counts (docs/mock-calibration.md)"

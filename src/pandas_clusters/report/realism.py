@@ -811,6 +811,36 @@ MOCK_DRAWS = 3
 EVERY_REAL_CUTOUT = None
 
 
+def real_sample(reference: str | Path, *, per_class: int | None, seed: int) -> pd.DataFrame:
+    """Index of a seeded sample of ``per_class`` real cutouts per class (every one for None).
+
+    With the columns the mock's central objects are matched on (:func:`mock_cutouts`):
+    the clusters' V (:func:`cluster_vmag`), the galaxies' PS1 g (Wang+ 2023 table 8) and
+    total g (Peacock+ 2010, or :func:`fill_unmeasured_galaxy_g`). No pixel is read.
+    """
+    from pandas_clusters.acquire.mock.calibration import PEACOCK_TABLE, read_peacock2010
+
+    ref = Path(reference)
+    real = read_real_cutouts(ref / "pandas-cutouts-klemenz")
+    real["vmag"], real["vmag_source"] = cluster_vmag(real, ref)
+    wang = ref / WANG_TABLE8
+    real["g_ps1"] = (
+        match_magnitude(real, read_ps1_gmag(wang), "g_ps1") if wang.is_file() else np.nan
+    )
+    peacock = ref / PEACOCK_TABLE
+    real["g_total"] = (
+        match_magnitude(real, read_peacock2010(peacock), "g_total") if peacock.is_file() else np.nan
+    )
+    for col in ("g_ps1", "g_total"):
+        real[col] = np.where(real["cls"] == "galaxy", real[col], np.nan)
+    real["g_total"], real["g_total_source"] = fill_unmeasured_galaxy_g(real, seed=seed)
+    parts = [
+        d.sample(len(d) if per_class is None else min(per_class, len(d)), random_state=int(seed))
+        for _, d in real.groupby("cls")
+    ]
+    return pd.concat(parts).reset_index(drop=True)
+
+
 def measure(
     settings,
     reference: str | Path,
@@ -840,27 +870,7 @@ def measure(
     real_stats, mock_stats : pandas.DataFrame
     real_images, mock_images : list of ndarray
     """
-    ref = Path(reference)
-    real = read_real_cutouts(ref / "pandas-cutouts-klemenz")
-    real["vmag"], real["vmag_source"] = cluster_vmag(real, ref)
-    wang = ref / WANG_TABLE8
-    real["g_ps1"] = (
-        match_magnitude(real, read_ps1_gmag(wang), "g_ps1") if wang.is_file() else np.nan
-    )
-    from pandas_clusters.acquire.mock.calibration import PEACOCK_TABLE, read_peacock2010
-
-    peacock = ref / PEACOCK_TABLE
-    real["g_total"] = (
-        match_magnitude(real, read_peacock2010(peacock), "g_total") if peacock.is_file() else np.nan
-    )
-    for col in ("g_ps1", "g_total"):
-        real[col] = np.where(real["cls"] == "galaxy", real[col], np.nan)
-    real["g_total"], real["g_total_source"] = fill_unmeasured_galaxy_g(real, seed=seed)
-    parts = [
-        d.sample(len(d) if per_class is None else min(per_class, len(d)), random_state=int(seed))
-        for _, d in real.groupby("cls")
-    ]
-    sample = pd.concat(parts).reset_index(drop=True)
+    sample = real_sample(reference, per_class=per_class, seed=seed)
     real_images = [read_png(p) for p in sample["path"]]
     parts, mock_images = [], []
     for draw in range(int(mock_draws)):

@@ -760,6 +760,36 @@ def _old_population_lines(reference=None) -> list[str]:
     return lines
 
 
+#: M31's old disc in Tamm et al. (2012, A&A 546, A4) table 2: stellar mass (Msun) and
+#: g-band mass-to-light ratio (Msun / Lsun,g; its B07 model, luminosities from Tempel et
+#: al. 2011's SDSS photometry corrected for M31's own dust). The young disc (a ring at
+#: 10 kpc) is a separate component there and is left out.
+TAMM2012_DISC_MASS_MSUN = 5.6e10
+TAMM2012_DISC_ML_G = 5.23
+#: The Sun's absolute SDSS g (AB): Willmer (2018, ApJS 236, 47) table 3.
+SUN_ABS_G_AB = 5.11
+#: Ellipticity of M31's disk on the Spitzer/IRAC image, Courteau et al. (2011, ApJ 739,
+#: 20), abstract (0.73 +- 0.03); their disk scale length, 5.3 kpc, is the mock's.
+COURTEAU2011_DISK_ELLIPTICITY = 0.73
+
+
+def disk_central_mu_g(scale_kpc: float) -> float:
+    """Sky central g surface brightness (mag arcsec^-2) of an exponential disk holding
+    Tamm et al. (2012)'s old-disc g light, with scale length ``scale_kpc`` and Courteau
+    et al. (2011)'s ellipticity: ``m + 2.5 log10(2 pi h^2 (1 - e))``, ``h`` in arcsec.
+
+    It is the light of the disc without M31's dust (Tamm et al.'s luminosities are
+    corrected for it).
+    """
+    from pandas_clusters.core.geometry import M31
+
+    lum = TAMM2012_DISC_MASS_MSUN / TAMM2012_DISC_ML_G
+    mag = SUN_ABS_G_AB - 2.5 * np.log10(lum) + M31.distance_modulus
+    h_arcsec = scale_kpc * 1e3 / M31.pc_per_arcsec
+    area = 2.0 * np.pi * h_arcsec**2 * (1.0 - COURTEAU2011_DISK_ELLIPTICITY)
+    return float(mag + 2.5 * np.log10(area))
+
+
 def _disk_population_lines() -> list[str]:
     """Report lines: the disk's old metal-rich stars, per unit of its light."""
     from pandas_clusters.acquire.mock import old_population as op
@@ -781,7 +811,20 @@ def _disk_population_lines() -> list[str]:
     def stars(m, fl, wl, lim):
         return 3600 * 10 ** (-0.4 * m) * np.sum((wl / fl)[-2.5 * np.log10(fl) < lim])
 
+    published_mu0 = disk_central_mu_g(s.disk_scale_kpc)
     return [
+        "M31's disk light: `disk_mu0_g` = "
+        f"{s.disk_mu0_g} mag arcsec^-2 at the centre, on the sky, falling with the scale",
+        f"length {s.disk_scale_kpc} kpc of Courteau et al. (2011, ApJ 739, 20; abstract), is the",
+        "old disc's g light of Tamm et al. (2012, A&A 546, A4, table 2: "
+        f"{TAMM2012_DISC_MASS_MSUN:.2g} Msun at",
+        f"M/L_g = {TAMM2012_DISC_ML_G}, from Tempel et al. 2011's SDSS photometry; the Sun's "
+        f"M_g = {SUN_ABS_G_AB}, Willmer 2018)",
+        "spread as that exponential with Courteau et al.'s disk ellipticity "
+        f"{COURTEAU2011_DISK_ELLIPTICITY}: {published_mu0:.2f}",
+        "(`calibration.disk_central_mu_g`). That light is corrected for M31's dust, and the",
+        "mock has none: its disk, and what lies behind it, is seen unattenuated.",
+        "",
         "M31's disk (issue 12, docs/mock-realism.md item 45): its light is made of an old",
         "metal-rich population (Bellazzini et al. 2003, A&A 405, 867, abstract: HST fields at",
         "4.5-35 kpc, main component [Fe/H] ~ -0.6; Ibata et al. 2005, ApJ 634, 287, abstract:",
