@@ -254,7 +254,7 @@ def test_spheroid_map_is_its_light_beyond_the_bulge(r_minor_kpc):
     pa = np.deg2rad(M31.pa_deg)
     xi, eta = -deg * np.cos(pa), deg * np.sin(pa)  # on the minor axis
     w = _tan_wcs(xi, eta)
-    disk, bulge, spheroid = _diffuse(s, w, (100, 100), "g", parts=True)
+    disk, bulge, spheroid, _ = _diffuse(s, w, (100, 100), "g", parts=True)
     area = s.pixel_scale_arcsec**2
     law = 10 ** (-0.4 * (op.spheroid_mu_g(xi, eta, satellites=False) - s.zero_point)) * area
     b = float(bulge[50, 50])

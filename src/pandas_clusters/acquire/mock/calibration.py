@@ -790,6 +790,61 @@ def disk_central_mu_g(scale_kpc: float) -> float:
     return float(mag + 2.5 * np.log10(area))
 
 
+#: Wang et al. (2025, arXiv:2503.18367; abstract): the mean V extinction of M31's member
+#: stars over about 10 deg^2 (UKIRT/WFCAM, PS1 and Gaia DR3 photometry), a check of the
+#: dust layer's extinction, not an input.
+WANG2025_MEAN_AV = 1.17
+
+
+def _dust_lines(s: MockSettings) -> list[str]:
+    """Report lines: M31's dust on its disk's light and on the galaxies behind it."""
+    from pandas_clusters.acquire.mock import dust
+
+    radii = (0.0, 3.0, 6.0, 10.0, 13.0, 20.0, 30.0)
+    rows = [
+        f"| {r:g} | {float(dust.light_extinction_v(r, s.disk_scale_kpc)):.2f} | "
+        f"{float(dust.screen_extinction_v(r, s.disk_scale_kpc)):.2f} | "
+        f"{float(dust.screen_extinction(r, s.disk_scale_kpc, 'g')):.2f} | "
+        f"{float(dust.screen_extinction(r, s.disk_scale_kpc, 'i')):.2f} |"
+        for r in radii
+    ]
+    knots = ", ".join(f"{a} mag at {r:g} kpc" for r, a in dust.LIGHT_EXTINCTION_V)
+    return [
+        f"M31's dust (`m31_dust` = {str(s.m31_dust).lower()}; `acquire.mock.dust`): the extinction "
+        "of the disk's light by M31's",
+        "own dust in V is that of the model that corrected it, Tempel, Tamm & Tenjes (2010, A&A",
+        f"509, A91; abstract): {knots}",
+        '("0.4-0.5 mag at R = 6-13 kpc"), linear between; beyond 13 kpc the dust\'s column',
+        f"falls with the dust disc's scale length, {dust.DUST_SCALE_RATIO} times the stars' "
+        f"(the same abstract; on the mock's {s.disk_scale_kpc} kpc).",
+        "It is laid as a thin layer in the disk's mid-plane, the geometry of",
+        "Dalcanton et al. (2015, ApJ 814, 3)'s model of the PHAT stars (an unreddened foreground",
+        f"and a reddened background): {dust.REDDENED_FRACTION:.0%} of the disk's stars lie behind "
+        "it and are seen through the",
+        "whole layer, whose extinction is the one that dims the light by Tempel et al.'s amount;",
+        "the background galaxies are seen through the whole layer too. V to the MegaCam bands:",
+        "Gordon et al. (2023)'s average Milky Way law (R_V = 3.1, the `dust_extinction` package) at",
+        f"the filters' central wavelengths ({dust.CENTRAL_WAVELENGTH_NM['g']:g} and "
+        f"{dust.CENTRAL_WAVELENGTH_NM['i']:g} nm): A_g / A_V = {dust.band_ratio('g'):.3f}, "
+        f"A_i / A_V = {dust.band_ratio('i'):.3f}.",
+        "",
+        "| R_disk (kpc) | A_V of the disk's light | A_V of the layer | A_g of the layer | "
+        "A_i of the layer |",
+        "|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "A check, not an input: the layer's A_V at 6-13 kpc, "
+        f"{float(dust.screen_extinction_v(10.0, s.disk_scale_kpc)):.2f}, is of the order of the "
+        f"mean A_V = {WANG2025_MEAN_AV}",
+        "that Wang et al. (2025, arXiv:2503.18367; abstract) measure over about 10 deg^2 for",
+        "M31's member stars bright enough for PS1 and Gaia (young stars, a thinner layer than",
+        "the old disk's). The mock's resolved stars, clusters and contaminants keep their magnitudes:",
+        "their numbers are calibrated on observed, dust-dimmed counts. The bulge and the",
+        "spheroid take no dust.",
+        "",
+    ]
+
+
 def _disk_population_lines() -> list[str]:
     """Report lines: the disk's old metal-rich stars, per unit of its light."""
     from pandas_clusters.acquire.mock import old_population as op
@@ -822,9 +877,10 @@ def _disk_population_lines() -> list[str]:
         f"M_g = {SUN_ABS_G_AB}, Willmer 2018)",
         "spread as that exponential with Courteau et al.'s disk ellipticity "
         f"{COURTEAU2011_DISK_ELLIPTICITY}: {published_mu0:.2f}",
-        "(`calibration.disk_central_mu_g`). That light is corrected for M31's dust, and the",
-        "mock has none: its disk, and what lies behind it, is seen unattenuated.",
+        "(`calibration.disk_central_mu_g`). That light is corrected for M31's dust; the mock",
+        "puts the dust back (`m31_dust`, below).",
         "",
+        *_dust_lines(s),
         "M31's disk (issue 12, docs/mock-realism.md item 45): its light is made of an old",
         "metal-rich population (Bellazzini et al. 2003, A&A 405, 867, abstract: HST fields at",
         "4.5-35 kpc, main component [Fe/H] ~ -0.6; Ibata et al. 2005, ApJ 634, 287, abstract:",

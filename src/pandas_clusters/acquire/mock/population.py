@@ -59,6 +59,7 @@ import pandas as pd
 
 from pandas_clusters.core.geometry import M31, offsets_to_radec, radii_from_offsets_kpc
 
+from . import dust
 from .galaxy_sizes import galaxy_half_light_radius
 from .old_population import DISK_BRIGHTEST_MG
 from .settings import MockSettings
@@ -89,6 +90,8 @@ _CELL_FACTOR = {"star": 1, "bright_star": 5, "young_cluster": 5, "globular_clust
 CONTAMINANT_KINDS = ("asterism", "hii_region", "compact_galaxy", "edge_on_galaxy")
 KINDS.update({k: 6 + n for n, k in enumerate(CONTAMINANT_KINDS)})
 _CELL_FACTOR.update(dict.fromkeys(CONTAMINANT_KINDS, 5))
+#: Classes behind M31's disk, seen through its whole dust layer (acquire.mock.dust).
+BACKGROUND_KINDS = ("galaxy", "compact_galaxy", "edge_on_galaxy")
 #: Settings that turn every contaminant off (for ``dataclasses.replace``; benchmarks, tests).
 CONTAMINANTS_OFF = {
     "luminous_star_density_arcmin2": 0.0,
@@ -665,6 +668,13 @@ def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarr
     g, gi = props(rng, n, dens, s, out)
     out["gmag"] = g
     out["imag"] = g - gi
+    if kind in BACKGROUND_KINDS and s.m31_dust:
+        # behind M31's whole dust layer (acquire.mock.dust): seen dimmer and redder
+        r_disk, _ = radii_from_offsets_kpc(xi, eta)
+        for band in ("g", "i"):
+            out[f"{band}mag"] = out[f"{band}mag"] + dust.screen_extinction(
+                r_disk, s.disk_scale_kpc, band
+            )
     code = KINDS[kind]
     out["obj_id"] = (((code << 16) + (i + _OFF)) << 16 | (j + _OFF)) << 20 | np.arange(
         n, dtype=np.int64

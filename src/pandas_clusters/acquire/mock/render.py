@@ -47,6 +47,7 @@ from scipy.signal import fftconvolve
 from pandas_clusters.core.geometry import M31, radii_from_offsets_kpc, tangent_plane_deg
 from pandas_clusters.core.io import atomic_path
 
+from . import dust
 from .galaxy_sizes import sersic_bn
 from .old_population import MG_EDGES as OLD_MG_EDGES
 from .old_population import spheroid_mu_g, star_bins
@@ -80,7 +81,6 @@ __all__ = [
 ]
 
 _PSF_RADIUS = 15  # px: stamp half-size of the PSF for ordinary point sources
-_POINT_GALAXY_MAG = 24.0  # g: fainter background galaxies are rendered as point sources
 
 
 def moffat_alpha(fwhm_px: float, beta: float) -> float:
@@ -326,8 +326,12 @@ def _extended_stamp(obj, x, y, flux, settings, psf, sub=3):
 def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
     """M31 disk + bulge + spheroid surface brightness in ADU/px on a CCD (coarse grid, interpolated).
 
-    With ``parts``, returns the (disk, bulge, spheroid) maps instead of their sum; the
-    spheroid is the old population's light off the disk plane
+    M31's dust (:mod:`~pandas_clusters.acquire.mock.dust`, unless ``m31_dust`` is off)
+    dims the disk's light: the sum is what the survey sees. With ``parts``, returns the
+    (disk, bulge, spheroid, transmission) maps instead: the disk's intrinsic light and
+    the dust layer's transmission in ``band`` (ones without dust), which dims the share
+    of the disk's stars behind the layer (:func:`~pandas_clusters.acquire.mock.dust.seen_fraction`).
+    The spheroid is the old population's light off the disk plane
     (:func:`~pandas_clusters.acquire.mock.old_population.spheroid_mu_g`). Its law
     (Pritchet & van den Bergh 1994) is the whole spheroid, bulge included (one de
     Vaucouleurs law from 0.2 to 20 kpc), so the spheroid map holds its light beyond
@@ -358,10 +362,16 @@ def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
         )
     )
     satellites = with_satellites - spheroid
-    maps = [disk, bulge, np.maximum(spheroid - bulge, 0.0) + satellites]
+    if settings.m31_dust:
+        transmission = 10 ** (-0.4 * dust.screen_extinction(r_disk, settings.disk_scale_kpc, band))
+    else:
+        transmission = np.ones_like(r_disk)
+    maps = [disk, bulge, np.maximum(spheroid - bulge, 0.0) + satellites, transmission]
+    if not parts:
+        maps = [maps[0] * dust.seen_fraction(transmission) + maps[1] + maps[2]]
     wy = _linear_weights(ny, gy.size)
     wx = _linear_weights(nx, gx.size)
-    out = [wy @ f.reshape(xx.shape) @ wx.T for f in (maps if parts else (sum(maps),))]
+    out = [wy @ f.reshape(xx.shape) @ wx.T for f in maps]
     return tuple(out) if parts else out[0]
 
 
@@ -448,7 +458,7 @@ def _lf_moment(a: float, lo: float, hi: float, k: int) -> float:
     return float((top - 10 ** (b * lo)) / (b * np.log(10.0)))
 
 
-def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng):
+def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng, *, transmission=None):
     """Surface-brightness fluctuations of the unresolved M31 stars (ADU/px), or None.
 
     Each pixel's unresolved light fluctuates with variance ``light * f_bar``,
@@ -479,6 +489,11 @@ def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng):
     a pixel). Maps of the band's own grid would differ slightly, and where a Poisson
     draw consumes a variable count of random numbers one differing pixel would
     desynchronise every later star (docs/mock-realism.md, item 36).
+
+    ``transmission`` (the band's map of M31's dust layer, :func:`_diffuse`): the disk's
+    stars behind the layer (:data:`~pandas_clusters.acquire.mock.dust.REDDENED_FRACTION`
+    of its intrinsic light ``disk``) are drawn apart from those in front and dimmed by
+    it. The draws do not depend on the band, only the dimming does.
     """
     m = settings.unresolved_fluctuation_mag
     if not np.isfinite(m):
@@ -492,9 +507,17 @@ def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng):
     d = np.maximum(disk, 0.0)
     b = np.maximum(bulge, 0.0)
     sph = np.maximum(spheroid, 0.0)
-    field = rng.standard_normal(d.shape) * np.sqrt(d * rest_disk + b * rest + sph * rest_old)
+    field = rng.standard_normal(d.shape) * np.sqrt(b * rest + sph * rest_old)
     field += _giant_counts(sph.ravel(), f_old, w_old, rng).reshape(sph.shape)
-    field += _giant_counts(d.ravel(), f_disk, w_disk, rng).reshape(d.shape)
+    if transmission is None:
+        layers = ((d, 1.0),)
+    else:
+        behind = dust.REDDENED_FRACTION
+        layers = ((d * (1.0 - behind), 1.0), (d * behind, transmission))
+    for light, dimming in layers:
+        stars = rng.standard_normal(d.shape) * np.sqrt(light * rest_disk)
+        stars += _giant_counts(light.ravel(), f_disk, w_disk, rng).reshape(d.shape)
+        field += stars * dimming
     # pixels where the bulge is under BULGE_GIANTS_MIN of the light: no discrete giants
     on = b > BULGE_GIANTS_MIN * (b + d + _sky_adu(settings, "g"))
     if on.any():
@@ -651,9 +674,10 @@ def _add_objects(img, objects, w, settings, band, psf, alpha, beta):
     # contaminants (issue 12, part 3): asterisms' stars, HII knots, saturated stars' spikes
     obj, x, y, flux = _add_contaminant_light(img, obj, x, y, flux, settings, band, alpha, beta)
     kind = obj["kind"].to_numpy()
-    # faint background galaxies (r_e well under the seeing) render as point sources
-    faint_galaxy = np.isin(kind, _GALAXY_KINDS) & (obj["gmag"].to_numpy() > _POINT_GALAXY_MAG)
-    point = (kind == "star") | (kind == "bright_star") | faint_galaxy
+    # every background galaxy, however faint, with its size: at g = 24-26 the mock's size
+    # law gives r_e ~ 0.4", as large as the PSF's own half-light radius (docs/mock-realism.md,
+    # item 47)
+    point = (kind == "star") | (kind == "bright_star")
     mag = obj[mcol].to_numpy()
     _add_point_sources(img, x, y, flux, mag, point, alpha, beta)
     _add_extended(img, obj, x, y, flux, point, settings, band, psf, alpha, beta)
@@ -662,7 +686,6 @@ def _add_objects(img, objects, w, settings, band, psf, alpha, beta):
 # --------------------------------------------------------------------------- contaminants
 # (issue 12, part 3)
 
-_GALAXY_KINDS = ("galaxy", "compact_galaxy", "edge_on_galaxy")
 #: Fraction of a saturated star's light in each of its four diffraction spikes, and in its
 #: halo ring (choices, docs/mock-calibration.md "Contaminants").
 SPIKE_ARM_FRACTION = 5e-4
@@ -833,17 +856,26 @@ def render_ccd(
         settings, band, fwhm_px, beta, settings.field_depth(field_id, band)
     )
 
-    parts = _diffuse(settings, w, shape, band, parts=True)
-    img = sum(parts)
+    disk, bulge, spheroid, transmission = _diffuse(settings, w, shape, band, parts=True)
+    img = disk * dust.seen_fraction(transmission) + bulge + spheroid
     # the unresolved stars are the same in both bands: one generator and one light
-    # map (the g band's)
+    # map (the g band's); the dust dims them by the band's own transmission
     first = BANDS[0]
     if band != first:
-        parts = _diffuse(
+        disk, bulge, spheroid, _ = _diffuse(
             settings, ccd_wcs(settings, field_id, first, ccd), shape, first, parts=True
         )
     rng_tex = settings.field_rng(field_id, first, 200 + ccd)
-    texture = _texture(settings, *parts, band, psf, rng_tex)
+    texture = _texture(
+        settings,
+        disk,
+        bulge,
+        spheroid,
+        band,
+        psf,
+        rng_tex,
+        transmission=transmission if settings.m31_dust else None,
+    )
     img += sky
     if len(objects):
         _add_objects(img, objects, w, settings, band, psf, alpha, beta)

@@ -140,6 +140,7 @@ class MockSettings(StageSettings):
     bulge_n: float
     diffuse_g_minus_i: float
     unresolved_fluctuation_mag: float
+    m31_dust: bool  # M31's own dust on its disk and what lies behind (acquire.mock.dust)
     # object populations
     cell_deg: float
     star_density_arcmin2: float
@@ -203,9 +204,10 @@ class MockSettings(StageSettings):
             if self.seeing_arcsec[band] <= 0:
                 msg = f"mock.seeing_arcsec.{band} must be > 0"
                 raise ValueError(msg)
-        if not isinstance(self.stack_resampling, bool | np.bool_):
-            msg = f"mock.stack_resampling must be true or false, got {self.stack_resampling!r}"
-            raise ValueError(msg)
+        for name in ("stack_resampling", "m31_dust"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                msg = f"mock.{name} must be true or false, got {getattr(self, name)!r}"
+                raise ValueError(msg)
         if not 0 <= self.read_noise_fraction < 1:
             msg = "mock.read_noise_fraction must be in [0, 1)"
             raise ValueError(msg)
