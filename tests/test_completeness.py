@@ -315,3 +315,18 @@ def test_match_with_no_source_detects_nothing():
     assert rec["detected"].tolist() == [False, True]
     assert rec["source_id"].tolist() == [-1, 42] and rec["flags"].tolist() == [0, 8]
     assert rec["gmag"].iloc[1] == 20.0 and np.isnan(rec["gmag"].iloc[0])
+
+
+def test_stellar_locus_keeps_the_stars_among_many_galaxies():
+    # stars share the PSF's half-light radius; galaxies spread above it and outnumber
+    # them: the locus around the mode keeps the stars, the median of all would not
+    from pandas_clusters.completeness.inject import _stellar_locus
+
+    rng = np.random.default_rng(3)
+    stars = rng.normal(2.2, 0.05, 20)
+    galaxies = rng.uniform(2.6, 8.0, 40)
+    locus = _stellar_locus(np.concatenate([galaxies, stars]))
+    assert np.median(locus) == pytest.approx(2.2, rel=0.03)
+    assert set(np.round(stars, 9)) <= set(np.round(locus, 9))
+    assert np.median(np.concatenate([galaxies, stars])) > 3.0
+    assert _stellar_locus(np.zeros(0)).size == 0

@@ -125,8 +125,33 @@ def _label(image: CCDImage, field: int, band: str) -> str:
     return f"field {field}, band {band}, CCD {image.ref.ccd} ({image.path}[{image.ref.hdu}])"
 
 
+#: Half-width of the stellar locus around the mode of the half-light radii (relative), as
+#: PSFEx keeps its PSF stars within a relative range of the mode of their sizes.
+_LOCUS_HALF_WIDTH = 0.2
+
+
+def _stellar_locus(r50: np.ndarray) -> np.ndarray:
+    """The half-light radii of the stellar locus: those within ``_LOCUS_HALF_WIDTH`` of the mode.
+
+    Stars share the PSF's radius; galaxies and blends spread above it, and where they
+    are many (M31's disk and the background galaxies, each drawn with its size) they
+    pull a median of all bright isolated sources up. The mode is the radius with the
+    most neighbours within half the locus's width (the smallest such radius on a tie).
+    """
+    r = np.sort(np.asarray(r50, dtype=float))
+    if r.size == 0:
+        return r
+    w = 0.5 * _LOCUS_HALF_WIDTH
+    counts = np.searchsorted(r, r * (1 + w), side="right") - np.searchsorted(r, r * (1 - w))
+    mode = r[int(np.argmax(counts))]
+    return r[np.abs(r / mode - 1.0) <= _LOCUS_HALF_WIDTH]
+
+
 def _measure_fwhm_px(data, mask, back, rms, saturate, beta, min_stars, label) -> float:
-    """FWHM (px) of a Moffat of ``beta`` from the half-light radii of the CCD's stars."""
+    """FWHM (px) of a Moffat of ``beta`` from the half-light radii of the CCD's stars.
+
+    The stars are the bright isolated sources of the stellar locus (:func:`_stellar_locus`).
+    """
     sub = data - back
     sep.set_extract_pixstack(max(300_000, sub.size // 4))  # as the sources stage
     sep.set_sub_object_limit(4096)
@@ -144,7 +169,7 @@ def _measure_fwhm_px(data, mask, back, rms, saturate, beta, min_stars, label) ->
             & (nearest > 20.0)
             & np.isfinite(r50)
         )
-        r50 = r50[ok]
+        r50 = _stellar_locus(r50[ok])
     else:
         r50 = np.zeros(0)
     if r50.size < min_stars:
