@@ -56,3 +56,24 @@ def test_bad_pair_argument(small_config, tmp_path, capsys):
     )
     assert code == 2
     assert "expects KEY=PATH" in capsys.readouterr().err
+
+
+def test_documents_record_the_reference_relative_to_the_working_folder(tmp_path, monkeypatch):
+    # the commands written into docs/ name no absolute path of the machine that ran them
+    import argparse
+
+    from pandas_clusters.cli import _reference_argv
+
+    work = tmp_path / "repo"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    args = argparse.Namespace(config="c.yaml", reference=str(tmp_path / "shared"), out="o.md")
+    argv = _reference_argv(args, "mock-realism")
+    assert argv == ["pandas-clusters", "--config", "c.yaml", "mock-realism"] + [
+        "--reference",
+        "../shared",
+        "--out",
+        "o.md",
+    ]
+    args.reference = "../shared/reference"
+    assert _reference_argv(args, "mock-realism")[5] == "../shared/reference"

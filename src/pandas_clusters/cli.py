@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,11 +54,31 @@ def _cmd_mock_catalogues(cfg, args):
     )
 
 
+def _reference_argv(args, name: str) -> list[str]:
+    """The start of a command line against the real reference files, as the documents record it.
+
+    The reference folder is written relative to the working folder (the repository
+    root), so that a document names no path of the machine that made it.
+    """
+    reference = args.reference
+    if os.path.isabs(reference):
+        reference = os.path.relpath(reference)
+    return [
+        "pandas-clusters",
+        "--config",
+        args.config,
+        name,
+        "--reference",
+        reference,
+        "--out",
+        args.out,
+    ]
+
+
 def _cmd_mock_realism(cfg, args):
     from pandas_clusters.report.realism import write_realism_report
 
-    argv = ["pandas-clusters", "--config", args.config, "mock-realism"]
-    argv += ["--reference", args.reference, "--out", args.out]
+    argv = _reference_argv(args, "mock-realism")
     if args.per_class is not None:
         argv += ["--per-class", str(args.per_class)]
     comp = write_realism_report(
@@ -75,8 +96,7 @@ def _cmd_mock_realism_levers(cfg, args):
     from pandas_clusters.report.realism_levers import parse_lever, write_lever_report
 
     levers = dict(parse_lever(text) for text in args.lever or [])
-    argv = ["pandas-clusters", "--config", args.config, "mock-realism-levers"]
-    argv += ["--reference", args.reference, "--out", args.out]
+    argv = _reference_argv(args, "mock-realism-levers")
     if args.per_class is not None:
         argv += ["--per-class", str(args.per_class)]
     argv += [f"--lever '{text}'" for text in args.lever or []]
@@ -96,8 +116,7 @@ def _cmd_mock_calibration(cfg, args):
     from pandas_clusters.acquire.mock.calibration import write_calibration_report
     from pandas_clusters.report.realism import RBC_SUPPLEMENT, read_rbc_vmag
 
-    argv = ["pandas-clusters", "--config", args.config, "mock-calibration"]
-    argv += ["--reference", args.reference, "--out", args.out]
+    argv = _reference_argv(args, "mock-calibration")
     rbc = read_rbc_vmag(Path(args.reference) / RBC_SUPPLEMENT)
     write_calibration_report(
         _mock_settings(cfg),
@@ -112,8 +131,7 @@ def _cmd_mock_calibration(cfg, args):
 def _cmd_mock_sim_to_real(cfg, args):
     from pandas_clusters.report.sim_to_real import update_realism_doc, write_sim_to_real
 
-    argv = ["pandas-clusters", "--config", args.config, "mock-sim-to-real"]
-    argv += ["--reference", args.reference, "--out", args.out]
+    argv = _reference_argv(args, "mock-sim-to-real")
     argv += ["--per-class", str(args.per_class), "--epochs", str(args.epochs)]
     argv += ["--trainings", str(args.trainings)]
     result = write_sim_to_real(
