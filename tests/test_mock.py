@@ -11,6 +11,7 @@ from astropy.stats import sigma_clipped_stats
 from astropy.wcs import WCS
 from scipy.optimize import least_squares
 
+from mock_support import DELTA_PSF
 from pandas_clusters.acquire.mock import (
     MockField,
     MockSettings,
@@ -285,10 +286,8 @@ def test_unresolved_stars_are_the_same_in_both_bands():
         np.random.default_rng(1).uniform(0.5, 2.0, (3, 120, 120))
         * np.array([80, 8, 1.0])[:, None, None]
     )
-    delta = np.zeros((3, 3))
-    delta[1, 1] = 1.0
-    tex_g = _texture(s, *light, "g", delta, np.random.default_rng(4))
-    tex_i = _texture(s, *light, "i", delta, np.random.default_rng(4))
+    tex_g = _texture(s, *light, "g", DELTA_PSF, np.random.default_rng(4))
+    tex_i = _texture(s, *light, "i", DELTA_PSF, np.random.default_rng(4))
     np.testing.assert_allclose(tex_i, scale * tex_g, rtol=1e-9, atol=1e-9)
     assert np.std(tex_g) > 0
     # in the rendered stacks (no objects: sky, M31's light, noise): the small-scale

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from astropy.wcs import WCS
 
+from mock_support import flat_texture
 from pandas_clusters.acquire.mock import MockSettings, dust
 from pandas_clusters.acquire.mock import old_population as op
 from pandas_clusters.acquire.mock.population import draw_region
-from pandas_clusters.acquire.mock.render import _diffuse, _texture
+from pandas_clusters.acquire.mock.render import _diffuse
 from pandas_clusters.core.geometry import M31, offsets_to_radec, radii_from_offsets_kpc
 
 DEMO = MockSettings.demo()
@@ -89,21 +90,17 @@ def test_texture_behind_the_layer_is_dimmed():
     # variance of the disk's fluctuations: the front half's in full, the back half's
     # times the transmission squared
     s = DEMO
-    light = np.full((300, 300), 2.0)
-    zero = np.zeros_like(light)
-    delta = np.zeros((3, 3))
-    delta[1, 1] = 1.0
     t = 0.25
-    a = _texture(s, light, zero, zero, "g", delta, np.random.default_rng(5), transmission=t)
+    a = flat_texture(s, 5, disk=2.0, transmission=t)
     f, w, rest = op.star_bins(M31.distance_modulus - s.zero_point, disk=True)
     v = np.sum(w * f) + rest
     np.testing.assert_allclose(a.var(), 2.0 * v * (0.5 + 0.5 * t**2), rtol=0.15)
-    full = _texture(s, light, zero, zero, "g", delta, np.random.default_rng(5))
+    full = flat_texture(s, 5, disk=2.0)
     np.testing.assert_allclose(full.var(), 2.0 * v, rtol=0.15)
     # the draws do not depend on the band: only the dimming does
-    b = _texture(s, light, zero, zero, "g", delta, np.random.default_rng(5), transmission=1.0)
-    c = _texture(s, light, zero, zero, "g", delta, np.random.default_rng(5), transmission=0.0)
-    d = _texture(s, light, zero, zero, "g", delta, np.random.default_rng(5), transmission=t)
+    b = flat_texture(s, 5, disk=2.0, transmission=1.0)
+    c = flat_texture(s, 5, disk=2.0, transmission=0.0)
+    d = flat_texture(s, 5, disk=2.0, transmission=t)
     np.testing.assert_allclose(d, c + t * (b - c), atol=1e-9)
 
 

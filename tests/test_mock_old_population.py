@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from mock_support import flat_texture
 from pandas_clusters.acquire.mock import MockSettings
 from pandas_clusters.acquire.mock import old_population as op
 from pandas_clusters.core.geometry import M31
@@ -144,14 +145,8 @@ def test_disk_stars_are_metal_rich_fainter_in_g():
 
 
 def test_disk_stars_are_discrete_with_the_population_variance():
-    from pandas_clusters.acquire.mock.render import _texture
-
     s = MockSettings.demo()
-    light = np.full((300, 300), 2.0)  # ADU/px of disk light in g
-    zero = np.zeros_like(light)
-    delta = np.zeros((3, 3))
-    delta[1, 1] = 1.0
-    a = _texture(s, light, zero, zero, "g", delta, np.random.default_rng(5))
+    a = flat_texture(s, 5, disk=2.0)  # 2 ADU/px of disk light in g
     f, w, rest = op.star_bins(M31.distance_modulus - s.zero_point, disk=True)
     var = 2.0 * (np.sum(w * f) + rest)
     np.testing.assert_allclose(a.var(), var, rtol=0.15)
@@ -197,15 +192,11 @@ def test_satellites_have_their_catalogued_light():
 
 
 def test_spheroid_stars_are_discrete_with_the_population_variance():
-    from pandas_clusters.acquire.mock.render import _psf_stamp, _texture
+    from pandas_clusters.acquire.mock.render import _psf_stamp
 
     s = MockSettings.demo()
-    light = np.full((300, 300), 0.5)  # ADU/px of spheroid light in g
-    zero = np.zeros_like(light)
-    delta = np.zeros((3, 3))
-    delta[1, 1] = 1.0
-    a = _texture(s, zero, zero, light, "g", delta, np.random.default_rng(2))
-    b = _texture(s, zero, zero, light, "g", delta, np.random.default_rng(2))
+    a = flat_texture(s, 2, spheroid=0.5)  # 0.5 ADU/px of spheroid light in g
+    b = flat_texture(s, 2, spheroid=0.5)
     np.testing.assert_array_equal(a, b)
     f, w, rest = op.star_bins(M31.distance_modulus - s.zero_point)
     var = 0.5 * (np.sum(w * f) + rest)

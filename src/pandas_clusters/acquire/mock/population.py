@@ -62,7 +62,7 @@ from pandas_clusters.core.geometry import M31, offsets_to_radec, radii_from_offs
 from . import dust
 from .galaxy_sizes import galaxy_half_light_radius
 from .old_population import DISK_BRIGHTEST_MG
-from .settings import MockSettings
+from .settings import BANDS, MockSettings
 
 __all__ = [
     "CONTAMINANTS_OFF",
@@ -671,7 +671,7 @@ def _draw_cell(kind: str, i: int, j: int, s: MockSettings) -> dict[str, np.ndarr
     if kind in BACKGROUND_KINDS and s.m31_dust:
         # behind M31's whole dust layer (acquire.mock.dust): seen dimmer and redder
         r_disk, _ = radii_from_offsets_kpc(xi, eta)
-        for band in ("g", "i"):
+        for band in BANDS:
             out[f"{band}mag"] = out[f"{band}mag"] + dust.screen_extinction(
                 r_disk, s.disk_scale_kpc, band
             )
