@@ -405,3 +405,50 @@ def test_bad_field_exposures_are_refused(exposures):
 def test_stack_resampling_must_be_a_boolean():
     with pytest.raises(ValueError, match="stack_resampling"):
         dataclasses.replace(DEMO, stack_resampling=3)
+
+
+def test_stack_background_mesh_must_be_a_whole_number_of_pixels():
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="stack_background_mesh_px"):
+            dataclasses.replace(DEMO, stack_background_mesh_px=bad)
+
+
+def test_background_flattening_removes_the_light_gradient_and_keeps_its_level_and_noise():
+    from pandas_clusters.acquire.mock.render import flatten_background
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:512, :512].astype(float)
+    light = 500.0 + 2.0 * xx + 1.0 * yy  # a bulge-like ramp: 1500 ADU across the CCD
+    noise = rng.normal(0.0, 10.0, light.shape)
+    img = light + noise
+    flat = flatten_background(img, 64)
+    # the ramp is gone (residual slope under 1% of it), the level and the noise stay
+    fit = np.polyfit(xx.ravel(), flat.ravel(), 1)[0]
+    assert abs(fit) < 0.02
+    assert np.median(flat) == pytest.approx(np.median(img), rel=0.01)
+    assert np.std(flat - np.median(flat)) == pytest.approx(10.0, rel=0.05)
+    # a star on it keeps its light
+    star = np.exp(-0.5 * ((xx - 256) ** 2 + (yy - 256) ** 2) / 1.5**2) * 2000.0
+    flat_star = flatten_background(img + star, 64) - flat
+    assert flat_star[246:267, 246:267].sum() == pytest.approx(star.sum(), rel=0.05)
+    # mesh 0: unchanged
+    assert flatten_background(img, 0) is img
+
+
+def test_stacks_have_no_gradient_of_the_bulge_light_and_say_so():
+    s = small(nx=256, ny=256, bad_columns_per_ccd=0)
+    near_nucleus = dataclasses.replace(
+        s, fields=(MockField(id=1, ra_deg=10.6847, dec_deg=41.2690 + 0.02),)
+    )
+    from pandas_clusters.acquire.mock.render import render_ccd
+
+    img, hdr = render_ccd(near_nucleus, 1, "g", 0)
+    kept, _ = render_ccd(dataclasses.replace(near_nucleus, stack_background_mesh_px=0), 1, "g", 0)
+    assert hdr["BACKMESH"] == 64
+
+    def ramp(a):
+        rows = np.median(a, axis=1)
+        return abs(np.median(rows[-32:]) - np.median(rows[:32]))
+
+    assert ramp(kept) > 10 * ramp(img)
+    assert np.median(img) == pytest.approx(np.median(kept), rel=0.05)

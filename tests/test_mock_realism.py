@@ -617,3 +617,22 @@ def test_sim_to_real_training_keeps_its_best_epoch():
     assert a == b
     assert a["best_epoch"] in (1, 2)
     assert 0.0 <= a["toy"] <= 1.0
+
+
+def test_gradient_is_the_change_of_the_light_across_the_cutout():
+    xx = np.mgrid[:128, :128][1].astype(float)
+    ramp = 50.0 + 100.0 * xx / 128.0
+    assert R.image_statistics(ramp.astype(np.uint8))["gradient"] == pytest.approx(100.0, abs=2.0)
+    flat = np.full((128, 128), 70.0)
+    flat[48:80, 48:80] = 255.0  # a central object is left out of the fit
+    assert R.image_statistics(flat.astype(np.uint8))["gradient"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_gradient_table_bins_by_projected_radius():
+    real = pd.DataFrame(
+        {"cls": ["cluster"] * 4, "rproj_kpc": [0.2, 0.3, 3.0, 20.0], "gradient": [8, 10, 9, 5.0]}
+    )
+    mock = real.assign(gradient=[100, 120, 20, 5.0])
+    tab = R.gradient_table(real, mock).set_index("zone")
+    assert tab.loc["0-0.5", "gradient_real"] == 9 and tab.loc["0-0.5", "gradient_mock"] == 110
+    assert list(tab.index) == ["0-0.5", "2-4", "15+"]

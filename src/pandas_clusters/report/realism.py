@@ -26,7 +26,11 @@ mock, per class and per projected-radius bin:
 ``profile_width``
     the central object's half-width (px): the radius at which the
     azimuthally averaged profile around the centre falls half way from its
-    central value (r < 2 px) to the cutout's median.
+    central value (r < 2 px) to the cutout's median;
+``gradient`` (a breakdown, not a target)
+    the grey levels by which a plane fitted to the cutout's 16 x 16 px block
+    medians (the central object's left out) changes across the cutout: M31's
+    light's large-scale gradient as the stacks keep it.
 
 Targets (issue 12): each mock median within 15% of the real one (within
 0.05 for ``noise_corr``).
@@ -117,7 +121,26 @@ def image_statistics(img: np.ndarray) -> dict[str, float]:
         "frac_bright": float(np.mean(a > 128)),
         "grey_median": float(np.median(a)),
         "profile_width": _profile_width(a),
+        "gradient": _gradient(a),
     }
+
+
+def _gradient(a: np.ndarray, block: int = 16) -> float:
+    """Grey levels by which M31's light changes across the cutout (not a target).
+
+    A plane fitted by least squares to the medians of ``block`` x ``block`` pixel
+    blocks, the blocks whose centres lie within two blocks of the cutout's centre
+    (the central object's) left out; returns the plane's change across the
+    cutout's width along its steepest direction.
+    """
+    ny, nx = (d // block for d in a.shape)
+    blocks = a[: ny * block, : nx * block].reshape(ny, block, nx, block).swapaxes(1, 2)
+    med = np.median(blocks.reshape(ny, nx, -1), axis=2)
+    yy, xx = np.mgrid[:ny, :nx].astype(float)
+    keep = np.hypot(yy - (ny - 1) / 2.0, xx - (nx - 1) / 2.0) > 2.0
+    design = np.c_[xx[keep], yy[keep], np.ones(int(keep.sum()))]
+    (gx, gy, _), *_ = np.linalg.lstsq(design, med[keep], rcond=None)
+    return float(np.hypot(gx, gy) * nx)
 
 
 def _profile_width(a: np.ndarray) -> float:
@@ -717,14 +740,37 @@ def disk_zone_table(real: pd.DataFrame, mock: pd.DataFrame) -> pd.DataFrame:
     :data:`DISK_ZONES_KPC`); it is not a target. Zones without a real cutout are left
     out.
     """
-    edges = np.asarray(DISK_ZONES_KPC)
-    labels = [
+    return _zone_table(real, mock, "rdisk_kpc", DISK_ZONES_KPC, DISK_ZONE_STATISTICS)
+
+
+#: Projected-radius zones (kpc) of :func:`gradient_table`: where M31's bulge and inner
+#: disk change fastest.
+GRADIENT_ZONES_KPC = (0.0, 0.5, 1.0, 2.0, 4.0, 15.0, np.inf)
+
+
+def gradient_table(real: pd.DataFrame, mock: pd.DataFrame) -> pd.DataFrame:
+    """Real and mock medians of ``gradient`` per class and projected radius (not a target).
+
+    Bins by ``rproj_kpc`` (:data:`GRADIENT_ZONES_KPC`); zones without a real cutout
+    are left out.
+    """
+    return _zone_table(real, mock, "rproj_kpc", GRADIENT_ZONES_KPC, ("gradient",))
+
+
+def _zone_labels(edges) -> list[str]:
+    return [
         f"{lo:g}-{hi:g}" if np.isfinite(hi) else f"{lo:g}+"
         for lo, hi in zip(edges[:-1], edges[1:], strict=True)
     ]
 
+
+def _zone_table(real, mock, column: str, edges, stats) -> pd.DataFrame:
+    """Real and mock medians of ``stats`` per class and bin of ``column`` (``edges``)."""
+    edges = np.asarray(edges, dtype=float)
+    labels = _zone_labels(edges)
+
     def zone(df):
-        return pd.cut(df["rdisk_kpc"], edges, right=False, labels=labels)
+        return pd.cut(df[column], edges, right=False, labels=labels)
 
     rz, mz = zone(real), zone(mock)
     rows = []
@@ -735,7 +781,7 @@ def disk_zone_table(real: pd.DataFrame, mock: pd.DataFrame) -> pd.DataFrame:
             if not sel_r.any():
                 continue
             row = {"cls": cls, "zone": lab, "n_real": int(sel_r.sum()), "n_mock": int(sel_m.sum())}
-            for stat in DISK_ZONE_STATISTICS:
+            for stat in stats:
                 row[f"{stat}_real"] = float(real.loc[sel_r, stat].median())
                 row[f"{stat}_mock"] = (
                     float(mock.loc[sel_m, stat].median()) if sel_m.any() else np.nan
@@ -744,10 +790,19 @@ def disk_zone_table(real: pd.DataFrame, mock: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _zone_rows(tab: pd.DataFrame, stats) -> list[str]:
+    out = []
+    for r in tab.itertuples(index=False):
+        vals = " | ".join(
+            f"{getattr(r, f'{s}_real'):.3g} / {getattr(r, f'{s}_mock'):.3g}" for s in stats
+        )
+        out.append(f"| {r.cls} | {r.zone} | {r.n_real} | {vals} |")
+    return out
+
+
 def _disk_zone_lines(real: pd.DataFrame, mock: pd.DataFrame) -> list[str]:
-    tab = disk_zone_table(real, mock)
     head = " | ".join(f"{s} real / mock" for s in DISK_ZONE_STATISTICS)
-    lines = [
+    return [
         "## By radius in the disk's plane (a breakdown, not a target)",
         "",
         "The same cutouts binned by their deprojected radius in M31's disk (kpc;",
@@ -755,14 +810,22 @@ def _disk_zone_lines(real: pd.DataFrame, mock: pd.DataFrame) -> list[str]:
         "",
         f"| class | r_disk (kpc) | n real | {head} |",
         "|---|---|---:|" + "---:|" * len(DISK_ZONE_STATISTICS),
+        *_zone_rows(disk_zone_table(real, mock), DISK_ZONE_STATISTICS),
     ]
-    for r in tab.itertuples(index=False):
-        vals = " | ".join(
-            f"{getattr(r, f'{s}_real'):.3g} / {getattr(r, f'{s}_mock'):.3g}"
-            for s in DISK_ZONE_STATISTICS
-        )
-        lines.append(f"| {r.cls} | {r.zone} | {r.n_real} | {vals} |")
-    return lines
+
+
+def _gradient_lines(real: pd.DataFrame, mock: pd.DataFrame) -> list[str]:
+    return [
+        "## M31's light across a cutout (a breakdown, not a target)",
+        "",
+        "`gradient`: the grey levels by which a plane fitted to the cutout's 16 x 16 px",
+        "block medians (the central object's blocks left out) changes across the cutout;",
+        "binned by projected radius (kpc; `realism.gradient_table`): medians, real / mock.",
+        "",
+        "| class | Rproj (kpc) | n real | gradient real / mock |",
+        "|---|---|---:|---:|",
+        *_zone_rows(gradient_table(real, mock), ("gradient",)),
+    ]
 
 
 def montage(images: Sequence[np.ndarray], *, columns: int = 6, gap: int = 4) -> np.ndarray:
@@ -790,6 +853,7 @@ def montage(images: Sequence[np.ndarray], *, columns: int = 6, gap: int = 4) -> 
 #: background galaxies' sizes from published laws (docs/mock-realism.md item 35).
 BASELINE_OVERRIDES = {
     "stack_resampling": False,
+    "stack_background_mesh_px": 0,
     "depth_mag": dict(DEPTH_BEFORE),
     "unresolved_fluctuation_mag": float("inf"),
     "galaxy_density_arcmin2": 6.0,
@@ -1028,6 +1092,8 @@ def write_realism_report(
         *_table_lines(comp, comp_base),
         "",
         *_disk_zone_lines(real_s, mock_s),
+        "",
+        *_gradient_lines(real_s, mock_s),
         "",
         "## Real (top) beside mock (bottom)",
         "",

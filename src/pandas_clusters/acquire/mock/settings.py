@@ -132,6 +132,7 @@ class MockSettings(StageSettings):
     saturation_adu: float
     read_noise_fraction: float
     stack_resampling: bool
+    stack_background_mesh_px: int  # the stacks' background following (render._flatten_background)
     # M31 diffuse light (exponential disk + Sersic bulge), g band; i = g - colour
     disk_mu0_g: float
     disk_scale_kpc: float
@@ -208,6 +209,10 @@ class MockSettings(StageSettings):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 msg = f"mock.{name} must be true or false, got {getattr(self, name)!r}"
                 raise ValueError(msg)
+        mesh = self.stack_background_mesh_px
+        if isinstance(mesh, bool) or int(mesh) != mesh or mesh < 0:
+            msg = f"mock.stack_background_mesh_px must be an integer >= 0, got {mesh!r}"
+            raise ValueError(msg)
         if not 0 <= self.read_noise_fraction < 1:
             msg = "mock.read_noise_fraction must be in [0, 1)"
             raise ValueError(msg)
