@@ -757,17 +757,13 @@ def gradient_table(real: pd.DataFrame, mock: pd.DataFrame) -> pd.DataFrame:
     return _zone_table(real, mock, "rproj_kpc", GRADIENT_ZONES_KPC, ("gradient",))
 
 
-def _zone_labels(edges) -> list[str]:
-    return [
-        f"{lo:g}-{hi:g}" if np.isfinite(hi) else f"{lo:g}+"
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
-    ]
-
-
 def _zone_table(real, mock, column: str, edges, stats) -> pd.DataFrame:
     """Real and mock medians of ``stats`` per class and bin of ``column`` (``edges``)."""
     edges = np.asarray(edges, dtype=float)
-    labels = _zone_labels(edges)
+    labels = [
+        f"{lo:g}-{hi:g}" if np.isfinite(hi) else f"{lo:g}+"
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]
 
     def zone(df):
         return pd.cut(df[column], edges, right=False, labels=labels)

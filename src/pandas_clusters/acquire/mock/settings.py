@@ -132,7 +132,7 @@ class MockSettings(StageSettings):
     saturation_adu: float
     read_noise_fraction: float
     stack_resampling: bool
-    stack_background_mesh_px: int  # the stacks' background following (render._flatten_background)
+    stack_background_mesh_px: int  # the stacks' background following (render.flatten_background)
     # M31 diffuse light (exponential disk + Sersic bulge), g band; i = g - colour
     disk_mu0_g: float
     disk_scale_kpc: float
