@@ -48,7 +48,6 @@ from scipy.signal import fftconvolve
 
 from pandas_clusters.core.geometry import M31, radii_from_offsets_kpc, tangent_plane_deg
 from pandas_clusters.core.io import atomic_path
-from pandas_clusters.detect.ccd import background
 
 from . import dust
 from .galaxy_sizes import sersic_bn
@@ -827,18 +826,19 @@ def flatten_background(img: np.ndarray, mesh_px: int) -> np.ndarray:
     """``img`` with its large-scale background flattened, as the stacks' pipeline does.
 
     The background (sky and M31's diffuse light) is estimated on a mesh of
-    ``mesh_px`` pixels as the sources stage estimates it
-    (:func:`~pandas_clusters.detect.ccd.background`: sep's sigma-clipped mode per
-    mesh, 3 x 3 median filter, spline between the meshes), subtracted, and its
-    median over the image added back: the light keeps its level and its photon noise, not its
+    ``mesh_px`` pixels (``sep.Background``: sigma-clipped mode per mesh, 3 x 3
+    median filter, spline between the meshes), subtracted, and its median over the
+    image added back: the light keeps its level and its photon noise, not its
     gradients. The real PAndAS stacks show no gradient of M31's light even 0.2 kpc
     from its nucleus, where the bulge's light changes by half across a 24"
     cutout (docs/mock-realism.md item 48). ``mesh_px`` 0 returns ``img`` unchanged.
     """
     if not mesh_px:
         return img
+    import sep
+
     data = np.ascontiguousarray(img, dtype=np.float64)
-    back, _ = background(data, None, box=int(mesh_px), filter_size=3, with_rms=False)
+    back = sep.Background(data, bw=int(mesh_px), bh=int(mesh_px), fw=3, fh=3).back()
     return data - (back - np.median(back))
 
 
