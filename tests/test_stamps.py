@@ -176,7 +176,7 @@ def test_stamps_centred_and_calibrated(mock_stamps, mock_field_with_sources):
     # 45), where the unsubtracted pixels stand many times the noise above it
     from astropy.io import fits
 
-    from pandas_clusters.detect.ccd import background
+    from pandas_clusters.core.background import background
     from pandas_clusters.detect.sources import SourceSettings
 
     ss = SourceSettings.from_config()

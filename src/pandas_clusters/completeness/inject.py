@@ -51,11 +51,11 @@ from pandas_clusters.acquire.mock.render import (
     king_light_outside_stamp,
 )
 from pandas_clusters.acquire.mock.settings import MockSettings
+from pandas_clusters.core.background import background
 from pandas_clusters.core.geometry import projected_radius_kpc
 from pandas_clusters.core.io import atomic_path
 from pandas_clusters.detect.ccd import (
     CCDImage,
-    background,
     explicit_zero_point,
     list_ccds,
     pixel_scale_arcsec,

@@ -1,7 +1,7 @@
 """Private helpers shared by :mod:`pandas_clusters.detect.sources` and :mod:`pandas_clusters.detect.stamps`.
 
 Reading one CCD of a multi-extension FITS image (validated WCS, AB zero
-point, gain, saturation level), sep background maps, and the analytic
+point, gain, saturation level) and the analytic
 Moffat aperture correction. Nothing here is public API.
 """
 
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import sep
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
@@ -24,7 +23,6 @@ __all__ = [
     "PER_SECOND_ZERO_POINT_KEYWORDS",
     "CCDImage",
     "CCDRef",
-    "background",
     "check_header_identity",
     "explicit_zero_point",
     "header_float",
@@ -428,43 +426,6 @@ def pixel_scale_arcsec(wcs: WCS) -> float:
     """Mean pixel scale of a celestial WCS, arcsec/px."""
     scales = np.abs(proj_plane_pixel_scales(wcs))
     return float(np.sqrt(scales[0] * scales[1]) * 3600.0)
-
-
-def background(
-    data: np.ndarray,
-    mask: np.ndarray | None,
-    *,
-    box: int,
-    filter_size: int,
-    with_rms: bool = True,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """sep (Source Extractor) background and noise maps.
-
-    Parameters
-    ----------
-    data : numpy.ndarray
-        float32 image with NaN already replaced (masked pixels may hold anything).
-    mask : numpy.ndarray of bool, optional
-        True where the pixel is bad.
-    box : int
-        Mesh size, px (clipped to the image size).
-    filter_size : int
-        Median filter over meshes.
-    with_rms : bool
-        Also interpolate the noise map (one more full-image pass); ``rms`` is
-        ``None`` when False.
-
-    Returns
-    -------
-    back, rms : numpy.ndarray
-        float32 maps, same shape as ``data``.
-    """
-    ny, nx = data.shape
-    bw, bh = max(min(box, nx), 1), max(min(box, ny), 1)
-    bkg = sep.Background(data, mask=mask, bw=bw, bh=bh, fw=filter_size, fh=filter_size)
-    back = bkg.back(dtype=np.float32)
-    rms = bkg.rms(dtype=np.float32) if with_rms else None
-    return back, rms
 
 
 def moffat_aperture_correction(radius_arcsec: float, fwhm_arcsec: float, beta: float) -> float:

@@ -96,13 +96,13 @@ import pyarrow as pa
 import sep
 from scipy.spatial import cKDTree
 
+from pandas_clusters.core.background import background
 from pandas_clusters.core.config import StageSettings
 from pandas_clusters.core.geometry import projected_radius_kpc
 from pandas_clusters.core.io import write_parquet
 from pandas_clusters.detect.ccd import (
     CCDImage,
     CCDRef,
-    background,
     explicit_zero_point,
     list_ccds,
     moffat_aperture_correction,

@@ -99,6 +99,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pandas_clusters.core.background import background
 from pandas_clusters.core.columns import (
     MAX_ABS_PIXEL,
     STAMP_FLAG_BAD_VALUE,
@@ -111,7 +112,6 @@ from pandas_clusters.core.columns import (
 from pandas_clusters.core.config import SHARED_WITH_STAMPS, StageSettings
 from pandas_clusters.core.io import atomic_path, parquet_errors, read_parquet
 from pandas_clusters.detect.ccd import (
-    background,
     explicit_zero_point,
     list_ccds,
     pixel_scale_arcsec,

@@ -46,6 +46,7 @@ from astropy.wcs import WCS
 from scipy.ndimage import convolve, correlate1d
 from scipy.signal import fftconvolve
 
+from pandas_clusters.core.background import background
 from pandas_clusters.core.geometry import M31, radii_from_offsets_kpc, tangent_plane_deg
 from pandas_clusters.core.io import atomic_path
 
@@ -826,19 +827,17 @@ def flatten_background(img: np.ndarray, mesh_px: int) -> np.ndarray:
     """``img`` with its large-scale background flattened, as the stacks' pipeline does.
 
     The background (sky and M31's diffuse light) is estimated on a mesh of
-    ``mesh_px`` pixels (``sep.Background``: sigma-clipped mode per mesh, 3 x 3
-    median filter, spline between the meshes), subtracted, and its median over the
-    image added back: the light keeps its level and its photon noise, not its
+    ``mesh_px`` pixels (:func:`pandas_clusters.core.background.background`, the
+    pipeline's sep wrapper: sigma-clipped mode per mesh, 3 x 3 median filter, spline
+    between the meshes), subtracted, and its median over the image added back: the light keeps its level and its photon noise, not its
     gradients. The real PAndAS stacks show no gradient of M31's light even 0.2 kpc
     from its nucleus, where the bulge's light changes by half across a 24"
     cutout (docs/mock-realism.md item 48). ``mesh_px`` 0 returns ``img`` unchanged.
     """
     if not mesh_px:
         return img
-    import sep
-
     data = np.ascontiguousarray(img, dtype=np.float64)
-    back = sep.Background(data, bw=int(mesh_px), bh=int(mesh_px), fw=3, fh=3).back()
+    back, _ = background(data, None, box=mesh_px, filter_size=3, with_rms=False, dtype=np.float64)
     return data - (back - np.median(back))
 
 
