@@ -128,7 +128,7 @@ def test_parsec_table_gives_g_and_r_by_lupton_2005(tmp_path):
 
 def test_disk_stars_are_metal_rich_fainter_in_g():
     f_old, w_old, rest_old = op.star_bins(0.0)
-    f, w, rest = op.star_bins(0.0, disk=True)
+    f, w, rest = op.star_bins(0.0, disk_grid=0)  # the metal-poorest of the disk's grid
     mids = -2.5 * np.log10(f)
     # no disk star brighter than M_g = -0.75 (the metal-poor population reaches -1.8)
     assert w[mids < -0.75].sum() == 0 and w_old[mids < -1.5].sum() > 0
@@ -146,12 +146,66 @@ def test_disk_stars_are_metal_rich_fainter_in_g():
 
 def test_disk_stars_are_discrete_with_the_population_variance():
     s = MockSettings.demo()
-    a = flat_texture(s, 5, disk=2.0)  # 2 ADU/px of disk light in g
-    f, w, rest = op.star_bins(M31.distance_modulus - s.zero_point, disk=True)
+    # 2 ADU/px of disk light in g, of the grid's metal-poorest isochrone
+    a = flat_texture(s, 5, disk=2.0, metallicity=op.DISK_METALLICITY_GRID[0])
+    f, w, rest = op.star_bins(M31.distance_modulus - s.zero_point, disk_grid=0)
     var = 2.0 * (np.sum(w * f) + rest)
     np.testing.assert_allclose(a.var(), var, rtol=0.15)
     assert abs(a.mean()) < 5 * np.sqrt(var / a.size)
     assert np.mean((a - a.mean()) ** 3) / a.var() ** 1.5 > 1.0  # skewed: discrete stars
+
+
+def test_disk_metallicity_follows_the_published_inner_value_and_gradient():
+    # Gunn+ 2023: [M/H] = -0.023 within ~7 kpc; Gregersen+ 2015: -0.020 dex/kpc outwards
+    assert op.disk_metallicity(0.0) == pytest.approx(-0.023)
+    assert op.disk_metallicity(7.0) == pytest.approx(-0.023)
+    assert op.disk_metallicity(17.0) == pytest.approx(-0.223)
+    # held at the grid's metal-poorest isochrone beyond ~28 kpc
+    assert op.disk_metallicity(27.0) > op.DISK_METALLICITY_GRID[0]
+    assert op.disk_metallicity(40.0) == pytest.approx(op.DISK_METALLICITY_GRID[0])
+    # each pixel's light shared linearly between the two isochrones around its [M/H]
+    mh = np.array([[-0.443, -0.298], [-0.153, 0.0]])
+    a = op.disk_grid_weights(mh)
+    assert a.shape == (3, 2, 2)
+    np.testing.assert_allclose(a.sum(axis=0), 1.0)
+    np.testing.assert_allclose(a[:, 0, 0], [1, 0, 0])
+    np.testing.assert_allclose(a[:, 0, 1], [0.5, 0.5, 0], atol=1e-9)
+    np.testing.assert_allclose(a[:, 1, 0], [0, 1, 0], atol=1e-12)
+    assert a[0, 1, 1] == 0 and a[2, 1, 1] == pytest.approx(0.153 / 0.177)
+    np.testing.assert_allclose(op.disk_grid_weights(0.3), [0, 0, 1])  # clipped to the grid
+    with pytest.raises(ValueError, match="disk_grid"):
+        op.star_bins(0.0, disk_grid=True)
+    with pytest.raises(ValueError, match="disk_grid"):
+        op.star_bins(0.0, disk_grid=3)
+
+
+def test_metal_richer_disk_stars_fluctuate_less_in_g():
+    def sbf(f, w, rest):
+        return -2.5 * np.log10(np.sum(w * f) + rest)
+
+    mags = [sbf(*op.star_bins(0.0, disk_grid=k)) for k in range(op.DISK_METALLICITY_GRID.size)]
+    assert np.all(np.diff(mags) > 0.25)  # the giants grow fainter in g with [M/H]
+    # the texture of a light between two isochrones has the shared variance
+    s = MockSettings.demo()
+    dm = M31.distance_modulus - s.zero_point
+    mh = 0.5 * (op.DISK_METALLICITY_GRID[1] + op.DISK_METALLICITY_GRID[2])
+    v = [np.sum(w * f) + rest for f, w, rest in (op.star_bins(dm, disk_grid=k) for k in (1, 2))]
+    mixed = flat_texture(s, 3, disk=2.0, metallicity=mh)
+    np.testing.assert_allclose(mixed.var(), 2.0 * 0.5 * (v[0] + v[1]), rtol=0.15)
+    poor = flat_texture(s, 3, disk=2.0, metallicity=op.DISK_METALLICITY_GRID[0])
+    assert mixed.var() < 0.75 * poor.var()
+
+
+def test_rendered_disk_takes_the_metallicity_of_its_radius():
+    from pandas_clusters.acquire.mock.render import _diffuse
+
+    s = MockSettings.demo()
+    for r_major in (3.0, 15.0, 30.0):
+        deg = np.rad2deg(r_major / M31.distance_kpc)
+        pa = np.deg2rad(M31.pa_deg)
+        w = _tan_wcs(deg * np.sin(pa), deg * np.cos(pa))  # on the major axis
+        *_, mh = _diffuse(s, w, (100, 100), "g", parts=True)
+        assert float(mh[50, 50]) == pytest.approx(float(op.disk_metallicity(r_major)), abs=0.01)
 
 
 def test_spheroid_profile_follows_the_published_minor_axis():
@@ -245,7 +299,7 @@ def test_spheroid_map_is_its_light_beyond_the_bulge(r_minor_kpc):
     pa = np.deg2rad(M31.pa_deg)
     xi, eta = -deg * np.cos(pa), deg * np.sin(pa)  # on the minor axis
     w = _tan_wcs(xi, eta)
-    disk, bulge, spheroid, _ = _diffuse(s, w, (100, 100), "g", parts=True)
+    disk, bulge, spheroid, _, _ = _diffuse(s, w, (100, 100), "g", parts=True)
     area = s.pixel_scale_arcsec**2
     law = 10 ** (-0.4 * (op.spheroid_mu_g(xi, eta, satellites=False) - s.zero_point)) * area
     b = float(bulge[50, 50])

@@ -439,6 +439,7 @@ MET = [
     ("cluster", "0-15", "noise_corr"),
     ("cluster", "0-15", "frac_bright"),
     ("cluster", "0-15", "grey_median"),
+    ("cluster", "0-15", "profile_width"),
     ("cluster", "15-30", "blobs"),
     ("cluster", "15-30", "frac_bright"),
     ("cluster", "15-30", "grey_median"),

@@ -853,7 +853,9 @@ def _disk_population_lines() -> list[str]:
 
     s = MockSettings.demo()
     dm = M31.distance_modulus
-    f, w, rest = op.star_bins(dm, disk=True)
+    grid = op.DISK_METALLICITY_GRID
+    disk_bins = [op.star_bins(dm, disk_grid=k) for k in range(grid.size)]
+    f = disk_bins[0][0]
     fp, wp, restp = op.star_bins(dm)
     mids = -2.5 * np.log10(f)
     radii = (5.0, 10.0, 20.0, 30.0)
@@ -865,6 +867,17 @@ def _disk_population_lines() -> list[str]:
 
     def stars(m, fl, wl, lim):
         return 3600 * 10 ** (-0.4 * m) * np.sum((wl / fl)[-2.5 * np.log10(fl) < lim])
+
+    def disk_stars(m, r, lim):
+        shares = op.disk_grid_weights(op.disk_metallicity(r))
+        return sum(
+            a * stars(m, fl, wl, lim) for a, (fl, wl, _) in zip(shares, disk_bins, strict=True)
+        )
+
+    def per_light(fl, wl, bright):
+        return np.sum((wl / fl)[mids - dm < bright]) * 10 ** (-0.4 * dm)
+
+    disk_cols = " | ".join(f"disk (PARSEC, [M/H] = {mh:.3f})" for mh in grid)
 
     published_mu0 = disk_central_mu_g(s.disk_scale_kpc)
     return [
@@ -881,26 +894,37 @@ def _disk_population_lines() -> list[str]:
         "puts the dust back (`m31_dust`, below).",
         "",
         *_dust_lines(s),
-        "M31's disk (issue 12, docs/mock-realism.md item 45): its light is made of an old",
-        "metal-rich population (Bellazzini et al. 2003, A&A 405, 867, abstract: HST fields at",
-        "4.5-35 kpc, main component [Fe/H] ~ -0.6; Ibata et al. 2005, ApJ 634, 287, abstract:",
-        "the extended disk beyond 15 kpc, [Fe/H] = -0.9, an exponential of scale 5.1 kpc",
-        "continuing the inner disk), drawn per unit light from a second function measured",
-        "the same way on PARSEC v1.2S (Bressan+ 2012), 10 Gyr, Z = 0.0055 ([M/H] = -0.44),",
-        "UBVRIJHK, asteca/ASteCA `isochrones/parsec12_ubvrijhk/0.005500.dat` (commit",
-        "6dfe89d), B and V to g and r by Lupton (2005)'s transformations",
-        "(`python -m pandas_clusters.acquire.mock.old_population TABLE 10.0`). The same",
-        "recipe on the file's Z = 0.0005 ([M/H] = -1.49) gives the MIST function above to a",
-        "few hundredths in fluctuation magnitude (0.34).",
+        "M31's disk (issue 12, docs/mock-realism.md items 45 and 49): its light is made of an",
+        "old metal-rich population, drawn per unit light from luminosity functions measured",
+        "the same way on PARSEC v1.2S (Bressan+ 2012), 10 Gyr, UBVRIJHK, asteca/ASteCA",
+        "`isochrones/parsec12_ubvrijhk/0.005500.dat`, `0.010500.dat` and `0.015500.dat` (commit",
+        "6dfe89d; Z = 0.0055, 0.0105, 0.0155), B and V to g and r by Lupton (2005)'s",
+        "transformations (`python -m pandas_clusters.acquire.mock.old_population TABLE 10.0`).",
+        "The disk's [M/H] (`old_population.disk_metallicity`): "
+        f"{op.DISK_INNER_MH} within {op.DISK_INNER_KPC:g} kpc",
+        "(Gunn et al. 2023, arXiv:2304.09901, abstract: APOGEE integrated light of the disk",
+        "within ~7 kpc, [M/H] = -0.023 +0.050 -0.052, old at ~12 Gyr), falling outwards by "
+        f"{-op.DISK_MH_GRADIENT_DEX_PER_KPC:.3f} dex/kpc",
+        "(Gregersen et al. 2015, AJ 150, 189, abstract: PHAT's red giants, -0.020 +- 0.004",
+        "dex/kpc from ~4 to 20 kpc), held at the grid's metal-poorest point beyond (the outer",
+        "disk: a main component at [Fe/H] ~ -0.6 in HST fields at 4.5-35 kpc, Bellazzini et",
+        "al. 2003, A&A 405, 867, abstract; [Fe/H] = -0.9 beyond 15 kpc, Ibata et al. 2005,",
+        "ApJ 634, 287, abstract); each pixel's light is shared between the two isochrones",
+        "around its [M/H], linearly (`old_population.disk_grid_weights`). The same recipe on",
+        "the file set's Z = 0.0005 ([M/H] = -1.49) gives the MIST function above to a few",
+        "hundredths in fluctuation magnitude (0.34).",
         "",
-        "| quantity | disk (PARSEC, [M/H] = -0.44) | spheroid (MIST, [Fe/H] = -1.35) |",
-        "|---|---:|---:|",
-        f"| brightest star (absolute g) | {op.DISK_BRIGHTEST_MG:.2f} | {mids[wp > 0][0] - dm:.2f}"
-        " (bin centre) |",
-        f"| fluctuation magnitude (absolute g) | {sbf(f, w, rest):.2f} | {sbf(fp, wp, restp):.2f} |",
-        f"| stars brighter than M_g = 1.5 per unit light (M_g = 0) | "
-        f"{np.sum((w / f)[mids - dm < 1.5]) * 10 ** (-0.4 * dm):.3f} | "
-        f"{np.sum((wp / fp)[mids - dm < 1.5]) * 10 ** (-0.4 * dm):.3f} |",
+        f"| quantity | {disk_cols} | spheroid (MIST, [Fe/H] = -1.35) |",
+        "|---|" + "---:|" * (grid.size + 1),
+        "| brightest star (absolute g) | "
+        + " | ".join(f"{(mids[wl > 0][0] - dm):.2f}" for _, wl, _ in disk_bins)
+        + f" | {mids[wp > 0][0] - dm:.2f} (bin centres) |",
+        "| fluctuation magnitude (absolute g) | "
+        + " | ".join(f"{sbf(*b):.2f}" for b in disk_bins)
+        + f" | {sbf(fp, wp, restp):.2f} |",
+        "| stars brighter than M_g = 1.5 per unit light (M_g = 0) | "
+        + " | ".join(f"{per_light(fl, wl, 1.5):.3f}" for fl, wl, _ in disk_bins)
+        + f" | {per_light(fp, wp, 1.5):.3f} |",
         "",
         "On the mock's disk (g surface brightness "
         f"{s.disk_mu0_g} + 1.0857 r / {s.disk_scale_kpc} kpc), per arcmin^2: the old stars",
@@ -911,7 +935,12 @@ def _disk_population_lines() -> list[str]:
         "| r_disk (kpc) | " + " | ".join(f"{r:g}" for r in radii) + " |",
         "|---|" + "---:|" * len(radii),
         "| mu_g (mag arcsec^-2) | " + " | ".join(f"{m:.2f}" for m in mu) + " |",
-        "| old stars g < 26 | " + " | ".join(f"{stars(m, f, w, 26):.0f}" for m in mu) + " |",
+        "| disk [M/H] | "
+        + " | ".join(f"{float(op.disk_metallicity(r)):.3f}" for r in radii)
+        + " |",
+        "| old stars g < 26 | "
+        + " | ".join(f"{disk_stars(m, r, 26):.0f}" for m, r in zip(mu, radii, strict=True))
+        + " |",
         "| resolved red giants | " + " | ".join(f"{n:.1f}" for n in red) + " |",
     ]
 

@@ -41,6 +41,17 @@ fluctuation magnitude is M_g = 1.47. The same recipe on the file's Z = 0.0005 ([
 = -1.49) reproduces the MIST function above: fluctuation magnitude 0.34 (MIST 0.32),
 horizontal branch 0.27 stars per unit light (MIST 0.30), brightest M_g = -1.83.
 
+The disk is not of one metallicity: within ~7 kpc its integrated light is near solar,
+[M/H] = -0.023 (Gunn et al. 2023, arXiv:2304.09901, abstract: APOGEE spectra of the
+inner 7 kpc, the disk old at ~12 Gyr), and its red giants grow poorer outwards by
+-0.020 dex/kpc from ~4 to 20 kpc (Gregersen et al. 2015, AJ 150, 189, abstract: PHAT).
+So the disk's stars are drawn from three PARSEC functions of the same file set and
+age, Z = 0.0055, 0.0105 and 0.0155 ([M/H] = -0.443, -0.153, 0.024), each pixel's light
+shared between the two around its radius' metallicity (:func:`disk_metallicity`,
+:func:`disk_grid_weights`; docs/mock-realism.md item 49). The metal-richer the
+giants, the fainter they are in g: fluctuation magnitudes M_g = 1.46, 1.93 and 2.25,
+brightest stars M_g = -0.59, -0.09 and 0.20.
+
 The spheroid's surface brightness along the minor axis (``spheroid_mu_v``)
 follows Pritchet & van den Bergh (1994, ApJ 435, L59; abstract of their IAU
 proceedings): a single de Vaucouleurs law from 0.2 to 20 kpc with mu_V ~ 28
@@ -70,9 +81,15 @@ __all__ = [
     "SPHEROID_AXIS_RATIO",
     "DISK_BRIGHTEST_MG",
     "DISK_FAINT_VARIANCE",
+    "DISK_INNER_KPC",
+    "DISK_INNER_MH",
+    "DISK_METALLICITY_GRID",
+    "DISK_MH_GRADIENT_DEX_PER_KPC",
     "DISK_STARS_PER_LIGHT",
     "STARS_PER_LIGHT",
     "SATELLITES",
+    "disk_grid_weights",
+    "disk_metallicity",
     "luminosity_function",
     "read_mist_isochrone",
     "read_parsec_isochrone",
@@ -100,19 +117,48 @@ STARS_PER_LIGHT = np.array(
 #: Flux variance of the stars fainter than the last edge, per unit g light (in units
 #: of the flux of a star of M_g = 0): left to a Gaussian field.
 FAINT_VARIANCE = 3.05652e-03
-#: Stars per bin of ``MG_EDGES`` per unit g light of M31's metal-rich disk, measured on
-#: the PARSEC isochrone (module docstring) by :func:`luminosity_function`.
+#: [M/H] of the disk's isochrones (the PARSEC files' headers: Z = 0.0055, 0.0105 and
+#: 0.0155 of asteca/ASteCA ``isochrones/parsec12_ubvrijhk/``, 10 Gyr; module docstring).
+DISK_METALLICITY_GRID = np.array([-0.443, -0.153, 0.024])
+#: Stars per bin of ``MG_EDGES`` per unit g light of M31's metal-rich disk, one row per
+#: point of ``DISK_METALLICITY_GRID``, measured on the PARSEC isochrones by
+#: :func:`luminosity_function` (``python -m pandas_clusters.acquire.mock.old_population
+#: TABLE 10.0``).
 DISK_STARS_PER_LIGHT = np.array(
     [
-        0.0, 0.0, 0.0, 0.0, 0.0, 0.00311, 0.0362, 0.02131, 0.03167, 0.04639, 0.03496,
-        0.04813, 0.42753, 0.09338, 0.0991, 0.05861, 0.1113, 0.09414, 0.11793, 0.20754,
-        0.18411, 0.19203, 0.41922, 2.4306,
+        [
+            0.0, 0.0, 0.0, 0.0, 0.0, 0.00311, 0.0362, 0.02131, 0.03167, 0.04639, 0.03496,
+            0.04813, 0.42753, 0.09338, 0.0991, 0.05861, 0.1113, 0.09414, 0.11793, 0.20754,
+            0.18411, 0.19203, 0.41922, 2.4306,
+        ],
+        [
+            0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.00689, 0.05064, 0.03986, 0.05995, 0.04476,
+            0.06392, 0.51677, 0.07, 0.17516, 0.11404, 0.09482, 0.11653, 0.20104, 0.23381,
+            0.18783, 0.34689, 0.32995,
+        ],
+        [
+            0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.005, 0.04963, 0.0641, 0.06506, 0.0583,
+            0.14477, 0.51913, 0.08733, 0.2403, 0.09462, 0.16205, 0.14089, 0.23269, 0.20126,
+            0.34521, 0.30832,
+        ],
     ]
 )  # fmt: skip
-#: Flux variance of the disk's stars fainter than the last edge, per unit g light.
-DISK_FAINT_VARIANCE = 4.92964e-03
-#: Absolute g of the disk population's brightest star, on the same isochrone.
+#: Flux variance of the disk's stars fainter than the last edge, per unit g light (per
+#: point of ``DISK_METALLICITY_GRID``).
+DISK_FAINT_VARIANCE = np.array([4.92964e-03, 6.21710e-03, 6.05403e-03])
+#: Absolute g of the disk population's brightest star: the metal-poorest isochrone's
+#: (the others' are fainter: M_g = -0.09 and 0.20).
 DISK_BRIGHTEST_MG = -0.59
+#: The disk's metallicity: Gunn et al. (2023, arXiv:2304.09901, abstract:
+#: APOGEE integrated light, the disk within ~7 kpc [M/H] = -0.023 +0.050 -0.052, old at
+#: ~12 Gyr), and outwards the gradient of its red giants, -0.020 +- 0.004 dex/kpc from
+#: ~4 to 20 kpc (Gregersen et al. 2015, AJ 150, 189, PHAT; abstract), continued until it
+#: reaches the grid's metal-poorest point (at 27.9 kpc), held there beyond (the outer
+#: disk's [Fe/H] ~ -0.6 to -0.9 of Bellazzini et al. 2003 and Ibata et al. 2005, alpha-
+#: enhanced, lie near it in [M/H]).
+DISK_INNER_MH = -0.023
+DISK_INNER_KPC = 7.0
+DISK_MH_GRADIENT_DEX_PER_KPC = -0.020
 #: Integrated g - r of the population (PS1, AB), from the same isochrone.
 G_MINUS_R = 0.5120
 #: Integrated g - V: Lupton (2005)'s V = g - 0.5784 (g - r) - 0.0038.
@@ -238,23 +284,56 @@ def spheroid_mu_g(xi_deg, eta_deg, *, satellites: bool = True) -> np.ndarray:
     return -2.5 * np.log10(flux) + G_MINUS_V
 
 
-def star_bins(shift_mag: float, *, disk: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+def disk_metallicity(r_disk_kpc) -> np.ndarray:
+    """[M/H] of M31's old disk at disk radius ``r_disk_kpc`` (:data:`DISK_INNER_MH` and its gradient)."""
+    r = np.asarray(r_disk_kpc, dtype=float)
+    mh = DISK_INNER_MH + DISK_MH_GRADIENT_DEX_PER_KPC * np.maximum(r - DISK_INNER_KPC, 0.0)
+    return np.maximum(mh, DISK_METALLICITY_GRID[0])
+
+
+def disk_grid_weights(mh) -> np.ndarray:
+    """Shares of the disk's light drawn from each isochrone of :data:`DISK_METALLICITY_GRID`.
+
+    Linear in [M/H] between the two grid points around ``mh`` (clipped to the
+    grid): shape ``(grid points,) + shape of mh``, summing to 1.
+    """
+    grid = DISK_METALLICITY_GRID
+    shape = np.shape(mh)
+    x = np.clip(np.asarray(mh, dtype=float).ravel(), grid[0], grid[-1])
+    k = np.clip(np.searchsorted(grid, x, side="right") - 1, 0, grid.size - 2)
+    t = (x - grid[k]) / (grid[k + 1] - grid[k])
+    out = np.zeros((grid.size, x.size))
+    cols = np.arange(x.size)
+    out[k, cols] += 1.0 - t
+    out[k + 1, cols] += t
+    return out.reshape((grid.size,) + shape)
+
+
+def star_bins(
+    shift_mag: float, *, disk_grid: int | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
     """The old stars' magnitude bins at apparent magnitude ``M + shift_mag``.
 
     Returns ``(f, w, rest)``: the flux of a star at each bin's centre
     (``10^(-0.4 (M + shift_mag))``), the share of the population's light in
     each bin, and the flux variance per unit light of the stars fainter than
     the bins (for a Gaussian field). ``shift_mag`` is the distance modulus for
-    apparent g, minus a colour and a zero point for other units. With ``disk``,
-    the metal-rich disk's function (:data:`DISK_STARS_PER_LIGHT`), else the
+    apparent g, minus a colour and a zero point for other units. With
+    ``disk_grid`` (an index of :data:`DISK_METALLICITY_GRID`), the metal-rich
+    disk's function of that metallicity (:data:`DISK_STARS_PER_LIGHT`), else the
     metal-poor spheroid's and clusters' (:data:`STARS_PER_LIGHT`).
     """
     mid = 0.5 * (MG_EDGES[1:] + MG_EDGES[:-1])
     f_abs = 10 ** (-0.4 * mid)
     scale = 10 ** (-0.4 * shift_mag)
-    per_light, faint = (
-        (DISK_STARS_PER_LIGHT, DISK_FAINT_VARIANCE) if disk else (STARS_PER_LIGHT, FAINT_VARIANCE)
-    )
+    if disk_grid is None:
+        per_light, faint = STARS_PER_LIGHT, FAINT_VARIANCE
+    else:
+        if isinstance(disk_grid, bool) or not 0 <= int(disk_grid) < DISK_METALLICITY_GRID.size:
+            msg = f"disk_grid must index DISK_METALLICITY_GRID (0..{DISK_METALLICITY_GRID.size - 1}), got {disk_grid!r}"
+            raise ValueError(msg)
+        per_light = DISK_STARS_PER_LIGHT[int(disk_grid)]
+        faint = float(DISK_FAINT_VARIANCE[int(disk_grid)])
     return f_abs * scale, per_light * f_abs, faint * scale
 
 

@@ -52,8 +52,14 @@ from pandas_clusters.core.io import atomic_path
 
 from . import dust
 from .galaxy_sizes import sersic_bn
+from .old_population import (
+    DISK_INNER_MH,
+    disk_grid_weights,
+    disk_metallicity,
+    spheroid_mu_g,
+    star_bins,
+)
 from .old_population import MG_EDGES as OLD_MG_EDGES
-from .old_population import spheroid_mu_g, star_bins
 from .population import (
     HII_KNOT_FRACTION,
     RED_GIANT_LF_SLOPE,
@@ -342,7 +348,9 @@ def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
     dims the disk's light: the sum is what the survey sees. With ``parts``, returns the
     (disk, bulge, spheroid, transmission) maps instead: the disk's intrinsic light and
     the dust layer's transmission in ``band`` (ones without dust), which dims the share
-    of the disk's stars behind the layer (:func:`~pandas_clusters.acquire.mock.dust.seen_fraction`).
+    of the disk's stars behind the layer (:func:`~pandas_clusters.acquire.mock.dust.seen_fraction`),
+    and the disk's [M/H] (:func:`~pandas_clusters.acquire.mock.old_population.disk_metallicity`)
+    as a fifth map.
     The spheroid is the old population's light off the disk plane
     (:func:`~pandas_clusters.acquire.mock.old_population.spheroid_mu_g`). Its law
     (Pritchet & van den Bergh 1994) is the whole spheroid, bulge included (one de
@@ -378,7 +386,13 @@ def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
         transmission = 10 ** (-0.4 * dust.screen_extinction(r_disk, settings.disk_scale_kpc, band))
     else:
         transmission = np.ones_like(r_disk)
-    maps = [disk, bulge, np.maximum(spheroid - bulge, 0.0) + satellites, transmission]
+    maps = [
+        disk,
+        bulge,
+        np.maximum(spheroid - bulge, 0.0) + satellites,
+        transmission,
+        disk_metallicity(r_disk),
+    ]
     if not parts:
         maps = [maps[0] * dust.seen_fraction(transmission) + maps[1] + maps[2]]
     wy = _linear_weights(ny, gy.size)
@@ -470,16 +484,28 @@ def _lf_moment(a: float, lo: float, hi: float, k: int) -> float:
     return float((top - 10 ** (b * lo)) / (b * np.log(10.0)))
 
 
-def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng, *, transmission=None):
+def _texture(
+    settings: MockSettings,
+    disk,
+    bulge,
+    spheroid,
+    band,
+    psf,
+    rng,
+    *,
+    transmission=None,
+    metallicity=None,
+):
     """Surface-brightness fluctuations of the unresolved M31 stars (ADU/px), or None.
 
     Each pixel's unresolved light fluctuates with variance ``light * f_bar``,
     ``f_bar`` the flux of the fluctuation magnitude ``unresolved_fluctuation_mag``
     (g; i = g - ``diffuse_g_minus_i``). The disk's light (``disk``) is made of its
     old metal-rich stars, drawn per pixel like the spheroid's below from the disk's
-    measured luminosity function (:func:`~pandas_clusters.acquire.mock.old_population.star_bins`
-    with ``disk=True``; brightest g = 23.9 at M31): its red clump and giants, which
-    the stacks half resolve in the outer disk (docs/mock-realism.md, item 45). The
+    measured luminosity functions (:func:`~pandas_clusters.acquire.mock.old_population.star_bins`
+    with ``disk_grid``, one per metallicity; brightest g = 23.9 at M31): its red clump
+    and giants, which the stacks half resolve in the outer disk (docs/mock-realism.md,
+    item 45). The
     resolved stars the mock draws one by one on the disk (population.py, calibrated on
     the LGGS's V < 23 counts) hold under 1% of its light, so their light is not taken
     out of it. The bulge's
@@ -506,6 +532,13 @@ def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng, *, t
     stars behind the layer (:data:`~pandas_clusters.acquire.mock.dust.REDDENED_FRACTION`
     of its intrinsic light ``disk``) are drawn apart from those in front and dimmed by
     it. The draws do not depend on the band, only the dimming does.
+
+    ``metallicity`` (the disk's [M/H], a map or a number; ``None``: its inner value
+    :data:`~pandas_clusters.acquire.mock.old_population.DISK_INNER_MH`): each pixel's
+    disk light is shared between the luminosity functions of the two isochrones of
+    :data:`~pandas_clusters.acquire.mock.old_population.DISK_METALLICITY_GRID` around it
+    (:func:`~pandas_clusters.acquire.mock.old_population.disk_grid_weights`), each
+    share's stars drawn from its own function (docs/mock-realism.md, item 49).
     """
     m = settings.unresolved_fluctuation_mag
     if not np.isfinite(m):
@@ -515,8 +548,15 @@ def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng, *, t
     zp = settings.zero_point
     f, w, rest = giant_bins(GIANT_TIP_G - zp, m - zp)
     f_old, w_old, rest_old = star_bins(M31.distance_modulus - zp)
-    f_disk, w_disk, rest_disk = star_bins(M31.distance_modulus - zp, disk=True)
     d = np.maximum(disk, 0.0)
+    mh = DISK_INNER_MH if metallicity is None else metallicity
+    shares = disk_grid_weights(np.broadcast_to(mh, d.shape))
+    grids = [
+        (shares[k], star_bins(M31.distance_modulus - zp, disk_grid=k))
+        for k in range(shares.shape[0])
+        if shares[k].any()
+    ]
+    rest_disk = sum(share * rest for share, (_, _, rest) in grids)
     b = np.maximum(bulge, 0.0)
     sph = np.maximum(spheroid, 0.0)
     field = rng.standard_normal(d.shape) * np.sqrt(b * rest + sph * rest_old)
@@ -528,7 +568,11 @@ def _texture(settings: MockSettings, disk, bulge, spheroid, band, psf, rng, *, t
         layers = ((d * (1.0 - behind), 1.0), (d * behind, transmission))
     for light, dimming in layers:
         stars = rng.standard_normal(d.shape) * np.sqrt(light * rest_disk)
-        stars += _giant_counts(light.ravel(), f_disk, w_disk, rng).reshape(d.shape)
+        for share, (f_disk, w_disk, _) in grids:
+            on_grid = share > 0
+            part = np.zeros(d.shape)
+            part[on_grid] = _giant_counts((light * share)[on_grid], f_disk, w_disk, rng)
+            stars += part
         field += stars * dimming
     # pixels where the bulge is under BULGE_GIANTS_MIN of the light: no discrete giants
     on = b > BULGE_GIANTS_MIN * (b + d + _sky_adu(settings, "g"))
@@ -903,15 +947,14 @@ def render_ccd(
         settings, band, fwhm_px, beta, settings.field_depth(field_id, band)
     )
 
-    disk, bulge, spheroid, transmission = _diffuse(settings, w, shape, band, parts=True)
+    disk, bulge, spheroid, transmission, _ = _diffuse(settings, w, shape, band, parts=True)
     img = disk * dust.seen_fraction(transmission) + bulge + spheroid
     # the unresolved stars are the same in both bands: one generator and one light
     # map (the g band's); the dust dims them by the band's own transmission
     first = BANDS[0]
-    if band != first:
-        disk, bulge, spheroid, _ = _diffuse(
-            settings, ccd_wcs(settings, field_id, first, ccd), shape, first, parts=True
-        )
+    disk, bulge, spheroid, _, metallicity = _diffuse(
+        settings, ccd_wcs(settings, field_id, first, ccd), shape, first, parts=True
+    )
     rng_tex = settings.field_rng(field_id, first, 200 + ccd)
     texture = _texture(
         settings,
@@ -922,6 +965,7 @@ def render_ccd(
         psf,
         rng_tex,
         transmission=transmission if settings.m31_dust else None,
+        metallicity=metallicity,
     )
     img += sky
     if len(objects):
