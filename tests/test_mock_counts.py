@@ -81,9 +81,9 @@ def test_galaxy_counts_per_g_bin_match_hsc():
 
 def test_faint_galaxy_counts_match_driver16():
     # g > 25: the three galaxy classes per 0.5-mag bin against Driver+ 2016's HST F435W
-    # counts (docs/mock-calibration.md), to the faint end of galaxy_mag_range (27)
+    # counts (docs/mock-calibration.md), to the faint end of galaxy_mag_range (29)
     table = galaxy_counts_faint(MockSettings.demo())
-    assert list(table["g_lo"]) == [25.0, 25.5, 26.0, 26.5]
+    assert list(table["g_lo"]) == [25.0, 25.5, 26.0, 26.5, 27.0, 27.5, 28.0, 28.5]
     assert table["ratio"].between(1 / FACTOR, FACTOR).all(), table.to_string()
 
 
@@ -105,7 +105,7 @@ def test_galaxy_g_counts_set_the_shape():
     s = MockSettings.demo()
     knots = (*s.galaxy_g_counts[:-1], (s.galaxy_g_counts[-1][0], s.galaxy_g_counts[-1][1] + 0.3))
     steep = dataclasses.replace(s, galaxy_g_counts=knots)
-    edges = np.array([18.0, 20.0, 26.0, 27.0])
+    edges = np.array([18.0, 20.0, 28.0, 29.0])
     a, b = galaxy_counts_deep(s, edges), galaxy_counts_deep(steep, edges)
     assert b["mock"].iloc[0] < a["mock"].iloc[0]
     assert b["mock"].iloc[-1] > a["mock"].iloc[-1]

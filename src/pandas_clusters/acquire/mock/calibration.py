@@ -280,7 +280,7 @@ def galaxy_counts_by_g(settings: MockSettings, reference) -> pd.DataFrame | None
 #: The three background-galaxy classes (their counts add up to the g-band galaxy counts).
 GALAXY_KINDS = ("galaxy", "compact_galaxy", "edge_on_galaxy")
 #: g bins (edges) of the mock's galaxy counts over the magnitudes where the mock draws.
-GALAXY_G_EDGES = np.arange(15.0, 27.01, 1.0)
+GALAXY_G_EDGES = np.arange(15.0, 29.01, 1.0)
 #: HSC g-band cumulative galaxy counts n(<g) per deg^2 (column ``data``) of LSSTDESC/descqa,
 #: ``descqa/data/apparent_mag_func/HSC/hsc_g_n.dat`` (commit 4f3ab3d4e3688c69335f39e144dc0b8a7f4c1d05;
 #: label "HSC extrapolated (desqagen 2018)", earlier "HSC (D. Campbell, Sprint Week-Dec 2017)"),
@@ -326,6 +326,9 @@ DRIVER16_F435W = {
     26.25: 81089.1,
     26.75: 106040.0,
     27.25: 145248.0,
+    27.75: 196931.0,
+    28.25: 229901.0,
+    28.75: 336832.0,
 }
 DRIVER16_SOURCE = (
     "Driver et al. 2016 (ApJ 827, 108) HST F435W galaxy counts per 0.5 mag, data set 4 of "
@@ -1074,8 +1077,8 @@ def _galaxy_size_lines(settings: MockSettings) -> list[str]:
         "find, and its R50 is 0.73 r_e; an exponential's R50 is its r_e).",
         "Checks: the mock's galaxies of g = 18 (r = 17.3) lie at a median z of about 0.1,",
         "as the SDSS main sample (r < 17.77) does; at g = 26 a late type's median (no",
-        'evolution) is about 0.35", where Smail et al. 1995 find about 0.2" at R ~ 26; the',
-        "mock draws galaxies fainter than g = 24 as point sources.",
+        'evolution) is about 0.35", where Smail et al. 1995 find about 0.2" at R ~ 26; every',
+        "galaxy, however faint, is drawn with its size (docs/mock-realism.md, item 47).",
         "",
         "| g | median z, late / early | median r_e (round; n = 1 / 3), late / early | mock galaxies' median r_e (major axis) | law before |",
         "|---:|---:|---:|---:|---:|",

@@ -18,9 +18,9 @@ are those of its own elliptical Sersic profile in circular apertures
 absolute magnitude and its Petrosian R50 is the one Shen et al.'s law gives.
 
 No evolution makes the faintest galaxies too large (at g = 26 a late type's median is
-0.35", where Smail et al. 1995 find about 0.2"), but the mock draws galaxies fainter
-than g = 24 as point sources: the law matters for the bright ones, at the redshifts
-(z < 0.3) where the local luminosity functions and size laws were measured.
+0.35", where Smail et al. 1995 find about 0.2"; the mock draws every galaxy with its
+size, docs/mock-realism.md item 47): the law is measured for the bright ones, at the
+redshifts (z < 0.3) where the local luminosity functions and size laws were measured.
 """
 
 from __future__ import annotations

@@ -301,37 +301,37 @@ def _extended_stamp(obj, x, y, flux, settings, psf, sub=3):
 
 
 def _extended_profile(obj, x, y, flux, settings, sub=3):
-    """Image of a King cluster or Sersic galaxy before the PSF; returns (stamp, x0, y0)."""
-    scale = settings.pixel_scale_arcsec
-    if obj.kind in ("young_cluster", "globular_cluster"):
-        c_grid, rh_rc, _, _ = king_radius_table()
-        k = int(np.clip(np.searchsorted(c_grid, obj.king_c), 0, c_grid.size - 1))
-        rc_px = obj.r_h_pc / rh_rc[k] / M31.pc_per_arcsec / scale
-        rt_px = rc_px * 10 ** c_grid[k]
-        half = int(np.clip(np.ceil(rt_px), 4, KING_MAX_STAMP_PX))
-    else:
-        re_px = obj.r_e_arcsec / scale
-        half = int(np.clip(np.ceil(6 * re_px), 4, SERSIC_STAMP_HALF_MAX_PX))
+    """Image of a King cluster or Sersic galaxy before the PSF; returns (stamp, x0, y0).
+
+    A King profile is sub-sampled ``sub`` x ``sub`` over its stamp; a galaxy's is
+    :func:`galaxy_profiles`' (sub-sampled where it is steep, at its centre).
+    """
     ix, iy = int(np.rint(x)), int(np.rint(y))
-    fx, fy = x - ix, y - iy
-    o = (np.arange(-half * sub, (half + 1) * sub) - (sub - 1) / 2.0) / sub
-    ddx = o[None, :] - fx
-    ddy = o[:, None] - fy
-    if obj.kind in ("young_cluster", "globular_cluster"):
-        r = np.hypot(ddx, ddy)
-        prof = np.where(
-            r < rt_px,
-            (1 / np.sqrt(1 + (r / rc_px) ** 2) - 1 / np.sqrt(1 + (rt_px / rc_px) ** 2)) ** 2,
-            0.0,
+    if obj.kind not in ("young_cluster", "globular_cluster"):
+        half = int(_galaxy_halves(obj.r_e_arcsec, settings))
+        prof, ok = galaxy_profiles(
+            *(np.array([v], dtype=float) for v in (x - ix, y - iy)),
+            pd.DataFrame([{k: getattr(obj, k) for k in _SERSIC_COLUMNS}]),
+            half,
+            settings,
+            sub=sub,
         )
-    else:
-        th = np.deg2rad(obj.pa_deg)
-        q = 1.0 - obj.ellipticity
-        u_ = ddx * np.cos(th) + ddy * np.sin(th)
-        v_ = -ddx * np.sin(th) + ddy * np.cos(th)
-        r = np.sqrt(u_**2 + (v_ / q) ** 2)
-        n = obj.sersic_n
-        prof = np.exp(-sersic_bn(n) * ((r / re_px) ** (1.0 / n) - 1.0))
+        if not ok[0]:
+            return None, 0, 0
+        return prof[0] * flux, ix - half, iy - half
+    scale = settings.pixel_scale_arcsec
+    c_grid, rh_rc, _, _ = king_radius_table()
+    k = int(np.clip(np.searchsorted(c_grid, obj.king_c), 0, c_grid.size - 1))
+    rc_px = obj.r_h_pc / rh_rc[k] / M31.pc_per_arcsec / scale
+    rt_px = rc_px * 10 ** c_grid[k]
+    half = int(np.clip(np.ceil(rt_px), 4, KING_MAX_STAMP_PX))
+    o = (np.arange(-half * sub, (half + 1) * sub) - (sub - 1) / 2.0) / sub
+    r = np.hypot(o[None, :] - (x - ix), o[:, None] - (y - iy))
+    prof = np.where(
+        r < rt_px,
+        (1 / np.sqrt(1 + (r / rc_px) ** 2) - 1 / np.sqrt(1 + (rt_px / rc_px) ** 2)) ** 2,
+        0.0,
+    )
     size = 2 * half + 1
     prof = prof.reshape(size, sub, size, sub).mean(axis=(1, 3))
     total = prof.sum()
@@ -339,6 +339,92 @@ def _extended_profile(obj, x, y, flux, settings, sub=3):
         return None, 0, 0
     prof *= flux / total
     return prof, ix - half, iy - half
+
+
+def _sersic(ddx, ddy, pa_deg, ellipticity, n, re_px):
+    """Sersic surface brightness (1 at r_e) at offsets ``ddx``, ``ddy`` (px) from the centre.
+
+    The parameters broadcast against the offsets (arrays of shape (N, 1, 1) for N
+    galaxies, :func:`galaxy_profiles`).
+    """
+    th = np.deg2rad(pa_deg)
+    q = 1.0 - ellipticity
+    u_ = ddx * np.cos(th) + ddy * np.sin(th)
+    v_ = -ddx * np.sin(th) + ddy * np.cos(th)
+    r = np.sqrt(u_**2 + (v_ / q) ** 2)
+    return np.exp(-sersic_bn(n) * ((r / re_px) ** (1.0 / n) - 1.0))
+
+
+#: Half-width (px) of the block around a galaxy's centre whose pixels
+#: :func:`galaxy_profiles` sub-sample: the profile's steep part at the mock's sizes (r_e
+#: 0.2-0.5", 1-3 px, for most galaxies); beyond it, pixel centres.
+SUBSAMPLED_HALF_PX = 2
+_SERSIC_COLUMNS = ("pa_deg", "ellipticity", "sersic_n", "r_e_arcsec")
+
+
+def _galaxy_halves(re_arcsec, settings) -> np.ndarray:
+    """Stamp half-widths (px) of Sersic galaxies: 6 r_e, within [4, SERSIC_STAMP_HALF_MAX_PX]."""
+    re_px = np.asarray(re_arcsec, dtype=float) / settings.pixel_scale_arcsec
+    return np.clip(np.ceil(6 * re_px), 4, SERSIC_STAMP_HALF_MAX_PX).astype(int)
+
+
+def galaxy_profiles(fx, fy, gal: pd.DataFrame, half: int, settings, *, sub=3):
+    """Sersic images of N galaxies on stamps of ``2 half + 1`` px, each summing to one.
+
+    ``fx``, ``fy``: each centre's offset from its stamp's central pixel (px);
+    ``gal``: their ``pa_deg``, ``ellipticity``, ``sersic_n`` and ``r_e_arcsec``. The
+    central ``2 SUBSAMPLED_HALF_PX + 1`` px square is the mean of ``sub`` x ``sub``
+    samples per pixel, the rest the profile at the pixel centres. Returns the
+    (N, 2 half + 1, 2 half + 1) images and whether each could be normalised.
+    """
+    c = SUBSAMPLED_HALF_PX
+    if half < c:
+        msg = f"galaxy stamp half-width {half} px is under the sub-sampled block's {c}"
+        raise ValueError(msg)
+    fx, fy = np.asarray(fx, dtype=float)[:, None, None], np.asarray(fy, dtype=float)[:, None, None]
+    col = {k: gal[k].to_numpy(dtype=float)[:, None, None] for k in _SERSIC_COLUMNS}
+    shape = (col["pa_deg"], col["ellipticity"], col["sersic_n"])
+    re_px = col["r_e_arcsec"] / settings.pixel_scale_arcsec
+    grid = np.arange(-half, half + 1, dtype=float)
+    prof = _sersic(grid[None, None, :] - fx, grid[None, :, None] - fy, *shape, re_px)
+    o = (np.arange(-c * sub, (c + 1) * sub) - (sub - 1) / 2.0) / sub
+    centre = _sersic(o[None, None, :] - fx, o[None, :, None] - fy, *shape, re_px)
+    block = 2 * c + 1
+    prof[:, half - c : half + c + 1, half - c : half + c + 1] = centre.reshape(
+        -1, block, sub, block, sub
+    ).mean(axis=(2, 4))
+    total = prof.sum(axis=(1, 2))
+    ok = np.isfinite(total) & (total > 0)
+    return prof / np.where(ok, total, 1.0)[:, None, None], ok
+
+
+#: Profile points per batch of :func:`_galaxy_stamps` (bounds its memory: 16 MB per
+#: float64 array).
+_BATCH_SAMPLES = 2_000_000
+
+
+def _galaxy_stamps(layer, gal: pd.DataFrame, x, y, flux, settings, half: int, offset: int):
+    """Add the galaxies' profiles (:func:`galaxy_profiles`, stamps of one ``half``) to
+    ``layer`` (in place), many at once.
+
+    Each stamp's [0, 0] pixel lands at its galaxy's pixel minus ``half`` plus ``offset``
+    (the layer's padding), inside the layer.
+    """
+    size = 2 * half + 1
+    span = np.arange(size)
+    flat = layer.reshape(-1)
+    x, y, flux = (np.asarray(v, dtype=float) for v in (x, y, flux))
+    step = max(1, _BATCH_SAMPLES // size**2)
+    for start in range(0, len(gal), step):
+        part = slice(start, start + step)
+        ix, iy = np.rint(x[part]).astype(int), np.rint(y[part]).astype(int)
+        prof, ok = galaxy_profiles(x[part] - ix, y[part] - iy, gal.iloc[part], half, settings)
+        prof = prof[ok] * flux[part][ok][:, None, None]
+        rows = (iy[ok] - half + offset)[:, None, None] + span[None, :, None]
+        cols = (ix[ok] - half + offset)[:, None, None] + span[None, None, :]
+        flat += np.bincount(
+            (rows * layer.shape[1] + cols).ravel(), weights=prof.ravel(), minlength=flat.size
+        )
 
 
 def _diffuse(settings, w: WCS, shape, band, step=64, *, parts=False):
@@ -689,9 +775,17 @@ def _add_extended(img, obj, x, y, flux, point, settings, band, psf, alpha, beta)
     ext_idx = np.flatnonzero(~point)
     if ext_idx.size == 0:
         return
-    rows = list(obj.iloc[ext_idx].itertuples(index=False))
     pad = _OBJECT_MARGIN_PX + max(SERSIC_STAMP_HALF_MAX_PX, KING_MAX_STAMP_PX) + 1
     layer = np.zeros((img.shape[0] + 2 * pad, img.shape[1] + 2 * pad))
+    # the galaxies in batches of one stamp size, then the clusters one by one
+    ext = obj.iloc[ext_idx]
+    galaxy = ~ext["kind"].isin(["young_cluster", "globular_cluster"]).to_numpy()
+    halves = np.where(galaxy, _galaxy_halves(ext["r_e_arcsec"].fillna(0.0), settings), -1)
+    for half in np.unique(halves[galaxy]):
+        sel = ext_idx[galaxy & (halves == half)]
+        _galaxy_stamps(layer, obj.iloc[sel], x[sel], y[sel], flux[sel], settings, int(half), pad)
+    ext_idx = ext_idx[~galaxy]
+    rows = list(obj.iloc[ext_idx].itertuples(index=False))
     mx, my, mf = [], [], []
     for k, row in zip(ext_idx, rows, strict=True):
         smooth = flux[k]
