@@ -823,13 +823,29 @@ def catalogue_truth(settings: MockSettings, *, kinds=CATALOGUE_KINDS) -> pd.Data
     if unknown:
         msg = f"catalogue truth classes {unknown} unknown; expected some of {CATALOGUE_KINDS}"
         raise ValueError(msg)
+    # the same settings draw the same objects: one process (the realism measurement's
+    # draws, the tests) draws them once
+    key = (repr(settings), tuple(k for k in CATALOGUE_KINDS if k in kinds))
+    if key not in _CATALOGUE_CACHE:
+        while len(_CATALOGUE_CACHE) >= _CATALOGUE_CACHE_SIZE:
+            _CATALOGUE_CACHE.pop(next(iter(_CATALOGUE_CACHE)))
+        _CATALOGUE_CACHE[key] = _catalogue_truth(settings, key[1])
+    return _CATALOGUE_CACHE[key].copy()
+
+
+#: catalogue_truth's draws of this process, by settings and classes (oldest dropped first).
+_CATALOGUE_CACHE: dict[tuple, pd.DataFrame] = {}
+_CATALOGUE_CACHE_SIZE = 4
+
+
+def _catalogue_truth(settings: MockSettings, kinds: tuple[str, ...]) -> pd.DataFrame:
     r = settings.catalogue_radius_deg
     faint = settings.catalogue_galaxy_faint_mag
     df = draw_region(
         settings,
         xi_range=(-r, r),
         eta_range=(-r, r),
-        kinds=tuple(k for k in CATALOGUE_KINDS if k in kinds),
+        kinds=kinds,
         radius_deg=r,
         faint_limit={
             "galaxy": faint,
