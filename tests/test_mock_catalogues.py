@@ -444,3 +444,21 @@ def test_with_the_package_mock_truth(footprint):
     joined = _true_rows(cats["phat_clusters"], truth.assign(kind=truth["kind"].astype(str)))
     assert set(joined["kind"]) <= {"young_cluster", "globular_cluster", "galaxy"}
     assert (joined["kind"] != "galaxy").mean() > 0.9  # label noise stays a few per cent
+
+
+def test_c11_metallicity_is_the_clusters_own(cats, truth):
+    """C11's [Fe/H] scatter by its median error around the mock clusters' own metallicity."""
+    from pandas_clusters.acquire.mock.catalogues import C11_FEH_ERROR_DEX
+    from pandas_clusters.acquire.mock.population import cluster_metallicity
+    from pandas_clusters.core.geometry import projected_radius_kpc
+
+    joined = _true_rows(cats["c11"], truth)
+    old = joined.loc[joined["kind"] == "globular_cluster"]
+    assert len(old) > 50
+    rproj = projected_radius_kpc(old["ra"].to_numpy(), old["dec"].to_numpy())
+    own = cluster_metallicity(SEED, old["obj_id"].to_numpy(), rproj)
+    resid = old["[Fe/H]"].to_numpy(dtype=float) - own
+    assert np.std(resid) == pytest.approx(C11_FEH_ERROR_DEX, rel=0.3)  # rounding to 0.1 adds 0.03
+    assert abs(np.mean(resid)) < 0.05
+    young = joined.loc[joined["kind"] == "young_cluster", "[Fe/H]"]
+    assert young.isna().all()

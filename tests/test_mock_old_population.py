@@ -261,16 +261,112 @@ def test_spheroid_stars_are_discrete_with_the_population_variance():
 
 
 def test_old_cluster_stars_follow_the_isochrone():
+    from pandas_clusters.acquire.mock.population import cluster_metallicity
     from pandas_clusters.acquire.mock.render import GC_GIANT_FAINT_G, globular_giants
 
     s = MockSettings.demo()
-    row = SimpleNamespace(obj_id=11, gmag=17.0, king_c=1.5, r_h_pc=2.5)
+    row = SimpleNamespace(obj_id=11, gmag=17.0, king_c=1.5, r_h_pc=2.5, rproj_kpc=40.0)
+    assert float(cluster_metallicity(s.seed, 11, 40.0)) <= op.METAL_POOR_FEH  # the MIST function
     a = globular_giants(s, row)
     tip = op.MG_EDGES[0] + M31.distance_modulus
     assert a["gmag"].between(tip, GC_GIANT_FAINT_G + 0.25).all()
     hb = a["gmag"].between(*(op.MG_EDGES[10:12] + M31.distance_modulus)).sum()
     expected = 10 ** (-0.4 * (17.0 - M31.distance_modulus)) * op.STARS_PER_LIGHT[10]
     assert abs(hb - expected) < 5 * np.sqrt(expected)
+
+
+def test_cluster_star_bins_follow_the_cluster_metallicity():
+    """Metal-poor clusters take MIST's function, metal-rich ones the disk's PARSEC ones."""
+    dm = M31.distance_modulus
+    f, w = op.cluster_star_bins(dm, -2.0)
+    f0, w0, _ = op.star_bins(dm)
+    np.testing.assert_allclose(f, f0)
+    np.testing.assert_allclose(w, w0)  # clipped to the metal-poorest point
+    _, w_rich = op.cluster_star_bins(dm, float(op.DISK_METALLICITY_GRID[0]))
+    np.testing.assert_allclose(w_rich, op.star_bins(dm, disk_grid=0)[1])
+    _, w_mid = op.cluster_star_bins(dm, 0.5 * (op.METAL_POOR_FEH + op.DISK_METALLICITY_GRID[0]))
+    np.testing.assert_allclose(w_mid, 0.5 * (w0 + w_rich))
+
+    def giants(w):  # stars per unit light of the bins brighter than M_g = -0.5
+        return float(np.sum((w / f)[op.MG_EDGES[1:] <= -0.5]))
+
+    poor, rich, solar = giants(w0), giants(w_rich), giants(op.cluster_star_bins(dm, 0.0)[1])
+    assert rich < 0.5 * poor  # the metal-rich giant branch is fainter in g
+    assert solar < 0.1 * poor
+
+
+def test_cluster_metallicities_are_m31s_by_radius():
+    """Drawn [Fe/H] per Rproj bin follow the Caldwell+ 2011 deciles; one value per cluster."""
+    from pandas_clusters.acquire.mock.population import (
+        GC_FEH_DECILES,
+        GC_FEH_RPROJ_EDGES_KPC,
+        cluster_metallicity,
+    )
+
+    s = MockSettings.demo()
+    ids = np.arange(4000)
+    for b, r in enumerate((1.0, 3.0, 7.0, 12.0, 20.0, 50.0)):
+        assert GC_FEH_RPROJ_EDGES_KPC[b] <= r < GC_FEH_RPROJ_EDGES_KPC[b + 1]
+        feh = cluster_metallicity(s.seed, ids, r)
+        np.testing.assert_allclose(
+            np.percentile(feh, [10, 50, 90]), GC_FEH_DECILES[b, [1, 5, 9]], atol=0.08
+        )
+    np.testing.assert_array_equal(
+        cluster_metallicity(s.seed, ids, 3.0), cluster_metallicity(s.seed, ids, 3.0)
+    )
+    assert (
+        float(cluster_metallicity(s.seed, 7, 3.0))
+        == cluster_metallicity(s.seed, np.array([7]), 3.0)[0]
+    )
+    inner, outer = cluster_metallicity(s.seed, ids, 3.0), cluster_metallicity(s.seed, ids, 50.0)
+    assert (inner > -0.9).mean() > 0.4 and (outer > -0.9).mean() < 0.05
+
+
+def test_metal_rich_clusters_have_fewer_resolved_giants():
+    from pandas_clusters.acquire.mock.population import cluster_metallicity
+    from pandas_clusters.acquire.mock.render import globular_giants
+
+    s = MockSettings.demo()
+    ids = np.arange(400)
+    feh = cluster_metallicity(s.seed, ids, 1.0)  # inside 2 kpc: from -2.6 to +0.4
+    poor, rich = ids[feh < -1.4][:15], ids[feh > -0.3][:15]
+    assert len(poor) == len(rich) == 15
+
+    def bright(k):
+        row = SimpleNamespace(obj_id=int(k), gmag=17.0, king_c=1.5, r_h_pc=2.5, rproj_kpc=1.0)
+        return int((globular_giants(s, row)["gmag"] < 24.0).sum())
+
+    assert np.mean([bright(k) for k in rich]) < 0.3 * np.mean([bright(k) for k in poor])
+
+
+def test_gc_metallicity_deciles_are_caldwell2011s(reference):
+    """The constants re-measured on the shared CfA catalogue (skips without it)."""
+    from pandas_clusters.acquire.mock.calibration import (
+        CALDWELL_OLD_CATALOGUE,
+        caldwell_feh_deciles,
+    )
+    from pandas_clusters.acquire.mock.population import GC_FEH_DECILES, GC_FEH_RPROJ_EDGES_KPC
+
+    path = reference / CALDWELL_OLD_CATALOGUE
+    if not path.is_file():
+        pytest.skip(f"{path} not at hand")
+    from pandas_clusters.acquire.mock.calibration import read_caldwell_old_clusters
+    from pandas_clusters.acquire.mock.catalogues import C11_FEH_ERROR_DEX
+
+    t = read_caldwell_old_clusters(path)
+    assert np.nanmedian(t.loc[t["feh"].notna(), "feh_err"]) == pytest.approx(C11_FEH_ERROR_DEX)
+    rows = caldwell_feh_deciles(path, GC_FEH_RPROJ_EDGES_KPC)
+    assert [n for _, _, n, _ in rows] == [66, 106, 92, 42, 19, 14]
+    np.testing.assert_allclose([d for *_, d in rows], GC_FEH_DECILES, atol=0.006)
+
+
+def test_caldwell_catalogue_without_its_header_is_refused(tmp_path):
+    from pandas_clusters.acquire.mock.calibration import read_caldwell_old_clusters
+
+    bad = tmp_path / "old.dat"
+    bad.write_text("name\tRA\tDEC\nB001\t0:40:00\t41:00:00\n", encoding="ascii")
+    with pytest.raises(ValueError, match="old.dat.*header"):
+        read_caldwell_old_clusters(bad)
 
 
 def _tan_wcs(xi_deg, eta_deg, scale_arcsec=0.187):

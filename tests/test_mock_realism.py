@@ -355,7 +355,7 @@ def test_old_cluster_giants_are_deterministic_and_scale_with_light():
     from pandas_clusters.core.geometry import M31
 
     s = MockSettings.demo()
-    row = SimpleNamespace(obj_id=11, gmag=17.0, king_c=1.5, r_h_pc=2.5)
+    row = SimpleNamespace(obj_id=11, gmag=17.0, king_c=1.5, r_h_pc=2.5, rproj_kpc=8.0)
     a, b = globular_giants(s, row), globular_giants(s, row)
     pd.testing.assert_frame_equal(a, b)
     tip = MG_EDGES[0] + M31.distance_modulus

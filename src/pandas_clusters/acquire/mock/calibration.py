@@ -615,6 +615,70 @@ def peacock_rh_relation(path: str | Path) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- Caldwell+ 2011
+#: The CfA "M31 Hectospec Catalog of Old Clusters" (Caldwell et al. 2011, AJ 141, 61, and
+#: its 2015 web version) in the shared reference folder.
+CALDWELL_OLD_CATALOGUE = "caldwell2011-auriga/M31_Hectospec_old_catalog.dat"
+
+
+def read_caldwell_old_clusters(path: str | Path) -> pd.DataFrame:
+    """The CfA catalogue of M31's old clusters: RA, Dec (deg), [Fe/H], its error and source.
+
+    The file is tab-separated under a header line beginning ``object`` and a line of
+    dashes; ``feh`` and ``feh_err`` are NaN where the catalogue gives none. A file without that header
+    or without the ``RA``, ``DEC`` and ``[Fe/H]`` columns is refused, naming the file.
+    """
+    from astropy.coordinates import SkyCoord
+
+    lines = Path(path).read_text(encoding="latin-1").splitlines()
+    head = next((i for i, line in enumerate(lines) if line.startswith("object")), None)
+    if head is None:
+        msg = f"{path}: no header line beginning 'object' (the CfA old-cluster catalogue)"
+        raise ValueError(msg)
+    names = [c.strip() for c in lines[head].split("\t")]
+    missing = {"RA", "DEC", "[Fe/H]", "[Fe/H]_err", "[Fe/H]_source"} - set(names)
+    if missing:
+        msg = f"{path}: columns {sorted(missing)} missing (the CfA old-cluster catalogue)"
+        raise ValueError(msg)
+    rows = [line.split("\t")[: len(names)] for line in lines[head + 2 :] if line.strip()]
+    t = pd.DataFrame(rows, columns=names).apply(lambda c: c.str.strip())
+    c = SkyCoord(t["RA"].to_numpy(), t["DEC"].to_numpy(), unit=("hourangle", "deg"))
+    return pd.DataFrame(
+        {
+            "name": t["object"].to_numpy(),
+            "ra": c.ra.deg,
+            "dec": c.dec.deg,
+            "feh": pd.to_numeric(t["[Fe/H]"], errors="coerce").to_numpy(dtype=float),
+            "feh_err": pd.to_numeric(t["[Fe/H]_err"], errors="coerce").to_numpy(dtype=float),
+            "feh_source": t["[Fe/H]_source"].to_numpy(),
+        }
+    )
+
+
+def caldwell_feh_deciles(path: str | Path, edges_kpc) -> list[tuple]:
+    """The old clusters' [Fe/H] distribution per projected radius bin in the CfA catalogue.
+
+    Rows ``(lo, hi, n, deciles)`` for the bins between ``edges_kpc`` (the last may be
+    ``inf``): the number of clusters with an [Fe/H] and its 0th, 10th, ..., 100th
+    percentiles. A bin with fewer than 5 clusters is refused (no distribution to draw).
+    """
+    from pandas_clusters.core.geometry import projected_radius_kpc
+
+    t = read_caldwell_old_clusters(path)
+    t = t.loc[np.isfinite(t["feh"])]
+    r = projected_radius_kpc(t["ra"].to_numpy(), t["dec"].to_numpy())
+    feh = t["feh"].to_numpy()
+    out = []
+    for lo, hi in zip(edges_kpc[:-1], edges_kpc[1:], strict=True):
+        s = (r >= lo) & (r < hi)
+        if s.sum() < 5:
+            msg = f"{path}: {int(s.sum())} clusters with an [Fe/H] at Rproj {lo}-{hi} kpc (< 5)"
+            raise ValueError(msg)
+        deciles = tuple(float(v) for v in np.percentile(feh[s], np.arange(0, 101, 10)))
+        out.append((float(lo), float(hi), int(s.sum()), deciles))
+    return out
+
+
 # --------------------------------------------------------------------------- issue 12 (spheroid)
 def _rh_table_lines(reference) -> list[str]:
     """Table lines: Peacock+ 2010's median r_h per Rproj bin against the mock's law."""

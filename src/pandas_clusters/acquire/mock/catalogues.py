@@ -103,6 +103,8 @@ from pandas_clusters.core.catalogues import CATALOGUES
 from pandas_clusters.core.footprint import in_footprint
 from pandas_clusters.core.geometry import M31, projected_radius_kpc
 
+from .population import cluster_metallicity, metallicity_quantile
+
 __all__ = [
     "CATALOGUES",
     "CATALOGUE_SOURCES",
@@ -292,6 +294,10 @@ CATALOGUE_SOURCES: dict[str, dict[str, str]] = {
 
 _YOUNG = "young_cluster"
 _GC = "globular_cluster"
+#: The median error of the CfA old-cluster catalogue's [Fe/H] (Caldwell et al. 2011 and its
+#: 2015 version, 339 clusters with one; ``calibration.read_caldwell_old_clusters``, which
+#: the tests re-measure): the mock C11's [Fe/H] scatter by it around the clusters' own.
+C11_FEH_ERROR_DEX = 0.14
 _GALAXY = "galaxy"
 
 # contaminants in the RBC (issue 12, part 3)
@@ -860,6 +866,11 @@ def make_catalogues(
     """
     settings = CatalogueSettings() if settings is None else settings
     df = _prepare_truth(truth, footprint)
+    old = df["kind"].to_numpy(dtype=object) == _GC
+    df["feh"] = np.nan
+    df.loc[old, "feh"] = cluster_metallicity(
+        seed, df.loc[old, "obj_id"].to_numpy(), df.loc[old, "rproj_kpc"].to_numpy()
+    )
     rngs = {name: np.random.default_rng([int(seed), k]) for k, name in enumerate(CATALOGUES)}
     members = _memberships(df, settings, rngs)
     # one identity per cluster, shared by RBC, C09, C11 and H14
@@ -1103,7 +1114,12 @@ def _build_c11(c, *, rng, main, joined, lgs, df):
     abs_v = vmag - 24.47 - 0.4
     ml = np.where(young, 0.3, 2.0)
     logm = np.round(0.4 * (4.83 - abs_v) + np.log10(ml), 1)
-    feh = np.where(young, np.nan, np.round(np.clip(rng.normal(-1.1, 0.5, m), -2.5, 0.3), 1))
+    # the clusters' own [Fe/H] (population.cluster_metallicity) with C11's median error,
+    # 0.14 dex (docs/mock-calibration.md); a spurious entry's from M31's at its Rproj
+    feh = df["feh"].to_numpy(dtype=float)[idx]
+    rproj = projected_radius_kpc(c["ra"], c["dec"])
+    feh = np.where(spur, metallicity_quantile(rng.random(m), rproj), feh)
+    feh = np.where(young, np.nan, np.round(feh + rng.normal(0.0, C11_FEH_ERROR_DEX, m), 1))
     age = np.where(young, np.round(rng.uniform(0.1, 3.0, m), 1), 14.0)
     frame = pd.DataFrame(
         {

@@ -77,6 +77,8 @@ __all__ = [
     "FAINT_VARIANCE",
     "G_MINUS_R",
     "G_MINUS_V",
+    "CLUSTER_METALLICITY_GRID",
+    "METAL_POOR_FEH",
     "MG_EDGES",
     "SPHEROID_AXIS_RATIO",
     "DISK_BRIGHTEST_MG",
@@ -88,7 +90,9 @@ __all__ = [
     "DISK_STARS_PER_LIGHT",
     "STARS_PER_LIGHT",
     "SATELLITES",
+    "cluster_star_bins",
     "disk_grid_weights",
+    "grid_weights",
     "disk_metallicity",
     "luminosity_function",
     "read_mist_isochrone",
@@ -146,6 +150,11 @@ DISK_STARS_PER_LIGHT = np.array(
 #: Flux variance of the disk's stars fainter than the last edge, per unit g light (per
 #: point of ``DISK_METALLICITY_GRID``).
 DISK_FAINT_VARIANCE = np.array([4.92964e-03, 6.21710e-03, 6.05403e-03])
+#: [Fe/H] of the metal-poor function ``STARS_PER_LIGHT`` (the MIST isochrone).
+METAL_POOR_FEH = -1.35
+#: The old clusters' functions in order of metallicity: the metal-poor MIST one, then the
+#: disk's three PARSEC ones (:func:`cluster_star_bins`).
+CLUSTER_METALLICITY_GRID = np.concatenate([[METAL_POOR_FEH], DISK_METALLICITY_GRID])
 #: Absolute g of the disk population's brightest star: the metal-poorest isochrone's
 #: (the others' are fainter: M_g = -0.09 and 0.20).
 DISK_BRIGHTEST_MG = -0.59
@@ -297,7 +306,16 @@ def disk_grid_weights(mh) -> np.ndarray:
     Linear in [M/H] between the two grid points around ``mh`` (clipped to the
     grid): shape ``(grid points,) + shape of mh``, summing to 1.
     """
-    grid = DISK_METALLICITY_GRID
+    return grid_weights(mh, DISK_METALLICITY_GRID)
+
+
+def grid_weights(mh, grid) -> np.ndarray:
+    """Shares of a population of [M/H] ``mh`` drawn from each point of ``grid`` (increasing).
+
+    Linear in [M/H] between the two grid points around ``mh`` (clipped to the
+    grid): shape ``(grid points,) + shape of mh``, summing to 1.
+    """
+    grid = np.asarray(grid, dtype=float)
     shape = np.shape(mh)
     x = np.clip(np.asarray(mh, dtype=float).ravel(), grid[0], grid[-1])
     k = np.clip(np.searchsorted(grid, x, side="right") - 1, 0, grid.size - 2)
@@ -307,6 +325,22 @@ def disk_grid_weights(mh) -> np.ndarray:
     out[k, cols] += 1.0 - t
     out[k + 1, cols] += t
     return out.reshape((grid.size,) + shape)
+
+
+def cluster_star_bins(shift_mag: float, feh: float) -> tuple[np.ndarray, np.ndarray]:
+    """An old cluster's magnitude bins at apparent magnitude ``M + shift_mag``, by its [Fe/H].
+
+    Returns ``(f, w)`` as :func:`star_bins` does: the cluster's light shared between
+    the two functions of :data:`CLUSTER_METALLICITY_GRID` around ``feh`` (linear in
+    [M/H], clipped to the grid): the metal-poor MIST function at [Fe/H] = -1.35 and
+    below, the disk's PARSEC functions for the metal-rich clusters. [Fe/H] is taken as
+    the scaled-solar isochrones' [M/H].
+    """
+    weights = grid_weights(float(feh), CLUSTER_METALLICITY_GRID)
+    per_light = weights[0] * STARS_PER_LIGHT + weights[1:] @ DISK_STARS_PER_LIGHT
+    mid = 0.5 * (MG_EDGES[1:] + MG_EDGES[:-1])
+    f_abs = 10 ** (-0.4 * mid)
+    return f_abs * 10 ** (-0.4 * shift_mag), per_light * f_abs
 
 
 def star_bins(

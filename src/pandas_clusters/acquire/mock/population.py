@@ -70,6 +70,8 @@ __all__ = [
     "CONTAMINANT_KINDS",
     "KINDS",
     "asterism_members",
+    "cluster_metallicity",
+    "metallicity_quantile",
     "hii_knots",
     "saturated_star_reach_arcsec",
     "catalogue_truth",
@@ -361,6 +363,56 @@ GC_RH_REFERENCE_KPC = 1.0
 GC_RH_SLOPE = 0.157
 GC_RH_LOG_SCATTER = 0.40
 GC_RH_INNER_KPC = 2.4
+
+
+#: The old clusters' metallicities, by projected radius, as M31's own: the CfA "M31
+#: Hectospec Catalog of Old Clusters" (Caldwell et al. 2011, AJ 141, 61, their table 1 of
+#: integrated-light [Fe/H], with the halo clusters' [Fe/H] from colour-magnitude diagrams
+#: in its 2015 version; the shared ``caldwell2011-auriga``) gives [Fe/H] for 339 clusters.
+#: Their deciles (0th to 100th percentile) per Rproj bin between ``GC_FEH_RPROJ_EDGES_KPC``
+#: (66, 106, 92, 42, 19 and 14 clusters; ``calibration.caldwell_feh_deciles``, which the
+#: tests re-measure on the file): each mock old cluster's [Fe/H] is drawn from its bin's
+#: distribution (:func:`cluster_metallicity`), and its giants from the luminosity function
+#: of that metallicity (``old_population.cluster_star_bins``). Half the clusters inside 5
+#: kpc are richer than [Fe/H] = -0.9, a third at 15-30 kpc, none beyond 30 kpc.
+GC_FEH_RPROJ_EDGES_KPC = (0.0, 2.0, 5.0, 10.0, 15.0, 30.0, np.inf)
+GC_FEH_DECILES = np.array(
+    [
+        [-2.57, -1.46, -1.22, -1.10, -0.94, -0.59, -0.46, -0.28, -0.18, -0.01, 0.40],
+        [-2.76, -1.68, -1.39, -1.25, -1.03, -0.93, -0.82, -0.78, -0.66, -0.46, 0.00],
+        [-2.45, -1.70, -1.46, -1.35, -1.11, -0.98, -0.85, -0.74, -0.62, -0.39, 0.40],
+        [-2.78, -2.13, -1.87, -1.70, -1.54, -1.48, -1.43, -1.21, -1.12, -0.87, -0.40],
+        [-1.98, -1.90, -1.75, -1.66, -1.24, -1.19, -0.97, -0.79, -0.69, -0.46, -0.42],
+        [-2.14, -2.14, -2.14, -1.96, -1.84, -1.84, -1.76, -1.62, -1.55, -1.54, -0.95],
+    ]
+)
+
+
+def metallicity_quantile(u, rproj_kpc) -> np.ndarray:
+    """[Fe/H] at quantile ``u`` of M31's old clusters at ``rproj_kpc`` (``GC_FEH_DECILES``).
+
+    The inverse of the distribution of the clusters' bin, linear between its deciles.
+    """
+    u, r = np.broadcast_arrays(np.asarray(u, dtype=float), np.asarray(rproj_kpc, dtype=float))
+    last = GC_FEH_DECILES.shape[0] - 1
+    bins = np.clip(np.searchsorted(GC_FEH_RPROJ_EDGES_KPC, r, side="right") - 1, 0, last)
+    q = np.linspace(0.0, 1.0, GC_FEH_DECILES.shape[1])
+    flat = [
+        np.interp(v, q, GC_FEH_DECILES[b]) for v, b in zip(u.ravel(), bins.ravel(), strict=True)
+    ]
+    return np.asarray(flat, dtype=float).reshape(u.shape)
+
+
+def cluster_metallicity(seed: int, obj_id, rproj_kpc) -> np.ndarray:
+    """[Fe/H] of old clusters: a draw from ``GC_FEH_DECILES`` at each one's Rproj.
+
+    Deterministic per cluster (from the mock's ``seed`` and its ``obj_id``), so that
+    its giants (``render.globular_giants``) and the mock C11 catalogue's [Fe/H] see one
+    metallicity (:func:`metallicity_quantile` of a uniform drawn for the cluster).
+    """
+    ids = np.asarray(obj_id, dtype=np.int64)
+    u = np.array([np.random.default_rng([int(seed), 80, int(k)]).random() for k in ids.ravel()])
+    return metallicity_quantile(u.reshape(ids.shape), rproj_kpc)
 
 
 def _king_c_for_tidal_radius(rt_over_rh) -> np.ndarray:

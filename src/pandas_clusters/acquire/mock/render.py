@@ -54,6 +54,7 @@ from . import dust
 from .galaxy_sizes import sersic_bn
 from .old_population import (
     DISK_INNER_MH,
+    cluster_star_bins,
     disk_grid_weights,
     disk_metallicity,
     spheroid_mu_g,
@@ -67,6 +68,7 @@ from .population import (
     TRUTH_COLUMNS,
     asterism_members,
     cluster_members,
+    cluster_metallicity,
     draw_region,
     hii_knots,
     king_radius_table,
@@ -706,17 +708,20 @@ GC_GIANT_G_MINUS_I = (1.6, 0.3)
 def globular_giants(settings: MockSettings, row) -> pd.DataFrame:
     """The giants of an old cluster, drawn as stars (deterministic from its obj_id).
 
-    The cluster's stars follow the old metal-poor population's luminosity
-    function (:func:`~pandas_clusters.acquire.mock.old_population.star_bins`,
-    measured on a MIST isochrone: red giants, horizontal branch, asymptotic
-    giants): each magnitude bin holds a Poisson number of stars of mean
-    ``L * w / f`` for the cluster's g light ``L``; those of the bins that begin
+    The cluster's stars follow the old population's luminosity function at the
+    cluster's own [Fe/H] (:func:`~pandas_clusters.acquire.mock.population.cluster_metallicity`,
+    M31's clusters' metallicities at its Rproj;
+    :func:`~pandas_clusters.acquire.mock.old_population.cluster_star_bins`: the
+    metal-poor MIST function, the metal-rich PARSEC ones; red giants, horizontal
+    branch, asymptotic giants): each magnitude bin holds a Poisson number of stars
+    of mean ``L * w / f`` for the cluster's g light ``L``; those of the bins that begin
     brighter than ``GC_GIANT_FAINT_G`` are returned (uniform in magnitude within
     a bin), spread over the cluster's King profile. Returns ``dx_arcsec``,
     ``dy_arcsec`` (east, north), ``gmag``, ``imag``.
     """
     rng = np.random.default_rng([settings.seed, 79, int(row.obj_id)])
-    f, w, _ = star_bins(M31.distance_modulus)
+    feh = float(cluster_metallicity(settings.seed, row.obj_id, row.rproj_kpc))
+    f, w = cluster_star_bins(M31.distance_modulus, feh)
     mids = -2.5 * np.log10(f)
     half = 0.5 * float(np.diff(OLD_MG_EDGES)[0])
     keep = mids - half < GC_GIANT_FAINT_G
