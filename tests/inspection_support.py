@@ -89,10 +89,12 @@ def request(port, method, path, body=None, headers=None, raw=None):
     if body is not None:
         data = json.dumps(body).encode()
         hdrs.setdefault("Content-Type", "application/json")
-    con.request(method, path, body=data, headers=hdrs)
-    res = con.getresponse()
-    payload = res.read()
-    con.close()
+    try:  # closed also when the server dies mid-request (the killed-server tests)
+        con.request(method, path, body=data, headers=hdrs)
+        res = con.getresponse()
+        payload = res.read()
+    finally:
+        con.close()
     if res.getheader("Content-Type", "").startswith("application/json"):
         return res.status, json.loads(payload)
     return res.status, payload

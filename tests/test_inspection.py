@@ -390,9 +390,15 @@ def test_token_required_off_loopback(inspection_layout, tmp_path, serve):
 # ------------------------------------------------------------ a killed server
 
 
-def _start_cli(config):
+#: A shell command that starts the rest of its arguments with SIGINT ignored, as a
+#: non-interactive shell starts a background job (``pandas-clusters inspect &``).
+_SIGINT_IGNORED = ["/bin/sh", "-c", 'trap "" INT; exec "$0" "$@"']
+
+
+def _start_cli(config, *, sigint_ignored=False):
+    argv = [sys.executable, "-m", "pandas_clusters.cli", "--config", str(config), "inspect"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pandas_clusters.cli", "--config", str(config), "inspect"],
+        (_SIGINT_IGNORED if sigint_ignored else []) + argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -403,6 +409,21 @@ def _start_cli(config):
         proc.kill()
         pytest.fail(f"inspect did not start: {line}{proc.stdout.read()}")
     return proc, int(line.split("http://127.0.0.1:")[1].split("/")[0])
+
+
+def _stop_cli(proc, sig=signal.SIGINT):
+    """Send ``sig`` (Ctrl-C by default); the server must stop, and cleanly, within 30 s."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=30)  # a stop takes a second; 30 s leaves room for a loaded machine
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"the server did not stop within 30 s of {signal.Signals(sig).name}")
+    finally:
+        output = proc.stdout.read()
+        proc.stdout.close()
+    assert proc.returncode == 0, output
 
 
 def test_killed_server_loses_no_score(inspection_layout, tmp_path):
@@ -453,13 +474,7 @@ def test_killed_server_loses_no_score(inspection_layout, tmp_path):
     try:
         status, again = request(port, "POST", "/api/session", {"inspector": "alice"})
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=120)  # a loaded machine can take long to stop the server
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        _stop_cli(proc)
     stored = {int(k): v for k, v in again["scores"].items()}
     assert set(stored) == set(acknowledged)
     changed = {s: (v, stored[s]) for s, v in acknowledged.items() if stored[s] != v}
@@ -470,6 +485,31 @@ def test_killed_server_loses_no_score(inspection_layout, tmp_path):
     # the restarted server exported what the killed one may not have
     lines = (tmp_path / "inspection" / "alice.csv").read_text().splitlines()[2:]
     assert {int(s): int(v) for s, v in (x.split(",") for x in lines)} == stored
+
+
+@pytest.mark.parametrize(
+    ("sig", "sigint_ignored"),
+    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["ctrl-c", "ctrl-c-started-in-background", "sigterm"],
+)
+def test_server_stops_promptly_and_exports(inspection_layout, tmp_path, sig, sigint_ignored):
+    """Ctrl-C (SIGINT) or SIGTERM stops the server at once, after the last export.
+
+    Also when started with SIGINT ignored, as a non-interactive shell starts a
+    background job: Python then raises no KeyboardInterrupt of its own.
+    """
+    config = config_yaml(inspection_layout, tmp_path)
+    proc, port = _start_cli(config, sigint_ignored=sigint_ignored)
+    try:
+        sess = request(port, "POST", "/api/session", {"inspector": "alice"})[1]
+        sid = sess["order"][0]
+        body = {"inspector": "alice", "source_id": sid, "score": 2}
+        status, _ = request(port, "POST", "/api/score", body, {"X-Session": sess["session"]})
+        assert status == 200
+    finally:
+        _stop_cli(proc, sig)
+    lines = (tmp_path / "inspection" / "alice.csv").read_text().splitlines()
+    assert lines[1:] == ["source_id,score", f"{sid},2"]
 
 
 def test_cli_inspect_export(inspection_layout, tmp_path, capsys):

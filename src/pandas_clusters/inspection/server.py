@@ -38,13 +38,16 @@ images only: the route takes a source_id and a kind, never a path.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import ipaddress
 import json
 import logging
 import re
 import secrets
+import signal
 import threading
+from collections.abc import Iterator
 from http import HTTPStatus
 from importlib import resources
 from typing import Any
@@ -362,13 +365,42 @@ def _cookie(header: str | None, name: str) -> str | None:
     return None
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Make SIGINT (Ctrl-C) and SIGTERM raise KeyboardInterrupt for the duration.
+
+    Python turns SIGINT into KeyboardInterrupt only when the process did not
+    inherit it ignored; a process started in the background by a
+    non-interactive shell (``pandas-clusters inspect &`` in a script, some
+    job runners) inherits it ignored, and would otherwise never stop on
+    Ctrl-C or ``kill -INT``. SIGTERM would end the process without the last
+    export. Signal handlers can only be set from the main thread: elsewhere
+    this changes nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = [signal.SIGINT, signal.SIGTERM]
+    previous = {sig: signal.signal(sig, _interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def serve_forever(server: InspectionServer, url: str) -> None:
-    """Serve until interrupted (Ctrl-C), then close."""
+    """Serve until interrupted (Ctrl-C, SIGINT or SIGTERM), then close (the last exports)."""
     print(
         f"inspection app: {url}  (Ctrl-C to stop)", flush=True
     )  # the token: printed, never logged
     try:
-        server.serve_forever(poll_interval=0.2)
+        with _stopped_by_signals():
+            server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
     finally:
