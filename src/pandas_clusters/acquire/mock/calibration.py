@@ -513,7 +513,7 @@ def write_calibration_report(
     lines += _depth_lines(settings)
     lines += _galaxy_size_lines(settings)
     lines += _foreground_and_galaxy_lines(settings, reference)
-    lines += _old_population_lines(reference)
+    lines += _old_population_lines(reference, seed=settings.seed)
     lines += _label_lines(settings, truth, cats)
     lines += _kept_sections(out)
     with atomic_path(out, suffix=".md") as tmp:
@@ -679,6 +679,40 @@ def caldwell_feh_deciles(path: str | Path, edges_kpc) -> list[tuple]:
     return out
 
 
+def _feh_table_lines(reference, seed: int) -> list[str]:
+    """Table lines: the CfA catalogue's [Fe/H] per Rproj bin against the mock's draw."""
+    from pandas_clusters.acquire.mock.population import (
+        GC_FEH_RPROJ_EDGES_KPC,
+        cluster_metallicity,
+    )
+
+    path = None if reference is None else Path(reference) / CALDWELL_OLD_CATALOGUE
+    if path is None or not path.is_file():
+        return ["(the CfA old-cluster catalogue is not at hand: run with `--reference`.)"]
+    lines = [
+        "| Rproj (kpc) | clusters | catalogue [Fe/H] 10th / 50th / 90th | richer than -0.9 "
+        "| mock 10th / 50th / 90th | mock richer than -0.9 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    from pandas_clusters.core.geometry import projected_radius_kpc
+
+    t = read_caldwell_old_clusters(path)
+    t = t.loc[np.isfinite(t["feh"])]
+    r = projected_radius_kpc(t["ra"].to_numpy(), t["dec"].to_numpy())
+    for lo, hi, n, _ in caldwell_feh_deciles(path, GC_FEH_RPROJ_EDGES_KPC):
+        f = t["feh"].to_numpy()[(r >= lo) & (r < hi)]
+        mid = 0.5 * (lo + hi) if np.isfinite(hi) else 2.0 * lo
+        m = cluster_metallicity(seed, np.arange(2000), mid)
+        p, q = np.percentile(f, [10, 50, 90]), np.percentile(m, [10, 50, 90])
+        lines.append(
+            f"| {f'{lo:g}-{hi:g}' if np.isfinite(hi) else f'{lo:g}+'} | {n} | "
+            f"{p[0]:.2f} / {p[1]:.2f} / {p[2]:.2f} | "
+            f"{np.mean(f > -0.9):.2f} | {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f} | "
+            f"{np.mean(m > -0.9):.2f} |"
+        )
+    return lines
+
+
 # --------------------------------------------------------------------------- issue 12 (spheroid)
 def _rh_table_lines(reference) -> list[str]:
     """Table lines: Peacock+ 2010's median r_h per Rproj bin against the mock's law."""
@@ -705,9 +739,10 @@ def _rh_table_lines(reference) -> list[str]:
     return lines
 
 
-def _old_population_lines(reference=None) -> list[str]:
+def _old_population_lines(reference=None, *, seed: int = 0) -> list[str]:
     """Report lines: the old population's luminosity function and the spheroid's profile."""
     from pandas_clusters.acquire.mock import old_population as op
+    from pandas_clusters.acquire.mock.catalogues import C11_FEH_ERROR_DEX
     from pandas_clusters.acquire.mock.population import (
         GC_REMOTE_RPROJ_KPC,
         GC_REMOTE_TIDAL_PC,
@@ -812,6 +847,24 @@ def _old_population_lines(reference=None) -> list[str]:
         "mock's law at the bin's centre:",
         "",
         *_rh_table_lines(reference),
+        "",
+        "Their metallicities are M31's own clusters' at the same Rproj: the CfA catalogue of",
+        "old clusters (Caldwell et al. 2011, AJ 141, 61, integrated-light [Fe/H] of their",
+        "table 1, with the halo clusters' [Fe/H] from colour-magnitude diagrams in its 2015",
+        "version; the shared `caldwell2011-auriga`) gives [Fe/H] for 339 clusters. Each mock",
+        "old cluster draws its [Fe/H] from the deciles of its Rproj bin",
+        "(`population.cluster_metallicity`; `calibration.caldwell_feh_deciles` measures them,",
+        "`tests/test_mock_old_population.py::test_gc_metallicity_deciles_are_caldwell2011s`",
+        "re-measures them on the shared file), and its resolved giants follow the luminosity",
+        "function of that [Fe/H] (`old_population.cluster_star_bins`: the metal-poor MIST",
+        "function at -1.35 and below, the disk's PARSEC functions at -0.44, -0.15 and +0.02,",
+        "shared linearly between grid points; [Fe/H] taken as the scaled-solar isochrones'",
+        "[M/H]). The mock C11 lists each cluster's [Fe/H] with a scatter of "
+        f"{C11_FEH_ERROR_DEX:g} dex,",
+        "the catalogue's median error. Catalogue / mock draw (the mock's seed, 2,000 clusters",
+        "at the bin's centre):",
+        "",
+        *_feh_table_lines(reference, seed),
         "",
         *_disk_population_lines(),
         "",

@@ -1,9 +1,10 @@
-"""M31's old, metal-poor stars: their luminosity function, and the spheroid they make.
+"""M31's old stars: their luminosity functions, and the spheroid and disk they make.
 
-Two parts of the mock are made of an old population: the globular clusters'
-resolved giants and the spheroid (the inner halo, off the disk plane). Both
-take their stars from one luminosity function per unit light, measured on a
-published model isochrone rather than chosen:
+Two parts of the mock are made of an old metal-poor population: the globular
+clusters' resolved giants (the metal-poor ones; the metal-rich below) and the
+spheroid (the inner halo, off the disk plane). Both take their stars from one
+luminosity function per unit light, measured on a published model isochrone
+rather than chosen:
 
 MIST v1.2 (Choi et al. 2016, ApJ 823, 102; Dotter 2016, ApJS 222, 8), one
 isochrone of 12 Gyr, [Fe/H] = -1.35, [a/Fe] = 0, v/vcrit = 0.4, Pan-STARRS1
@@ -40,6 +41,12 @@ M31), its red clump (M_g 1.0-1.25) holds 0.43 stars per unit light, and its
 fluctuation magnitude is M_g = 1.47. The same recipe on the file's Z = 0.0005 ([M/H]
 = -1.49) reproduces the MIST function above: fluctuation magnitude 0.34 (MIST 0.32),
 horizontal branch 0.27 stars per unit light (MIST 0.30), brightest M_g = -1.83.
+
+M31's old clusters are not of one metallicity either: half of those within 5 kpc are
+richer than [Fe/H] = -0.9 (Caldwell et al. 2011; ``population.cluster_metallicity``
+draws each cluster's [Fe/H] from theirs at its Rproj). A cluster's giants take the MIST
+function at [Fe/H] = -1.35 and below and the disk's PARSEC functions (below) for the
+metal-rich, shared linearly in [M/H] between grid points (:func:`cluster_star_bins`).
 
 The disk is not of one metallicity: within ~7 kpc its integrated light is near solar,
 [M/H] = -0.023 (Gunn et al. 2023, arXiv:2304.09901, abstract: APOGEE spectra of the
