@@ -358,6 +358,15 @@ def test_gc_metallicity_deciles_are_caldwell2011s(reference):
     rows = caldwell_feh_deciles(path, GC_FEH_RPROJ_EDGES_KPC)
     assert [n for _, _, n, _ in rows] == [66, 106, 92, 42, 19, 14]
     np.testing.assert_allclose([d for *_, d in rows], GC_FEH_DECILES, atol=0.006)
+    # docs/mock-calibration.md's table: the catalogue's median against the mock's draw
+    from pandas_clusters.acquire.mock.calibration import _feh_table_lines
+
+    table = _feh_table_lines(reference, 20250616)[2:]
+    assert len(table) == len(rows)
+    for line in table:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        catalogue, mock = float(cells[2].split("/")[1]), float(cells[4].split("/")[1])
+        assert mock == pytest.approx(catalogue, abs=0.05), line
 
 
 def test_caldwell_catalogue_without_its_header_is_refused(tmp_path):
