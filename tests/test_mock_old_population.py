@@ -266,7 +266,8 @@ def test_old_cluster_stars_follow_the_isochrone():
 
     s = MockSettings.demo()
     row = SimpleNamespace(obj_id=11, gmag=17.0, king_c=1.5, r_h_pc=2.5, rproj_kpc=40.0)
-    assert float(cluster_metallicity(s.seed, 11, 40.0)) <= op.METAL_POOR_FEH  # the MIST function
+    feh = float(cluster_metallicity(s.seed, 11, 40.0))
+    assert op.cluster_scaled_solar_mh(feh) <= op.METAL_POOR_FEH  # the MIST function alone
     a = globular_giants(s, row)
     tip = op.MG_EDGES[0] + M31.distance_modulus
     assert a["gmag"].between(tip, GC_GIANT_FAINT_G + 0.25).all()
@@ -278,14 +279,19 @@ def test_old_cluster_stars_follow_the_isochrone():
 def test_cluster_star_bins_follow_the_cluster_metallicity():
     """Metal-poor clusters take MIST's function, metal-rich ones the disk's PARSEC ones."""
     dm = M31.distance_modulus
+    # alpha-enhanced: a cluster stands for the scaled-solar isochrone 0.21 dex richer
+    # (Salaris et al. 1993 with [alpha/Fe] = +0.3)
+    alpha = float(op.cluster_scaled_solar_mh(0.0))
+    assert alpha == pytest.approx(0.2136, abs=1e-3)
     f, w = op.cluster_star_bins(dm, -2.0)
     f0, w0, _ = op.star_bins(dm)
     np.testing.assert_allclose(f, f0)
     np.testing.assert_allclose(w, w0)  # clipped to the metal-poorest point
-    _, w_rich = op.cluster_star_bins(dm, float(op.DISK_METALLICITY_GRID[0]))
+    np.testing.assert_allclose(op.cluster_star_bins(dm, op.METAL_POOR_FEH - alpha)[1], w0)
+    _, w_rich = op.cluster_star_bins(dm, float(op.DISK_METALLICITY_GRID[0]) - alpha)
     np.testing.assert_allclose(w_rich, op.star_bins(dm, disk_grid=0)[1])
-    _, w_mid = op.cluster_star_bins(dm, 0.5 * (op.METAL_POOR_FEH + op.DISK_METALLICITY_GRID[0]))
-    np.testing.assert_allclose(w_mid, 0.5 * (w0 + w_rich))
+    mid = 0.5 * (op.METAL_POOR_FEH + op.DISK_METALLICITY_GRID[0]) - alpha
+    np.testing.assert_allclose(op.cluster_star_bins(dm, mid)[1], 0.5 * (w0 + w_rich))
 
     def giants(w):  # stars per unit light of the bins brighter than M_g = -0.5
         return float(np.sum((w / f)[op.MG_EDGES[1:] <= -0.5]))

@@ -858,9 +858,12 @@ def _old_population_lines(reference=None, *, seed: int = 0) -> list[str]:
         "re-measures them on the shared file), and its resolved giants follow the luminosity",
         "function of that [Fe/H] (`old_population.cluster_star_bins`: the metal-poor MIST",
         "function at -1.35 and below, the disk's PARSEC functions at -0.44, -0.15 and +0.02,",
-        "shared linearly between grid points; [Fe/H] taken as the scaled-solar isochrones'",
-        "[M/H]). The mock C11 lists each cluster's [Fe/H] with a scatter of "
-        f"{C11_FEH_ERROR_DEX:g} dex,",
+        "shared linearly between grid points, at the scaled-solar [M/H] that stands for an",
+        f"alpha-enhanced cluster: [Fe/H] + {float(op.cluster_scaled_solar_mh(0.0)):.2f} "
+        f"for [alpha/Fe] = +{op.GC_ALPHA_FE:g}, Salaris et al.",
+        "1993, ApJ 414, 580; M31's clusters' alpha ratios are like the Milky Way's, Colucci",
+        "et al. 2014, ApJ 797, 116, and those are ~ +0.3, Carney 1996). The mock C11 lists",
+        f"each cluster's [Fe/H] with a scatter of {C11_FEH_ERROR_DEX:g} dex,",
         "the catalogue's median error. Catalogue / mock draw (the mock's seed, 2,000 clusters",
         "at the bin's centre):",
         "",

@@ -46,7 +46,9 @@ M31's old clusters are not of one metallicity either: half of those within 5 kpc
 richer than [Fe/H] = -0.9 (Caldwell et al. 2011; ``population.cluster_metallicity``
 draws each cluster's [Fe/H] from theirs at its Rproj). A cluster's giants take the MIST
 function at [Fe/H] = -1.35 and below and the disk's PARSEC functions (below) for the
-metal-rich, shared linearly in [M/H] between grid points (:func:`cluster_star_bins`).
+metal-rich, shared linearly in [M/H] between grid points (:func:`cluster_star_bins`);
+the clusters being alpha-enhanced, their [M/H] is taken 0.21 dex above their [Fe/H]
+(:func:`cluster_scaled_solar_mh`).
 
 The disk is not of one metallicity: within ~7 kpc its integrated light is near solar,
 [M/H] = -0.023 (Gunn et al. 2023, arXiv:2304.09901, abstract: APOGEE spectra of the
@@ -85,6 +87,7 @@ __all__ = [
     "G_MINUS_R",
     "G_MINUS_V",
     "CLUSTER_METALLICITY_GRID",
+    "GC_ALPHA_FE",
     "METAL_POOR_FEH",
     "MG_EDGES",
     "SPHEROID_AXIS_RATIO",
@@ -97,6 +100,7 @@ __all__ = [
     "DISK_STARS_PER_LIGHT",
     "STARS_PER_LIGHT",
     "SATELLITES",
+    "cluster_scaled_solar_mh",
     "cluster_star_bins",
     "disk_grid_weights",
     "grid_weights",
@@ -159,6 +163,12 @@ DISK_STARS_PER_LIGHT = np.array(
 DISK_FAINT_VARIANCE = np.array([4.92964e-03, 6.21710e-03, 6.05403e-03])
 #: [Fe/H] of the metal-poor function ``STARS_PER_LIGHT`` (the MIST isochrone).
 METAL_POOR_FEH = -1.35
+#: [alpha/Fe] of M31's old clusters: their alpha-element ratios are "generally similar to
+#: Milky Way globular cluster and field star ratios" (Colucci et al. 2014, ApJ 797, 116,
+#: abstract; high-resolution integrated light of 31 clusters), and the Milky Way's clusters
+#: are enhanced by [alpha/Fe] ~ +0.3 (Carney 1996, PASP 108, 900, as quoted by Forbes et al.
+#: 2001, ApJ 563, L143). The isochrones are scaled-solar; :func:`cluster_scaled_solar_mh`.
+GC_ALPHA_FE = 0.3
 #: The old clusters' functions in order of metallicity: the metal-poor MIST one, then the
 #: disk's three PARSEC ones (:func:`cluster_star_bins`).
 CLUSTER_METALLICITY_GRID = np.concatenate([[METAL_POOR_FEH], DISK_METALLICITY_GRID])
@@ -334,16 +344,25 @@ def grid_weights(mh, grid) -> np.ndarray:
     return out.reshape((grid.size,) + shape)
 
 
+def cluster_scaled_solar_mh(feh):
+    """[M/H] of the scaled-solar isochrone that stands for an old cluster of [Fe/H] ``feh``.
+
+    Salaris, Chieffi & Straniero (1993)'s ``[M/H] = [Fe/H] + log10(0.638 f + 0.362)``,
+    ``f = 10^[alpha/Fe]``, with the clusters' :data:`GC_ALPHA_FE`: 0.21 dex richer.
+    """
+    return np.asarray(feh, dtype=float) + np.log10(0.638 * 10**GC_ALPHA_FE + 0.362)
+
+
 def cluster_star_bins(shift_mag: float, feh: float) -> tuple[np.ndarray, np.ndarray]:
     """An old cluster's magnitude bins at apparent magnitude ``M + shift_mag``, by its [Fe/H].
 
     Returns ``(f, w)`` as :func:`star_bins` does: the cluster's light shared between
-    the two functions of :data:`CLUSTER_METALLICITY_GRID` around ``feh`` (linear in
-    [M/H], clipped to the grid): the metal-poor MIST function at [Fe/H] = -1.35 and
-    below, the disk's PARSEC functions for the metal-rich clusters. [Fe/H] is taken as
-    the scaled-solar isochrones' [M/H].
+    the two functions of :data:`CLUSTER_METALLICITY_GRID` around its scaled-solar
+    [M/H] (:func:`cluster_scaled_solar_mh`; linear in [M/H], clipped to the grid): the
+    metal-poor MIST function at [M/H] = -1.35 and below, the disk's PARSEC functions for
+    the metal-rich clusters.
     """
-    weights = grid_weights(float(feh), CLUSTER_METALLICITY_GRID)
+    weights = grid_weights(cluster_scaled_solar_mh(float(feh)), CLUSTER_METALLICITY_GRID)
     per_light = weights[0] * STARS_PER_LIGHT + weights[1:] @ DISK_STARS_PER_LIGHT
     mid = 0.5 * (MG_EDGES[1:] + MG_EDGES[:-1])
     f_abs = 10 ** (-0.4 * mid)
