@@ -443,6 +443,7 @@ MET = [
     ("cluster", "0-15", "frac_bright"),
     ("cluster", "0-15", "grey_median"),
     ("cluster", "0-15", "profile_width"),
+    ("cluster", "15-30", "noise_corr"),  # since item 52 (the clusters' alpha enhancement)
     ("cluster", "15-30", "blobs"),
     ("cluster", "15-30", "frac_bright"),
     ("cluster", "15-30", "grey_median"),
