@@ -211,6 +211,50 @@ def test_unmeasured_galaxies_take_the_g_of_galaxies_the_ps1_table_also_misses():
     assert np.isnan(g2[1:]).all() and list(s2[1:]) == [""] * 6
 
 
+def test_magnitude_source_names_the_catalogue_each_pairing_rests_on():
+    nan = np.nan
+    real = pd.DataFrame(
+        {
+            "cls": ["galaxy"] * 4 + ["cluster"] * 3,
+            "g_ps1": [18.9, nan, nan, nan, nan, nan, nan],
+            # a galaxy in the PS1 table is paired on its PS1 g, whatever Peacock+ 2010 gives
+            "g_total_source": ["peacock2010", "peacock2010", "drawn", "", "", "", ""],
+            "vmag_source": ["", "", "", "", "rbc", "cr16", ""],
+        }
+    )
+    got = list(R.magnitude_source(real))
+    assert got == ["ps1", "peacock2010", "drawn", "none", "rbc", "cr16", "none"]
+    assert set(got) <= set(R.MAGNITUDE_SOURCES)
+
+
+def test_magnitude_source_table_splits_each_bin_by_source():
+    stats = {s: 0.0 for s in R.STATISTICS}
+    real = pd.DataFrame(
+        {
+            "cls": ["galaxy"] * 4,
+            "rbin": ["30+", "30+", "30+", "15-30"],
+            "mag_source": ["ps1", "drawn", "drawn", "ps1"],
+            **stats,
+        }
+    ).assign(profile_width=[25.0, 22.0, 30.0, 20.0])
+    # the mock's drawn partners are narrow; none of them is paired in the 15-30 bin
+    mock = real.assign(profile_width=[24.0, 15.0, 17.0, 21.0])
+    tab = R.magnitude_source_table(real, mock).set_index(["rbin", "source"])
+    assert list(tab.index) == [
+        ("all", "ps1"),
+        ("all", "drawn"),
+        ("15-30", "ps1"),
+        ("30+", "ps1"),
+        ("30+", "drawn"),
+    ]
+    assert tab.loc[("30+", "drawn"), "n_real"] == 2
+    assert tab.loc[("30+", "drawn"), "profile_width_real"] == 26.0
+    assert tab.loc[("30+", "drawn"), "profile_width_mock"] == 16.0
+    assert tab.loc[("all", "ps1"), "profile_width_mock"] == 22.5
+    lines = R._magnitude_source_lines(real, mock)
+    assert any("| galaxy | 30+ | none: drawn | 2 |" in line for line in lines)
+
+
 def test_peacock_table_without_g_is_refused_naming_the_file(tmp_path):
     from astropy.io import fits
 
@@ -404,6 +448,22 @@ def test_the_table_takes_every_real_cutout(measured, reference):
     real = R.read_real_cutouts(reference / "pandas-cutouts-klemenz")
     assert real_s.groupby("cls").size().to_dict() == real.groupby("cls").size().to_dict()
     assert len(mock_s) == R.MOCK_DRAWS * len(real_s)
+
+
+def test_each_mock_cutout_carries_its_real_partners_magnitude_source(measured):
+    real_s, mock_s, _ = measured
+    counts = real_s.groupby(["cls", "mag_source"]).size()
+    assert (mock_s.groupby(["cls", "mag_source"]).size() == R.MOCK_DRAWS * counts).all()
+    # the real galaxies: paired on a PS1 g, on a Peacock+ 2010 g, or on a drawn one
+    assert set(real_s.loc[real_s["cls"] == "galaxy", "mag_source"]) == {
+        "ps1",
+        "peacock2010",
+        "drawn",
+    }
+    tab = R.magnitude_source_table(real_s, mock_s)
+    assert tab.groupby(["cls", "rbin"])["n_real"].sum().loc[("galaxy", "all")] == int(
+        (real_s["cls"] == "galaxy").sum()
+    )
 
 
 def test_more_targets_met_than_before(measured):

@@ -62,6 +62,8 @@ __all__ = [
     "cutout_recipe",
     "fill_unmeasured_galaxy_g",
     "image_statistics",
+    "magnitude_source",
+    "magnitude_source_table",
     "mock_cutouts",
     "read_real_cutouts",
     "statistics_table",
@@ -397,6 +399,39 @@ def fill_unmeasured_galaxy_g(real: pd.DataFrame, *, seed: int) -> tuple[np.ndarr
     return g_total, source
 
 
+#: Where each real object's magnitude, the one its mock partner is matched on, comes
+#: from (:func:`magnitude_source`), in the order :func:`magnitude_source_table` lists them.
+MAGNITUDE_SOURCES = {
+    "rbc": "RBC v5 V",
+    "cr16": "V from CR16's mass",
+    "ps1": "Wang+ 2023 PS1 g",
+    "peacock2010": "Peacock+ 2010 g",
+    "drawn": "none: drawn",
+    "none": "none",
+}
+
+
+def magnitude_source(real: pd.DataFrame) -> np.ndarray:
+    """Source of the magnitude each real object's mock partner is matched on.
+
+    Clusters: ``vmag_source`` (``'rbc'``, ``'cr16'``; ``'none'`` without a V).
+    Galaxies: ``'ps1'`` where Wang+ 2023 table 8 gives a PS1 g, else ``g_total_source``
+    (``'peacock2010'``, ``'drawn'`` by :func:`fill_unmeasured_galaxy_g`; ``'none'``).
+    Keys of :data:`MAGNITUDE_SOURCES`.
+    """
+    n = len(real)
+
+    def col(name, default):
+        return real[name].to_numpy() if name in real else np.full(n, default, dtype=object)
+
+    vsrc, gsrc = col("vmag_source", ""), col("g_total_source", "")
+    g_ps1 = np.asarray(col("g_ps1", np.nan), dtype=np.float64)
+    is_gal = (real["cls"] == "galaxy").to_numpy()
+    out = np.where(is_gal, np.where(np.isfinite(g_ps1), "ps1", gsrc), vsrc).astype(object)
+    out[(out == "") | pd.isna(out)] = "none"
+    return out
+
+
 def read_ps1_gmag(path: str | Path) -> pd.DataFrame:
     """RA, Dec (deg) and Pan-STARRS1 g (PSF magnitude) of Wang+ 2023's extended sources (table 8)."""
     from astropy.io import fits
@@ -632,6 +667,7 @@ def mock_cutouts(
                 "kind": central["kind"],
                 "gmag": float(central["gmag"]),
                 "obj_id": int(central["obj_id"]),
+                "mag_source": getattr(r, "mag_source", ""),
             }
         )
     return pd.DataFrame(rows), images
@@ -824,6 +860,65 @@ def _gradient_lines(real: pd.DataFrame, mock: pd.DataFrame) -> list[str]:
     ]
 
 
+def magnitude_source_table(real: pd.DataFrame, mock: pd.DataFrame) -> pd.DataFrame:
+    """Real and mock medians of every statistic per class, Rproj bin and magnitude source.
+
+    A breakdown, not a target: the comparison pairs each real object with a mock one
+    of its magnitude (``mag_source``, :func:`magnitude_source`), and where no
+    catalogue at hand measures the real one the pairing is a guess. Rows per class
+    and bin ('all' first) and source (:data:`MAGNITUDE_SOURCES` order); combinations
+    without a real cutout are left out.
+    """
+    order = list(MAGNITUDE_SOURCES)
+    rows = []
+    for cls in sorted(set(real["cls"])):
+        bins = ["all", *sorted(set(real.loc[real["cls"] == cls, "rbin"]))]
+        for b in bins:
+            in_r = (real["cls"] == cls) & ((real["rbin"] == b) | (b == "all"))
+            in_m = (mock["cls"] == cls) & ((mock["rbin"] == b) | (b == "all"))
+            present = set(real.loc[in_r, "mag_source"])
+            for src in [s for s in order if s in present]:
+                sel_r = in_r & (real["mag_source"] == src)
+                sel_m = in_m & (mock["mag_source"] == src)
+                row = {
+                    "cls": cls,
+                    "rbin": b,
+                    "source": src,
+                    "n_real": int(sel_r.sum()),
+                    "n_mock": int(sel_m.sum()),
+                }
+                for stat in STATISTICS:
+                    row[f"{stat}_real"] = float(real.loc[sel_r, stat].median())
+                    row[f"{stat}_mock"] = (
+                        float(mock.loc[sel_m, stat].median()) if sel_m.any() else np.nan
+                    )
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _magnitude_source_lines(real: pd.DataFrame, mock: pd.DataFrame) -> list[str]:
+    head = " | ".join(f"{s} real / mock" for s in STATISTICS)
+    tab = magnitude_source_table(real, mock)
+    body = []
+    for r in tab.itertuples(index=False):
+        vals = " | ".join(
+            f"{getattr(r, f'{s}_real'):.3g} / {getattr(r, f'{s}_mock'):.3g}" for s in STATISTICS
+        )
+        body.append(f"| {r.cls} | {r.rbin} | {MAGNITUDE_SOURCES[r.source]} | {r.n_real} | {vals} |")
+    return [
+        "## By the real object's magnitude (a breakdown, not a target)",
+        "",
+        "Each real object's mock partner is matched on a magnitude from a catalogue; where",
+        "none at hand measures a real galaxy its g is drawn (`realism.fill_unmeasured_galaxy_g`).",
+        "The table's cutouts split by that source (`realism.magnitude_source_table`):",
+        "medians, real / mock.",
+        "",
+        f"| class | Rproj (kpc) | magnitude | n real | {head} |",
+        "|---|---|---|---:|" + "---:|" * len(STATISTICS),
+        *body,
+    ]
+
+
 def montage(images: Sequence[np.ndarray], *, columns: int = 6, gap: int = 4) -> np.ndarray:
     """Tile 8-bit cutouts into one image, ``columns`` per row, white gaps."""
     n = len(images)
@@ -894,6 +989,7 @@ def real_sample(reference: str | Path, *, per_class: int | None, seed: int) -> p
     for col in ("g_ps1", "g_total"):
         real[col] = np.where(real["cls"] == "galaxy", real[col], np.nan)
     real["g_total"], real["g_total_source"] = fill_unmeasured_galaxy_g(real, seed=seed)
+    real["mag_source"] = magnitude_source(real)
     parts = [
         d.sample(len(d) if per_class is None else min(per_class, len(d)), random_state=int(seed))
         for _, d in real.groupby("cls")
@@ -1090,6 +1186,8 @@ def write_realism_report(
         *_disk_zone_lines(real_s, mock_s),
         "",
         *_gradient_lines(real_s, mock_s),
+        "",
+        *_magnitude_source_lines(real_s, mock_s),
         "",
         "## Real (top) beside mock (bottom)",
         "",
