@@ -349,24 +349,22 @@ def test_gc_metallicity_deciles_are_caldwell2011s(reference):
     """The constants re-measured on the shared CfA catalogue (skips without it)."""
     from pandas_clusters.acquire.mock.calibration import (
         CALDWELL_OLD_CATALOGUE,
+        _feh_table_lines,
         caldwell_feh_deciles,
+        read_caldwell_old_clusters,
     )
+    from pandas_clusters.acquire.mock.catalogues import C11_FEH_ERROR_DEX
     from pandas_clusters.acquire.mock.population import GC_FEH_DECILES, GC_FEH_RPROJ_EDGES_KPC
 
     path = reference / CALDWELL_OLD_CATALOGUE
     if not path.is_file():
         pytest.skip(f"{path} not at hand")
-    from pandas_clusters.acquire.mock.calibration import read_caldwell_old_clusters
-    from pandas_clusters.acquire.mock.catalogues import C11_FEH_ERROR_DEX
-
     t = read_caldwell_old_clusters(path)
     assert np.nanmedian(t.loc[t["feh"].notna(), "feh_err"]) == pytest.approx(C11_FEH_ERROR_DEX)
     rows = caldwell_feh_deciles(path, GC_FEH_RPROJ_EDGES_KPC)
     assert [n for _, _, n, _ in rows] == [66, 106, 92, 42, 19, 14]
     np.testing.assert_allclose([d for *_, d in rows], GC_FEH_DECILES, atol=0.006)
     # docs/mock-calibration.md's table: the catalogue's median against the mock's draw
-    from pandas_clusters.acquire.mock.calibration import _feh_table_lines
-
     table = _feh_table_lines(reference, 20250616)[2:]
     assert len(table) == len(rows)
     for line in table:

@@ -20,6 +20,7 @@ __all__ = [
     "offsets_to_radec",
     "projected_radius_kpc",
     "radii_from_offsets_kpc",
+    "radius_bin_labels",
     "sky_axes_kpc",
     "tangent_plane_deg",
 ]
@@ -137,3 +138,12 @@ def deprojected_radius_kpc(ra_deg, dec_deg, *, geometry: M31Geometry = M31) -> n
     """
     xi, eta = tangent_plane_deg(ra_deg, dec_deg, geometry=geometry)
     return np.asarray(radii_from_offsets_kpc(xi, eta, geometry=geometry)[0])
+
+
+def radius_bin_labels(edges_kpc) -> list[str]:
+    """Labels of the radius bins between ``edges_kpc``: ``'0-15'``, ..., ``'30+'`` (last edge inf)."""
+    edges = np.asarray(edges_kpc, dtype=float)
+    return [
+        f"{lo:g}-{hi:g}" if np.isfinite(hi) else f"{lo:g}+"
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]

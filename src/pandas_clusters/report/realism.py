@@ -51,6 +51,7 @@ from pandas_clusters.acquire.mock.calibration import DEPTH_BEFORE
 from pandas_clusters.core.geometry import (
     projected_radius_kpc,
     radii_from_offsets_kpc,
+    radius_bin_labels,
     tangent_plane_deg,
 )
 
@@ -222,10 +223,7 @@ def read_png(path: str | Path) -> np.ndarray:
 def radius_bin(rproj_kpc) -> np.ndarray:
     """Label of the projected-radius bin, e.g. ``'0-15'``, ``'30+'``."""
     edges = RADIUS_BINS_KPC
-    labels = [
-        f"{lo:g}-{hi:g}" if np.isfinite(hi) else f"{lo:g}+"
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
-    ]
+    labels = radius_bin_labels(edges)
     idx = np.clip(
         np.searchsorted(edges, np.asarray(rproj_kpc), side="right") - 1, 0, len(labels) - 1
     )
@@ -419,16 +417,11 @@ def magnitude_source(real: pd.DataFrame) -> np.ndarray:
     (``'peacock2010'``, ``'drawn'`` by :func:`fill_unmeasured_galaxy_g`; ``'none'``).
     Keys of :data:`MAGNITUDE_SOURCES`.
     """
-    n = len(real)
-
-    def col(name, default):
-        return real[name].to_numpy() if name in real else np.full(n, default, dtype=object)
-
-    vsrc, gsrc = col("vmag_source", ""), col("g_total_source", "")
-    g_ps1 = np.asarray(col("g_ps1", np.nan), dtype=np.float64)
+    g_ps1 = real["g_ps1"].to_numpy(dtype=np.float64)
+    galaxy_src = np.where(np.isfinite(g_ps1), "ps1", real["g_total_source"].to_numpy())
     is_gal = (real["cls"] == "galaxy").to_numpy()
-    out = np.where(is_gal, np.where(np.isfinite(g_ps1), "ps1", gsrc), vsrc).astype(object)
-    out[(out == "") | pd.isna(out)] = "none"
+    out = np.where(is_gal, galaxy_src, real["vmag_source"].to_numpy()).astype(object)
+    out[out == ""] = "none"
     return out
 
 
@@ -729,35 +722,43 @@ def compare_statistics(
     """
     rng = np.random.default_rng([int(seed), 77])
     rows = []
+    for cls, b, sel_r, sel_m in _class_bins(real, mock):
+        if sel_r.sum() < min_count or sel_m.sum() == 0:
+            continue
+        for stat in STATISTICS:
+            r_med = float(real.loc[sel_r, stat].median())
+            m_med = float(mock.loc[sel_m, stat].median())
+            target, ok = _target(stat, r_med, m_med)
+            lo, hi = median_interval(real.loc[sel_r, stat].to_numpy(), rng)
+            rows.append(
+                {
+                    "cls": cls,
+                    "rbin": b,
+                    "statistic": stat,
+                    "n_real": int(sel_r.sum()),
+                    "n_mock": int(sel_m.sum()),
+                    "real_median": r_med,
+                    "real_lo": lo,
+                    "real_hi": hi,
+                    "mock_median": m_med,
+                    "target": target,
+                    "pass": ok,
+                    "within_spread": ok or _within_spread(stat, lo, hi, m_med),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _class_bins(real: pd.DataFrame, mock: pd.DataFrame):
+    """``(cls, rbin, real rows, mock rows)`` per class and radius bin, 'all' first.
+
+    The bins are those of the class's real cutouts; the rows are boolean masks.
+    """
     for cls in sorted(set(real["cls"])):
-        bins = ["all", *sorted(set(real.loc[real["cls"] == cls, "rbin"]))]
-        for b in bins:
+        for b in ["all", *sorted(set(real.loc[real["cls"] == cls, "rbin"]))]:
             sel_r = (real["cls"] == cls) & ((real["rbin"] == b) | (b == "all"))
             sel_m = (mock["cls"] == cls) & ((mock["rbin"] == b) | (b == "all"))
-            if sel_r.sum() < min_count or sel_m.sum() == 0:
-                continue
-            for stat in STATISTICS:
-                r_med = float(real.loc[sel_r, stat].median())
-                m_med = float(mock.loc[sel_m, stat].median())
-                target, ok = _target(stat, r_med, m_med)
-                lo, hi = median_interval(real.loc[sel_r, stat].to_numpy(), rng)
-                rows.append(
-                    {
-                        "cls": cls,
-                        "rbin": b,
-                        "statistic": stat,
-                        "n_real": int(sel_r.sum()),
-                        "n_mock": int(sel_m.sum()),
-                        "real_median": r_med,
-                        "real_lo": lo,
-                        "real_hi": hi,
-                        "mock_median": m_med,
-                        "target": target,
-                        "pass": ok,
-                        "within_spread": ok or _within_spread(stat, lo, hi, m_med),
-                    }
-                )
-    return pd.DataFrame(rows)
+            yield cls, b, sel_r, sel_m
 
 
 #: Edges (kpc) of the deprojected disk radius bins of :func:`disk_zone_table`: the inner
@@ -796,10 +797,7 @@ def gradient_table(real: pd.DataFrame, mock: pd.DataFrame) -> pd.DataFrame:
 def _zone_table(real, mock, column: str, edges, stats) -> pd.DataFrame:
     """Real and mock medians of ``stats`` per class and bin of ``column`` (``edges``)."""
     edges = np.asarray(edges, dtype=float)
-    labels = [
-        f"{lo:g}-{hi:g}" if np.isfinite(hi) else f"{lo:g}+"
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
-    ]
+    labels = radius_bin_labels(edges)
 
     def zone(df):
         return pd.cut(df[column], edges, right=False, labels=labels)
@@ -812,23 +810,28 @@ def _zone_table(real, mock, column: str, edges, stats) -> pd.DataFrame:
             sel_m = (mock["cls"] == cls) & (mz == lab)
             if not sel_r.any():
                 continue
-            row = {"cls": cls, "zone": lab, "n_real": int(sel_r.sum()), "n_mock": int(sel_m.sum())}
-            for stat in stats:
-                row[f"{stat}_real"] = float(real.loc[sel_r, stat].median())
-                row[f"{stat}_mock"] = (
-                    float(mock.loc[sel_m, stat].median()) if sel_m.any() else np.nan
-                )
-            rows.append(row)
+            rows.append({"cls": cls, "zone": lab, **_medians(real, mock, sel_r, sel_m, stats)})
     return pd.DataFrame(rows)
 
 
-def _zone_rows(tab: pd.DataFrame, stats) -> list[str]:
+def _medians(real, mock, sel_r, sel_m, stats) -> dict:
+    """Counts and medians of ``stats`` of the selected real and mock rows (NaN: no mock row)."""
+    row = {"n_real": int(sel_r.sum()), "n_mock": int(sel_m.sum())}
+    for stat in stats:
+        row[f"{stat}_real"] = float(real.loc[sel_r, stat].median())
+        row[f"{stat}_mock"] = float(mock.loc[sel_m, stat].median()) if sel_m.any() else np.nan
+    return row
+
+
+def _median_rows(tab: pd.DataFrame, keys, stats) -> list[str]:
+    """Markdown rows of a medians table: the ``keys`` columns, n real, real / mock per stat."""
     out = []
     for r in tab.itertuples(index=False):
+        head = " | ".join(str(getattr(r, k)) for k in keys)
         vals = " | ".join(
             f"{getattr(r, f'{s}_real'):.3g} / {getattr(r, f'{s}_mock'):.3g}" for s in stats
         )
-        out.append(f"| {r.cls} | {r.zone} | {r.n_real} | {vals} |")
+        out.append(f"| {head} | {r.n_real} | {vals} |")
     return out
 
 
@@ -842,7 +845,7 @@ def _disk_zone_lines(real: pd.DataFrame, mock: pd.DataFrame) -> list[str]:
         "",
         f"| class | r_disk (kpc) | n real | {head} |",
         "|---|---|---:|" + "---:|" * len(DISK_ZONE_STATISTICS),
-        *_zone_rows(disk_zone_table(real, mock), DISK_ZONE_STATISTICS),
+        *_median_rows(disk_zone_table(real, mock), ("cls", "zone"), DISK_ZONE_STATISTICS),
     ]
 
 
@@ -856,7 +859,7 @@ def _gradient_lines(real: pd.DataFrame, mock: pd.DataFrame) -> list[str]:
         "",
         "| class | Rproj (kpc) | n real | gradient real / mock |",
         "|---|---|---:|---:|",
-        *_zone_rows(gradient_table(real, mock), ("gradient",)),
+        *_median_rows(gradient_table(real, mock), ("cls", "zone"), ("gradient",)),
     ]
 
 
@@ -869,42 +872,26 @@ def magnitude_source_table(real: pd.DataFrame, mock: pd.DataFrame) -> pd.DataFra
     and bin ('all' first) and source (:data:`MAGNITUDE_SOURCES` order); combinations
     without a real cutout are left out.
     """
-    order = list(MAGNITUDE_SOURCES)
     rows = []
-    for cls in sorted(set(real["cls"])):
-        bins = ["all", *sorted(set(real.loc[real["cls"] == cls, "rbin"]))]
-        for b in bins:
-            in_r = (real["cls"] == cls) & ((real["rbin"] == b) | (b == "all"))
-            in_m = (mock["cls"] == cls) & ((mock["rbin"] == b) | (b == "all"))
-            present = set(real.loc[in_r, "mag_source"])
-            for src in [s for s in order if s in present]:
-                sel_r = in_r & (real["mag_source"] == src)
-                sel_m = in_m & (mock["mag_source"] == src)
-                row = {
-                    "cls": cls,
-                    "rbin": b,
-                    "source": src,
-                    "n_real": int(sel_r.sum()),
-                    "n_mock": int(sel_m.sum()),
-                }
-                for stat in STATISTICS:
-                    row[f"{stat}_real"] = float(real.loc[sel_r, stat].median())
-                    row[f"{stat}_mock"] = (
-                        float(mock.loc[sel_m, stat].median()) if sel_m.any() else np.nan
-                    )
-                rows.append(row)
+    for cls, b, in_r, in_m in _class_bins(real, mock):
+        present = set(real.loc[in_r, "mag_source"])
+        for src in [s for s in MAGNITUDE_SOURCES if s in present]:
+            sel_r = in_r & (real["mag_source"] == src)
+            sel_m = in_m & (mock["mag_source"] == src)
+            row = {
+                "cls": cls,
+                "rbin": b,
+                "source": src,
+                **_medians(real, mock, sel_r, sel_m, STATISTICS),
+            }
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _magnitude_source_lines(real: pd.DataFrame, mock: pd.DataFrame) -> list[str]:
     head = " | ".join(f"{s} real / mock" for s in STATISTICS)
     tab = magnitude_source_table(real, mock)
-    body = []
-    for r in tab.itertuples(index=False):
-        vals = " | ".join(
-            f"{getattr(r, f'{s}_real'):.3g} / {getattr(r, f'{s}_mock'):.3g}" for s in STATISTICS
-        )
-        body.append(f"| {r.cls} | {r.rbin} | {MAGNITUDE_SOURCES[r.source]} | {r.n_real} | {vals} |")
+    tab["source"] = tab["source"].map(MAGNITUDE_SOURCES)
     return [
         "## By the real object's magnitude (a breakdown, not a target)",
         "",
@@ -915,7 +902,7 @@ def _magnitude_source_lines(real: pd.DataFrame, mock: pd.DataFrame) -> list[str]
         "",
         f"| class | Rproj (kpc) | magnitude | n real | {head} |",
         "|---|---|---|---:|" + "---:|" * len(STATISTICS),
-        *body,
+        *_median_rows(tab, ("cls", "rbin", "source"), STATISTICS),
     ]
 
 

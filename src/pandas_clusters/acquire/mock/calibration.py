@@ -662,6 +662,14 @@ def caldwell_feh_deciles(path: str | Path, edges_kpc) -> list[tuple]:
     ``inf``): the number of clusters with an [Fe/H] and its 0th, 10th, ..., 100th
     percentiles. A bin with fewer than 5 clusters is refused (no distribution to draw).
     """
+    return [
+        (lo, hi, f.size, tuple(float(v) for v in np.percentile(f, np.arange(0, 101, 10))))
+        for lo, hi, f in _caldwell_feh_by_bin(path, edges_kpc)
+    ]
+
+
+def _caldwell_feh_by_bin(path: str | Path, edges_kpc) -> list[tuple[float, float, np.ndarray]]:
+    """``(lo, hi, [Fe/H] values)`` of the CfA catalogue's clusters per Rproj bin (>= 5 each)."""
     from pandas_clusters.core.geometry import projected_radius_kpc
 
     t = read_caldwell_old_clusters(path)
@@ -674,8 +682,7 @@ def caldwell_feh_deciles(path: str | Path, edges_kpc) -> list[tuple]:
         if s.sum() < 5:
             msg = f"{path}: {int(s.sum())} clusters with an [Fe/H] at Rproj {lo}-{hi} kpc (< 5)"
             raise ValueError(msg)
-        deciles = tuple(float(v) for v in np.percentile(feh[s], np.arange(0, 101, 10)))
-        out.append((float(lo), float(hi), int(s.sum()), deciles))
+        out.append((float(lo), float(hi), feh[s]))
     return out
 
 
@@ -685,6 +692,7 @@ def _feh_table_lines(reference, seed: int) -> list[str]:
         GC_FEH_RPROJ_EDGES_KPC,
         cluster_metallicity,
     )
+    from pandas_clusters.core.geometry import radius_bin_labels
 
     path = None if reference is None else Path(reference) / CALDWELL_OLD_CATALOGUE
     if path is None or not path.is_file():
@@ -694,18 +702,13 @@ def _feh_table_lines(reference, seed: int) -> list[str]:
         "| mock 10th / 50th / 90th | mock richer than -0.9 |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    from pandas_clusters.core.geometry import projected_radius_kpc
-
-    t = read_caldwell_old_clusters(path)
-    t = t.loc[np.isfinite(t["feh"])]
-    r = projected_radius_kpc(t["ra"].to_numpy(), t["dec"].to_numpy())
-    for lo, hi, n, _ in caldwell_feh_deciles(path, GC_FEH_RPROJ_EDGES_KPC):
-        f = t["feh"].to_numpy()[(r >= lo) & (r < hi)]
+    bins = _caldwell_feh_by_bin(path, GC_FEH_RPROJ_EDGES_KPC)
+    for label, (lo, hi, f) in zip(radius_bin_labels(GC_FEH_RPROJ_EDGES_KPC), bins, strict=True):
         mid = 0.5 * (lo + hi) if np.isfinite(hi) else 2.0 * lo
         m = cluster_metallicity(seed, np.arange(2000), mid)
         p, q = np.percentile(f, [10, 50, 90]), np.percentile(m, [10, 50, 90])
         lines.append(
-            f"| {f'{lo:g}-{hi:g}' if np.isfinite(hi) else f'{lo:g}+'} | {n} | "
+            f"| {label} | {f.size} | "
             f"{p[0]:.2f} / {p[1]:.2f} / {p[2]:.2f} | "
             f"{np.mean(f > -0.9):.2f} | {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f} | "
             f"{np.mean(m > -0.9):.2f} |"

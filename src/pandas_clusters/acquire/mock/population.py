@@ -397,10 +397,11 @@ def metallicity_quantile(u, rproj_kpc) -> np.ndarray:
     last = GC_FEH_DECILES.shape[0] - 1
     bins = np.clip(np.searchsorted(GC_FEH_RPROJ_EDGES_KPC, r, side="right") - 1, 0, last)
     q = np.linspace(0.0, 1.0, GC_FEH_DECILES.shape[1])
-    flat = [
-        np.interp(v, q, GC_FEH_DECILES[b]) for v, b in zip(u.ravel(), bins.ravel(), strict=True)
-    ]
-    return np.asarray(flat, dtype=float).reshape(u.shape)
+    out = np.empty(u.shape)
+    for b in np.unique(bins):
+        s = bins == b
+        out[s] = np.interp(u[s], q, GC_FEH_DECILES[b])
+    return out
 
 
 def cluster_metallicity(seed: int, obj_id, rproj_kpc) -> np.ndarray:
